@@ -1,0 +1,201 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Capstan.Contracts;
+
+public sealed class AudioConfig
+{
+    public string? Codec { get; set; }
+    public string? Channel { get; set; }
+    public bool? ExportFile { get; set; }
+}
+
+public sealed class WatermarkSize
+{
+    public int? Width { get; set; }
+    public int? Height { get; set; }
+}
+
+public sealed class WatermarkConfig
+{
+    public string? Url { get; set; }
+    public string? Position { get; set; }
+    public WatermarkSize? Size { get; set; }
+}
+
+public sealed class VideoConfig
+{
+    public string? Codec { get; set; }
+    public int? Width { get; set; }
+    public int? Height { get; set; }
+    public bool? ExportFile { get; set; }
+    public WatermarkConfig? Watermark { get; set; }
+}
+
+public sealed class BucketConfig
+{
+    public bool? Enabled { get; set; }
+}
+
+public sealed class RtmpConfig
+{
+    public string? RtmpUrl { get; set; }
+}
+
+public sealed class InteractiveConfig
+{
+    public string? Type { get; set; }
+}
+
+/// <summary>A storage destination. Secrets (<c>access_key</c>, <c>secret</c>, <c>password</c>,
+/// <c>private_key</c>) are accepted in requests and never written in responses.</summary>
+public sealed class StorageConfig
+{
+    public string? Type { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? AccessKey { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Secret { get; set; }
+
+    public string? Bucket { get; set; }
+    public string? Region { get; set; }
+    public string? Path { get; set; }
+    public string? AuthMethod { get; set; }
+    public string? Username { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Password { get; set; }
+
+    public string? Host { get; set; }
+    public int? Port { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? PrivateKey { get; set; }
+
+    /// <summary>A copy without any secret field.</summary>
+    public StorageConfig WithoutSecrets() => new()
+    {
+        Type = Type, Bucket = Bucket, Region = Region, Path = Path, AuthMethod = AuthMethod,
+        Username = Username, Host = Host, Port = Port,
+    };
+}
+
+/// <summary>The meeting-level <c>recording_config</c> (also the app default).</summary>
+public sealed class RecordingConfig
+{
+    public AudioConfig? AudioConfig { get; set; }
+    public VideoConfig? VideoConfig { get; set; }
+    public string? FileNamePrefix { get; set; }
+    public RtmpConfig? LiveStreamingConfig { get; set; }
+    public int? MaxSeconds { get; set; }
+    public BucketConfig? RealtimekitBucketConfig { get; set; }
+    public StorageConfig? StorageConfig { get; set; }
+}
+
+public sealed class StartRecordingRequest
+{
+    public string? MeetingId { get; set; }
+    public bool? AllowMultipleRecordings { get; set; }
+    public AudioConfig? AudioConfig { get; set; }
+    public string? FileNamePrefix { get; set; }
+    public InteractiveConfig? InteractiveConfig { get; set; }
+    public int? MaxSeconds { get; set; }
+    public BucketConfig? RealtimekitBucketConfig { get; set; }
+    public RtmpConfig? RtmpOutConfig { get; set; }
+    public StorageConfig? StorageConfig { get; set; }
+    public string? Url { get; set; }
+    public VideoConfig? VideoConfig { get; set; }
+}
+
+public sealed class RecordingActionRequest
+{
+    public string? Action { get; set; }
+}
+
+public sealed class TrackLayerOutput
+{
+    public string? Type { get; set; }
+    public StorageConfig? StorageConfig { get; set; }
+}
+
+public sealed class TrackLayer
+{
+    public string? MediaKind { get; set; }
+    public string? FileNamePrefix { get; set; }
+    public IList<TrackLayerOutput>? Outputs { get; set; }
+}
+
+/// <summary>Both generations of the track-recording body (SDK 6.4+ and the legacy 6.0-6.3 shape).
+/// <c>max_seconds</c> is a number, or a numeric string as Dyte-v2 declared it.</summary>
+public sealed class TrackRecordingRequest
+{
+    public string? MeetingId { get; set; }
+    public IDictionary<string, TrackLayer>? Layers { get; set; }
+    public IList<string>? UserIds { get; set; }
+    public JsonElement? MaxSeconds { get; set; }
+}
+
+public sealed class CallerDto
+{
+    public required string Type { get; init; }
+
+    [JsonPropertyName("user_Id")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? UserId { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Name { get; init; }
+}
+
+public sealed class ReasonDto
+{
+    public required string Reason { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CallerDto? Caller { get; init; }
+}
+
+public sealed class RecordingDto
+{
+    public required string Id { get; init; }
+    public string? AudioDownloadUrl { get; init; }
+
+    /// <summary>A URL string for composite recordings; for TRACK recordings, the array of layers.</summary>
+    public object? DownloadUrl { get; init; }
+
+    public DateTime? DownloadUrlExpiry { get; init; }
+    public long? FileSize { get; init; }
+    public DateTime InvokedTime { get; init; }
+    public required string OutputFileName { get; init; }
+    public string? SessionId { get; init; }
+    public DateTime? StartedTime { get; init; }
+    public required string Status { get; init; }
+    public DateTime? StoppedTime { get; init; }
+    public long RecordingDuration { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? MeetingId { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Type { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ReasonDto? StartReason { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ReasonDto? StopReason { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public StorageConfig? StorageConfig { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MeetingDto? Meeting { get; init; }
+}
+
+public sealed record TrackRecordingResponse(RecordingDto Recording);
+
+public sealed record TrackLayerDownloads(string LayerName, IReadOnlyDictionary<string, TrackFileDownload> DownloadUrls);
+
+public sealed record TrackFileDownload(string DownloadUrl);

@@ -1,0 +1,48 @@
+using Capstan.Contracts;
+using Capstan.Server.Domain;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capstan.Server.Api;
+
+public static class RecordingsApi
+{
+    public static RouteGroupBuilder MapRecordingsApi(this RouteGroupBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var g = app.MapGroup("/recordings").WithTags("Recordings");
+        g.MapGet("", List).WithName("get_all_recordings");
+        g.MapPost("", Start).WithName("start_recording");
+        g.MapPost("/track", StartTrack).WithName("startTrackRecordingForAMeeting");
+        g.MapGet("/active-recording/{meeting_id}", Active).WithName("get_active_recording");
+        g.MapGet("/{recording_id}", Get).WithName("get_one_recording");
+        g.MapPut("/{recording_id}", Act).WithName("pause_resume_stop_recording");
+        return app;
+    }
+
+    private static async Task<Ok<PagedEnvelope<List<RecordingDto>>>> List(ApiCaller caller, HttpRequest request, RecordingService recordings, CancellationToken ct)
+    {
+        var q = new QueryReader(request.Query);
+        q.OneOf("sort_by", ["invokedTime"]);
+        var filter = new RecordingListFilter(
+            q.Uuid("meeting_id"), q.Bool("expired"), q.String("search"), q.OneOf("sort_order", ["ASC", "DESC"]) == "ASC",
+            q.Time("start_time"), q.Time("end_time"), q.List("status", RecordingStatus.All), q.Page());
+        var (items, meetings, total) = await recordings.ListAsync(caller.AppId, filter, ct);
+        var dtos = items.Select(r => r.ToDto(meetings.GetValueOrDefault(r.MeetingId), details: false)).ToList();
+        return Envelopes.Page(dtos, filter.Page.PagingFor(total, dtos.Count));
+    }
+
+    private static async Task<Ok<Envelope<RecordingDto>>> Start(ApiCaller caller, StartRecordingRequest? body, RecordingService recordings, CancellationToken ct) =>
+        Envelopes.Ok((await recordings.StartAsync(caller.AppId, body, ct)).ToDto());
+
+    private static async Task<Ok<Envelope<TrackRecordingResponse>>> StartTrack(ApiCaller caller, TrackRecordingRequest? body, RecordingService recordings, CancellationToken ct) =>
+        Envelopes.Ok(new TrackRecordingResponse((await recordings.StartTrackAsync(caller.AppId, body, ct)).ToDto()));
+
+    private static async Task<Ok<Envelope<RecordingDto>>> Active(ApiCaller caller, string meeting_id, RecordingService recordings, CancellationToken ct) =>
+        Envelopes.Ok((await recordings.ActiveAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), ct)).ToDto(details: false));
+
+    private static async Task<Ok<Envelope<RecordingDto>>> Get(ApiCaller caller, string recording_id, RecordingService recordings, CancellationToken ct) =>
+        Envelopes.Ok((await recordings.FindAsync(caller.AppId, Ids.Parse(recording_id, "recording_id"), tracking: false, ct)).ToDto());
+
+    private static async Task<Ok<Envelope<RecordingDto>>> Act(ApiCaller caller, string recording_id, RecordingActionRequest? body, RecordingService recordings, CancellationToken ct) =>
+        Envelopes.Ok((await recordings.ActAsync(caller.AppId, Ids.Parse(recording_id, "recording_id"), body, ct)).ToDto());
+}

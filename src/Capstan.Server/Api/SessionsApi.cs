@@ -1,0 +1,83 @@
+using Capstan.Contracts;
+using Capstan.Server.Domain;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Capstan.Server.Api;
+
+public static class SessionsApi
+{
+    public static RouteGroupBuilder MapSessionsApi(this RouteGroupBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var g = app.MapGroup("/sessions").WithTags("Sessions");
+        g.MapGet("", List).WithName("sessions.getSessions");
+        g.MapGet("/{session_id}", Get).WithName("sessions.getSessionDetails");
+        g.MapGet("/{session_id}/participants", Participants).WithName("sessions.getSessionParticipants");
+        g.MapGet("/{session_id}/participants/{participant_id}", Participant).WithName("sessions.getSessionParticipantDetails");
+
+        var a = app.MapGroup("/meetings/{meeting_id}/active-session").WithTags("Sessions");
+        a.MapGet("", Active).WithName("activeSession.getActiveSession");
+        a.MapPost("/kick", Kick).WithName("activeSession.kickParticipants");
+        a.MapPost("/kick-all", KickAll).WithName("activeSession.kickAllParticipants");
+        return app;
+    }
+
+    private static async Task<Ok<PagedEnvelope<SessionListDto>>> List(ApiCaller caller, HttpRequest request, SessionService sessions, CancellationToken ct)
+    {
+        var q = new QueryReader(request.Query);
+        var page = q.Page();
+        var sortBy = q.OneOf("sort_by", ["minutesConsumed", "createdAt"]) ?? "createdAt";
+        var ascending = q.OneOf("sort_order", ["ASC", "DESC"]) == "ASC";
+        var (items, total) = await sessions.ListAsync(caller.AppId, q.Uuid("associated_id"), q.OneOf("status", SessionService.Statuses), q.String("search"),
+            q.Time("start_time"), q.Time("end_time"), q.String("participants"), sortBy, ascending, page, ct);
+        var dtos = items.Select(i => i.Session.ToDto(i.Live, i.Minutes)).ToList();
+        return Envelopes.Page(new SessionListDto(dtos), page.PagingFor(total, dtos.Count));
+    }
+
+    private static async Task<Ok<Envelope<SessionDto>>> Get(ApiCaller caller, string session_id, SessionService sessions, CancellationToken ct)
+    {
+        var (s, live, minutes) = await sessions.GetAsync(caller.AppId, Ids.Parse(session_id, "session_id"), ct);
+        return Envelopes.Ok(s.ToDto(live, minutes));
+    }
+
+    private static async Task<Ok<Envelope<SessionParticipantsDto>>> Participants(ApiCaller caller, string session_id, HttpRequest request, SessionService sessions, TimeProvider time, CancellationToken ct)
+    {
+        var q = new QueryReader(request.Query);
+        var page = q.Page();
+        var withEvents = q.Bool("include_peer_events") ?? false;
+        var sortBy = q.OneOf("sort_by", ["joinedAt", "duration"]) ?? "joinedAt";
+        var ascending = q.OneOf("sort_order", ["ASC", "DESC"]) != "DESC";
+        q.OneOf("view", ["raw", "consolidated"]);
+        var peers = await sessions.PeersAsync(caller.AppId, Ids.Parse(session_id, "session_id"), q.String("search"), sortBy, ascending, page, ct);
+        var now = time.GetUtcNow().UtcDateTime;
+        return Envelopes.Ok(new SessionParticipantsDto(peers.Select(p => p.ToDto(now, withEvents ? SessionService.EventsOf(p) : null)).ToList()));
+    }
+
+    private static async Task<Ok<Envelope<SessionParticipantDetailsDto>>> Participant(ApiCaller caller, string session_id, string participant_id, HttpRequest request, SessionService sessions, TimeProvider time, CancellationToken ct)
+    {
+        var withEvents = new QueryReader(request.Query).Bool("include_peer_events") ?? false;
+        var p = await sessions.PeerAsync(caller.AppId, Ids.Parse(session_id, "session_id"), Ids.Parse(participant_id, "participant_id"), ct);
+        return Envelopes.Ok(new SessionParticipantDetailsDto(p.ToDto(time.GetUtcNow().UtcDateTime, withEvents ? SessionService.EventsOf(p) : null)));
+    }
+
+    private static async Task<Ok<Envelope<SessionDto>>> Active(ApiCaller caller, string meeting_id, SessionService sessions, CancellationToken ct)
+    {
+        var s = await sessions.ActiveSessionAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), tracking: false, ct);
+        var (live, minutes) = await sessions.StatsAsync(s.Id, ct);
+        return Envelopes.Ok(s.ToDto(live, minutes));
+    }
+
+    private static async Task<Ok<Envelope<KickResultDto>>> Kick(ApiCaller caller, string meeting_id, KickRequest? body, SessionService sessions, TimeProvider time, CancellationToken ct)
+    {
+        var peers = await sessions.KickAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), body, ct);
+        var now = time.GetUtcNow().UtcDateTime;
+        return Envelopes.Ok(new KickResultDto("kick", peers.Select(p => p.ToDto(now)).ToList()));
+    }
+
+    private static async Task<Ok<Envelope<KickResultDto>>> KickAll(ApiCaller caller, string meeting_id, SessionService sessions, TimeProvider time, CancellationToken ct)
+    {
+        var peers = await sessions.KickAllAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), ct);
+        var now = time.GetUtcNow().UtcDateTime;
+        return Envelopes.Ok(new KickResultDto("kick-all", peers.Select(p => p.ToDto(now)).ToList()));
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using Capstan.Contracts;
+using Capstan.Server.Data;
+
+namespace Capstan.Server.Domain;
+
+/// <summary>Rows to wire DTOs.</summary>
+public static class Mapping
+{
+    public static AppDto ToDto(this AppRow a) => new(Ids.Format(a.Id), a.Name, a.CreatedAt);
+
+    public static MeetingDto ToDto(this MeetingRow m, bool withAiConfig = true) => new()
+    {
+        Id = Ids.Format(m.Id),
+        Title = m.Title,
+        Status = m.Status,
+        RecordOnStart = m.RecordOnStart,
+        LiveStreamOnStart = m.LiveStreamOnStart,
+        PersistChat = m.PersistChat,
+        SummarizeOnEnd = m.SummarizeOnEnd,
+        TranscribeOnEnd = m.TranscribeOnEnd,
+        SessionKeepAliveTimeInSecs = m.SessionKeepAliveTimeInSecs,
+        RecordingConfig = ReadStoredConfig(m.RecordingConfigJson)?.Config,
+        AiConfig = withAiConfig ? (m.AiConfigJson is null ? new AiConfig() : Read<AiConfig>(m.AiConfigJson)) : null,
+        CreatedAt = m.CreatedAt,
+        UpdatedAt = m.UpdatedAt,
+    };
+
+    public static ParticipantDto ToDto(this ParticipantRow p, string? token = null) => new()
+    {
+        Id = Ids.Format(p.Id),
+        Token = token,
+        CustomParticipantId = p.CustomParticipantId,
+        PresetName = p.PresetName,
+        Name = p.Name,
+        Picture = p.Picture,
+        CreatedAt = p.CreatedAt,
+        UpdatedAt = p.UpdatedAt,
+    };
+
+    public static WebhookDto ToDto(this WebhookRow w) =>
+        new(Ids.Format(w.Id), w.Name, w.Url, w.Events.Split(',', StringSplitOptions.RemoveEmptyEntries), w.Enabled, w.CreatedAt, w.UpdatedAt);
+
+    public static RecordingDto ToDto(this RecordingRow r, MeetingRow? meeting = null, bool details = true) => new()
+    {
+        Id = Ids.Format(r.Id),
+        AudioDownloadUrl = r.AudioDownloadUrl,
+        DownloadUrl = r.Type == RecordingTypes.Track && r.TrackDownloadsJson is not null
+            ? JsonSerializer.Deserialize<JsonElement>(r.TrackDownloadsJson)
+            : r.DownloadUrl,
+        DownloadUrlExpiry = r.DownloadUrlExpiry,
+        FileSize = r.FileSize,
+        InvokedTime = r.InvokedTime,
+        OutputFileName = r.OutputFileName,
+        SessionId = r.SessionId is { } s ? Ids.Format(s) : null,
+        StartedTime = r.StartedTime,
+        Status = r.Status,
+        StoppedTime = r.StoppedTime,
+        RecordingDuration = r.DurationSeconds,
+        MeetingId = Ids.Format(r.MeetingId),
+        Type = r.Type == RecordingTypes.Track ? RecordingTypes.Track : null,
+        StartReason = details && r.StartReasonJson is not null ? Read<ReasonDto>(r.StartReasonJson) : null,
+        StopReason = details && r.StopReasonJson is not null ? Read<ReasonDto>(r.StopReasonJson) : null,
+        StorageConfig = r.StorageConfigJson is not null ? Read<StorageConfig>(r.StorageConfigJson) : null,
+        Meeting = meeting?.ToDto(withAiConfig: false),
+    };
+
+    public static SessionDto ToDto(this SessionRow s, int liveParticipants, double minutesConsumed) => new()
+    {
+        Id = Ids.Format(s.Id),
+        AssociatedId = Ids.Format(s.MeetingId),
+        MeetingDisplayName = s.MeetingTitle,
+        OrganizationId = Ids.Format(s.AppId),
+        Status = s.Status,
+        CreatedAt = s.CreatedAt,
+        UpdatedAt = s.UpdatedAt,
+        StartedAt = s.StartedAt,
+        EndedAt = s.EndedAt,
+        LiveParticipants = liveParticipants,
+        MaxConcurrentParticipants = s.MaxConcurrentParticipants,
+        MinutesConsumed = Math.Round(minutesConsumed, 2),
+    };
+
+    public static SessionParticipantDto ToDto(this SessionPeerRow p, DateTime now, IReadOnlyList<PeerEventDto>? events = null) => new()
+    {
+        Id = Ids.Format(p.Id),
+        UserId = p.ParticipantId is { } u ? Ids.Format(u) : null,
+        CustomParticipantId = p.CustomParticipantId,
+        DisplayName = p.DisplayName,
+        PresetName = p.PresetName,
+        JoinedAt = p.JoinedAt,
+        LeftAt = p.LeftAt,
+        Duration = Math.Round(((p.LeftAt ?? now) - p.JoinedAt).TotalMinutes, 2),
+        CreatedAt = p.JoinedAt,
+        UpdatedAt = p.LeftAt ?? p.JoinedAt,
+        PeerEvents = events,
+    };
+
+    public static StoredRecordingConfig? ReadStoredConfig(string? json) =>
+        json is null ? null : JsonSerializer.Deserialize<StoredRecordingConfig>(json, CapstanJson.Options);
+
+    public static string Write<T>(T value) => JsonSerializer.Serialize(value, CapstanJson.Options);
+
+    public static T Read<T>(string json) => JsonSerializer.Deserialize<T>(json, CapstanJson.Options)
+        ?? throw new InvalidOperationException($"stored {typeof(T).Name} is null");
+}

@@ -1,0 +1,381 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Capstan.Contracts;
+using Capstan.Server.Data;
+using Capstan.Server.Security;
+using Microsoft.EntityFrameworkCore;
+
+namespace Capstan.Server.Domain;
+
+public sealed record RecordingListFilter(
+    Guid? MeetingId, bool? Expired, string? Search, bool Ascending, DateTime? Start, DateTime? End, IReadOnlyList<string> Statuses, PageRequest Page);
+
+/// <summary>Starting, listing and controlling recordings. A start writes the INVOKED recording and its recorder
+/// job in one transaction; the recorder worker claims the job. Nothing here pretends to record.</summary>
+public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases)
+{
+    public async Task<RecordingRow> StartAsync(Guid appId, StartRecordingRequest? body, CancellationToken ct)
+    {
+        if (body is null)
+        {
+            throw CapstanException.Invalid("request body is required: meeting_id");
+        }
+        var v = new Validation();
+        v.Required(body.MeetingId, "meeting_id");
+        RecordingConfigs.ValidateStart(body, v, storageAliases.Types);
+        v.ThrowIfAny();
+        var meetingId = Ids.Parse(body.MeetingId, "meeting_id");
+        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == meetingId && m.AppId == appId, ct)
+            ?? throw CapstanException.NotFound($"No meeting found with id {meetingId}");
+        if (meeting.Status != MeetingService.Active)
+        {
+            throw CapstanException.Invalid($"meeting {meetingId} is INACTIVE and cannot be recorded");
+        }
+        var app = await db.Apps.AsNoTracking().FirstAsync(a => a.Id == appId, ct);
+        var config = RecordingConfigs.Merge(body, Mapping.ReadStoredConfig(meeting.RecordingConfigJson), Mapping.ReadStoredConfig(app.DefaultRecordingConfigJson), protector);
+        var reason = RecordingLifecycle.OrganizationCaller;
+        return await InsertAsync(meeting, RecordingTypes.Composite, config, reason, ct);
+    }
+
+    /// <summary>Starts a recording because the meeting's session started (<c>record_on_start</c>): no caller.</summary>
+    public async Task<RecordingRow?> StartOnSessionStartAsync(MeetingRow meeting, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(meeting);
+        var app = await db.Apps.AsNoTracking().FirstAsync(a => a.Id == meeting.AppId, ct);
+        var config = RecordingConfigs.Merge(new StartRecordingRequest(), Mapping.ReadStoredConfig(meeting.RecordingConfigJson), Mapping.ReadStoredConfig(app.DefaultRecordingConfigJson), protector);
+        try
+        {
+            return await InsertAsync(meeting, RecordingTypes.Composite, config, new ReasonDto { Reason = "RECORD_ON_START" }, ct);
+        }
+        catch (CapstanException e) when (e.Category == ErrorCategory.Conflict)
+        {
+            return null;
+        }
+    }
+
+    public async Task<RecordingRow> StartTrackAsync(Guid appId, TrackRecordingRequest? body, CancellationToken ct)
+    {
+        if (body is null)
+        {
+            throw CapstanException.Invalid("request body is required: meeting_id");
+        }
+        var v = new Validation();
+        v.Required(body.MeetingId, "meeting_id");
+        var track = TrackConfigs.Build(body, v, storageAliases.Types, protector, out var maxSeconds);
+        v.ThrowIfAny();
+        var meetingId = Ids.Parse(body.MeetingId, "meeting_id");
+        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == meetingId && m.AppId == appId, ct)
+            ?? throw CapstanException.NotFound($"No meeting found with id {meetingId}");
+        if (meeting.Status != MeetingService.Active)
+        {
+            throw CapstanException.Invalid($"meeting {meetingId} is INACTIVE and cannot be recorded");
+        }
+        if (!await db.Sessions.AnyAsync(s => s.MeetingId == meetingId && s.Status == SessionService.Live, ct))
+        {
+            throw CapstanException.Invalid($"meeting {meetingId} has no live session: track recording needs participants in the meeting");
+        }
+        var config = new EffectiveRecordingConfig
+        {
+            VideoCodec = "VP8", AudioCodec = "OPUS", MaxSeconds = maxSeconds, Track = track, AllowMultiple = true,
+            DefaultBucket = track.Layers.Any(l => l.DefaultBucket), Storage = track.Layers.Select(l => l.Storage).FirstOrDefault(s => s is not null),
+        };
+        return await InsertAsync(meeting, RecordingTypes.Track, config, RecordingLifecycle.OrganizationCaller, ct);
+    }
+
+    public async Task<RecordingRow> FindAsync(Guid appId, Guid recordingId, bool tracking, CancellationToken ct)
+    {
+        var q = tracking ? db.Recordings : db.Recordings.AsNoTracking();
+        return await q.FirstOrDefaultAsync(r => r.Id == recordingId && r.AppId == appId, ct)
+            ?? throw CapstanException.NotFound($"No recording found with id {recordingId}");
+    }
+
+    public async Task<RecordingRow> ActiveAsync(Guid appId, Guid meetingId, CancellationToken ct) =>
+        await db.Recordings.AsNoTracking()
+            .Where(r => r.AppId == appId && r.MeetingId == meetingId && r.Type == RecordingTypes.Composite && RecordingStatus.ActiveStates.Contains(r.Status))
+            .OrderByDescending(r => r.InvokedTime).FirstOrDefaultAsync(ct)
+        ?? throw CapstanException.NotFound($"No active recording found for meeting_id {meetingId}");
+
+    public async Task<RecordingRow> ActAsync(Guid appId, Guid recordingId, RecordingActionRequest? body, CancellationToken ct)
+    {
+        var v = new Validation();
+        v.Required(body?.Action, "action");
+        v.OneOf(body?.Action, RecordingActions.All, "action");
+        v.ThrowIfAny();
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var r = await FindAsync(appId, recordingId, tracking: true, ct);
+        switch (body!.Action)
+        {
+            case RecordingActions.Pause:
+                await lifecycle.PauseAsync(r, ct);
+                break;
+            case RecordingActions.Resume:
+                await lifecycle.ResumeAsync(r, ct);
+                break;
+            default:
+                if (!RecordingStatus.IsActive(r.Status))
+                {
+                    throw CapstanException.Invalid($"cannot stop a recording whose status is {r.Status}");
+                }
+                await lifecycle.StopAsync(r, RecordingLifecycle.OrganizationCaller, ct);
+                break;
+        }
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return r;
+    }
+
+    public async Task<(List<RecordingRow> Items, Dictionary<Guid, MeetingRow> Meetings, long Total)> ListAsync(Guid appId, RecordingListFilter f, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        var q = db.Recordings.AsNoTracking().Where(r => r.AppId == appId);
+        if (f.MeetingId is { } mid)
+        {
+            q = q.Where(r => r.MeetingId == mid);
+        }
+        if (f.Statuses.Count > 0)
+        {
+            var statuses = f.Statuses.Distinct().ToList();
+            q = q.Where(r => statuses.Contains(r.Status));
+        }
+        if (f.Start is { } start)
+        {
+            q = q.Where(r => r.InvokedTime >= start);
+        }
+        if (f.End is { } end)
+        {
+            q = q.Where(r => r.InvokedTime <= end);
+        }
+        if (f.Expired is { } expired)
+        {
+            var now = time.GetUtcNow().UtcDateTime;
+            q = expired
+                ? q.Where(r => r.DownloadUrlExpiry != null && r.DownloadUrlExpiry < now)
+                : q.Where(r => r.DownloadUrlExpiry == null || r.DownloadUrlExpiry >= now);
+        }
+        if (!string.IsNullOrEmpty(f.Search))
+        {
+            var pattern = $"%{AccountService.EscapeLike(f.Search.ToLowerInvariant())}%";
+            var searchId = Guid.TryParse(f.Search, out var id) ? id : Guid.Empty;
+            q = q.Where(r => r.MeetingId == searchId
+                || EF.Functions.Like(r.OutputFileName.ToLower(), pattern, "\\")
+                || db.Meetings.Any(m => m.Id == r.MeetingId && EF.Functions.Like(m.Title!.ToLower(), pattern, "\\")));
+        }
+        var total = await q.LongCountAsync(ct);
+        q = f.Ascending ? q.OrderBy(r => r.InvokedTime).ThenBy(r => r.Id) : q.OrderByDescending(r => r.InvokedTime).ThenByDescending(r => r.Id);
+        var items = await q.Skip(f.Page.Skip).Take(f.Page.PerPage).ToListAsync(ct);
+        var meetingIds = items.Select(r => r.MeetingId).Distinct().ToList();
+        var meetings = meetingIds.Count == 0
+            ? []
+            : await db.Meetings.AsNoTracking().Where(m => meetingIds.Contains(m.Id)).ToDictionaryAsync(m => m.Id, ct);
+        return (items, meetings, total);
+    }
+
+    /// <summary>The insert with the "one active recording per meeting" guard: a conditional update of the
+    /// meeting row (a database-side compare-and-set) in the same transaction as the recording and its job.</summary>
+    private async Task<RecordingRow> InsertAsync(MeetingRow meeting, string type, EffectiveRecordingConfig config, ReasonDto startReason, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var id = Guid.NewGuid();
+        var (output, audio) = FileNames(meeting, config, type, now);
+        var row = new RecordingRow
+        {
+            Id = id,
+            AppId = meeting.AppId,
+            MeetingId = meeting.Id,
+            Type = type,
+            Status = RecordingStatus.Invoked,
+            AllowMultiple = config.AllowMultiple,
+            OutputFileName = output,
+            AudioFileName = audio,
+            ConfigJson = Mapping.Write(config),
+            StorageConfigJson = config.Storage is { } s ? Mapping.Write(s.Public) : null,
+            StartReasonJson = Mapping.Write(startReason),
+            InvokedTime = now,
+            UpdatedAt = now,
+        };
+        try
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            if (type == RecordingTypes.Composite)
+            {
+                var exclusive = !config.AllowMultiple;
+                var claimed = exclusive
+                    ? await db.Meetings.Where(m => m.Id == meeting.Id && m.ActiveRecordings == 0)
+                        .ExecuteUpdateAsync(u => u.SetProperty(m => m.ActiveRecordings, 1).SetProperty(m => m.ExclusiveRecordingActive, true), ct)
+                    : await db.Meetings.Where(m => m.Id == meeting.Id && !m.ExclusiveRecordingActive)
+                        .ExecuteUpdateAsync(u => u.SetProperty(m => m.ActiveRecordings, m => m.ActiveRecordings + 1), ct);
+                if (claimed == 0)
+                {
+                    throw ActiveConflict(meeting.Id);
+                }
+            }
+            row.SessionId = await db.Sessions.Where(x => x.MeetingId == meeting.Id && x.Status == SessionService.Live).Select(x => (Guid?)x.Id).FirstOrDefaultAsync(ct);
+            db.Recordings.Add(row);
+            db.RecorderJobs.Add(new RecorderJobRow
+            {
+                Id = Guid.NewGuid(), RecordingId = id, State = JobStates.Queued, DesiredState = JobStates.DesiredRecord, CreatedAt = now, UpdatedAt = now,
+            });
+            var session = row.SessionId is { } sid ? await db.Sessions.AsNoTracking().FirstOrDefaultAsync(x => x.Id == sid, ct) : null;
+            WebhookEvents.Enqueue(db, meeting.AppId, WebhookEvents.RecordingStatusUpdate, WebhookEvents.RecordingPayload(row, meeting, session), now);
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+            return row;
+        }
+        catch (DbUpdateException e) when (IsUniqueViolation(e))
+        {
+            throw ActiveConflict(meeting.Id);
+        }
+    }
+
+    private static CapstanException ActiveConflict(Guid meetingId) =>
+        CapstanException.Conflict($"meeting {meetingId} already has an active recording; stop it first, or start both with allow_multiple_recordings: true");
+
+    private static bool IsUniqueViolation(DbUpdateException e) =>
+        e.InnerException?.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase) == true
+        || e.InnerException?.Message.Contains("23505", StringComparison.Ordinal) == true
+        || e.InnerException?.Message.Contains("duplicate key", StringComparison.OrdinalIgnoreCase) == true;
+
+    /// <summary>decisions.md naming: <c>{prefix_}{meeting title or id, sanitised}_{epoch ms}.{ext}</c>. Track
+    /// recordings name the pattern their files follow.</summary>
+    internal static (string Output, string? Audio) FileNames(MeetingRow meeting, EffectiveRecordingConfig config, string type, DateTime now)
+    {
+        var epoch = new DateTimeOffset(now).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+        if (type == RecordingTypes.Track)
+        {
+            var prefix = config.Track?.Layers.FirstOrDefault()?.FileNamePrefix ?? "default";
+            return ($"{prefix}_{{user_id}}_{{peer_id}}_{{stream_kind}}_{{media_kind}}_{epoch}.webm", null);
+        }
+        var stem = (config.FileNamePrefix is { } p ? p + "_" : string.Empty) + Sanitize(meeting.Title, meeting.Id) + "_" + epoch;
+        var audio = config.AudioExport ? $"{stem}.{config.AudioExtension}" : null;
+        return (config.VideoExport ? $"{stem}.{config.VideoExtension}" : audio!, audio);
+    }
+
+    internal static string Sanitize(string? title, Guid meetingId)
+    {
+        if (string.IsNullOrWhiteSpace(title))
+        {
+            return Ids.Format(meetingId);
+        }
+        var sb = new StringBuilder();
+        foreach (var c in title.Normalize(NormalizationForm.FormKD))
+        {
+            if (char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
+            {
+                sb.Append(c);
+            }
+            else if (char.IsWhiteSpace(c) || c is '.' or '/' or '\\' or ':')
+            {
+                if (sb.Length > 0 && sb[^1] != '-')
+                {
+                    sb.Append('-');
+                }
+            }
+        }
+        var s = sb.ToString().Trim('-');
+        if (s.Length > 100)
+        {
+            s = s[..100].TrimEnd('-');
+        }
+        return s.Length == 0 ? Ids.Format(meetingId) : s;
+    }
+}
+
+/// <summary>The two generations of the track-recording body, turned into one <see cref="TrackRecordingConfig"/>.</summary>
+public static class TrackConfigs
+{
+    public static readonly IReadOnlyList<string> MediaKinds = ["audio", "video"];
+    public static readonly IReadOnlyList<string> OutputTypes = ["REALTIMEKIT_BUCKET", "STORAGE_CONFIG", "DYTE_BUCKET"];
+
+    /// <summary>Current shape: <c>layers.{name}.{media_kind, file_name_prefix}</c> and <c>user_ids</c>. Legacy shape:
+    /// <c>layers.{name}.{file_name_prefix, outputs[]}</c> and <c>max_seconds</c> (a number or numeric string).
+    /// <c>media_kind: "video"</c> is a Capstan extension (RealtimeKit records audio only).</summary>
+    public static TrackRecordingConfig Build(TrackRecordingRequest body, Validation v, IReadOnlySet<string> aliases, SecretProtector protector, out int maxSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var config = new TrackRecordingConfig();
+        maxSeconds = RecordingConfigs.DefaultMaxSeconds;
+        if (body.MaxSeconds is { } ms)
+        {
+            int? parsed = ms.ValueKind switch
+            {
+                JsonValueKind.Number when ms.TryGetInt32(out var n) => n,
+                JsonValueKind.String when int.TryParse(ms.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) => n,
+                JsonValueKind.Null => null,
+                _ => throw CapstanException.Invalid("max_seconds must be an integer (or a numeric string)"),
+            };
+            v.Range(parsed, RecordingConfigs.MinMaxSeconds, RecordingConfigs.DefaultMaxSeconds, "max_seconds");
+            maxSeconds = parsed ?? maxSeconds;
+        }
+        if (body.UserIds is { } users)
+        {
+            if (users.Count > 100)
+            {
+                v.Add($"user_ids must have at most 100 entries, got {users.Count}");
+            }
+            foreach (var (u, i) in users.Select((u, i) => (u, i)))
+            {
+                if (string.IsNullOrWhiteSpace(u) || u.Length > 256)
+                {
+                    v.Add($"user_ids[{i}] must be a non-empty string of at most 256 characters");
+                }
+            }
+            config.UserIds = users.Where(u => !string.IsNullOrWhiteSpace(u)).Distinct().ToList();
+        }
+        var layers = body.Layers ?? new Dictionary<string, TrackLayer> { ["default"] = new TrackLayer() };
+        if (layers.Count == 0)
+        {
+            layers = new Dictionary<string, TrackLayer> { ["default"] = new TrackLayer() };
+        }
+        if (layers.Count > 10)
+        {
+            v.Add("layers must have at most 10 entries");
+        }
+        foreach (var (name, layer) in layers)
+        {
+            var field = $"layers.{name}";
+            if (name.Length is 0 or > 64)
+            {
+                v.Add("layer names must be 1..64 characters");
+            }
+            var l = layer ?? new TrackLayer();
+            v.OneOf(l.MediaKind, MediaKinds, $"{field}.media_kind");
+            v.FileNamePrefix(l.FileNamePrefix, $"{field}.file_name_prefix");
+            var entry = new TrackLayerConfig { Name = name, MediaKind = l.MediaKind ?? "audio", FileNamePrefix = l.FileNamePrefix ?? "default" };
+            if (l.Outputs is { } outputs)
+            {
+                config.LegacyShape = true;
+                entry.DefaultBucket = false;
+                foreach (var (o, i) in outputs.Select((o, i) => (o, i)))
+                {
+                    var of = $"{field}.outputs[{i}]";
+                    v.Required(o?.Type, $"{of}.type");
+                    v.OneOf(o?.Type, OutputTypes, $"{of}.type");
+                    if (o?.Type == "STORAGE_CONFIG")
+                    {
+                        if (o.StorageConfig is null)
+                        {
+                            v.Add($"{of}.storage_config is required when type is STORAGE_CONFIG");
+                        }
+                        var before = v.HasErrors;
+                        StorageConfigs.Validate(o.StorageConfig, $"{of}.storage_config", v, aliases);
+                        if (!before && !v.HasErrors && o.StorageConfig is { } sc)
+                        {
+                            entry.Storage = StorageConfigs.Protect(sc, protector);
+                        }
+                    }
+                    else if (o?.Type is "REALTIMEKIT_BUCKET" or "DYTE_BUCKET")
+                    {
+                        entry.DefaultBucket = true;
+                    }
+                }
+                if (outputs.Count == 0)
+                {
+                    entry.DefaultBucket = true;
+                }
+            }
+            config.Layers.Add(entry);
+        }
+        return config;
+    }
+}

@@ -1,0 +1,118 @@
+using System.Net;
+using Capstan.Contracts;
+using Capstan.Server.Api;
+using Capstan.Server.Data;
+using Capstan.Server.Domain;
+using Capstan.Server.Security;
+using Microsoft.AspNetCore.Http.Json;
+
+namespace Capstan.Server.Hosting;
+
+/// <summary>Builds the Capstan web application: one <c>AddXxx</c> per feature, one <c>MapXxx</c> per API group.</summary>
+public static class CapstanHost
+{
+    public static WebApplication Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+        var options = builder.AddCapstanOptions();
+        builder.AddCapstanServer(options);
+        var app = builder.Build();
+        app.UseCapstanServer();
+        return app;
+    }
+
+    public static CapstanOptions AddCapstanOptions(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = builder.Configuration.GetSection(CapstanOptions.Section).Get<CapstanOptions>() ?? new CapstanOptions();
+        options.DataDir = Path.GetFullPath(options.DataDir);
+        options.Validate();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateOnStart();
+        return options;
+    }
+
+    public static void AddCapstanServer(this WebApplicationBuilder builder, CapstanOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            k.AddServerHeader = false;
+            k.Listen(IPAddress.Parse(options.ListenAddress), options.Port);
+        });
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
+
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddCapstanDatabase(options);
+        services.AddSingleton<SecretProtector>();
+        services.AddSingleton<ParticipantTokens>();
+        services.AddSingleton<StorageAliases>();
+        services.AddScoped<AccountService>();
+        services.AddScoped<MeetingService>();
+        services.AddScoped<SessionService>();
+        services.AddScoped<RecordingLifecycle>();
+        services.AddScoped<RecordingService>();
+        services.AddScoped<WebhookService>();
+
+        services.Configure<JsonOptions>(o => CapstanJson.Configure(o.SerializerOptions));
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddExceptionHandler<ErrorHandler>();
+        services.AddProblemDetails();
+        services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Capstan RealtimeKit-compatible API";
+            doc.Info.Description = "Cloudflare RealtimeKit Recordings API, self-hosted. Every path is also served under /client/v4.";
+            doc.Info.Version = "v1";
+            return Task.CompletedTask;
+        }));
+    }
+
+    public static void UseCapstanServer(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UsePathBase("/client/v4");
+        app.UseExceptionHandler();
+        app.UseStatusCodePages(EmptyErrorBodies.WriteAsync);
+        app.UseRouting();
+        app.UseMiddleware<ApiAuthMiddleware>();
+
+        app.MapGet("/healthz", () => Envelopes.Ok(new { status = "ok" })).ExcludeFromDescription();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapApiReference();
+
+        var account = app.MapGroup("/accounts/{account_id}/realtime/kit").WithMetadata(new RequiresAccountAttribute());
+        account.MapAppsApi();
+        var kitApp = account.MapGroup("/{app_id}");
+        kitApp.MapMeetingsApi();
+        kitApp.MapPresetsApi();
+        kitApp.MapSessionsApi();
+        kitApp.MapRecordingsApi();
+        kitApp.MapWebhooksApi();
+    }
+
+    /// <summary>Migrates the database and applies the CAPSTAN_BOOTSTRAP_* account, app and token when the
+    /// database is new.</summary>
+    public static async Task InitializeAsync(this WebApplication app, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        await DatabaseSetup.MigrateAsync(app.Services, ct);
+        var account = Environment.GetEnvironmentVariable("CAPSTAN_BOOTSTRAP_ACCOUNT_ID");
+        var appId = Environment.GetEnvironmentVariable("CAPSTAN_BOOTSTRAP_APP_ID");
+        var token = Environment.GetEnvironmentVariable("CAPSTAN_BOOTSTRAP_TOKEN");
+        if (!string.IsNullOrEmpty(account) && !string.IsNullOrEmpty(appId) && !string.IsNullOrEmpty(token))
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            var accounts = scope.ServiceProvider.GetRequiredService<AccountService>();
+            var created = await accounts.BootstrapAsync(account, Ids.Parse(appId, "CAPSTAN_BOOTSTRAP_APP_ID"), token, ct);
+            app.Logger.LogInformation(created ? "Bootstrap: created account {Account}, app {App} and its token" : "Bootstrap skipped: the database already has accounts ({Account}, {App})", account, appId);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using Capstan.Server.Hosting;
+
+return await CapstanCommands.RunAsync(args);
