@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Capstan needs from Debian, only what is missing. Usage: scripts/deps.sh runtime|test
+# runtime: what `./capstan up` needs to run the server; test: plus what the test suite starts.
+set -euo pipefail
+
+runtime_pkgs=(ca-certificates)
+test_pkgs=(postgresql postgresql-client nodejs npm)
+
+case "${1:-runtime}" in
+  runtime) want=("${runtime_pkgs[@]}") ;;
+  test) want=("${runtime_pkgs[@]}" "${test_pkgs[@]}") ;;
+  bench) want=("${runtime_pkgs[@]}" "${test_pkgs[@]}" wrk) ;;
+  *) echo "usage: $0 runtime|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  # node and npm may come from elsewhere than Debian (the machine image): a working command is enough.
+  case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "capstan: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "capstan: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
+  exit 1
+fi

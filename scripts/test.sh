@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test: the .NET suites (API on SQLite and PostgreSQL) and the official-SDK compatibility suite
+# against a live server on each database. Installs and starts what it needs (PostgreSQL from Debian).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+"$ROOT/scripts/deps.sh" test
+
+work=$(mktemp -d /tmp/capstan-test.XXXXXX)
+chmod 755 "$work"
+pgdir="$work/pg"
+cleanup() { "$ROOT/scripts/pg.sh" stop "$pgdir" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55432)
+export CAPSTAN_TEST_PG=$("$ROOT/scripts/pg.sh" start "$pgdir" "$pgport")
+echo "== PostgreSQL up: $CAPSTAN_TEST_PG"
+
+echo "== build"
+dotnet build Capstan.slnx -c Release -v quiet -nologo -clp:ErrorsOnly
+
+passed=0; failed=0; skipped=0
+count() { # adds the totals of an MTP summary in file $1
+  local line; line=$(grep -E "total: [0-9]+" "$1" | tail -n1 || true)
+  [ -n "$line" ] || return 0
+  local t f s k
+  f=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$line"); s=$(sed -E 's/.*succeeded: ([0-9]+).*/\1/' <<<"$line"); k=$(sed -E 's/.*skipped: ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + s)); failed=$((failed + f)); skipped=$((skipped + k))
+}
+status=0
+
+echo "== .NET tests"
+dotnet test --solution Capstan.slnx -c Release --no-build 2>&1 | tee "$work/dotnet.log" || status=1
+count "$work/dotnet.log"
+
+echo "== official SDK compatibility (cloudflare@7.3.0): SQLite and PostgreSQL"
+for db in sqlite postgres; do
+  if "$ROOT/tests/sdk-compat/run.sh" "$db" 2>&1 | tee "$work/sdk-$db.log"; then :; else status=1; fi
+  p=$(grep -E "^# pass [0-9]+" "$work/sdk-$db.log" | tail -n1 | awk '{print $3}'); f=$(grep -E "^# fail [0-9]+" "$work/sdk-$db.log" | tail -n1 | awk '{print $3}')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  [ -n "$p" ] || { echo "sdk-compat ($db) ran no test"; status=1; }
+done
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] || status=1
+exit $status
