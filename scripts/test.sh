@@ -22,12 +22,13 @@ echo "== build"
 dotnet build Capstan.slnx -c Release -v quiet -nologo -clp:ErrorsOnly
 
 passed=0; failed=0; skipped=0
-count() { # adds the totals of an MTP summary in file $1
-  local line; line=$(grep -E "total: [0-9]+" "$1" | tail -n1 || true)
-  [ -n "$line" ] || return 0
-  local t f s k
-  f=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$line"); s=$(sed -E 's/.*succeeded: ([0-9]+).*/\1/' <<<"$line"); k=$(sed -E 's/.*skipped: ([0-9]+).*/\1/' <<<"$line")
-  passed=$((passed + s)); failed=$((failed + f)); skipped=$((skipped + k))
+count() { # adds the totals of the Microsoft.Testing.Platform summary in file $1
+  local f s k
+  f=$(grep -E "^\s*failed: [0-9]+" "$1" | tail -n1 | grep -oE "[0-9]+" || true)
+  s=$(grep -E "^\s*succeeded: [0-9]+" "$1" | tail -n1 | grep -oE "[0-9]+" || true)
+  k=$(grep -E "^\s*skipped: [0-9]+" "$1" | tail -n1 | grep -oE "[0-9]+" || true)
+  passed=$((passed + ${s:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${k:-0}))
+  [ -n "$s" ] || { echo "no .NET test summary found"; status=1; }
 }
 status=0
 

@@ -1,0 +1,120 @@
+using System.Net.Http.Headers;
+using Capstan.Server.Data;
+using Capstan.Server.Domain;
+using Capstan.Server.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Npgsql;
+
+namespace Capstan.Server.Tests.Infrastructure;
+
+/// <summary>A real Capstan server on a loopback port with its own data folder and its own database
+/// (a SQLite file, or a new database in the PostgreSQL cluster of <c>CAPSTAN_TEST_PG</c>), and one account,
+/// app and token created through the domain layer.</summary>
+public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
+{
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "capstan-tests", Guid.NewGuid().ToString("N"));
+    private string? _pgDatabase;
+
+    public DatabaseProvider Provider { get; } = provider;
+
+    public WebApplication App { get; private set; } = null!;
+
+    public Uri BaseUrl { get; private set; } = null!;
+
+    public TestAccount Account { get; private set; } = null!;
+
+    public IServiceProvider Services => App.Services;
+
+    public async ValueTask InitializeAsync()
+    {
+        Directory.CreateDirectory(_dataDir);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Capstan:DataDir"] = _dataDir,
+            ["Capstan:Port"] = "0",
+            ["Capstan:ListenAddress"] = "127.0.0.1",
+            ["Capstan:PublicBaseUrl"] = "http://capstan.test",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        if (Provider == DatabaseProvider.Postgres)
+        {
+            settings["Capstan:Database"] = await CreatePostgresDatabaseAsync();
+        }
+        App = CapstanHost.Build([], settings);
+        await App.InitializeAsync(CancellationToken.None);
+        await App.StartAsync();
+        var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        Account = await CreateAccountAsync();
+    }
+
+    /// <summary>A new account with its own app and API token.</summary>
+    public async Task<TestAccount> CreateAccountAsync()
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var accounts = scope.ServiceProvider.GetRequiredService<AccountService>();
+        var id = await accounts.CreateAccountAsync(null, CancellationToken.None);
+        var token = await accounts.CreateTokenAsync(id, null, CancellationToken.None);
+        var app = await accounts.CreateAppAsync(id, "test app", null, CancellationToken.None);
+        return new TestAccount(id, app.Id, token, this);
+    }
+
+    public HttpClient Client(string? token = null)
+    {
+        var c = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
+        if (token is not null)
+        {
+            c.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        return c;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        if (_pgDatabase is not null)
+        {
+            await using var conn = new NpgsqlConnection(PgConnectionString());
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_pgDatabase}\" WITH (FORCE)", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A SQLite file still mapped by a pooled connection; the temp folder is cleaned by the OS.
+        }
+        GC.SuppressFinalize(this);
+    }
+
+    private async Task<string> CreatePostgresDatabaseAsync()
+    {
+        _pgDatabase = "capstan_test_" + Guid.NewGuid().ToString("N")[..12];
+        await using var conn = new NpgsqlConnection(PgConnectionString());
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{_pgDatabase}\"", conn);
+        await cmd.ExecuteNonQueryAsync();
+        return new NpgsqlConnectionStringBuilder(PgConnectionString()) { Database = _pgDatabase, MaxPoolSize = 100 }.ConnectionString;
+    }
+
+    private static string PgConnectionString() =>
+        Environment.GetEnvironmentVariable("CAPSTAN_TEST_PG") is { Length: > 0 } conn
+            ? conn
+            : throw new InvalidOperationException("CAPSTAN_TEST_PG is not set: run the suite with ./capstan test, which starts PostgreSQL and sets it");
+}
+
+public sealed class SqliteServer() : ServerFixture(DatabaseProvider.Sqlite);
+
+public sealed class PostgresServer() : ServerFixture(DatabaseProvider.Postgres);
+
+public sealed record TestAccount(string AccountId, Guid AppId, string Token, ServerFixture Server)
+{
+    public string AppPath => $"/client/v4/accounts/{AccountId}/realtime/kit/{AppId:D}";
+
+    public HttpClient Client() => Server.Client(Token);
+}
