@@ -56,6 +56,10 @@ public sealed partial class ErrorHandler(ILogger<ErrorHandler> logger) : IExcept
         {
             return $"invalid JSON at {path}";
         }
+        if (match.Success)
+        {
+            return "request body has the wrong type: expected a JSON object";
+        }
         return "request body is not valid JSON" + (json.LineNumber is { } line ? $" (line {line + 1}, byte {json.BytePositionInLine})" : string.Empty);
     }
 
@@ -86,7 +90,8 @@ public sealed partial class ErrorHandler(ILogger<ErrorHandler> logger) : IExcept
         {
             return "request body is required";
         }
-        if (message.Contains("Content-Type", StringComparison.OrdinalIgnoreCase) || message.Contains("content type", StringComparison.OrdinalIgnoreCase))
+        if (message.Contains("Content-Type", StringComparison.OrdinalIgnoreCase) || message.Contains("content type", StringComparison.OrdinalIgnoreCase)
+            || message.Contains("media type", StringComparison.OrdinalIgnoreCase))
         {
             return "request body must be JSON (Content-Type: application/json)";
         }

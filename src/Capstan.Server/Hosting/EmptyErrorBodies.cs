@@ -16,6 +16,7 @@ internal static class EmptyErrorBodies
         {
             404 => $"no such route: {what}",
             405 => $"method not allowed: {what}",
+            413 => "request body too large: the limit is 1 MiB",
             415 => "request body must be JSON (Content-Type: application/json)",
             _ => $"request failed with status {status}",
         };
