@@ -251,6 +251,8 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         return (config.VideoExport ? $"{stem}.{config.VideoExtension}" : audio!, audio);
     }
 
+    /// <summary>Letters and digits of any script, '_' and '-'; spaces and separators become one '-'; the rest
+    /// is dropped; at most 100 characters; the meeting id when nothing is left.</summary>
     internal static string Sanitize(string? title, Guid meetingId)
     {
         if (string.IsNullOrWhiteSpace(title))
@@ -258,9 +260,9 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
             return Ids.Format(meetingId);
         }
         var sb = new StringBuilder();
-        foreach (var c in title.Normalize(NormalizationForm.FormKD))
+        foreach (var c in title)
         {
-            if (char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
+            if (char.IsLetterOrDigit(c) || c is '_' or '-')
             {
                 sb.Append(c);
             }

@@ -72,8 +72,11 @@ public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        await App.StopAsync();
-        await App.DisposeAsync();
+        if (App is not null)
+        {
+            await App.StopAsync();
+            await App.DisposeAsync();
+        }
         if (_pgDatabase is not null)
         {
             await using var conn = new NpgsqlConnection(PgConnectionString());

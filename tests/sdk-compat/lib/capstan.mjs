@@ -195,3 +195,23 @@ export async function createMeeting(body = {}) {
   const res = await rtk.meetings.create(APP_ID, { ...ACC, title: uniq('meeting'), ...body });
   return assertEnvelope(res);
 }
+
+/** Same instant at millisecond precision (exact string stability is checked once, in timestamps.test.mjs). */
+export function assertSameInstant(actual, expected, field) {
+  assert.equal(Date.parse(actual), Date.parse(expected), `${field}: ${actual} is not the same instant as ${expected}`);
+}
+
+const TIMESTAMP_KEYS = new Set(['created_at', 'updated_at', 'invoked_time', 'started_time', 'stopped_time', 'download_url_expiry']);
+
+/** A copy with every timestamp field cut to milliseconds, for deepEqual of objects read at different times. */
+export function msTimestamps(value) {
+  if (Array.isArray(value)) {
+    return value.map(msTimestamps);
+  }
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [
+      k, TIMESTAMP_KEYS.has(k) && typeof v === 'string' ? new Date(Date.parse(v)).toISOString() : msTimestamps(v),
+    ]));
+  }
+  return value;
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Cloudflare from 'cloudflare';
 import {
-  A, ACC, APP_ID, assertEnvelope, assertIso, assertNoSecrets, assertPaging, assertUuid, createMeeting, expectError, randomUUID, rtk, uniq,
+  A, ACC, APP_ID, assertEnvelope, assertIso, assertNoSecrets, assertPaging, assertUuid, createMeeting, expectError, randomUUID, rtk, assertSameInstant, uniq,
 } from '../lib/capstan.mjs';
 
 const ACCESS_KEY = 'AKIA_SDKCOMPAT_ACCESS_KEY_1';
@@ -101,7 +101,7 @@ describe('meetings', () => {
     assert.equal(got.session_keep_alive_time_in_secs, 120);
     assertRecordingConfig(got.recording_config, body.recording_config);
     assertNoSecrets(got, [ACCESS_KEY, SECRET]);
-    assert.equal(got.created_at, m.created_at);
+    assertSameInstant(got.created_at, m.created_at, 'created_at');
   });
 
   it('create with no fields gives the documented defaults', async () => {
@@ -172,7 +172,7 @@ describe('meetings', () => {
     assert.equal(renamed.session_keep_alive_time_in_secs, 90, 'keep-alive kept');
     assertRecordingConfig(renamed.recording_config, sent);
     assert.ok(Date.parse(renamed.updated_at) >= Date.parse(m.updated_at), 'updated_at moves forward');
-    assert.equal(renamed.created_at, m.created_at);
+    assertSameInstant(renamed.created_at, m.created_at, 'created_at');
 
     const off = assertEnvelope(await rtk.meetings.updateMeetingByID(m.id, { ...A, status: 'INACTIVE' }));
     assert.equal(off.status, 'INACTIVE');
@@ -201,7 +201,7 @@ describe('meetings', () => {
     assert.equal(replaced.session_keep_alive_time_in_secs, 60);
     assert.ok(replaced.recording_config === null || replaced.recording_config === undefined, 'recording_config removed');
     assert.equal(replaced.status, 'ACTIVE', 'PUT does not change status');
-    assert.equal(replaced.created_at, m.created_at);
+    assertSameInstant(replaced.created_at, m.created_at, 'created_at');
 
     const sent = recordingConfig();
     const withConfig = assertEnvelope(await rtk.meetings.replaceMeetingByID(m.id, { ...A, title: 'Again', recording_config: sent }));

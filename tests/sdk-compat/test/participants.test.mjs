@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import Cloudflare from 'cloudflare';
 import {
-  A, ACC, APP_ID, assertEnvelope, assertIso, assertPaging, assertUuid, createMeeting, decodeJwt, expectError, hasValue, randomUUID, rtk, uniq,
+  A, ACC, APP_ID, assertEnvelope, assertIso, assertPaging, assertUuid, createMeeting, decodeJwt, expectError, hasValue, randomUUID, rtk, assertSameInstant, uniq,
 } from '../lib/capstan.mjs';
 
 const DAY = 24 * 3600;
@@ -87,7 +87,7 @@ describe('participants', () => {
     assert.equal(got.id, added.id);
     assert.equal(got.custom_participant_id, added.custom_participant_id);
     assert.equal(got.preset_name, 'group_call_participant');
-    assert.equal(got.created_at, added.created_at);
+    assertSameInstant(got.created_at, added.created_at, 'created_at');
   });
 
   it('editParticipant changes name/picture/preset and returns a new token', async () => {
