@@ -10,8 +10,8 @@ public static class AppsApi
     {
         ArgumentNullException.ThrowIfNull(account);
         var g = account.MapGroup("/apps").WithTags("Apps");
-        g.MapGet("", ListApps).WithName("apps.get");
-        g.MapPost("", CreateApp).WithName("apps.post");
+        g.MapGet("", ListApps).WithName("apps.get").WithQuery(OpenApiDocs.PageNo, OpenApiDocs.PerPage, new("search", "string", "Match on the app name"), OpenApiDocs.SortOrder);
+        g.MapPost("", CreateApp).WithName("apps.post").Produces<Envelope<CreateAppResponse>>(StatusCodes.Status201Created);
         return account;
     }
 

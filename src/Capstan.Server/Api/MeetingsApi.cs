@@ -10,15 +10,15 @@ public static class MeetingsApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var g = app.MapGroup("/meetings").WithTags("Meetings");
-        g.MapPost("", Create).WithName("meetings.create");
-        g.MapGet("", List).WithName("meetings.get");
+        g.MapPost("", Create).WithName("meetings.create").Produces<Envelope<MeetingDto>>(StatusCodes.Status201Created);
+        g.MapGet("", List).WithName("meetings.get").WithQuery(OpenApiDocs.PageNo, OpenApiDocs.PerPage, new("search", "string", "Match on meeting id or title"), new("start_time", "date-time", "Created at or after"), new("end_time", "date-time", "Created at or before"), new("status", "string", "ACTIVE or INACTIVE", MeetingService.Statuses));
         g.MapGet("/{meeting_id}", Get).WithName("meetings.getMeetingByID");
         g.MapPatch("/{meeting_id}", Patch).WithName("meetings.updateMeetingByID");
         g.MapPut("/{meeting_id}", Put).WithName("meetings.replaceMeetingByID");
 
         var p = g.MapGroup("/{meeting_id}/participants").WithTags("Participants");
-        p.MapPost("", AddParticipant).WithName("meetings.addParticipant");
-        p.MapGet("", ListParticipants).WithName("meetings.getMeetingParticipants");
+        p.MapPost("", AddParticipant).WithName("meetings.addParticipant").Produces<Envelope<ParticipantDto>>(StatusCodes.Status201Created);
+        p.MapGet("", ListParticipants).WithName("meetings.getMeetingParticipants").WithQuery(OpenApiDocs.PageNo, OpenApiDocs.PerPage);
         p.MapGet("/{participant_id}", GetParticipant).WithName("meetings.getMeetingParticipant");
         p.MapPatch("/{participant_id}", EditParticipant).WithName("meetings.editParticipant");
         p.MapDelete("/{participant_id}", DeleteParticipant).WithName("meetings.deleteMeetingParticipant");

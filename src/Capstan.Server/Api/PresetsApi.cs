@@ -12,7 +12,7 @@ public static class PresetsApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var g = app.MapGroup("/presets").WithTags("Presets");
-        g.MapGet("", List).WithName("presets.get");
+        g.MapGet("", List).WithName("presets.get").WithQuery(OpenApiDocs.PageNo, OpenApiDocs.PerPage, new("search", "string", "Match on the preset name"));
         g.MapGet("/{preset_id}", Get).WithName("presets.getPresetByID");
         return app;
     }

@@ -10,12 +10,12 @@ public static class RecordingsApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var g = app.MapGroup("/recordings").WithTags("Recordings");
-        g.MapGet("", List).WithName("get_all_recordings");
-        g.MapPost("", Start).WithName("start_recording");
+        g.MapGet("", List).WithName("get_all_recordings").WithQuery(OpenApiDocs.RecordingListQuery());
+        g.MapPost("", Start).WithName("start_recording").WithSummary("Start a composite recording (200, status INVOKED; 409 with x-should-retry: false when one is active)");
         g.MapPost("/track", StartTrack).WithName("startTrackRecordingForAMeeting");
         g.MapGet("/active-recording/{meeting_id}", Active).WithName("get_active_recording");
         g.MapGet("/{recording_id}", Get).WithName("get_one_recording");
-        g.MapPut("/{recording_id}", Act).WithName("pause_resume_stop_recording");
+        g.MapPut("/{recording_id}", Act).WithName("pause_resume_stop_recording").WithSummary("Pause, resume or stop: {\"action\": \"stop\" | \"pause\" | \"resume\"}");
         return app;
     }
 

@@ -10,10 +10,16 @@ public static class SessionsApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var g = app.MapGroup("/sessions").WithTags("Sessions");
-        g.MapGet("", List).WithName("sessions.getSessions");
+        g.MapGet("", List).WithName("sessions.getSessions").WithQuery(
+            new("associated_id", "string", "Meeting id"), OpenApiDocs.PageNo, OpenApiDocs.PerPage, new("search", "string", "Session id, meeting id or meeting title"),
+            new("sort_by", "string", "minutesConsumed or createdAt", ["minutesConsumed", "createdAt"]), OpenApiDocs.SortOrder,
+            new("start_time", "date-time", "Started at or after"), new("end_time", "date-time", "Started at or before"),
+            new("status", "string", "LIVE or ENDED", SessionService.Statuses), new("participants", "string", "Sessions with a participant of this custom id or display name"));
         g.MapGet("/{session_id}", Get).WithName("sessions.getSessionDetails");
-        g.MapGet("/{session_id}/participants", Participants).WithName("sessions.getSessionParticipants");
-        g.MapGet("/{session_id}/participants/{participant_id}", Participant).WithName("sessions.getSessionParticipantDetails");
+        g.MapGet("/{session_id}/participants", Participants).WithName("sessions.getSessionParticipants").WithQuery(
+            new("include_peer_events", "boolean", "Add peer_events to each participant"), OpenApiDocs.PageNo, OpenApiDocs.PerPage, new("search", "string", "Display name or custom participant id"),
+            new("sort_by", "string", "joinedAt or duration", ["joinedAt", "duration"]), OpenApiDocs.SortOrder, new("view", "string", "raw or consolidated", ["raw", "consolidated"]));
+        g.MapGet("/{session_id}/participants/{participant_id}", Participant).WithName("sessions.getSessionParticipantDetails").WithQuery(new QueryParameter("include_peer_events", "boolean", "Add peer_events"));
 
         var a = app.MapGroup("/meetings/{meeting_id}/active-session").WithTags("Sessions");
         a.MapGet("", Active).WithName("activeSession.getActiveSession");

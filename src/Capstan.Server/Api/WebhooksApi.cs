@@ -10,7 +10,7 @@ public static class WebhooksApi
     {
         ArgumentNullException.ThrowIfNull(app);
         var g = app.MapGroup("/webhooks").WithTags("Webhooks");
-        g.MapPost("", Create).WithName("webhooks.createWebhook");
+        g.MapPost("", Create).WithName("webhooks.createWebhook").Produces<Envelope<WebhookDto>>(StatusCodes.Status201Created);
         g.MapGet("", List).WithName("webhooks.getWebhooks");
         g.MapGet("/{webhook_id}", Get).WithName("webhooks.getWebhookByID");
         g.MapPatch("/{webhook_id}", Patch).WithName("webhooks.editWebhook");

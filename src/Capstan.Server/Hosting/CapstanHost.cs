@@ -69,10 +69,10 @@ public static class CapstanHost
         services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "Capstan RealtimeKit-compatible API";
-            doc.Info.Description = "Cloudflare RealtimeKit Recordings API, self-hosted. Every path is also served under /client/v4.";
+            doc.Info.Description = "Cloudflare RealtimeKit-compatible API (apps, meetings, participants, presets, sessions, recordings, webhooks), self-hosted. Every path is also served under /client/v4, the base URL of the official SDK.";
             doc.Info.Version = "v1";
             return Task.CompletedTask;
-        }));
+        }).AddOperationTransformer(OpenApiDocs.TransformAsync));
     }
 
     public static void UseCapstanServer(this WebApplication app)
