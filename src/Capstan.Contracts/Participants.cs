@@ -26,8 +26,13 @@ public sealed class ParticipantDto
 
     public required string CustomParticipantId { get; init; }
     public required string PresetName { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? Name { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? Picture { get; init; }
+
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; init; }
 }

@@ -160,18 +160,25 @@ public sealed class ReasonDto
 public sealed class RecordingDto
 {
     public required string Id { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? AudioDownloadUrl { get; init; }
 
     /// <summary>A URL string for composite recordings; for TRACK recordings, the array of layers.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public object? DownloadUrl { get; init; }
 
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public DateTime? DownloadUrlExpiry { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public long? FileSize { get; init; }
     public DateTime InvokedTime { get; init; }
     public required string OutputFileName { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? SessionId { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public DateTime? StartedTime { get; init; }
     public required string Status { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public DateTime? StoppedTime { get; init; }
     public long RecordingDuration { get; init; }
 

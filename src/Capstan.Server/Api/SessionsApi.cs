@@ -1,5 +1,6 @@
 using Capstan.Contracts;
 using Capstan.Server.Domain;
+using Capstan.Server.Meetings;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Capstan.Server.Api;
@@ -73,16 +74,20 @@ public static class SessionsApi
         return Envelopes.Ok(s.ToDto(live, minutes));
     }
 
-    private static async Task<Ok<Envelope<KickResultDto>>> Kick(ApiCaller caller, string meeting_id, KickRequest? body, SessionService sessions, TimeProvider time, CancellationToken ct)
+    private static async Task<Ok<Envelope<KickResultDto>>> Kick(ApiCaller caller, string meeting_id, KickRequest? body, SessionService sessions, RoomService rooms, TimeProvider time, CancellationToken ct)
     {
-        var peers = await sessions.KickAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), body, ct);
+        var meetingId = Ids.Parse(meeting_id, "meeting_id");
+        var peers = await sessions.KickAsync(caller.AppId, meetingId, body, ct);
+        await rooms.KickAsync(meetingId, peers.Select(p => p.Id).ToList(), ct);
         var now = time.GetUtcNow().UtcDateTime;
         return Envelopes.Ok(new KickResultDto("kick", peers.Select(p => p.ToDto(now)).ToList()));
     }
 
-    private static async Task<Ok<Envelope<KickResultDto>>> KickAll(ApiCaller caller, string meeting_id, SessionService sessions, TimeProvider time, CancellationToken ct)
+    private static async Task<Ok<Envelope<KickResultDto>>> KickAll(ApiCaller caller, string meeting_id, SessionService sessions, RoomService rooms, TimeProvider time, CancellationToken ct)
     {
-        var peers = await sessions.KickAllAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), ct);
+        var meetingId = Ids.Parse(meeting_id, "meeting_id");
+        var peers = await sessions.KickAllAsync(caller.AppId, meetingId, ct);
+        await rooms.DestroyAsync(meetingId, ct);
         var now = time.GetUtcNow().UtcDateTime;
         return Envelopes.Ok(new KickResultDto("kick-all", peers.Select(p => p.ToDto(now)).ToList()));
     }

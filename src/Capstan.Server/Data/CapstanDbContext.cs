@@ -18,6 +18,8 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<WebhookRow> Webhooks => Set<WebhookRow>();
     public DbSet<OutboxEventRow> OutboxEvents => Set<OutboxEventRow>();
     public DbSet<SigningKeyRow> SigningKeys => Set<SigningKeyRow>();
+    public DbSet<MeetingRoomRow> MeetingRooms => Set<MeetingRoomRow>();
+    public DbSet<JanusFeedRow> JanusFeeds => Set<JanusFeedRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -153,6 +155,28 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
             e.Property(x => x.EventName).HasMaxLength(64);
             e.HasIndex(x => x.EventId).IsUnique();
             e.HasIndex(x => new { x.DispatchedAt, x.Id });
+        });
+
+        modelBuilder.Entity<MeetingRoomRow>(e =>
+        {
+            e.ToTable("MeetingRooms");
+            e.HasKey(x => x.MeetingId);
+            e.Property(x => x.MeetingId).ValueGeneratedNever();
+            e.Property(x => x.JanusUrl).HasMaxLength(512);
+            e.Property(x => x.Pin).HasMaxLength(64);
+            e.Property(x => x.Secret).HasMaxLength(64);
+            e.HasIndex(x => x.RoomId).IsUnique();
+            e.HasOne<MeetingRow>().WithMany().HasForeignKey(x => x.MeetingId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<JanusFeedRow>(e =>
+        {
+            e.ToTable("JanusFeeds");
+            e.HasKey(x => x.FeedId);
+            e.Property(x => x.FeedId).ValueGeneratedNever();
+            e.HasIndex(x => new { x.RoomId, x.PeerId });
+            e.HasIndex(x => x.CreatedAt);
+            e.HasOne<MeetingRow>().WithMany().HasForeignKey(x => x.MeetingId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<SigningKeyRow>(e =>

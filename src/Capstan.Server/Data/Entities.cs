@@ -200,3 +200,31 @@ public sealed class SigningKeyRow
     public DateTime CreatedAt { get; set; }
     public DateTime? RetiredAt { get; set; }
 }
+
+/// <summary>The Janus VideoRoom of a meeting while it has a live session. The pin is what a browser needs to
+/// join; it is handed out only to holders of a valid participant token. The secret manages the room.</summary>
+public sealed class MeetingRoomRow
+{
+    public Guid MeetingId { get; set; }
+    public long RoomId { get; set; }
+    public required string JanusUrl { get; set; }
+    public required string Pin { get; set; }
+    public required string Secret { get; set; }
+    public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>A Janus feed id handed to a participant's page: when Janus reports that id in the room, the server
+/// knows which participant joined.</summary>
+public sealed class JanusFeedRow
+{
+    public long FeedId { get; set; }
+    public Guid MeetingId { get; set; }
+    public long RoomId { get; set; }
+    public Guid ParticipantId { get; set; }
+    public bool Hidden { get; set; }
+
+    /// <summary>The session peer once Janus confirmed the join.</summary>
+    public Guid? PeerId { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+}

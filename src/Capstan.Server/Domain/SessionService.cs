@@ -6,15 +6,20 @@ namespace Capstan.Server.Domain;
 
 /// <summary>Sessions (live instances of a meeting), their peers, presence and kicks. Presence (join, leave,
 /// idle end) is driven by the media layer; the queries serve the sessions and active-session routes.</summary>
+/// <summary>The outcome of a join: the live session and the peer (null for a hidden peer when no session is
+/// live), and whether this join started the session.</summary>
+public sealed record JoinResult(SessionRow? Session, SessionPeerRow? Peer, bool Started);
+
 public sealed class SessionService(CapstanDbContext db, TimeProvider time, RecordingLifecycle lifecycle)
 {
     public const string Live = "LIVE";
     public const string Ended = "ENDED";
     public static readonly IReadOnlyList<string> Statuses = [Live, Ended];
 
-    /// <summary>A peer joins the meeting's room: the first join starts a LIVE session. Hidden peers (the
-    /// recorder) are recorded but do not count for presence and raise no participant events.</summary>
-    public async Task<(SessionRow Session, SessionPeerRow Peer)> JoinAsync(MeetingRow meeting, ParticipantRow participant, bool hidden, CancellationToken ct)
+    /// <summary>A peer joins the meeting's room: the first visible join starts a LIVE session. Hidden peers (the
+    /// recorder) are recorded in a live session but do not count for presence, raise no participant events and
+    /// never start a session (then <see cref="JoinResult.Session"/> is null).</summary>
+    public async Task<JoinResult> JoinAsync(MeetingRow meeting, ParticipantRow participant, bool hidden, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(meeting);
         ArgumentNullException.ThrowIfNull(participant);
@@ -22,6 +27,10 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
         var now = Now;
         var session = await db.Sessions.FirstOrDefaultAsync(s => s.MeetingId == meeting.Id && s.Status == Live, ct);
         var started = false;
+        if (session is null && hidden)
+        {
+            return new JoinResult(null, null, false);
+        }
         if (session is null)
         {
             session = new SessionRow
@@ -56,7 +65,7 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
         }
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
-        return (session, peer);
+        return new JoinResult(session, peer, started);
     }
 
     /// <summary>A peer leaves. When the last visible peer is gone the session starts its keep-alive countdown.</summary>
@@ -80,15 +89,15 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
     }
 
     /// <summary>Ends LIVE sessions that have been empty for their meeting's keep-alive; their recordings stop
-    /// with ALL_PEERS_LEFT. Returns the number of sessions ended.</summary>
-    public async Task<int> EndIdleSessionsAsync(CancellationToken ct)
+    /// with ALL_PEERS_LEFT. Returns the meetings whose session ended.</summary>
+    public async Task<List<Guid>> EndIdleSessionsAsync(CancellationToken ct)
     {
         var now = Now;
         var candidates = await db.Sessions.AsNoTracking()
             .Where(s => s.Status == Live && s.EmptySince != null)
             .Join(db.Meetings, s => s.MeetingId, m => m.Id, (s, m) => new { s.Id, s.EmptySince, m.SessionKeepAliveTimeInSecs })
             .ToListAsync(ct);
-        var ended = 0;
+        var ended = new List<Guid>();
         foreach (var c in candidates.Where(c => c.EmptySince!.Value.AddSeconds(c.SessionKeepAliveTimeInSecs) <= now))
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
@@ -100,7 +109,7 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
             await EndAsync(session, "ALL_PARTICIPANTS_LEFT", new ReasonDto { Reason = StopReasons.AllPeersLeft, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
-            ended++;
+            ended.Add(session.MeetingId);
         }
         return ended;
     }

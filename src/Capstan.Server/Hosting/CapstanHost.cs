@@ -3,6 +3,7 @@ using Capstan.Contracts;
 using Capstan.Server.Api;
 using Capstan.Server.Data;
 using Capstan.Server.Domain;
+using Capstan.Server.Meetings;
 using Capstan.Server.Security;
 using Microsoft.AspNetCore.Http.Json;
 
@@ -62,6 +63,15 @@ public static class CapstanHost
         services.AddScoped<RecordingService>();
         services.AddScoped<WebhookService>();
 
+        services.AddOptions<JanusOptions>().BindConfiguration(JanusOptions.Section).ValidateOnStart();
+        services.AddHttpClient("janus", c => c.Timeout = TimeSpan.FromSeconds(10));
+        services.AddHttpClient("janus-proxy", c => c.Timeout = TimeSpan.FromSeconds(90));
+        services.AddSingleton<JanusInstances>();
+        services.AddSingleton<JanusEventSink>();
+        services.AddScoped<RoomService>();
+        services.AddHostedService<JanusSupervisor>();
+        services.AddHostedService<SessionSweeper>();
+
         services.Configure<JsonOptions>(o => CapstanJson.Configure(o.SerializerOptions));
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ErrorHandler>();
@@ -87,6 +97,7 @@ public static class CapstanHost
         app.MapGet("/healthz", () => Envelopes.Ok(new { status = "ok" })).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapApiReference();
+        app.MapMeetingPages();
 
         var account = app.MapGroup("/accounts/{account_id}/realtime/kit").WithMetadata(new RequiresAccountAttribute());
         account.MapAppsApi();

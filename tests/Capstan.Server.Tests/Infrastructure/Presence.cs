@@ -15,8 +15,8 @@ public static class Presence
         var ct = TestContext.Current.CancellationToken;
         var (participant, _) = await meetings.AddParticipantAsync(account.AppId, meetingId, new Capstan.Contracts.AddParticipantRequest { CustomParticipantId = customId, PresetName = preset, Name = customId.ToUpperInvariant() }, ct);
         var meeting = await meetings.FindAsync(account.AppId, meetingId, tracking: false, ct);
-        var (session, peer) = await sessions.JoinAsync(meeting, participant, hidden, ct);
-        return (session.Id, peer.Id, participant.Id);
+        var joined = await sessions.JoinAsync(meeting, participant, hidden, ct);
+        return (joined.Session!.Id, joined.Peer!.Id, participant.Id);
     }
 
     public static async Task LeaveAsync(ServerFixture server, Guid peerId)

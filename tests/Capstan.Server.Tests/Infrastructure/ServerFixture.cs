@@ -36,6 +36,8 @@ public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
             ["Capstan:ListenAddress"] = "127.0.0.1",
             ["Capstan:PublicBaseUrl"] = "http://capstan.test",
             ["Logging:LogLevel:Default"] = "Warning",
+            // The API suites need no media; the media suite runs Janus in a network namespace.
+            ["Janus:Enabled"] = "false",
         };
         if (Provider == DatabaseProvider.Postgres)
         {

@@ -99,6 +99,74 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.ToTable("Apps", (string)null);
                 });
 
+            modelBuilder.Entity("Capstan.Server.Data.JanusFeedRow", b =>
+                {
+                    b.Property<long>("FeedId")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<bool>("Hidden")
+                        .HasColumnType("boolean");
+
+                    b.Property<Guid>("MeetingId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("ParticipantId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid?>("PeerId")
+                        .HasColumnType("uuid");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("FeedId");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("MeetingId");
+
+                    b.HasIndex("RoomId", "PeerId");
+
+                    b.ToTable("JanusFeeds", (string)null);
+                });
+
+            modelBuilder.Entity("Capstan.Server.Data.MeetingRoomRow", b =>
+                {
+                    b.Property<Guid>("MeetingId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("JanusUrl")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)");
+
+                    b.Property<string>("Pin")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.HasKey("MeetingId");
+
+                    b.HasIndex("RoomId")
+                        .IsUnique();
+
+                    b.ToTable("MeetingRooms", (string)null);
+                });
+
             modelBuilder.Entity("Capstan.Server.Data.MeetingRow", b =>
                 {
                     b.Property<Guid>("Id")
@@ -573,6 +641,24 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.HasOne("Capstan.Server.Data.Account", null)
                         .WithMany()
                         .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Capstan.Server.Data.JanusFeedRow", b =>
+                {
+                    b.HasOne("Capstan.Server.Data.MeetingRow", null)
+                        .WithMany()
+                        .HasForeignKey("MeetingId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Capstan.Server.Data.MeetingRoomRow", b =>
+                {
+                    b.HasOne("Capstan.Server.Data.MeetingRow", null)
+                        .WithMany()
+                        .HasForeignKey("MeetingId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

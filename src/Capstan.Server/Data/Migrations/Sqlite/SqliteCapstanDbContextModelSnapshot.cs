@@ -94,6 +94,74 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.ToTable("Apps", (string)null);
                 });
 
+            modelBuilder.Entity("Capstan.Server.Data.JanusFeedRow", b =>
+                {
+                    b.Property<long>("FeedId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Hidden")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("MeetingId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ParticipantId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("PeerId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("FeedId");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("MeetingId");
+
+                    b.HasIndex("RoomId", "PeerId");
+
+                    b.ToTable("JanusFeeds", (string)null);
+                });
+
+            modelBuilder.Entity("Capstan.Server.Data.MeetingRoomRow", b =>
+                {
+                    b.Property<Guid>("MeetingId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("JanusUrl")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Pin")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("RoomId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("MeetingId");
+
+                    b.HasIndex("RoomId")
+                        .IsUnique();
+
+                    b.ToTable("MeetingRooms", (string)null);
+                });
+
             modelBuilder.Entity("Capstan.Server.Data.MeetingRow", b =>
                 {
                     b.Property<Guid>("Id")
@@ -566,6 +634,24 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.HasOne("Capstan.Server.Data.Account", null)
                         .WithMany()
                         .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Capstan.Server.Data.JanusFeedRow", b =>
+                {
+                    b.HasOne("Capstan.Server.Data.MeetingRow", null)
+                        .WithMany()
+                        .HasForeignKey("MeetingId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Capstan.Server.Data.MeetingRoomRow", b =>
+                {
+                    b.HasOne("Capstan.Server.Data.MeetingRow", null)
+                        .WithMany()
+                        .HasForeignKey("MeetingId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using Capstan.Server.Data;
+using Capstan.Server.Domain;
+using Microsoft.EntityFrameworkCore;
+
+namespace Capstan.Server.Meetings;
+
+/// <summary>Turns VideoRoom events from Janus's HTTP event handler into presence: <c>joined</c> of a feed the
+/// server handed out is a peer joining (the first starts the session, and <c>record_on_start</c> starts a
+/// recording); <c>leaving</c> and <c>kicked</c> are the peer leaving. Batches are handled one at a time.</summary>
+public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ILogger<JanusEventSink> logger)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public async Task HandleAsync(JsonElement batch, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            var events = batch.ValueKind == JsonValueKind.Array ? batch.EnumerateArray().ToList() : [batch];
+            foreach (var e in events)
+            {
+                if (!e.TryGetProperty("type", out var type) || type.GetInt32() != 64
+                    || !e.TryGetProperty("event", out var ev) || ev.GetProperty("plugin").GetString() != "janus.plugin.videoroom"
+                    || !ev.TryGetProperty("data", out var data) || !data.TryGetProperty("event", out var name)
+                    || !data.TryGetProperty("room", out var roomElement) || !data.TryGetProperty("id", out var idElement)
+                    || roomElement.ValueKind != JsonValueKind.Number || idElement.ValueKind != JsonValueKind.Number)
+                {
+                    continue;
+                }
+                var (room, feed) = (roomElement.GetInt64(), idElement.GetInt64());
+                switch (name.GetString())
+                {
+                    case "joined":
+                        await JoinedAsync(room, feed, ct);
+                        break;
+                    case "leaving" or "kicked":
+                        await LeftAsync(room, feed, name.GetString() == "kicked" ? "KICKED" : "LEFT", ct);
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task JoinedAsync(long room, long feedId, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        var feed = await db.JanusFeeds.FirstOrDefaultAsync(f => f.FeedId == feedId && f.RoomId == room, ct);
+        if (feed is null || feed.PeerId is not null)
+        {
+            return;
+        }
+        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == feed.MeetingId, ct);
+        var participant = await db.Participants.AsNoTracking().FirstOrDefaultAsync(p => p.Id == feed.ParticipantId, ct);
+        if (meeting is null || participant is null)
+        {
+            return;
+        }
+        var joined = await scope.ServiceProvider.GetRequiredService<SessionService>().JoinAsync(meeting, participant, feed.Hidden, ct);
+        if (joined.Peer is null)
+        {
+            return;
+        }
+        feed.PeerId = joined.Peer.Id;
+        await db.SaveChangesAsync(ct);
+        LogJoined(logger, participant.Id, meeting.Id, joined.Peer.Id, feed.Hidden);
+        if (joined.Started && meeting.RecordOnStart)
+        {
+            var recording = await scope.ServiceProvider.GetRequiredService<RecordingService>().StartOnSessionStartAsync(meeting, ct);
+            if (recording is not null)
+            {
+                LogRecordOnStart(logger, recording.Id, meeting.Id);
+            }
+        }
+    }
+
+    private async Task LeftAsync(long room, long feedId, string reason, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        var peer = await db.JanusFeeds.AsNoTracking().Where(f => f.FeedId == feedId && f.RoomId == room).Select(f => f.PeerId).FirstOrDefaultAsync(ct);
+        if (peer is { } peerId)
+        {
+            await scope.ServiceProvider.GetRequiredService<SessionService>().LeaveAsync(peerId, reason, ct);
+            LogLeft(logger, peerId, reason);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Participant {Participant} joined meeting {Meeting} as peer {Peer} (hidden: {Hidden})")]
+    private static partial void LogJoined(ILogger logger, Guid participant, Guid meeting, Guid peer, bool hidden);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Peer {Peer} left ({Reason})")]
+    private static partial void LogLeft(ILogger logger, Guid peer, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording {Recording} started on session start of meeting {Meeting}")]
+    private static partial void LogRecordOnStart(ILogger logger, Guid recording, Guid meeting);
+}

@@ -1,0 +1,128 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Capstan.Contracts;
+using Capstan.Server.Data;
+using Capstan.Server.Domain;
+using Capstan.Server.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Capstan.Server.Meetings;
+
+public sealed class JoinRequest
+{
+    public string? AuthToken { get; set; }
+}
+
+/// <summary>What the meeting page needs to join the meeting's Janus room. Only a valid participant token gets it.</summary>
+public sealed record JoinResponse(
+    string MeetingId, string? MeetingTitle, string ParticipantId, string DisplayName, string PresetName, bool Recorder,
+    long Room, string Pin, long FeedId, string JanusPath);
+
+/// <summary>The meeting page (<c>/meeting?authToken=...</c>), its join call, the Janus proxy browsers talk to,
+/// the Debian janus.js and adapter.js, and the endpoint Janus posts its events to.</summary>
+public static class MeetingPageApi
+{
+    private const string JanusJs = "/usr/share/javascript/janus-gateway/janus.js";
+    private const string AdapterJs = "/usr/share/javascript/webrtc-adapter/adapter.js";
+
+    public static WebApplication MapMeetingPages(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var web = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        app.MapGet("/meeting", () => Results.File(Path.Combine(web, "meeting.html"), "text/html; charset=utf-8")).ExcludeFromDescription();
+        app.MapGet("/meeting/{file:regex(^[a-z-]+\\.(js|css)$)}", (string file) =>
+            Results.File(Path.Combine(web, "meeting", file), file.EndsWith(".js", StringComparison.Ordinal) ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8"))
+            .ExcludeFromDescription();
+        app.MapGet("/lib/janus.js", () => Results.File(JanusJs, "text/javascript; charset=utf-8")).ExcludeFromDescription();
+        app.MapGet("/lib/adapter.js", () => Results.File(AdapterJs, "text/javascript; charset=utf-8")).ExcludeFromDescription();
+        app.MapPost("/meeting-api/join", JoinAsync).ExcludeFromDescription();
+        app.MapMethods("/janus/{**rest}", ["GET", "POST"], ProxyAsync).ExcludeFromDescription();
+        app.MapMethods("/janus", ["GET", "POST"], ProxyAsync).ExcludeFromDescription();
+        app.MapPost("/internal/janus-events", EventsAsync).ExcludeFromDescription();
+        return app;
+    }
+
+    /// <summary>Checks the participant token and hands out the room pin and a feed id the server will recognise
+    /// in Janus's events. 401: missing, invalid or expired token, or a deleted participant; 403: meeting INACTIVE.</summary>
+    private static async Task<Ok<Envelope<JoinResponse>>> JoinAsync(JoinRequest? body, ParticipantTokens tokens, CapstanDbContext db, RoomService rooms, TimeProvider time, CancellationToken ct)
+    {
+        var claims = await tokens.VerifyAsync(body?.AuthToken, ct)
+            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "This meeting link is not valid or has expired. Ask the organiser for a new one.");
+        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == claims.MeetingId && m.AppId == claims.AppId, ct)
+            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "This meeting no longer exists.");
+        var participant = await db.Participants.AsNoTracking().FirstOrDefaultAsync(p => p.Id == claims.ParticipantId && p.MeetingId == meeting.Id, ct)
+            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "You are no longer a participant of this meeting.");
+        if (meeting.Status != MeetingService.Active)
+        {
+            throw new CapstanException(ErrorCategory.Forbidden, "meeting_inactive", "This meeting is INACTIVE: it cannot be joined.");
+        }
+        var (room, janus) = await rooms.EnsureAsync(meeting, ct);
+        var recorder = Presets.IsRecorder(participant.PresetName);
+        var feed = new JanusFeedRow
+        {
+            FeedId = RandomNumberGenerator.GetInt32(1, int.MaxValue) * 1024L + RandomNumberGenerator.GetInt32(0, 1024),
+            MeetingId = meeting.Id,
+            RoomId = room.RoomId,
+            ParticipantId = participant.Id,
+            Hidden = recorder,
+            CreatedAt = time.GetUtcNow().UtcDateTime,
+        };
+        db.JanusFeeds.Add(feed);
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(new Envelope<JoinResponse>(true, new JoinResponse(
+            Ids.Format(meeting.Id), meeting.Title, Ids.Format(participant.Id), participant.Name ?? participant.CustomParticipantId,
+            participant.PresetName, recorder, room.RoomId, room.Pin, feed.FeedId, janus.BrowserPath)));
+    }
+
+    /// <summary>Forwards the Janus HTTP API (sessions, handles, long polls) to the local Janus, so browsers reach
+    /// media signalling on the server's own origin.</summary>
+    private static async Task ProxyAsync(HttpContext context, JanusInstances instances, IHttpClientFactory clients, string? rest = null)
+    {
+        var janus = instances.All.FirstOrDefault(i => i.BrowserPath == "/janus");
+        if (janus is null)
+        {
+            throw new CapstanException(ErrorCategory.Unavailable, "media_unavailable", "the media server (Janus) is not available");
+        }
+        var target = new Uri(janus.Client.BaseUrl + (rest is null ? string.Empty : "/" + rest) + context.Request.QueryString);
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target);
+        if (HttpMethods.IsPost(context.Request.Method))
+        {
+            request.Content = new StreamContent(context.Request.Body);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+        using var response = await clients.CreateClient("janus-proxy").SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        context.Response.StatusCode = (int)response.StatusCode;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    /// <summary>Janus's HTTP event handler posts here, with basic auth (user <c>janus</c>, a per-instance password).</summary>
+    private static async Task<IResult> EventsAsync(HttpContext context, JanusInstances instances, JanusEventSink sink, CancellationToken ct)
+    {
+        var auth = context.Request.Headers.Authorization.ToString();
+        var ok = false;
+        if (auth.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                var pair = Encoding.UTF8.GetString(Convert.FromBase64String(auth[6..].Trim()));
+                ok = instances.All.Any(i => CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(pair), Encoding.UTF8.GetBytes("janus:" + i.EventsPassword)));
+            }
+            catch (FormatException)
+            {
+                ok = false;
+            }
+        }
+        if (!ok)
+        {
+            throw new CapstanException(ErrorCategory.Unauthorized, "unauthorized", "event handler credentials required");
+        }
+        using var doc = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: ct);
+        await sink.HandleAsync(doc.RootElement, ct);
+        return Results.Ok();
+    }
+}

@@ -1,0 +1,177 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Capstan.Server.Data;
+using Capstan.Server.Domain;
+using Capstan.Server.Hosting;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Capstan.Server.Meetings;
+
+/// <summary>One Janus VideoRoom per meeting: created when the first participant joins, destroyed when the
+/// session ends. Rooms are private, need a random pin to join, and are managed with a random secret.</summary>
+public sealed partial class RoomService(CapstanDbContext db, JanusInstances instances, TimeProvider time, IOptions<JanusOptions> janusOptions, CapstanOptions options, ILogger<RoomService> logger)
+{
+    private static readonly TimeSpan WaitForJanus = TimeSpan.FromSeconds(15);
+
+    /// <summary>The meeting's room, created (or re-created after a Janus restart) as needed.</summary>
+    public async Task<(MeetingRoomRow Room, JanusInstance Janus)> EnsureAsync(MeetingRow meeting, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(meeting);
+        if (!janusOptions.Value.Enabled)
+        {
+            throw new CapstanException(ErrorCategory.Unavailable, "media_disabled", "media is disabled on this server (Janus:Enabled is false)");
+        }
+        var all = await instances.WaitAsync(WaitForJanus, ct);
+        if (all.Count == 0)
+        {
+            throw new CapstanException(ErrorCategory.Unavailable, "media_unavailable", "the media server (Janus) is not available; try again shortly");
+        }
+        var row = await db.MeetingRooms.FirstOrDefaultAsync(r => r.MeetingId == meeting.Id, ct);
+        if (row is not null)
+        {
+            if (instances.Find(row.JanusUrl) is { } existing && await ExistsAsync(existing, row.RoomId, ct))
+            {
+                return (row, existing);
+            }
+            db.MeetingRooms.Remove(row);
+            await db.SaveChangesAsync(ct);
+        }
+
+        var counts = await db.MeetingRooms.GroupBy(r => r.JanusUrl).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(ct);
+        var janus = all.OrderBy(i => counts.FirstOrDefault(c => c.Key == i.Client.BaseUrl.ToString())?.Count ?? 0).First();
+        row = new MeetingRoomRow
+        {
+            MeetingId = meeting.Id,
+            RoomId = RandomNumberGenerator.GetInt32(1, int.MaxValue) * 1024L + RandomNumberGenerator.GetInt32(0, 1024),
+            JanusUrl = janus.Client.BaseUrl.ToString(),
+            Pin = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+            Secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+            CreatedAt = time.GetUtcNow().UtcDateTime,
+        };
+        var recordings = janusOptions.Value.RecordingsDir ?? Path.Combine(options.DataDir, "janus", "recordings");
+        await janus.Client.VideoRoomAsync(new JsonObject
+        {
+            ["request"] = "create",
+            ["room"] = row.RoomId,
+            ["admin_key"] = janus.Client.AdminKey,
+            ["description"] = meeting.Id.ToString("D"),
+            ["pin"] = row.Pin,
+            ["secret"] = row.Secret,
+            ["is_private"] = true,
+            ["publishers"] = 25,
+            ["audiocodec"] = "opus",
+            ["videocodec"] = "vp8,h264",
+            ["bitrate"] = 1_000_000,
+            ["fir_freq"] = 5,
+            ["notify_joining"] = false,
+            ["record"] = false,
+            ["rec_dir"] = recordings,
+            ["permanent"] = false,
+        }, ct);
+        db.MeetingRooms.Add(row);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            LogRoomCreated(logger, row.RoomId, meeting.Id);
+            return (row, janus);
+        }
+        catch (DbUpdateException)
+        {
+            // Another join created the meeting's room first: drop ours and use theirs.
+            db.ChangeTracker.Clear();
+            await TryDestroyAsync(janus, row, ct);
+            var winner = await db.MeetingRooms.FirstAsync(r => r.MeetingId == meeting.Id, ct);
+            return (winner, instances.Find(winner.JanusUrl) ?? janus);
+        }
+    }
+
+    /// <summary>Destroys the meeting's room (everyone in it is disconnected) and forgets its feeds.</summary>
+    public async Task DestroyAsync(Guid meetingId, CancellationToken ct)
+    {
+        var row = await db.MeetingRooms.FirstOrDefaultAsync(r => r.MeetingId == meetingId, ct);
+        if (row is null)
+        {
+            return;
+        }
+        if (instances.Find(row.JanusUrl) is { } janus)
+        {
+            await TryDestroyAsync(janus, row, ct);
+        }
+        db.MeetingRooms.Remove(row);
+        await db.JanusFeeds.Where(f => f.MeetingId == meetingId).ExecuteDeleteAsync(ct);
+        await db.SaveChangesAsync(ct);
+        LogRoomDestroyed(logger, row.RoomId, meetingId);
+    }
+
+    /// <summary>Removes the given peers from the meeting's room at once.</summary>
+    public async Task KickAsync(Guid meetingId, IReadOnlyCollection<Guid> peerIds, CancellationToken ct)
+    {
+        var row = await db.MeetingRooms.AsNoTracking().FirstOrDefaultAsync(r => r.MeetingId == meetingId, ct);
+        if (row is null || peerIds.Count == 0 || instances.Find(row.JanusUrl) is not { } janus)
+        {
+            return;
+        }
+        var feeds = await db.JanusFeeds.AsNoTracking().Where(f => f.MeetingId == meetingId && f.PeerId != null && peerIds.Contains(f.PeerId.Value)).Select(f => f.FeedId).ToListAsync(ct);
+        foreach (var feed in feeds)
+        {
+            try
+            {
+                await janus.Client.VideoRoomAsync(new JsonObject { ["request"] = "kick", ["room"] = row.RoomId, ["secret"] = row.Secret, ["id"] = feed }, ct);
+            }
+            catch (JanusException e)
+            {
+                LogJanusRequestFailed(logger, "kick", e.Message);
+            }
+        }
+    }
+
+    /// <summary>Destroys rooms whose meeting has no live session and that are older than <paramref name="grace"/>
+    /// (a join that never reached Janus, a session ended while Janus was away).</summary>
+    public async Task<int> CollectOrphansAsync(TimeSpan grace, CancellationToken ct)
+    {
+        var before = time.GetUtcNow().UtcDateTime - grace;
+        var orphans = await db.MeetingRooms.AsNoTracking()
+            .Where(r => r.CreatedAt < before && !db.Sessions.Any(s => s.MeetingId == r.MeetingId && s.Status == SessionService.Live))
+            .Select(r => r.MeetingId).ToListAsync(ct);
+        foreach (var meeting in orphans)
+        {
+            await DestroyAsync(meeting, ct);
+        }
+        return orphans.Count;
+    }
+
+    private async Task<bool> ExistsAsync(JanusInstance janus, long room, CancellationToken ct)
+    {
+        try
+        {
+            var r = await janus.Client.VideoRoomAsync(new JsonObject { ["request"] = "exists", ["room"] = room }, ct);
+            return r["exists"]?.GetValue<bool>() == true;
+        }
+        catch (Exception e) when (e is JanusException or HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private async Task TryDestroyAsync(JanusInstance janus, MeetingRoomRow row, CancellationToken ct)
+    {
+        try
+        {
+            await janus.Client.VideoRoomAsync(new JsonObject { ["request"] = "destroy", ["room"] = row.RoomId, ["secret"] = row.Secret }, ct);
+        }
+        catch (Exception e) when (e is JanusException or HttpRequestException)
+        {
+            LogJanusRequestFailed(logger, "destroy", e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Room {Room} created for meeting {Meeting}")]
+    private static partial void LogRoomCreated(ILogger logger, long room, Guid meeting);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Room {Room} of meeting {Meeting} destroyed")]
+    private static partial void LogRoomDestroyed(ILogger logger, long room, Guid meeting);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Janus {Request} failed: {Reason}")]
+    private static partial void LogJanusRequestFailed(ILogger logger, string request, string reason);
+}
