@@ -3,8 +3,10 @@
 # runtime: what `./capstan up` needs to run the server; test: plus what the test suite starts.
 set -euo pipefail
 
-runtime_pkgs=(ca-certificates)
-test_pkgs=(postgresql postgresql-client nodejs npm)
+# Janus (the SFU) with the Debian janus.js and adapter.js the meeting page loads.
+runtime_pkgs=(ca-certificates janus janus-tools libjs-janus-gateway libjs-webrtc-adapter)
+# PostgreSQL for the API suites, Node for the official-SDK suite, Chromium and iproute2 for the media suites.
+test_pkgs=(postgresql postgresql-client nodejs npm chromium iproute2 util-linux)
 
 case "${1:-runtime}" in
   runtime) want=("${runtime_pkgs[@]}") ;;

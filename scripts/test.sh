@@ -32,9 +32,13 @@ count() { # adds the totals of the Microsoft.Testing.Platform summary in file $1
 }
 status=0
 
-echo "== .NET tests"
-dotnet test --solution Capstan.slnx -c Release --no-build 2>&1 | tee "$work/dotnet.log" || status=1
+echo "== .NET API tests (SQLite and PostgreSQL)"
+dotnet test --project tests/Capstan.Server.Tests -c Release --no-build 2>&1 | tee "$work/dotnet.log" || status=1
 count "$work/dotnet.log"
+
+echo "== media tests (Janus, Chromium) in a network namespace of their own"
+"$ROOT/scripts/netns.sh" dotnet test --project tests/Capstan.Media.Tests -c Release --no-build 2>&1 | tee "$work/media.log" || status=1
+count "$work/media.log"
 
 echo "== official SDK compatibility (cloudflare@7.3.0): SQLite and PostgreSQL"
 for db in sqlite postgres; do

@@ -109,7 +109,8 @@ cleanup() {
     fi
   fi
   if [ -n "$pg_db" ]; then
-    pg_psql "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE);" >/dev/null 2>&1 \
+    pg_psql "DROP DATABASE IF EXISTS \"$pg_db\";" >/dev/null 2>&1 \
+      || pg_psql "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE);" >/dev/null 2>&1 \
       || echo "sdk-compat($db): could not drop database $pg_db" >&2
   fi
   rm -rf "$work"
@@ -130,7 +131,7 @@ if [ "$db" = postgres ]; then
   pg_psql "CREATE DATABASE \"$candidate\";" >/dev/null || die "could not create database $candidate on $pg_host:$pg_port as $pg_user"
   pg_db=$candidate
   # The same connection string with Database= replaced by the new database.
-  conn=$(printf '%s' "$CAPSTAN_TEST_PG" | tr ';' '\n' | grep -viE '^[[:space:]]*(database|db)[[:space:]]*=' | grep -v '^[[:space:]]*$' | paste -sd ';' -)
+  conn=$(printf '%s' "$CAPSTAN_TEST_PG" | tr ';' '\n' | grep -viE '^[[:space:]]*(database|db)[[:space:]]*=' | grep -v '^[[:space:]]*$' | paste -sd ';' - || true)
   conn="$conn;Database=$pg_db"
   db_args=(--database "$conn")
   say "PostgreSQL database $pg_db on $pg_host:$pg_port"
@@ -141,6 +142,7 @@ read -r account_id app_id api_token < <(node -e '
   const c = require("crypto");
   const token = "cap_" + c.randomBytes(30).toString("base64url").slice(0, 40);
   console.log(c.randomBytes(16).toString("hex"), c.randomUUID(), token);')
+[[ "$account_id" =~ ^[0-9a-f]{32}$ && -n "$app_id" && "$api_token" == cap_* ]] || die "could not generate credentials"
 
 free_port() {
   node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
@@ -160,7 +162,7 @@ for attempt in 1 2 3; do
   start_server "$port"
   deadline=$((SECONDS + 60))
   while :; do
-    if curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null; then
+    if curl -fsS -o /dev/null --noproxy "*" --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null; then
       url="http://127.0.0.1:$port"
       break
     fi
@@ -195,7 +197,7 @@ set +e
     -u CLOUDFLARE_BASE_URL -u CLOUDFLARE_CUSTOM_HEADERS -u CLOUDFLARE_LOG \
     CAPSTAN_URL="$url" CAPSTAN_ACCOUNT_ID="$account_id" CAPSTAN_APP_ID="$app_id" CAPSTAN_TOKEN="$api_token" \
     CAPSTAN_DB="$db" \
-    node --test --test-reporter=tap "${files[@]}"
+    node --test --test-reporter=tap --test-timeout=120000 "${files[@]}"
 )
 tests_rc=$?
 set -e

@@ -69,6 +69,13 @@ describe('error envelope', () => {
     await expectError(rtk.recordings.startRecordings(APP_ID, { ...ACC, meeting_id: 123 }), Cloudflare.BadRequestError, { status: 400, mentions: ['meeting_id'] });
   });
 
+  it('a body over 1 MiB is a 413 in the error envelope, sent once', async () => {
+    const { rtk: counted, requests } = sdk();
+    const err = await expectError(counted.meetings.create(APP_ID, { ...ACC, title: 'x'.repeat(1024 * 1024 + 16) }), Cloudflare.APIError, { status: 413 });
+    assert.equal(err.constructor, Cloudflare.APIError, 'the SDK has no class of its own for 413');
+    assert.equal(requests.length, 1, 'not retried');
+  });
+
   it('unknown JSON fields are ignored', async () => {
     const m = assertEnvelope(await rtk.meetings.create(APP_ID, { ...ACC, title: 'extra fields', preferred_region: 'ap-south-1', no_such_field: { a: 1 } }));
     assert.equal(m.title, 'extra fields');

@@ -104,6 +104,18 @@ describe('meetings', () => {
     assertSameInstant(got.created_at, m.created_at, 'created_at');
   });
 
+  it('nullable fields accept null; getMeetingByID ignores the name query', async () => {
+    const m = assertEnvelope(await rtk.meetings.create(APP_ID, { ...ACC, title: null, record_on_start: null, live_stream_on_start: null }));
+    assertMeetingShape(m);
+    assert.equal(m.record_on_start, false);
+    assert.equal(m.live_stream_on_start, false);
+    const got = assertEnvelope(await rtk.meetings.getMeetingByID(m.id, { ...A, name: 'anything' }));
+    assert.equal(got.id, m.id);
+    const patched = assertEnvelope(await rtk.meetings.updateMeetingByID(m.id, { ...A, title: 'now titled', record_on_start: true }));
+    assert.equal(patched.title, 'now titled');
+    assert.equal(patched.record_on_start, true);
+  });
+
   it('create with no fields gives the documented defaults', async () => {
     const m = assertEnvelope(await rtk.meetings.create(APP_ID, { ...ACC }));
     assertMeetingShape(m);
@@ -129,6 +141,7 @@ describe('meetings', () => {
     assertPaging(all.paging, { total_count: 3, start_offset: 1, end_offset: 3 });
     for (const m of data) {
       assertMeetingShape(m);
+      assert.ok(!('ai_config' in m) || m.ai_config === null, 'ai_config is not part of list items');
     }
 
     const byId = await rtk.meetings.get(APP_ID, { ...ACC, search: ids[1] });

@@ -56,6 +56,19 @@ describe('participants', () => {
     assertToken(p.token, { meetingId: meeting.id, participantId: p.id, preset: 'group_call_host' });
   });
 
+  it('name and picture accept null', async () => {
+    const p = assertEnvelope(await rtk.meetings.addParticipant(meeting.id, {
+      ...A, custom_participant_id: uniq('nulls'), preset_name: 'recorder_preset_v2', name: null, picture: null,
+    }));
+    assertParticipant(p, { withToken: true });
+    assert.equal(p.name, null);
+    assert.equal(p.picture, null);
+    assertToken(p.token, { meetingId: meeting.id, participantId: p.id, preset: 'recorder_preset_v2' });
+    const e = assertEnvelope(await rtk.meetings.editParticipant(p.id, { ...A, meeting_id: meeting.id, name: null, picture: null, preset_name: null }));
+    assertParticipant(e, { withToken: true });
+    assert.equal(e.preset_name, 'recorder_preset_v2');
+  });
+
   it('getMeetingParticipants lists without tokens, with paging', async () => {
     const m = await createMeeting();
     const added = [];

@@ -123,7 +123,7 @@ describe('recordings: start, active, one', () => {
     const first = await start(m.id);
     const { rtk: counted, requests } = sdk();
     const err = await expectError(counted.recordings.startRecordings(APP_ID, { ...ACC, meeting_id: m.id }), Cloudflare.ConflictError,
-      { status: 409, mentions: [m.id] });
+      { status: 409 });
     assert.equal(recordingPosts(requests).length, 1, `POST /recordings sent once, not retried: ${requests.map((r) => r.headers.get('x-stainless-retry-count')).join(',')}`);
     assert.equal(requests.length, 1);
     assert.equal(requests[0].status, 409);
@@ -209,6 +209,87 @@ describe('recordings: start, active, one', () => {
     const off = await createMeeting();
     await rtk.meetings.updateMeetingByID(off.id, { ...A, status: 'INACTIVE' });
     await expectError(rtk.recordings.startRecordings(APP_ID, { ...ACC, meeting_id: off.id }), Cloudflare.BadRequestError, { status: 400, mentions: ['INACTIVE'] });
+  });
+});
+
+describe('recordings: configuration', () => {
+  it('the SDK\'s start body with every field (contract 5.2) is accepted', async () => {
+    const m = await createMeeting();
+    const accessKey = 'AK_full_body_sdkcompat';
+    const secret = 'SK_full_body_sdkcompat';
+    const { rtk: counted, requests } = sdk();
+    const body = {
+      meeting_id: m.id,
+      allow_multiple_recordings: true,
+      audio_config: { channel: 'stereo', codec: 'AAC', export_file: true },
+      file_name_prefix: 'pfx',
+      interactive_config: { type: 'ID3' },
+      max_seconds: 60,
+      realtimekit_bucket_config: { enabled: true },
+      rtmp_out_config: { rtmp_url: 'rtmp://a.example/live' },
+      storage_config: { type: 'aws', access_key: accessKey, secret, bucket: 'b', region: 'us-east-1', path: 'p' },
+      url: 'https://example.com/recorder',
+      video_config: { codec: 'H264', export_file: true, height: 720, width: 1280, watermark: { position: 'left top', size: { height: 1, width: 1 }, url: 'http://example.com' } },
+    };
+    const r = assertEnvelope(await counted.recordings.startRecordings(APP_ID, { ...ACC, ...body }));
+    assert.deepEqual(JSON.parse(requests[0].body), body, 'sent as given, account_id only in the path');
+    assertFreshInvoked(r);
+    assertApiCallStart(r);
+    assert.match(r.output_file_name, /^pfx_.+_\d{13}\.mp4$/);
+    assert.equal(r.storage_config.type, 'aws');
+    assert.equal(r.storage_config.bucket, 'b');
+    assertNoSecrets(r, [accessKey, secret]);
+  });
+
+  it('the meeting\'s recording_config applies; the start body overrides it; its secrets never come back', async () => {
+    const accessKey = 'AK_meeting_level_sdkcompat';
+    const secret = 'SK_meeting_level_sdkcompat';
+    const m = await createMeeting({
+      title: uniq('Inherit'),
+      recording_config: {
+        file_name_prefix: 'meeting_pfx',
+        video_config: { codec: 'VP8' },
+        storage_config: { type: 'digitalocean', access_key: accessKey, secret, bucket: 'do-bucket', region: 'SGP1' },
+      },
+    });
+    const inherited = await start(m.id, { allow_multiple_recordings: true });
+    assert.match(inherited.output_file_name, /^meeting_pfx_Inherit_[0-9a-f]{10}_\d{13}\.webm$/, inherited.output_file_name);
+    assert.ok(inherited.storage_config, 'the meeting\'s storage_config is the recording\'s');
+    assert.equal(inherited.storage_config.type, 'digitalocean');
+    assert.equal(inherited.storage_config.bucket, 'do-bucket');
+    assertNoSecrets(inherited, [accessKey, secret]);
+
+    const overridden = await start(m.id, { allow_multiple_recordings: true, file_name_prefix: 'request_pfx', video_config: { codec: 'H264' } });
+    assert.match(overridden.output_file_name, /^request_pfx_Inherit_[0-9a-f]{10}_\d{13}\.mp4$/, overridden.output_file_name);
+    const listed = await rtk.recordings.getRecordings(APP_ID, { ...ACC, meeting_id: m.id });
+    assertNoSecrets(listed, [accessKey, secret]);
+  });
+
+  it('accepts VP9, odd sizes and the max_seconds / file_name_prefix bounds', async () => {
+    const m = await createMeeting();
+    const go = (extra) => start(m.id, { allow_multiple_recordings: true, ...extra });
+    assert.match((await go({ video_config: { codec: 'VP9' } })).output_file_name, /\.webm$/, 'VP9 gives WebM');
+    assertFreshInvoked(await go({ video_config: { width: 1281, height: 721 } }));
+    assertFreshInvoked(await go({ video_config: { width: 1, height: 1920 } }));
+    assertFreshInvoked(await go({ max_seconds: 60 }));
+    assertFreshInvoked(await go({ max_seconds: 86400 }));
+    const p64 = 'A'.repeat(32) + '_'.repeat(2) + '9'.repeat(30);
+    assert.ok((await go({ file_name_prefix: p64 })).output_file_name.startsWith(`${p64}_`));
+    await expectError(go({ file_name_prefix: `${p64}x` }), Cloudflare.BadRequestError, { status: 400, mentions: ['file_name_prefix'] });
+    await expectError(go({ file_name_prefix: 'dash-not-allowed' }), Cloudflare.BadRequestError, { status: 400, mentions: ['file_name_prefix'] });
+    await expectError(go({ video_config: { height: 0 } }), Cloudflare.BadRequestError, { status: 400, mentions: ['video_config.height'] });
+    await expectError(go({ storage_config: { type: 'cloudflare', access_key: 'a', secret: 's', bucket: 'b' } }), Cloudflare.BadRequestError,
+      { status: 400, mentions: ['storage_config.type'] });
+    await expectError(go({ video_config: { watermark: { url: 'https://example.com/w.png', position: 'center' } } }), Cloudflare.BadRequestError,
+      { status: 400, mentions: ['video_config.watermark.position'] });
+    await expectError(go({ interactive_config: { type: 'JSON' } }), Cloudflare.BadRequestError, { status: 400, mentions: ['interactive_config.type'] });
+  });
+
+  it('storage_config: null is accepted', async () => {
+    const m = await createMeeting();
+    const r = await start(m.id, { storage_config: null });
+    assertFreshInvoked(r);
+    assert.ok(r.storage_config === null || r.storage_config === undefined, 'no storage_config');
   });
 });
 

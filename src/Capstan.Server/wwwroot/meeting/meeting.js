@@ -1,0 +1,390 @@
+// Capstan meeting page. /meeting?authToken=<participant token>
+// Participants join at once, publish camera and microphone, and see everyone else in a grid with names.
+// A token of the recorder_preset_v2 preset opens the recorder view: hidden (publishes nothing), subscribed to
+// every publisher, all audio played, videos in a 16:9 grid, and window.capstanRecorder.ready for the recorder.
+/* global Janus */
+(function () {
+  'use strict';
+
+  const params = new URLSearchParams(location.search);
+  const token = params.get('authToken');
+  const stage = document.getElementById('stage');
+  const notice = document.getElementById('notice');
+  const controls = document.getElementById('controls');
+  const t0 = performance.now();
+
+  // What tests and the recorder read.
+  const state = window.capstanState = {
+    phase: 'loading', error: null, joined: false, recorder: false, publishers: [], left: false, kicked: false, ended: false,
+    firstRemoteFrameMs: null, joinedMs: null,
+  };
+  window.capstanRecorder = { ready: false, participants: 0, error: null };
+
+  let janus = null;
+  let pub = null; // publisher handle (also used, without publishing, by the recorder)
+  let sub = null; // one multistream subscriber handle
+  let join = null; // the server's join answer
+  let subscribing = false;
+  const pendingStreams = []; // streams to subscribe to once the subscriber handle exists
+  const feeds = new Map(); // feed id -> { display, streams: [{mid, type}] }
+  const midToFeed = new Map(); // subscriber mid -> feed id
+  const tiles = new Map(); // feed id (or 'self') -> tile element
+  let finished = false;
+
+  function show(message, detail) {
+    notice.hidden = false;
+    notice.innerHTML = '';
+    const strong = document.createElement('div');
+    strong.textContent = message;
+    if (detail) {
+      const d = document.createElement('span');
+      d.className = 'detail';
+      d.textContent = detail;
+      strong.appendChild(d);
+    }
+    notice.appendChild(strong);
+  }
+
+  function fail(message, detail) {
+    state.phase = 'error';
+    state.error = message;
+    window.capstanRecorder.error = message;
+    show(message, detail);
+    controls.hidden = true;
+  }
+
+  function end(kind, message) {
+    if (finished) return;
+    finished = true;
+    state[kind] = true;
+    state.phase = kind;
+    try { if (janus) janus.destroy({ unload: true }); } catch (e) { /* already gone */ }
+    stage.innerHTML = '';
+    tiles.clear();
+    controls.hidden = true;
+    if (!state.recorder) show(message);
+  }
+
+  // ---- layout: the largest 16:9 tiles that fit the stage, rows centred -------------------------------------------------
+  function layout() {
+    const n = stage.children.length;
+    if (n === 0) return;
+    const gap = state.recorder ? 4 : 8;
+    const pad = state.recorder ? 4 : 8;
+    const W = stage.clientWidth - 2 * pad, H = stage.clientHeight - 2 * pad;
+    let best = { cols: 1, w: 0 };
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const w = Math.min((W - gap * (cols - 1)) / cols, ((H - gap * (rows - 1)) / rows) * 16 / 9);
+      if (w > best.w) best = { cols, w };
+    }
+    for (const el of stage.children) el.style.width = `${Math.floor(best.w)}px`;
+  }
+  window.addEventListener('resize', layout);
+
+  function tile(key, display, self) {
+    let el = tiles.get(key);
+    if (!el) {
+      el = document.createElement('div');
+      el.className = 'tile novideo' + (self ? ' self' : '');
+      el.dataset.feed = String(key);
+      const video = document.createElement('video');
+      video.autoplay = true;
+      video.playsInline = true;
+      video.muted = true; // audio plays through its own <audio> element
+      const avatar = document.createElement('div');
+      avatar.className = 'avatar';
+      const name = document.createElement('div');
+      name.className = 'name';
+      el.append(video, avatar, name);
+      stage.appendChild(el);
+      tiles.set(key, el);
+    }
+    el.querySelector('.name').textContent = display;
+    el.querySelector('.avatar').textContent = (display || '?').trim().charAt(0).toUpperCase();
+    layout();
+    return el;
+  }
+
+  function removeTile(key) {
+    const el = tiles.get(key);
+    if (!el) return;
+    el.querySelectorAll('audio').forEach((a) => { a.srcObject = null; a.remove(); });
+    el.remove();
+    tiles.delete(key);
+    layout();
+    updateRecorder();
+  }
+
+  function updateRecorder() {
+    state.publishers = [...feeds.values()].map((f) => f.display);
+    window.capstanRecorder.participants = feeds.size;
+    if (!state.recorder || !state.joined) return;
+    // Ready once joined and every publisher's video (if it sends one) shows a frame.
+    const waiting = [...feeds.entries()].some(([id, f]) => {
+      if (!f.streams.some((s) => s.type === 'video')) return false;
+      const el = tiles.get(id);
+      const v = el && el.querySelector('video');
+      return !v || v.videoWidth === 0;
+    });
+    window.capstanRecorder.ready = !waiting;
+  }
+
+  // ---- the server's join call -----------------------------------------------------------------------------
+  async function joinMeeting() {
+    if (!token) {
+      fail('This meeting link has no token.', 'Open the link you were given, which ends in ?authToken=...');
+      return;
+    }
+    let res;
+    try {
+      res = await fetch('/meeting-api/join', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth_token: token }),
+      });
+    } catch (e) {
+      fail('Cannot reach the meeting server.', String(e));
+      return;
+    }
+    const body = await res.json().catch(() => null);
+    if (!res.ok || !body || !body.success) {
+      const message = body && body.error ? body.error.message : `The meeting server answered ${res.status}.`;
+      fail(message);
+      return;
+    }
+    join = body.data;
+    state.recorder = join.recorder;
+    document.body.classList.toggle('recorder', join.recorder);
+    document.title = join.meeting_title || 'Capstan meeting';
+    document.getElementById('title').textContent = join.meeting_title || '';
+    Janus.init({ debug: false, dependencies: Janus.useDefaultDependencies(), callback: connect });
+  }
+
+  function connect() {
+    janus = new Janus({
+      server: new URL(join.janus_path, location.href).href,
+      iceServers: [],
+      success: attachPublisher,
+      error: (e) => { if (!finished) fail('The connection to the meeting was lost.', String(e)); },
+      destroyed: () => { if (!finished) end('left', 'You left the meeting.'); },
+    });
+  }
+
+  function attachPublisher() {
+    janus.attach({
+      plugin: 'janus.plugin.videoroom',
+      opaqueId: 'capstan-' + join.participant_id,
+      success: (handle) => {
+        pub = handle;
+        pub.send({ message: { request: 'join', ptype: 'publisher', room: join.room, pin: join.pin, id: join.feed_id, display: join.display_name } });
+      },
+      error: (e) => fail('Could not join the meeting room.', String(e)),
+      onmessage: onPublisherMessage,
+      onlocaltrack: (track, on) => {
+        if (track.kind !== 'video') return;
+        const el = tile('self', 'You', true);
+        const video = el.querySelector('video');
+        if (on) {
+          video.srcObject = new MediaStream([track]);
+          el.classList.remove('novideo');
+        } else {
+          el.classList.add('novideo');
+        }
+      },
+    });
+  }
+
+  function onPublisherMessage(msg, jsep) {
+    const ev = msg.videoroom;
+    if (msg.error) {
+      fail('The meeting room refused to let you in.', msg.error);
+      return;
+    }
+    if (ev === 'joined') {
+      state.joined = true;
+      state.joinedMs = Math.round(performance.now() - t0);
+      state.phase = 'joined';
+      notice.hidden = true;
+      if (!state.recorder) {
+        controls.hidden = false;
+        publish();
+      }
+      addPublishers(msg.publishers || []);
+      updateRecorder();
+    } else if (ev === 'event') {
+      if (msg.publishers) addPublishers(msg.publishers);
+      const gone = msg.leaving || msg.unpublished;
+      if (gone === 'ok') {
+        if (msg.reason === 'kicked') end('kicked', 'You were removed from the meeting.');
+        return;
+      }
+      if (gone) removePublisher(gone);
+    } else if (ev === 'destroyed') {
+      end('ended', 'The meeting has ended.');
+    }
+    if (jsep && pub) pub.handleRemoteJsep({ jsep });
+  }
+
+  function publish() {
+    pub.createOffer({
+      tracks: [
+        { type: 'audio', capture: true, recv: false },
+        { type: 'video', capture: { width: 640, height: 360 }, recv: false },
+      ],
+      success: (jsep) => pub.send({ message: { request: 'configure', audio: true, video: true }, jsep }),
+      error: (e) => {
+        // No camera or microphone: stay in the meeting, receiving only.
+        show('Your camera or microphone is not available.', String(e && e.message ? e.message : e));
+        setTimeout(() => { notice.hidden = true; }, 4000);
+      },
+    });
+  }
+
+  // ---- receiving: one multistream subscription for every publisher ------------------------------------------
+  function addPublishers(list) {
+    const streams = [];
+    for (const p of list) {
+      if (p.id === join.feed_id || p.dummy) continue;
+      const media = (p.streams || []).filter((s) => !s.disabled && (s.type === 'audio' || s.type === 'video'));
+      const known = feeds.get(p.id);
+      feeds.set(p.id, { display: p.display || 'Participant', streams: media });
+      if (!state.recorder || media.some((s) => s.type === 'video')) tile(p.id, p.display || 'Participant', false);
+      if (!known) for (const s of media) streams.push({ feed: p.id, mid: s.mid });
+    }
+    if (streams.length) subscribe(streams);
+    updateRecorder();
+  }
+
+  function removePublisher(id) {
+    feeds.delete(id);
+    for (const [mid, feed] of [...midToFeed.entries()]) if (feed === id) midToFeed.delete(mid);
+    removeTile(id);
+    if (sub) sub.send({ message: { request: 'unsubscribe', streams: [{ feed: id }] } });
+  }
+
+  function subscribe(streams) {
+    if (sub) {
+      sub.send({ message: { request: 'subscribe', streams } });
+      return;
+    }
+    if (subscribing) {
+      // The subscriber handle is being attached: queue these for its join.
+      pendingStreams.push(...streams);
+      return;
+    }
+    subscribing = true;
+    pendingStreams.push(...streams);
+    janus.attach({
+      plugin: 'janus.plugin.videoroom',
+      opaqueId: 'capstan-sub-' + join.participant_id,
+      success: (handle) => {
+        sub = handle;
+        const first = pendingStreams.splice(0);
+        sub.send({ message: { request: 'join', ptype: 'subscriber', room: join.room, pin: join.pin, streams: first } });
+      },
+      error: (e) => fail('Could not receive the other participants.', String(e)),
+      onmessage: (msg, jsep) => {
+        if (msg.streams) {
+          for (const s of msg.streams) if (s.feed_id) midToFeed.set(s.mid, s.feed_id);
+        }
+        if (jsep) {
+          sub.createAnswer({
+            jsep,
+            tracks: [{ type: 'data' }],
+            success: (answer) => sub.send({ message: { request: 'start' }, jsep: answer }),
+            error: (e) => fail('Could not receive the other participants.', String(e)),
+          });
+        }
+      },
+      onremotetrack: (track, mid, on) => {
+        const feed = midToFeed.get(mid);
+        if (feed === undefined) return;
+        const info = feeds.get(feed);
+        if (!info) return;
+        if (track.kind === 'video') {
+          const el = tile(feed, info.display, false);
+          const video = el.querySelector('video');
+          if (on) {
+            video.srcObject = new MediaStream([track]);
+            el.classList.remove('novideo');
+            const firstFrame = () => {
+              if (state.firstRemoteFrameMs === null) state.firstRemoteFrameMs = Math.round(performance.now() - t0);
+              updateRecorder();
+            };
+            if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(firstFrame);
+            video.addEventListener('loadeddata', firstFrame, { once: true });
+            video.play().catch(() => {});
+          } else {
+            el.classList.add('novideo');
+          }
+        } else if (track.kind === 'audio') {
+          const host = tiles.get(feed) || document.body;
+          let audio = host.querySelector(`audio[data-mid="${mid}"]`);
+          if (on) {
+            if (!audio) {
+              audio = document.createElement('audio');
+              audio.dataset.mid = mid;
+              audio.autoplay = true;
+              host.appendChild(audio);
+            }
+            audio.srcObject = new MediaStream([track]);
+            audio.play().catch(() => {});
+          } else if (audio) {
+            audio.srcObject = null;
+            audio.remove();
+          }
+        }
+        updateRecorder();
+      },
+    });
+  }
+
+  // ---- controls ------------------------------------------------------------------------------------------------
+  document.getElementById('mic').addEventListener('click', (e) => {
+    if (!pub) return;
+    const muted = pub.isAudioMuted();
+    if (muted) pub.unmuteAudio(); else pub.muteAudio();
+    e.target.setAttribute('aria-pressed', String(!muted));
+    e.target.textContent = muted ? 'Mute' : 'Unmute';
+  });
+  document.getElementById('cam').addEventListener('click', (e) => {
+    if (!pub) return;
+    const muted = pub.isVideoMuted();
+    if (muted) pub.unmuteVideo(); else pub.muteVideo();
+    e.target.setAttribute('aria-pressed', String(!muted));
+    e.target.textContent = muted ? 'Stop video' : 'Start video';
+    const self = tiles.get('self');
+    if (self) self.classList.toggle('novideo', !muted);
+  });
+  document.getElementById('leave').addEventListener('click', () => window.capstanLeave());
+
+  // Leave: tell the room, hang up, close the Janus session.
+  window.capstanLeave = function () {
+    if (pub) pub.send({ message: { request: 'leave' } });
+    setTimeout(() => end('left', 'You left the meeting.'), 100);
+  };
+  window.addEventListener('pagehide', () => { if (janus && !finished) janus.destroy({ unload: true }); });
+
+  // ---- stats for tests and diagnostics -----------------------------------------------------------------------
+  window.capstanStats = async function () {
+    const out = { framesDecoded: {}, audioPackets: {}, framesSent: 0 };
+    const pc = sub && sub.webrtcStuff && sub.webrtcStuff.pc;
+    if (pc) {
+      const stats = await pc.getStats();
+      stats.forEach((r) => {
+        if (r.type !== 'inbound-rtp') return;
+        const feed = midToFeed.get(r.mid);
+        const name = (feeds.get(feed) || {}).display || String(feed);
+        if (r.kind === 'video') out.framesDecoded[name] = r.framesDecoded || 0;
+        if (r.kind === 'audio') out.audioPackets[name] = r.packetsReceived || 0;
+      });
+    }
+    const ppc = pub && pub.webrtcStuff && pub.webrtcStuff.pc;
+    if (ppc) {
+      const stats = await ppc.getStats();
+      stats.forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'video') out.framesSent += r.framesSent || 0; });
+    }
+    return out;
+  };
+
+  joinMeeting();
+})();

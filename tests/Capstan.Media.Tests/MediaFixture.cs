@@ -1,0 +1,160 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Capstan.Server.Domain;
+using Capstan.Server.Hosting;
+using Capstan.Server.Meetings;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Playwright;
+
+[assembly: CollectionBehavior(CollectionBehavior.CollectionPerAssembly)]
+
+namespace Capstan.Media.Tests;
+
+/// <summary>A real Capstan with its supervised Janus, and a headless Debian Chromium with fake camera and
+/// microphone, all inside the network namespace that <c>scripts/netns.sh</c> creates (Janus needs a non-loopback
+/// interface for ICE; nothing here can reach any other network).</summary>
+public sealed class MediaFixture : IAsyncLifetime
+{
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "capstan-media-" + Guid.NewGuid().ToString("N"));
+    private IPlaywright? _playwright;
+
+    public WebApplication App { get; private set; } = null!;
+
+    public Uri BaseUrl { get; private set; } = null!;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public string AccountId { get; private set; } = null!;
+
+    public Guid AppId { get; private set; }
+
+    public HttpClient Api { get; private set; } = null!;
+
+    public string AppPath => $"/client/v4/accounts/{AccountId}/realtime/kit/{AppId:D}";
+
+    public async ValueTask InitializeAsync()
+    {
+        var iface = Environment.GetEnvironmentVariable("CAPSTAN_NETNS_INTERFACE")
+            ?? throw new InvalidOperationException("The media tests run inside a network namespace: use ./capstan test, or scripts/netns.sh dotnet test --project tests/Capstan.Media.Tests");
+        Directory.CreateDirectory(_dataDir);
+        App = CapstanHost.Build([], new Dictionary<string, string?>
+        {
+            ["Capstan:DataDir"] = _dataDir,
+            ["Capstan:Port"] = "0",
+            ["Janus:Interface"] = iface,
+            ["Janus:RtpPortRange"] = "20000-20999",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Capstan"] = "Information",
+        });
+        await App.InitializeAsync(CancellationToken.None);
+        await App.StartAsync();
+        var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = new Uri(address);
+        var janus = await App.Services.GetRequiredService<JanusInstances>().WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+        Assert.True(janus.Count > 0, "Janus did not start; see " + Path.Combine(_dataDir, "janus", "janus.log"));
+
+        await using (var scope = App.Services.CreateAsyncScope())
+        {
+            var accounts = scope.ServiceProvider.GetRequiredService<AccountService>();
+            AccountId = await accounts.CreateAccountAsync(null, CancellationToken.None);
+            var token = await accounts.CreateTokenAsync(AccountId, null, CancellationToken.None);
+            AppId = (await accounts.CreateAppAsync(AccountId, "media tests", null, CancellationToken.None)).Id;
+            Api = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
+            Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Headless = true,
+            Args =
+            [
+                "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
+            ],
+        });
+    }
+
+    /// <summary>Opens the meeting page with <paramref name="token"/> in a browser context of its own; every
+    /// RTCPeerConnection the page makes is counted in <c>window.__pcCount</c>.</summary>
+    public async Task<IPage> OpenAsync(string token, int width = 960, int height = 540)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
+        var page = await context.NewPageAsync();
+        await page.AddInitScriptAsync("""
+            window.__pcCount = 0;
+            const Native = window.RTCPeerConnection;
+            window.RTCPeerConnection = function (...args) { window.__pcCount++; return new Native(...args); };
+            window.RTCPeerConnection.prototype = Native.prototype;
+            Object.setPrototypeOf(window.RTCPeerConnection, Native);
+            """);
+        await page.GotoAsync(new Uri(BaseUrl, "/meeting?authToken=" + Uri.EscapeDataString(token)).ToString());
+        return page;
+    }
+
+    public async Task<string> NewMeetingAsync(object? body = null)
+    {
+        var r = await Api.PostAsJsonAsync($"{AppPath}/meetings", body ?? new { title = "media test" });
+        Assert.Equal(System.Net.HttpStatusCode.Created, r.StatusCode);
+        return (await r.Content.ReadFromJsonAsync<JsonObject>())!["data"]!["id"]!.GetValue<string>();
+    }
+
+    public async Task<(string Id, string Token)> AddParticipantAsync(string meeting, string name, string preset = Presets.Participant)
+    {
+        var r = await Api.PostAsJsonAsync($"{AppPath}/meetings/{meeting}/participants", new { custom_participant_id = name.ToLowerInvariant(), preset_name = preset, name });
+        var data = (await r.Content.ReadFromJsonAsync<JsonObject>())!["data"]!;
+        return (data["id"]!.GetValue<string>(), data["token"]!.GetValue<string>());
+    }
+
+    public async Task<JsonNode?> GetAsync(string path)
+    {
+        using var r = await Api.GetAsync(AppPath + path);
+        var body = await r.Content.ReadFromJsonAsync<JsonObject>();
+        return r.IsSuccessStatusCode ? body!["data"] : null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.CloseAsync();
+        }
+        _playwright?.Dispose();
+        if (App is not null)
+        {
+            await App.StopAsync();
+            await App.DisposeAsync();
+        }
+        Api?.Dispose();
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // left for the OS temp cleaner
+        }
+    }
+}
+
+public static class Wait
+{
+    /// <summary>Polls <paramref name="condition"/> until it holds or the deadline passes (then fails with <paramref name="what"/>).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, double seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            if (await condition())
+            {
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"timed out after {seconds} s waiting for: {what}");
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+    }
+}
