@@ -187,7 +187,8 @@ say "server up at $url (pid $server_pid, cloudflare@$sdk_version, node $(node --
 if [ -n "${CAPSTAN_SDK_TESTS:-}" ]; then
   read -r -a files <<<"$CAPSTAN_SDK_TESTS"
 else
-  files=(test/*.test.mjs)
+  files=()
+  for f in "$HERE"/test/*.test.mjs; do files+=("test/${f##*/}"); done
 fi
 set +e
 (
