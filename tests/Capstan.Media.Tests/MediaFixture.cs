@@ -45,6 +45,9 @@ public sealed class MediaFixture : IAsyncLifetime
             ["Capstan:Port"] = "0",
             ["Janus:Interface"] = iface,
             ["Janus:RtpPortRange"] = "20000-20999",
+            // Small recordings on the shared 2 cores: 15 fps.
+            ["Recorder:FrameRate"] = "15",
+            ["Recorder:Slots"] = "1",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Capstan"] = "Information",
         });

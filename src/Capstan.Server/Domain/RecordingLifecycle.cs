@@ -87,6 +87,41 @@ public sealed class RecordingLifecycle(CapstanDbContext db, TimeProvider time)
         }
     }
 
+    /// <summary>The recorder encoded its first frame: INVOKED becomes RECORDING with <c>started_time</c>.</summary>
+    public async Task MarkStartedAsync(RecordingRow r, DateTime startedTime, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        if (r.Status != RecordingStatus.Invoked)
+        {
+            r.StartedTime ??= startedTime;
+            return;
+        }
+        r.StartedTime = startedTime;
+        await TransitionAsync(r, RecordingStatus.Recording, "start", ct);
+    }
+
+    /// <summary>The files are in place: UPLOADING becomes UPLOADED with sizes and download URLs.</summary>
+    public async Task CompleteAsync(RecordingRow r, long fileSize, long durationSeconds, string? downloadUrl, string? audioDownloadUrl, DateTime? expiry, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        r.FileSize = fileSize;
+        r.DurationSeconds = durationSeconds;
+        r.DownloadUrl = downloadUrl;
+        r.AudioDownloadUrl = audioDownloadUrl;
+        r.DownloadUrlExpiry = expiry;
+        await TransitionAsync(r, RecordingStatus.Uploaded, "complete", ct);
+    }
+
+    /// <summary>Nothing usable came out: ERRORED with a message.</summary>
+    public async Task FailAsync(RecordingRow r, string message, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        r.ErrorMessage = message.Length > 2000 ? message[..2000] : message;
+        r.StoppedTime ??= Now;
+        r.StopReasonJson ??= Mapping.Write(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } });
+        await TransitionAsync(r, RecordingStatus.Errored, "fail", ct);
+    }
+
     private async Task SetDesiredAsync(Guid recordingId, string desired, CancellationToken ct)
     {
         var job = await db.RecorderJobs.FirstOrDefaultAsync(j => j.RecordingId == recordingId, ct);

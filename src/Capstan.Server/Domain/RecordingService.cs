@@ -13,7 +13,7 @@ public sealed record RecordingListFilter(
 
 /// <summary>Starting, listing and controlling recordings. A start writes the INVOKED recording and its recorder
 /// job in one transaction; the recorder worker claims the job. Nothing here pretends to record.</summary>
-public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases)
+public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases, RecorderSignals signals)
 {
     public async Task<RecordingRow> StartAsync(Guid appId, StartRecordingRequest? body, CancellationToken ct)
     {
@@ -34,6 +34,10 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         }
         var app = await db.Apps.AsNoTracking().FirstAsync(a => a.Id == appId, ct);
         var config = RecordingConfigs.Merge(body, Mapping.ReadStoredConfig(meeting.RecordingConfigJson), Mapping.ReadStoredConfig(app.DefaultRecordingConfigJson), protector);
+        if (config.RtmpUrl is not null && config.VideoCodec != "H264")
+        {
+            throw CapstanException.Invalid($"rtmp_out_config needs video_config.codec H264 (RTMP carries H.264), got {config.VideoCodec}");
+        }
         var reason = RecordingLifecycle.OrganizationCaller;
         return await InsertAsync(meeting, RecordingTypes.Composite, config, reason, ct);
     }
@@ -122,6 +126,7 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         }
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
+        signals.Notify();
         return r;
     }
 
@@ -220,6 +225,7 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
             WebhookEvents.Enqueue(db, meeting.AppId, WebhookEvents.RecordingStatusUpdate, WebhookEvents.RecordingPayload(row, meeting, session), now);
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
+            signals.Notify();
             return row;
         }
         catch (DbUpdateException e) when (IsUniqueViolation(e))

@@ -10,7 +10,7 @@ namespace Capstan.Server.Domain;
 /// live), and whether this join started the session.</summary>
 public sealed record JoinResult(SessionRow? Session, SessionPeerRow? Peer, bool Started);
 
-public sealed class SessionService(CapstanDbContext db, TimeProvider time, RecordingLifecycle lifecycle)
+public sealed class SessionService(CapstanDbContext db, TimeProvider time, RecordingLifecycle lifecycle, RecorderSignals? signals = null)
 {
     public const string Live = "LIVE";
     public const string Ended = "ENDED";
@@ -110,6 +110,7 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
             ended.Add(session.MeetingId);
+            signals?.Notify();
         }
         return ended;
     }
@@ -162,6 +163,7 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
         var kicked = await EndAsync(session, "HOST_ENDED_MEETING", new ReasonDto { Reason = StopReasons.AllPeersLeft, Caller = new CallerDto { Type = "ORGANIZATION" } }, ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
+        signals?.Notify();
         return kicked;
     }
 

@@ -4,6 +4,7 @@ using Capstan.Server.Api;
 using Capstan.Server.Data;
 using Capstan.Server.Domain;
 using Capstan.Server.Meetings;
+using Capstan.Server.Recorder;
 using Capstan.Server.Security;
 using Microsoft.AspNetCore.Http.Json;
 
@@ -72,6 +73,15 @@ public static class CapstanHost
         services.AddHostedService<JanusSupervisor>();
         services.AddHostedService<SessionSweeper>();
 
+        services.AddSingleton<RecorderSignals>();
+        services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section).ValidateOnStart();
+        services.AddOptions<DefaultBucketOptions>().BindConfiguration(DefaultBucketOptions.Section).ValidateOnStart();
+        services.AddSingleton<DefaultBucket>();
+        services.AddScoped<JobQueue>();
+        services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddHostedService<RecorderWorker>();
+        services.AddHostedService<BucketRetention>();
+
         services.Configure<JsonOptions>(o => CapstanJson.Configure(o.SerializerOptions));
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ErrorHandler>();
@@ -98,6 +108,7 @@ public static class CapstanHost
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapApiReference();
         app.MapMeetingPages();
+        app.MapBucketDownloads();
 
         var account = app.MapGroup("/accounts/{account_id}/realtime/kit").WithMetadata(new RequiresAccountAttribute());
         account.MapAppsApi();

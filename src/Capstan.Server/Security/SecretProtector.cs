@@ -18,6 +18,10 @@ public sealed class SecretProtector
         _key = LoadKey(options);
     }
 
+    /// <summary>A key for another purpose (for example URL signing), derived from the protection key with HKDF.</summary>
+    public byte[] DeriveKey(string purpose) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, _key, 32, info: Encoding.UTF8.GetBytes(purpose));
+
     public string Protect(string plaintext)
     {
         ArgumentNullException.ThrowIfNull(plaintext);

@@ -1,0 +1,57 @@
+using Capstan.Server.Data;
+using Capstan.Server.Domain;
+using Microsoft.EntityFrameworkCore;
+
+namespace Capstan.Server.Recorder;
+
+/// <summary>Recorder jobs in the database. A claim is one guarded update (the row must still be QUEUED, or
+/// CLAIMED with an expired lease), so two workers never hold the same job; a lease is renewed by heartbeats.</summary>
+public sealed class JobQueue(CapstanDbContext db, TimeProvider time)
+{
+    public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var candidates = await db.RecorderJobs.AsNoTracking()
+            .Where(j => j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now))
+            .OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
+        foreach (var id in candidates)
+        {
+            var claimed = await db.RecorderJobs
+                .Where(j => j.Id == id && (j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now)))
+                .ExecuteUpdateAsync(u => u
+                    .SetProperty(j => j.State, JobStates.Claimed)
+                    .SetProperty(j => j.LeaseOwner, owner)
+                    .SetProperty(j => j.LeaseExpiresAt, now + lease)
+                    .SetProperty(j => j.Attempts, j => j.Attempts + 1)
+                    .SetProperty(j => j.UpdatedAt, now), ct);
+            if (claimed == 1)
+            {
+                return await db.RecorderJobs.AsNoTracking().FirstAsync(j => j.Id == id, ct);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Extends the lease; false when the job is no longer this worker's (cancelled or taken over).</summary>
+    public async Task<bool> RenewAsync(Guid jobId, string owner, TimeSpan lease, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return await db.RecorderJobs.Where(j => j.Id == jobId && j.LeaseOwner == owner && j.State == JobStates.Claimed)
+            .ExecuteUpdateAsync(u => u.SetProperty(j => j.LeaseExpiresAt, now + lease).SetProperty(j => j.UpdatedAt, now), ct) == 1;
+    }
+
+    public Task FinishAsync(Guid jobId, string state, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return db.RecorderJobs.Where(j => j.Id == jobId)
+            .ExecuteUpdateAsync(u => u.SetProperty(j => j.State, state).SetProperty(j => j.LeaseExpiresAt, (DateTime?)null).SetProperty(j => j.UpdatedAt, now), ct);
+    }
+
+    /// <summary>What the API currently wants: the job's desired state and the recording's status.</summary>
+    public async Task<(string Desired, string Status, string? StopReasonJson)> ReadAsync(Guid jobId, Guid recordingId, CancellationToken ct)
+    {
+        var job = await db.RecorderJobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.DesiredState, j.StopReasonJson }).FirstAsync(ct);
+        var status = await db.Recordings.AsNoTracking().Where(r => r.Id == recordingId).Select(r => r.Status).FirstAsync(ct);
+        return (job.DesiredState, status, job.StopReasonJson);
+    }
+}

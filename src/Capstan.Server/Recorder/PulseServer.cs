@@ -1,0 +1,102 @@
+using System.Globalization;
+using Capstan.Server.Processes;
+
+namespace Capstan.Server.Recorder;
+
+/// <summary>One PulseAudio server per worker process (foreground child, no system bus, no default.pa), with a
+/// null sink per recording: Chromium plays into <c>PULSE_SINK</c>, ffmpeg records that sink's monitor.</summary>
+public sealed partial class PulseServer(RecorderOptions options, string runtimeDir, ILogger logger) : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private ChildProcess? _process;
+
+    public string RuntimeDir { get; } = runtimeDir;
+
+    public string ServerAddress => "unix:" + Path.Combine(RuntimeDir, "pulse", "native");
+
+    public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string>
+    {
+        ["XDG_RUNTIME_DIR"] = RuntimeDir,
+        ["PULSE_SERVER"] = ServerAddress,
+    };
+
+    public async Task EnsureStartedAsync(CancellationToken ct)
+    {
+        if (_process is { HasExited: false })
+        {
+            return;
+        }
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_process is { HasExited: false })
+            {
+                return;
+            }
+            if (_process is not null)
+            {
+                await _process.DisposeAsync();
+            }
+            Directory.CreateDirectory(RuntimeDir);
+            File.SetUnixFileMode(RuntimeDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            _process = ChildProcess.Start("pulseaudio", options.PulseAudio,
+                ["--daemonize=no", "--system=false", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix", "--load=module-always-sink", "--log-target=stderr", "--log-level=error"],
+                Path.Combine(RuntimeDir, "pulseaudio.log"), Environment);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while ((await PactlAsync(["info"], ct)).ExitCode != 0)
+            {
+                if (_process.HasExited || DateTime.UtcNow > deadline)
+                {
+                    throw new ChildProcessException("pulseaudio", _process.HasExited ? await _process.Exited : -1, _process.Tail());
+                }
+                await Task.Delay(20, ct);
+            }
+            LogStarted(logger, _process.Id);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Creates a null sink and returns its module index (for <see cref="UnloadSinkAsync"/>).</summary>
+    public async Task<int> LoadSinkAsync(string name, CancellationToken ct)
+    {
+        await EnsureStartedAsync(ct);
+        var r = await PactlAsync(["load-module", "module-null-sink", $"sink_name={name}", $"sink_properties=device.description={name}"], ct);
+        if (r.ExitCode != 0 || !int.TryParse(r.Output.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var module))
+        {
+            throw new ChildProcessException("pactl", r.ExitCode, r.Output);
+        }
+        return module;
+    }
+
+    public async Task UnloadSinkAsync(int module, CancellationToken ct)
+    {
+        if (_process is { HasExited: false })
+        {
+            await PactlAsync(["unload-module", module.ToString(CultureInfo.InvariantCulture)], ct);
+        }
+    }
+
+    private async Task<(int ExitCode, string Output)> PactlAsync(IEnumerable<string> args, CancellationToken ct)
+    {
+        var output = new System.Text.StringBuilder();
+        await using var p = ChildProcess.Start("pactl", options.Pactl, args, environment: Environment, onLine: l => output.AppendLine(l));
+        var code = await p.Exited.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        return (code, output.ToString());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.StopAsync(TimeSpan.FromSeconds(2));
+            await _process.DisposeAsync();
+        }
+        _gate.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "PulseAudio started (pid {Pid})")]
+    private static partial void LogStarted(ILogger logger, int pid);
+}

@@ -1,0 +1,69 @@
+namespace Capstan.Server.Recorder;
+
+/// <summary>Recorder worker settings, section <c>Recorder</c>.</summary>
+public sealed class RecorderOptions
+{
+    public const string Section = "Recorder";
+
+    /// <summary>Host the worker inside <c>capstan serve</c> (the single-machine default).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Recordings this worker runs at once; each slot keeps a warm display, sink and browser.</summary>
+    public int Slots { get; set; } = 2;
+
+    /// <summary>The Capstan server the recorder page is loaded from; default: this server's own address.</summary>
+    public string? ServerUrl { get; set; }
+
+    /// <summary>Work folder for segments and logs; default <c>{DataDir}/recorder</c>.</summary>
+    public string? WorkDir { get; set; }
+
+    public int FrameRate { get; set; } = 30;
+
+    /// <summary>Audio delay applied to the PulseAudio input to line it up with the screen (measured here: 75 ms).</summary>
+    public double AudioOffsetSeconds { get; set; } = 0.075;
+
+    public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long to wait for the recorder page to report ready before capture starts anyway.</summary>
+    public TimeSpan ReadyTimeout { get; set; } = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>Capture restarts (a died ffmpeg or Chromium) before the recording is finished with what it has.</summary>
+    public int MaxCaptureRestarts { get; set; } = 3;
+
+    public string Chromium { get; set; } = "/usr/bin/chromium";
+
+    public string Xvfb { get; set; } = "/usr/bin/Xvfb";
+
+    public string Ffmpeg { get; set; } = "/usr/bin/ffmpeg";
+
+    public string Ffprobe { get; set; } = "/usr/bin/ffprobe";
+
+    public string PulseAudio { get; set; } = "/usr/bin/pulseaudio";
+
+    public string Pactl { get; set; } = "/usr/bin/pactl";
+
+    /// <summary>Largest screen a warm display offers; recordings use its top-left corner.</summary>
+    public int MaxWidth { get; set; } = 1920;
+
+    public int MaxHeight { get; set; } = 1920;
+}
+
+/// <summary>The default bucket, section <c>Storage:DefaultBucket</c>: files under a folder, served through
+/// signed URLs that expire.</summary>
+public sealed class DefaultBucketOptions
+{
+    public const string Section = "Storage:DefaultBucket";
+
+    /// <summary>Default <c>{DataDir}/bucket</c>.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>decisions.md: download URLs expire 7 days after upload.</summary>
+    public TimeSpan UrlExpiry { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Files are deleted this long after upload (default: when their URLs expire).</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
+
+    public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
+}

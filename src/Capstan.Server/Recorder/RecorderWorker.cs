@@ -1,0 +1,109 @@
+using Capstan.Server.Domain;
+using Capstan.Server.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+
+namespace Capstan.Server.Recorder;
+
+/// <summary>The recorder worker: claims recorder jobs (lease + heartbeat) and runs one
+/// <see cref="RecordingSession"/> per job, up to <see cref="RecorderOptions.Slots"/> at once. Hosted inside
+/// <c>capstan serve</c> by default; <c>capstan worker</c> runs it alone.</summary>
+public sealed partial class RecorderWorker(
+    IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
+    RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IServer server, IHostApplicationLifetime lifetime,
+    ILogger<RecorderWorker> logger, ILoggerFactory loggers) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var o = recorderOptions.Value;
+        if (!o.Enabled)
+        {
+            return;
+        }
+        var serverUrl = o.ServerUrl;
+        if (serverUrl is null)
+        {
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+            {
+                await Task.WhenAny(started.Task, Task.Delay(Timeout.Infinite, stoppingToken));
+            }
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            serverUrl = server.Features.Get<IServerAddressesFeature>()!.Addresses.First()
+                .Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+        }
+        var workDir = Path.GetFullPath(o.WorkDir ?? Path.Combine(options.DataDir, "recorder"));
+        Directory.CreateDirectory(workDir);
+        var owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+        owner = owner.Length > 120 ? owner[^120..] : owner;
+        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), logger);
+        var http = httpClients.CreateClient("recorder");
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir);
+        LogStarted(logger, o.Slots, workDir);
+        try
+        {
+            await pulse.EnsureStartedAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is Processes.ChildProcessException or IOException)
+        {
+            LogPulseFailed(logger, e.Message);
+        }
+
+        var running = new List<Task>();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            running.RemoveAll(t => t.IsCompleted);
+            var claimedAny = false;
+            if (running.Count < o.Slots)
+            {
+                try
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    var job = await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, o.Lease, stoppingToken);
+                    if (job is not null)
+                    {
+                        claimedAny = true;
+                        running.Add(RunAsync(job, ctx, stoppingToken));
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogClaimFailed(logger, e);
+                }
+            }
+            if (claimedAny)
+            {
+                continue;
+            }
+            try
+            {
+                await Task.WhenAny(running.Append(signals.WaitAsync(o.PollInterval, stoppingToken)));
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        await Task.WhenAll(running);
+    }
+
+    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, CancellationToken ct)
+    {
+        await Task.Yield();
+        await using var session = new RecordingSession(job, ctx);
+        await session.RunAsync(ct);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder worker started: {Slots} slots, work folder {WorkDir}")]
+    private static partial void LogStarted(ILogger logger, int slots, string workDir);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "PulseAudio did not start: {Reason}")]
+    private static partial void LogPulseFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Claiming a recorder job failed")]
+    private static partial void LogClaimFailed(ILogger logger, Exception exception);
+}

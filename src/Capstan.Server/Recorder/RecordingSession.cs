@@ -1,0 +1,609 @@
+using System.Globalization;
+using System.Text.Json;
+using Capstan.Contracts;
+using Capstan.Server.Data;
+using Capstan.Server.Domain;
+using Capstan.Server.Processes;
+using Microsoft.EntityFrameworkCore;
+
+namespace Capstan.Server.Recorder;
+
+/// <summary>What a recording session needs from its worker.</summary>
+public sealed record RecorderContext(
+    RecorderOptions Options, IServiceScopeFactory Scopes, PulseServer Pulse, DefaultBucket Bucket, HttpClient Http,
+    RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir);
+
+/// <summary>One recording, start to finish: its own X display, audio sink and Chromium on the recorder view (or
+/// the custom <c>url</c>), ffmpeg capture segments that follow pause and resume, restarts when ffmpeg or
+/// Chromium dies, then the segments joined without re-encoding, the audio file cut from it, and delivery to the
+/// default bucket.</summary>
+public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext ctx) : IAsyncDisposable
+{
+    private const string ReadyExpression =
+        "(window.capstanRecorder ? (window.capstanRecorder.ready === true || !!window.capstanRecorder.error) : document.readyState === 'complete')";
+
+    private readonly string _dir = Path.Combine(ctx.WorkDir, job.RecordingId.ToString("D"));
+    private readonly List<string> _segments = [];
+    private RecordingRow _recording = null!;
+    private EffectiveRecordingConfig _config = null!;
+    private ChildProcess? _xvfb;
+    private ChildProcess? _chromium;
+    private ChildProcess? _ffmpeg;
+    private Cdp? _cdp;
+    private int _display;
+    private int? _sinkModule;
+    private Guid? _recorderParticipant;
+    private string? _watermark;
+    private double _recordedSeconds;
+    private Segment? _current;
+    private bool _started;
+    private int _restarts;
+    private DateTime _nextHeartbeat;
+
+    private string Sink => "rec_" + job.RecordingId.ToString("N")[..12];
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(_dir);
+        using var scopeLog = ctx.Logger.BeginScope(new Dictionary<string, object> { ["RecordingId"] = job.RecordingId, ["JobId"] = job.Id });
+        await LoadAsync(ct);
+        try
+        {
+            if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored)
+            {
+                await FinishJobAsync(JobStates.Done, ct);
+                return;
+            }
+            _segments.AddRange(Directory.GetFiles(_dir, "seg_*.mkv").Order(StringComparer.Ordinal));
+            if (_recording.Status != RecordingStatus.Uploading)
+            {
+                var captured = await CaptureAsync(ct);
+                if (!captured)
+                {
+                    return;
+                }
+            }
+            await TeardownAsync();
+            await DeliverAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The worker is stopping: leave the job to be claimed again (its lease runs out); segments stay on disk.
+            Log(ctx.Logger, "worker stopping; the recording continues when the job is claimed again");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogFailed(ctx.Logger, e);
+            await FailAsync("the recorder failed: " + e.Message, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Runs the capture until the recording stops. False when there is nothing to deliver (stopped
+    /// before it started, or the job was taken over).</summary>
+    private async Task<bool> CaptureAsync(CancellationToken ct)
+    {
+        await StartBrowserAsync(ct);
+        _nextHeartbeat = DateTime.UtcNow + ctx.Options.Lease / 3;
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (DateTime.UtcNow >= _nextHeartbeat)
+            {
+                if (!await WithScopeAsync(s => s.GetRequiredService<JobQueue>().RenewAsync(job.Id, ctx.Owner, ctx.Options.Lease, ct)))
+                {
+                    Log(ctx.Logger, "lease lost: another worker owns this recording now");
+                    await StopSegmentAsync();
+                    return false;
+                }
+                _nextHeartbeat = DateTime.UtcNow + ctx.Options.Lease / 3;
+            }
+            var (desired, status, _) = await WithScopeAsync(s => s.GetRequiredService<JobQueue>().ReadAsync(job.Id, job.RecordingId, ct));
+            if (status == RecordingStatus.Errored)
+            {
+                // Stopped before it started (decisions.md: cancelled, no file).
+                await StopSegmentAsync();
+                await TeardownAsync();
+                await FinishJobAsync(JobStates.Cancelled, ct);
+                CleanUp();
+                return false;
+            }
+            if (status == RecordingStatus.Uploading || desired == JobStates.DesiredStop)
+            {
+                await StopSegmentAsync();
+                return true;
+            }
+            if (status == RecordingStatus.Paused || desired == JobStates.DesiredPause)
+            {
+                await StopSegmentAsync();
+            }
+            else if (_ffmpeg is null)
+            {
+                await StartSegmentAsync(ct);
+            }
+
+            if (_ffmpeg is not null && _current is { } seg)
+            {
+                if (!_started && seg.Frames > 0)
+                {
+                    _started = true;
+                    await UpdateRecordingAsync((r, l, c) => l.MarkStartedAsync(r, seg.FirstFrameAt ?? ctx.Time.GetUtcNow().UtcDateTime, c), ct);
+                    LogStarted(ctx.Logger, (seg.FirstFrameAt!.Value - _recording.InvokedTime).TotalMilliseconds);
+                }
+                if (_recordedSeconds + seg.Seconds >= _config.MaxSeconds)
+                {
+                    await StopSegmentAsync();
+                    await StopRecordingAsync(new ReasonDto { Reason = StopReasons.ApiCall, Caller = new CallerDto { Type = "INTERNAL", Name = "max_seconds" } }, ct);
+                    return true;
+                }
+                if (_ffmpeg.HasExited)
+                {
+                    if (!await RecoverAsync(ct))
+                    {
+                        await StopRecordingAsync(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
+                        return true;
+                    }
+                    continue;
+                }
+            }
+            if (_chromium is { HasExited: true } && !await RecoverAsync(ct))
+            {
+                await StopSegmentAsync();
+                await StopRecordingAsync(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
+                return true;
+            }
+            await ctx.Signals.WaitAsync(_ffmpeg is not null && !_started ? TimeSpan.FromMilliseconds(50) : ctx.Options.PollInterval, ct);
+        }
+    }
+
+    /// <summary>A capture process died: keep what the segment holds, restart what died, and go on in a new
+    /// segment. False once the restarts are used up.</summary>
+    private async Task<bool> RecoverAsync(CancellationToken ct)
+    {
+        var ffmpegTail = _ffmpeg?.Tail();
+        await StopSegmentAsync();
+        if (++_restarts > ctx.Options.MaxCaptureRestarts)
+        {
+            LogGaveUp(ctx.Logger, _restarts - 1, ffmpegTail ?? _chromium?.Tail() ?? string.Empty);
+            return false;
+        }
+        LogRestart(ctx.Logger, _restarts, _chromium is { HasExited: true } ? "chromium" : "ffmpeg");
+        try
+        {
+            if (_chromium is { HasExited: true } || _xvfb is { HasExited: true })
+            {
+                await TeardownAsync();
+                await StartBrowserAsync(ct);
+            }
+            return true;
+        }
+        catch (Exception e) when (e is ChildProcessException or TimeoutException or IOException)
+        {
+            LogFailed(ctx.Logger, e);
+            return false;
+        }
+    }
+
+    private async Task StartBrowserAsync(CancellationToken ct)
+    {
+        var w = _config.Width;
+        var h = _config.Height;
+        var token = await RecorderTokenAsync(ct);
+        var url = _config.Url is { } custom
+            ? custom + (custom.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "authToken=" + Uri.EscapeDataString(token) + "&config=" + Uri.EscapeDataString(PublicConfigJson())
+            : $"{ctx.ServerUrl.TrimEnd('/')}/meeting?authToken={Uri.EscapeDataString(token)}";
+        if (_config.Watermark is { Url: { } wmUrl } && _watermark is null)
+        {
+            _watermark = await FetchWatermarkAsync(wmUrl, ct);
+        }
+
+        var displayReady = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _xvfb = ChildProcess.Start("Xvfb", ctx.Options.Xvfb, MediaArgs.Xvfb(w, h), Path.Combine(_dir, "xvfb.log"), onLine: line =>
+        {
+            if (int.TryParse(line.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var d))
+            {
+                displayReady.TrySetResult(d);
+            }
+        });
+        var first = await Task.WhenAny(displayReady.Task, _xvfb.Exited, Task.Delay(TimeSpan.FromSeconds(10), ct));
+        if (first != displayReady.Task)
+        {
+            throw new ChildProcessException("Xvfb", _xvfb.HasExited ? await _xvfb.Exited : -1, _xvfb.Tail());
+        }
+        _display = await displayReady.Task;
+        _sinkModule ??= await ctx.Pulse.LoadSinkAsync(Sink, ct);
+
+        var profile = Path.Combine(_dir, "chromium-profile");
+        if (Directory.Exists(profile))
+        {
+            Directory.Delete(profile, recursive: true);
+        }
+        var env = new Dictionary<string, string>(ctx.Pulse.Environment)
+        {
+            ["DISPLAY"] = ":" + _display.ToString(CultureInfo.InvariantCulture),
+            ["PULSE_SINK"] = Sink,
+        };
+        _chromium = ChildProcess.Start("chromium", ctx.Options.Chromium, MediaArgs.Chromium(profile, w, h, url), Path.Combine(_dir, "chromium.log"), env);
+        _cdp = await Cdp.ConnectAsync(profile, ctx.Http, TimeSpan.FromSeconds(15), ct);
+        var deadline = DateTime.UtcNow + ctx.Options.ReadyTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if ((await _cdp.EvaluateAsync(ReadyExpression, ct))?.GetValue<bool>() == true)
+                {
+                    break;
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // the page is navigating
+            }
+            await Task.Delay(50, ct);
+        }
+    }
+
+    private async Task StartSegmentAsync(CancellationToken ct)
+    {
+        var index = _segments.Count + 1;
+        var output = Path.Combine(_dir, $"seg_{index:D4}.mkv");
+        var seg = new Segment(output);
+        var spec = new CaptureSpec(_display, Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
+            MediaArgs.Channels(_config), ctx.Options.AudioOffsetSeconds, output, _watermark, _config.Watermark?.Position,
+            _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _config.RtmpUrl);
+        _ffmpeg = ChildProcess.Start("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Capture(spec), Path.Combine(_dir, "ffmpeg.log"),
+            ctx.Pulse.Environment, seg.OnProgress(ctx.Time), redirectStdin: true);
+        _current = seg;
+        _segments.Add(output);
+        await Task.CompletedTask;
+        ct.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Ends the current segment cleanly: <c>q</c> on ffmpeg's stdin, then SIGINT, then kill.</summary>
+    private async Task StopSegmentAsync()
+    {
+        if (_ffmpeg is null)
+        {
+            return;
+        }
+        var ffmpeg = _ffmpeg;
+        _ffmpeg = null;
+        await ffmpeg.StopAsync(TimeSpan.FromSeconds(5), async p =>
+        {
+            await p.StandardInput.WriteAsync('q');
+            await p.StandardInput.FlushAsync();
+            if (await Task.WhenAny(p.Exited, Task.Delay(3000)) != p.Exited)
+            {
+                p.Signal(2);
+            }
+        });
+        await ffmpeg.DisposeAsync();
+        if (_current is { } seg)
+        {
+            _recordedSeconds += seg.Seconds;
+        }
+        _current = null;
+    }
+
+    private async Task TeardownAsync()
+    {
+        await StopSegmentAsync();
+        if (_cdp is not null)
+        {
+            await _cdp.DisposeAsync();
+            _cdp = null;
+        }
+        if (_chromium is not null)
+        {
+            await _chromium.StopAsync(TimeSpan.FromSeconds(3));
+            await _chromium.DisposeAsync();
+            _chromium = null;
+        }
+        if (_xvfb is not null)
+        {
+            await _xvfb.StopAsync(TimeSpan.FromSeconds(2));
+            await _xvfb.DisposeAsync();
+            _xvfb = null;
+        }
+    }
+
+    /// <summary>Joins the segments, cuts the audio file, puts the files in the default bucket and marks the
+    /// recording UPLOADED. With nothing captured the recording ends ERRORED.</summary>
+    private async Task DeliverAsync(CancellationToken ct)
+    {
+        if (_sinkModule is { } module)
+        {
+            await ctx.Pulse.UnloadSinkAsync(module, ct);
+            _sinkModule = null;
+        }
+        await RemoveRecorderParticipantAsync(ct);
+        var usable = new List<string>();
+        foreach (var s in _segments.Where(File.Exists))
+        {
+            if (await ProbeDurationAsync(s, ct) > 0.2)
+            {
+                usable.Add(s);
+            }
+        }
+        if (usable.Count == 0)
+        {
+            await FailAsync("nothing was captured", ct);
+            return;
+        }
+        var joined = Path.Combine(_dir, "joined." + _config.VideoExtension);
+        var list = Path.Combine(_dir, "segments.txt");
+        await File.WriteAllLinesAsync(list, usable.Select(s => "file '" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'"), ct);
+        await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, _config.VideoExtension), ct);
+        var duration = await ProbeDurationAsync(joined, ct);
+
+        string? audioFile = null;
+        if (_config.AudioExport && _recording.AudioFileName is { } audioName)
+        {
+            audioFile = Path.Combine(_dir, audioName);
+            await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.ExtractAudio(joined, audioFile), ct);
+        }
+
+        var expiry = ctx.Time.GetUtcNow().UtcDateTime + ctx.Bucket.Options.UrlExpiry;
+        string? videoUrl = null;
+        string? audioUrl = null;
+        long size = 0;
+        if (_config.VideoExport)
+        {
+            size = new FileInfo(joined).Length;
+            ctx.Bucket.Store(_recording.AppId, _recording.Id, joined, _recording.OutputFileName);
+            videoUrl = _config.DefaultBucket ? ctx.Bucket.SignedUrl(_recording.Id, _recording.OutputFileName, expiry) : null;
+        }
+        if (audioFile is not null)
+        {
+            if (!_config.VideoExport)
+            {
+                size = new FileInfo(audioFile).Length;
+            }
+            ctx.Bucket.Store(_recording.AppId, _recording.Id, audioFile, _recording.AudioFileName!);
+            audioUrl = _config.DefaultBucket ? ctx.Bucket.SignedUrl(_recording.Id, _recording.AudioFileName!, expiry) : null;
+        }
+        var seconds = (long)Math.Round(duration, MidpointRounding.AwayFromZero);
+        await UpdateRecordingAsync((r, l, c) => l.CompleteAsync(r, size, seconds, videoUrl, audioUrl, _config.DefaultBucket ? expiry : null, c), ct);
+        await FinishJobAsync(JobStates.Done, ct);
+        LogDelivered(ctx.Logger, usable.Count, duration, size);
+        CleanUp();
+    }
+
+    private async Task StopRecordingAsync(ReasonDto reason, CancellationToken ct) =>
+        await UpdateRecordingAsync(async (r, l, c) =>
+        {
+            if (RecordingStatus.IsActive(r.Status))
+            {
+                await l.StopAsync(r, reason, c);
+            }
+        }, ct);
+
+    private async Task FailAsync(string message, CancellationToken ct)
+    {
+        try
+        {
+            await TeardownAsync();
+            await UpdateRecordingAsync(async (r, l, c) =>
+            {
+                if (r.Status is not RecordingStatus.Uploaded and not RecordingStatus.Errored)
+                {
+                    await l.FailAsync(r, message, c);
+                }
+            }, ct);
+            await FinishJobAsync(JobStates.Done, ct);
+        }
+        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or ChildProcessException)
+        {
+            LogFailed(ctx.Logger, e);
+        }
+    }
+
+    private async Task LoadAsync(CancellationToken ct)
+    {
+        await using var scope = ctx.Scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        _recording = await db.Recordings.AsNoTracking().FirstAsync(r => r.Id == job.RecordingId, ct);
+        _config = Mapping.Read<EffectiveRecordingConfig>(_recording.ConfigJson);
+    }
+
+    private async Task UpdateRecordingAsync(Func<RecordingRow, RecordingLifecycle, CancellationToken, Task> change, CancellationToken ct)
+    {
+        await using var scope = ctx.Scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var row = await db.Recordings.FirstAsync(r => r.Id == job.RecordingId, ct);
+        await change(row, scope.ServiceProvider.GetRequiredService<RecordingLifecycle>(), ct);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        _recording = row;
+    }
+
+    private Task FinishJobAsync(string state, CancellationToken ct) =>
+        WithScopeAsync(async s =>
+        {
+            await s.GetRequiredService<JobQueue>().FinishAsync(job.Id, state, ct);
+            return true;
+        });
+
+    private async Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> f)
+    {
+        await using var scope = ctx.Scopes.CreateAsyncScope();
+        return await f(scope.ServiceProvider);
+    }
+
+    /// <summary>A hidden participant with the recorder preset, and its token for the recorder view.</summary>
+    private async Task<string> RecorderTokenAsync(CancellationToken ct)
+    {
+        await using var scope = ctx.Scopes.CreateAsyncScope();
+        var meetings = scope.ServiceProvider.GetRequiredService<MeetingService>();
+        if (_recorderParticipant is { } existing)
+        {
+            return await meetings.RefreshTokenAsync(_recording.AppId, _recording.MeetingId, existing, ct);
+        }
+        var (participant, token) = await meetings.AddParticipantAsync(_recording.AppId, _recording.MeetingId,
+            new AddParticipantRequest { CustomParticipantId = "capstan-recorder-" + job.RecordingId.ToString("N")[..12], PresetName = Presets.Recorder, Name = "Recorder" }, ct);
+        _recorderParticipant = participant.Id;
+        return token;
+    }
+
+    private async Task RemoveRecorderParticipantAsync(CancellationToken ct)
+    {
+        if (_recorderParticipant is not { } id)
+        {
+            return;
+        }
+        await using var scope = ctx.Scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        await db.Participants.Where(p => p.Id == id).ExecuteDeleteAsync(ct);
+        _recorderParticipant = null;
+    }
+
+    /// <summary>The start config a custom recording app receives in <c>config</c> (no secrets).</summary>
+    private string PublicConfigJson() => JsonSerializer.Serialize(new
+    {
+        video_config = new { codec = _config.VideoCodec, width = _config.Width, height = _config.Height, watermark = _config.Watermark },
+        audio_config = new { codec = _config.AudioCodec, channel = _config.AudioChannel },
+        max_seconds = _config.MaxSeconds,
+        file_name_prefix = _config.FileNamePrefix,
+    }, CapstanJson.Options);
+
+    /// <summary>Fetches the watermark image once (at most 5 MB); the encoder places it.</summary>
+    private async Task<string> FetchWatermarkAsync(string url, CancellationToken ct)
+    {
+        var file = Path.Combine(_dir, "watermark");
+        using var r = await ctx.Http.GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, ct);
+        r.EnsureSuccessStatusCode();
+        if (r.Content.Headers.ContentLength > 5 * 1024 * 1024)
+        {
+            throw new InvalidOperationException("the watermark image is larger than 5 MB");
+        }
+        await using var input = await r.Content.ReadAsStreamAsync(ct);
+        await using var output = File.Create(file);
+        var buffer = new byte[81920];
+        long total = 0;
+        int n;
+        while ((n = await input.ReadAsync(buffer, ct)) > 0)
+        {
+            total += n;
+            if (total > 5 * 1024 * 1024)
+            {
+                throw new InvalidOperationException("the watermark image is larger than 5 MB");
+            }
+            await output.WriteAsync(buffer.AsMemory(0, n), ct);
+        }
+        return file;
+    }
+
+    private async Task<double> ProbeDurationAsync(string file, CancellationToken ct)
+    {
+        var output = new System.Text.StringBuilder();
+        await using var p = ChildProcess.Start("ffprobe", ctx.Options.Ffprobe,
+            ["-v", "error", "-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1", file], onLine: l => output.AppendLine(l));
+        var code = await p.Exited.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        if (code != 0 || !double.TryParse(output.ToString().Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+        {
+            // A Matroska segment from a killed ffmpeg has no duration in its header: count its packets' span.
+            return await ProbePacketsAsync(file, ct);
+        }
+        return seconds;
+    }
+
+    private async Task<double> ProbePacketsAsync(string file, CancellationToken ct)
+    {
+        var last = 0.0;
+        await using var p = ChildProcess.Start("ffprobe", ctx.Options.Ffprobe,
+            ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file], onLine: l =>
+            {
+                if (double.TryParse(l.Trim().TrimEnd(','), NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && t > last)
+                {
+                    last = t;
+                }
+            });
+        await p.Exited.WaitAsync(TimeSpan.FromSeconds(60), ct);
+        return last;
+    }
+
+    private async Task RunToolAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct)
+    {
+        await using var p = ChildProcess.Start(name, tool, args, Path.Combine(_dir, name + "-post.log"));
+        var code = await p.Exited.WaitAsync(TimeSpan.FromMinutes(30), ct);
+        if (code != 0)
+        {
+            throw new ChildProcessException(name, code, p.Tail());
+        }
+    }
+
+    private void CleanUp()
+    {
+        foreach (var f in _segments.Where(File.Exists))
+        {
+            File.Delete(f);
+        }
+        var profile = Path.Combine(_dir, "chromium-profile");
+        if (Directory.Exists(profile))
+        {
+            Directory.Delete(profile, recursive: true);
+        }
+        foreach (var f in new[] { "watermark", "segments.txt" }.Select(f => Path.Combine(_dir, f)).Where(File.Exists))
+        {
+            File.Delete(f);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await TeardownAsync();
+        if (_sinkModule is { } module)
+        {
+            await ctx.Pulse.UnloadSinkAsync(module, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Progress of one ffmpeg segment, from <c>-progress pipe:1</c>.</summary>
+    private sealed class Segment(string path)
+    {
+        private long _frames;
+        private long _outTimeUs;
+
+        public string Path { get; } = path;
+
+        public long Frames => Interlocked.Read(ref _frames);
+
+        public double Seconds => Interlocked.Read(ref _outTimeUs) / 1_000_000.0;
+
+        public DateTime? FirstFrameAt { get; private set; }
+
+        public Action<string> OnProgress(TimeProvider time) => line =>
+        {
+            if (line.StartsWith("frame=", StringComparison.Ordinal) && long.TryParse(line.AsSpan(6), NumberStyles.Integer, CultureInfo.InvariantCulture, out var f))
+            {
+                if (f > 0 && FirstFrameAt is null)
+                {
+                    FirstFrameAt = time.GetUtcNow().UtcDateTime;
+                }
+                Interlocked.Exchange(ref _frames, f);
+            }
+            else if (line.StartsWith("out_time_us=", StringComparison.Ordinal) && long.TryParse(line.AsSpan(12), NumberStyles.Integer, CultureInfo.InvariantCulture, out var us) && us > 0)
+            {
+                Interlocked.Exchange(ref _outTimeUs, us);
+            }
+        };
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: {Message}")]
+    private static partial void Log(ILogger logger, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame encoded {LatencyMs} ms after invoke")]
+    private static partial void LogStarted(ILogger logger, double latencyMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Capture restart {Count}: {What} died")]
+    private static partial void LogRestart(ILogger logger, int count, string what);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Capture gave up after {Count} restarts: {Tail}")]
+    private static partial void LogGaveUp(ILogger logger, int count, string tail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recording failed")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording delivered: {Segments} segments, {Seconds} s, {Bytes} bytes")]
+    private static partial void LogDelivered(ILogger logger, int segments, double seconds, long bytes);
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Capstan.Media.Tests;
+
+/// <summary>What ffprobe and ffmpeg's analysis filters say about a media file.</summary>
+public sealed partial record MediaFacts(double Duration, string? VideoCodec, int Width, int Height, string? AudioCodec, int AudioChannels, string Format)
+{
+    public static async Task<MediaFacts> ProbeAsync(string file)
+    {
+        var json = await RunAsync("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", file]);
+        using var doc = JsonDocument.Parse(json);
+        var streams = doc.RootElement.GetProperty("streams").EnumerateArray().ToList();
+        var v = streams.FirstOrDefault(s => s.GetProperty("codec_type").GetString() == "video");
+        var a = streams.FirstOrDefault(s => s.GetProperty("codec_type").GetString() == "audio");
+        var format = doc.RootElement.GetProperty("format");
+        return new MediaFacts(
+            double.Parse(format.GetProperty("duration").GetString()!, CultureInfo.InvariantCulture),
+            v.ValueKind == JsonValueKind.Undefined ? null : v.GetProperty("codec_name").GetString(),
+            v.ValueKind == JsonValueKind.Undefined ? 0 : v.GetProperty("width").GetInt32(),
+            v.ValueKind == JsonValueKind.Undefined ? 0 : v.GetProperty("height").GetInt32(),
+            a.ValueKind == JsonValueKind.Undefined ? null : a.GetProperty("codec_name").GetString(),
+            a.ValueKind == JsonValueKind.Undefined ? 0 : a.GetProperty("channels").GetInt32(),
+            format.GetProperty("format_name").GetString()!);
+    }
+
+    /// <summary>Mean volume in dB (volumedetect); silence is about -91 dB.</summary>
+    public static async Task<double> MeanVolumeAsync(string file)
+    {
+        var log = await RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-i", file, "-vn", "-af", "volumedetect", "-f", "null", "-"], stderr: true);
+        var m = MeanVolume().Match(log);
+        Assert.True(m.Success, "volumedetect printed no mean_volume: " + log);
+        return double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Average luma (0..255) over the video (signalstats YAVG); black is about 16.</summary>
+    public static async Task<double> AverageLumaAsync(string file)
+    {
+        var log = await RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-i", file, "-an", "-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG", "-f", "null", "-"], stderr: true);
+        var values = Yavg().Matches(log).Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+        Assert.NotEmpty(values);
+        return values.Average();
+    }
+
+    /// <summary>The RGB colour of one pixel of the frame at <paramref name="seconds"/>.</summary>
+    public static async Task<(int R, int G, int B)> PixelAsync(string file, double seconds, int x, int y)
+    {
+        var raw = Path.GetTempFileName();
+        await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-ss", seconds.ToString(CultureInfo.InvariantCulture), "-i", file, "-frames:v", "1",
+            "-vf", $"crop=1:1:{x}:{y}", "-f", "rawvideo", "-pix_fmt", "rgb24", raw]);
+        var bytes = await File.ReadAllBytesAsync(raw);
+        File.Delete(raw);
+        return (bytes[0], bytes[1], bytes[2]);
+    }
+
+    public static async Task<string> RunAsync(string tool, string[] args, bool stderr = false)
+    {
+        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await p.WaitForExitAsync(cts.Token);
+        Assert.True(p.ExitCode == 0, $"{tool} failed: {await error}");
+        return stderr ? await error : await output;
+    }
+
+    [GeneratedRegex(@"mean_volume: (-?[\d.]+) dB")]
+    private static partial Regex MeanVolume();
+
+    [GeneratedRegex(@"lavfi\.signalstats\.YAVG=([\d.]+)")]
+    private static partial Regex Yavg();
+}
