@@ -47,7 +47,7 @@ public sealed class MediaFixture : IAsyncLifetime
             ["Janus:RtpPortRange"] = "20000-20999",
             // Small recordings on the shared 2 cores: 15 fps.
             ["Recorder:FrameRate"] = "15",
-            ["Recorder:Slots"] = "1",
+            ["Recorder:Slots"] = "2",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Capstan"] = "Information",
         });

@@ -49,7 +49,7 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
     {
         var raw = Path.GetTempFileName();
         await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-ss", seconds.ToString(CultureInfo.InvariantCulture), "-i", file, "-frames:v", "1",
-            "-vf", $"crop=1:1:{x}:{y}", "-f", "rawvideo", "-pix_fmt", "rgb24", raw]);
+            "-vf", $"format=rgb24,crop=2:2:{x - (x % 2)}:{y - (y % 2)}", "-f", "rawvideo", "-pix_fmt", "rgb24", raw]);
         var bytes = await File.ReadAllBytesAsync(raw);
         File.Delete(raw);
         return (bytes[0], bytes[1], bytes[2]);

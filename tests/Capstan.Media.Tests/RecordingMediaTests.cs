@@ -116,4 +116,170 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         File.Delete(video);
         File.Delete(audio);
     }
+
+    /// <summary>Records a few seconds of a running meeting and returns the finished recording.</summary>
+    private async Task<JsonNode> RecordForAsync(object body, double seconds)
+    {
+        var id = (await StartAsync(body))["id"]!.GetValue<string>();
+        await WaitStatusAsync(id, "RECORDING");
+        await Task.Delay(TimeSpan.FromSeconds(seconds), TestContext.Current.CancellationToken);
+        await ActAsync(id, "stop");
+        return await WaitStatusAsync(id, "UPLOADED");
+    }
+
+    [Fact]
+    public async Task Vp8_GivesWebmWithVorbis()
+    {
+        var (meeting, pages) = await MeetingWithPeopleAsync(1);
+        var done = await RecordForAsync(new { meeting_id = meeting, video_config = new { codec = "VP8", width = 640, height = 360 } }, 3);
+        await CloseAsync(pages);
+        Assert.EndsWith(".webm", done["output_file_name"]!.GetValue<string>(), StringComparison.Ordinal);
+        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "webm");
+        var facts = await MediaFacts.ProbeAsync(file);
+        Assert.Equal(("vp8", 640, 360, "vorbis"), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec));
+        Assert.Contains("webm", facts.Format, StringComparison.Ordinal);
+        Assert.InRange(facts.Duration, 2.5, 4.5);
+        Assert.True(await MediaFacts.AverageLumaAsync(file) > 40, "video is black");
+        Assert.Null(done["audio_download_url"]);
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task Watermark_IsPlacedInTheChosenCorner()
+    {
+        using var images = new StaticServer();
+        var png = Path.Combine(Path.GetTempPath(), $"wm-{Guid.NewGuid():N}.png");
+        await MediaFacts.RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=80x40", "-frames:v", "1", png]);
+        images.Add("wm.png", await File.ReadAllBytesAsync(png, TestContext.Current.CancellationToken), "image/png");
+        File.Delete(png);
+
+        var (meeting, pages) = await MeetingWithPeopleAsync(1);
+        var done = await RecordForAsync(new
+        {
+            meeting_id = meeting,
+            video_config = new { width = 640, height = 360, watermark = new { url = images.Url("wm.png"), position = "right bottom", size = new { width = 64, height = 32 } } },
+        }, 3);
+        await CloseAsync(pages);
+        Assert.Single(images.Requests, r => r.AbsolutePath == "/wm.png");
+        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var inside = await MediaFacts.PixelAsync(file, 1.5, 640 - 10, 360 - 10);
+        Assert.True(inside.R > 180 && inside.G < 80 && inside.B < 80, $"watermark pixel is {inside}");
+        var outside = await MediaFacts.PixelAsync(file, 1.5, 640 - 80, 360 - 10);
+        Assert.False(outside.R > 180 && outside.G < 80 && outside.B < 80, $"the watermark is larger than asked: {outside}");
+        var otherCorner = await MediaFacts.PixelAsync(file, 1.5, 10, 10);
+        Assert.False(otherCorner.R > 180 && otherCorner.G < 80 && otherCorner.B < 80, "watermark in the wrong corner");
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task RtmpOut_StreamsLiveWhileRecording()
+    {
+        using var rtmp = new RtmpServer();
+        var (meeting, pages) = await MeetingWithPeopleAsync(1);
+        var id = (await StartAsync(new { meeting_id = meeting, video_config = new { width = 640, height = 360 }, rtmp_out_config = new { rtmp_url = rtmp.Url("capstan") } }))["id"]!.GetValue<string>();
+        await WaitStatusAsync(id, "RECORDING");
+        var live = await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-rw_timeout", "15000000", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", rtmp.Url("capstan")]);
+        Assert.Contains("h264,640,360", live, StringComparison.Ordinal);
+        Assert.Contains("aac", live, StringComparison.Ordinal);
+        await ActAsync(id, "stop");
+        var done = await WaitStatusAsync(id, "UPLOADED");
+        await CloseAsync(pages);
+        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        Assert.Equal("h264", (await MediaFacts.ProbeAsync(file)).VideoCodec);
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task CustomUrl_GetsAuthTokenAndConfig_AndIsRecorded()
+    {
+        using var app = new StaticServer();
+        app.Add("app.html", """
+            <!doctype html><html><body style="margin:0;background:rgb(0,0,255)">
+            <script>
+              const ctx = new AudioContext(); const o = ctx.createOscillator(); o.frequency.value = 440; o.connect(ctx.destination); o.start();
+            </script></body></html>
+            """, "text/html");
+        var (meeting, pages) = await MeetingWithPeopleAsync(1);
+        var done = await RecordForAsync(new { meeting_id = meeting, url = app.Url("app.html"), video_config = new { width = 640, height = 360 } }, 3);
+        await CloseAsync(pages);
+        var request = app.Requests.First(r => r.AbsolutePath == "/app.html");
+        var query = System.Web.HttpUtility.ParseQueryString(request.Query);
+        Assert.Equal(3, query["authToken"]!.Split('.').Length);
+        Assert.Equal(640, JsonNode.Parse(query["config"]!)!["video_config"]!["width"]!.GetValue<int>());
+        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var pixel = await MediaFacts.PixelAsync(file, 1.5, 320, 180);
+        Assert.True(pixel.B > 180 && pixel.R < 60 && pixel.G < 60, $"the custom page is not what was recorded: {pixel}");
+        Assert.True(await MediaFacts.MeanVolumeAsync(file) > -40, "the custom page's tone is not in the recording");
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task RecordOnStart_RecordsTheSession_AndKickAllStopsAtOnce()
+    {
+        var (meeting, pages) = await MeetingWithPeopleAsync(2, new { title = "Auto", record_on_start = true, recording_config = new { video_config = new { width = 640, height = 360 } } });
+        JsonNode? active = null;
+        await Wait.UntilAsync(async () => (active = await f.GetAsync($"/recordings/active-recording/{meeting}")) is not null, "a recording started with the session");
+        var id = active!["id"]!.GetValue<string>();
+        var recording = await WaitStatusAsync(id, "RECORDING");
+        Assert.Equal("RECORD_ON_START", recording["start_reason"]!["reason"]!.GetValue<string>());
+        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        (await f.Api.PostAsync($"{f.AppPath}/meetings/{meeting}/active-session/kick-all", null, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
+        Assert.NotEqual("RECORDING", (await f.GetAsync($"/recordings/{id}"))!["status"]!.GetValue<string>());
+        var done = await WaitStatusAsync(id, "UPLOADED");
+        await CloseAsync(pages);
+        Assert.Equal("ALL_PEERS_LEFT", done["stop_reason"]!["reason"]!.GetValue<string>());
+        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        Assert.InRange((await MediaFacts.ProbeAsync(file)).Duration, 2.5, 5);
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task KilledFfmpeg_RestartsIntoANewSegment_AndTheFileIsStillWhole()
+    {
+        var (meeting, pages) = await MeetingWithPeopleAsync(1);
+        var id = (await StartAsync(new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }))["id"]!.GetValue<string>();
+        await WaitStatusAsync(id, "RECORDING");
+        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        var pid = (await MediaFacts.RunAsync("pgrep", ["-f", $"{id}/seg_0001.mkv"])).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).First();
+        System.Diagnostics.Process.GetProcessById(pid).Kill();
+        await Wait.UntilAsync(async () => (await MediaFacts.RunAsync("sh", ["-c", $"pgrep -f '{id}/seg_0002.mkv' || true"])).Trim().Length > 0, "a second segment after the kill");
+        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        await ActAsync(id, "stop");
+        var done = await WaitStatusAsync(id, "UPLOADED");
+        await CloseAsync(pages);
+        Assert.Equal("API_CALL", done["stop_reason"]!["reason"]!.GetValue<string>());
+        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var facts = await MediaFacts.ProbeAsync(file);
+        // About 6 s recorded; a killed segment loses at most its last second, the restart a fraction of one.
+        Assert.InRange(facts.Duration, 4, 7);
+        Assert.Equal(("h264", "aac"), (facts.VideoCodec, facts.AudioCodec));
+        await MediaFacts.RunAsync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"]);
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task MaxSeconds_And_AllPeersLeft_StopTheRecording()
+    {
+        // Both limits are at least 60 s by the contract: the two recordings run side by side.
+        var (limited, limitedPages) = await MeetingWithPeopleAsync(1);
+        var (abandoned, abandonedPages) = await MeetingWithPeopleAsync(1, new { title = "Left alone", session_keep_alive_time_in_secs = 60 });
+        var first = (await StartAsync(new { meeting_id = limited, max_seconds = 60, video_config = new { width = 320, height = 180 } }))["id"]!.GetValue<string>();
+        var second = (await StartAsync(new { meeting_id = abandoned, video_config = new { width = 320, height = 180 } }))["id"]!.GetValue<string>();
+        await WaitStatusAsync(first, "RECORDING");
+        await WaitStatusAsync(second, "RECORDING");
+        await CloseAsync(abandonedPages);
+
+        var capped = await WaitStatusAsync(first, "UPLOADED", 120);
+        var left = await WaitStatusAsync(second, "UPLOADED", 120);
+        await CloseAsync(limitedPages);
+
+        var cappedFile = await DownloadAsync(capped["download_url"]!.GetValue<string>(), "mp4");
+        Assert.InRange((await MediaFacts.ProbeAsync(cappedFile)).Duration, 59.0, 61.0);
+        Assert.Equal("max_seconds", capped["stop_reason"]!["caller"]!["name"]!.GetValue<string>());
+        Assert.Equal("ALL_PEERS_LEFT", left["stop_reason"]!["reason"]!.GetValue<string>());
+        var leftFile = await DownloadAsync(left["download_url"]!.GetValue<string>(), "mp4");
+        Assert.InRange((await MediaFacts.ProbeAsync(leftFile)).Duration, 55.0, 70.0);
+        File.Delete(cappedFile);
+        File.Delete(leftFile);
+    }
 }
