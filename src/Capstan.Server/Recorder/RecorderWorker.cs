@@ -42,7 +42,8 @@ public sealed partial class RecorderWorker(
         owner = owner.Length > 120 ? owner[^120..] : owner;
         await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), logger);
         var http = httpClients.CreateClient("recorder");
-        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir);
+        await using var pool = new WarmPool(o, pulse, http, workDir, logger);
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, stoppingToken);
         LogStarted(logger, o.Slots, workDir);
         try
         {
@@ -52,6 +53,7 @@ public sealed partial class RecorderWorker(
         {
             LogPulseFailed(logger, e.Message);
         }
+        pool.Replenish(o.Slots, stoppingToken);
 
         var running = new List<Task>();
         while (!stoppingToken.IsCancellationRequested)

@@ -11,7 +11,7 @@ namespace Capstan.Server.Recorder;
 /// <summary>What a recording session needs from its worker.</summary>
 public sealed record RecorderContext(
     RecorderOptions Options, IServiceScopeFactory Scopes, PulseServer Pulse, DefaultBucket Bucket, HttpClient Http,
-    RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir);
+    RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir, WarmPool Pool, CancellationToken Stopping);
 
 /// <summary>One recording, start to finish: its own X display, audio sink and Chromium on the recorder view (or
 /// the custom <c>url</c>), ffmpeg capture segments that follow pause and resume, restarts when ffmpeg or
@@ -26,12 +26,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private readonly List<string> _segments = [];
     private RecordingRow _recording = null!;
     private EffectiveRecordingConfig _config = null!;
-    private ChildProcess? _xvfb;
-    private ChildProcess? _chromium;
+    private CaptureSurface? _surface;
     private ChildProcess? _ffmpeg;
-    private Cdp? _cdp;
-    private int _display;
-    private int? _sinkModule;
     private Guid? _recorderParticipant;
     private string? _watermark;
     private double _recordedSeconds;
@@ -39,8 +35,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private bool _started;
     private int _restarts;
     private DateTime _nextHeartbeat;
-
-    private string Sink => "rec_" + job.RecordingId.ToString("N")[..12];
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -145,7 +139,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
                     continue;
                 }
             }
-            if (_chromium is { HasExited: true } && !await RecoverAsync(ct))
+            if (_surface is { Healthy: false } && !await RecoverAsync(ct))
             {
                 await StopSegmentAsync();
                 await StopRecordingAsync(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
@@ -163,13 +157,13 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         await StopSegmentAsync();
         if (++_restarts > ctx.Options.MaxCaptureRestarts)
         {
-            LogGaveUp(ctx.Logger, _restarts - 1, ffmpegTail ?? _chromium?.Tail() ?? string.Empty);
+            LogGaveUp(ctx.Logger, _restarts - 1, ffmpegTail ?? _surface?.Chromium.Tail() ?? string.Empty);
             return false;
         }
-        LogRestart(ctx.Logger, _restarts, _chromium is { HasExited: true } ? "chromium" : "ffmpeg");
+        LogRestart(ctx.Logger, _restarts, _surface is { Healthy: false } ? "chromium or Xvfb" : "ffmpeg");
         try
         {
-            if (_chromium is { HasExited: true } || _xvfb is { HasExited: true })
+            if (_surface is { Healthy: false })
             {
                 await TeardownAsync();
                 await StartBrowserAsync(ct);
@@ -196,40 +190,16 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             _watermark = await FetchWatermarkAsync(wmUrl, ct);
         }
 
-        var displayReady = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _xvfb = ChildProcess.Start("Xvfb", ctx.Options.Xvfb, MediaArgs.Xvfb(w, h), Path.Combine(_dir, "xvfb.log"), onLine: line =>
-        {
-            if (int.TryParse(line.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var d))
-            {
-                displayReady.TrySetResult(d);
-            }
-        });
-        var first = await Task.WhenAny(displayReady.Task, _xvfb.Exited, Task.Delay(TimeSpan.FromSeconds(10), ct));
-        if (first != displayReady.Task)
-        {
-            throw new ChildProcessException("Xvfb", _xvfb.HasExited ? await _xvfb.Exited : -1, _xvfb.Tail());
-        }
-        _display = await displayReady.Task;
-        _sinkModule ??= await ctx.Pulse.LoadSinkAsync(Sink, ct);
-
-        var profile = Path.Combine(_dir, "chromium-profile");
-        if (Directory.Exists(profile))
-        {
-            Directory.Delete(profile, recursive: true);
-        }
-        var env = new Dictionary<string, string>(ctx.Pulse.Environment)
-        {
-            ["DISPLAY"] = ":" + _display.ToString(CultureInfo.InvariantCulture),
-            ["PULSE_SINK"] = Sink,
-        };
-        _chromium = ChildProcess.Start("chromium", ctx.Options.Chromium, MediaArgs.Chromium(profile, w, h, url), Path.Combine(_dir, "chromium.log"), env);
-        _cdp = await Cdp.ConnectAsync(profile, ctx.Http, TimeSpan.FromSeconds(15), ct);
+        // A warm surface (display, sink, browser) when one is ready; otherwise launch one now.
+        _surface = await ctx.Pool.TakeAsync() ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ct);
+        ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
+        await _surface.ShowAsync(url, w, h, ct);
         var deadline = DateTime.UtcNow + ctx.Options.ReadyTimeout;
         while (DateTime.UtcNow < deadline)
         {
             try
             {
-                if ((await _cdp.EvaluateAsync(ReadyExpression, ct))?.GetValue<bool>() == true)
+                if ((await _surface.Cdp.EvaluateAsync(ReadyExpression, ct))?.GetValue<bool>() == true)
                 {
                     break;
                 }
@@ -247,7 +217,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         var index = _segments.Count + 1;
         var output = Path.Combine(_dir, $"seg_{index:D4}.mkv");
         var seg = new Segment(output);
-        var spec = new CaptureSpec(_display, Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
+        var surface = _surface ?? throw new InvalidOperationException("no capture surface");
+        var spec = new CaptureSpec(surface.Display, surface.Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
             MediaArgs.Channels(_config), ctx.Options.AudioOffsetSeconds, output, _watermark, _config.Watermark?.Position,
             _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _config.RtmpUrl);
         _ffmpeg = ChildProcess.Start("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Capture(spec), Path.Combine(_dir, "ffmpeg.log"),
@@ -287,22 +258,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private async Task TeardownAsync()
     {
         await StopSegmentAsync();
-        if (_cdp is not null)
+        if (_surface is not null)
         {
-            await _cdp.DisposeAsync();
-            _cdp = null;
-        }
-        if (_chromium is not null)
-        {
-            await _chromium.StopAsync(TimeSpan.FromSeconds(3));
-            await _chromium.DisposeAsync();
-            _chromium = null;
-        }
-        if (_xvfb is not null)
-        {
-            await _xvfb.StopAsync(TimeSpan.FromSeconds(2));
-            await _xvfb.DisposeAsync();
-            _xvfb = null;
+            await _surface.DisposeAsync();
+            _surface = null;
         }
     }
 
@@ -310,11 +269,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// recording UPLOADED. With nothing captured the recording ends ERRORED.</summary>
     private async Task DeliverAsync(CancellationToken ct)
     {
-        if (_sinkModule is { } module)
-        {
-            await ctx.Pulse.UnloadSinkAsync(module, ct);
-            _sinkModule = null;
-        }
         await RemoveRecorderParticipantAsync(ct);
         var usable = new List<string>();
         foreach (var s in _segments.Where(File.Exists))
@@ -538,25 +492,13 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             File.Delete(f);
         }
-        var profile = Path.Combine(_dir, "chromium-profile");
-        if (Directory.Exists(profile))
-        {
-            Directory.Delete(profile, recursive: true);
-        }
         foreach (var f in new[] { "watermark", "segments.txt" }.Select(f => Path.Combine(_dir, f)).Where(File.Exists))
         {
             File.Delete(f);
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await TeardownAsync();
-        if (_sinkModule is { } module)
-        {
-            await ctx.Pulse.UnloadSinkAsync(module, CancellationToken.None);
-        }
-    }
+    public async ValueTask DisposeAsync() => await TeardownAsync();
 
     /// <summary>Progress of one ffmpeg segment, from <c>-progress pipe:1</c>.</summary>
     private sealed class Segment(string path)

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Capstan.Server.Processes;
+
+namespace Capstan.Server.Recorder;
+
+/// <summary>What a recording is captured from: an X display of its own (<c>Xvfb -displayfd</c>), a PulseAudio
+/// null sink of its own, and a Chromium app window at the top-left of the display, driven over DevTools.
+/// Launched ahead of time (warm) so that a recording only resizes the window and navigates.</summary>
+public sealed class CaptureSurface : IAsyncDisposable
+{
+    private CaptureSurface(string dir, string sink, int sinkModule, int display, ChildProcess xvfb, ChildProcess chromium, Cdp cdp, PulseServer pulse)
+    {
+        Dir = dir;
+        Sink = sink;
+        SinkModule = sinkModule;
+        Display = display;
+        Xvfb = xvfb;
+        Chromium = chromium;
+        Cdp = cdp;
+        _pulse = pulse;
+    }
+
+    private readonly PulseServer _pulse;
+
+    public string Dir { get; }
+
+    public string Sink { get; }
+
+    public int SinkModule { get; }
+
+    public int Display { get; }
+
+    public ChildProcess Xvfb { get; }
+
+    public ChildProcess Chromium { get; }
+
+    public Cdp Cdp { get; }
+
+    public bool Healthy => !Xvfb.HasExited && !Chromium.HasExited;
+
+    public static async Task<CaptureSurface> LaunchAsync(RecorderOptions o, PulseServer pulse, HttpClient http, string dir, CancellationToken ct)
+    {
+        Directory.CreateDirectory(dir);
+        var displayReady = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var xvfb = ChildProcess.Start("Xvfb", o.Xvfb, MediaArgs.Xvfb(o.MaxWidth, o.MaxHeight), Path.Combine(dir, "xvfb.log"), onLine: line =>
+        {
+            if (int.TryParse(line.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var d))
+            {
+                displayReady.TrySetResult(d);
+            }
+        });
+        ChildProcess? chromium = null;
+        var sinkModule = -1;
+        try
+        {
+            var first = await Task.WhenAny(displayReady.Task, xvfb.Exited, Task.Delay(TimeSpan.FromSeconds(10), ct));
+            if (first != displayReady.Task)
+            {
+                throw new ChildProcessException("Xvfb", xvfb.HasExited ? await xvfb.Exited : -1, xvfb.Tail());
+            }
+            var display = await displayReady.Task;
+            var sink = "rec_" + Guid.NewGuid().ToString("N")[..12];
+            sinkModule = await pulse.LoadSinkAsync(sink, ct);
+            var profile = Path.Combine(dir, "chromium-profile");
+            var env = new Dictionary<string, string>(pulse.Environment)
+            {
+                ["DISPLAY"] = ":" + display.ToString(CultureInfo.InvariantCulture),
+                ["PULSE_SINK"] = sink,
+            };
+            chromium = ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, "about:blank"), Path.Combine(dir, "chromium.log"), env);
+            var cdp = await Cdp.ConnectAsync(profile, http, TimeSpan.FromSeconds(20), ct);
+            return new CaptureSurface(dir, sink, sinkModule, display, xvfb, chromium, cdp, pulse);
+        }
+        catch
+        {
+            if (chromium is not null)
+            {
+                await chromium.DisposeAsync();
+            }
+            if (sinkModule >= 0)
+            {
+                await pulse.UnloadSinkAsync(sinkModule, CancellationToken.None);
+            }
+            await xvfb.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Sizes the window to the recording and loads <paramref name="url"/>.</summary>
+    public async Task ShowAsync(string url, int width, int height, CancellationToken ct)
+    {
+        var window = await Cdp.SendAsync("Browser.getWindowForTarget", null, ct);
+        await Cdp.SendAsync("Browser.setWindowBounds", new JsonObject
+        {
+            ["windowId"] = window!["windowId"]!.GetValue<int>(),
+            ["bounds"] = new JsonObject { ["left"] = 0, ["top"] = 0, ["width"] = width, ["height"] = height, ["windowState"] = "normal" },
+        }, ct);
+        await Cdp.NavigateAsync(url, ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cdp.DisposeAsync();
+        await Chromium.StopAsync(TimeSpan.FromSeconds(3));
+        await Chromium.DisposeAsync();
+        await Xvfb.StopAsync(TimeSpan.FromSeconds(2));
+        await Xvfb.DisposeAsync();
+        await _pulse.UnloadSinkAsync(SinkModule, CancellationToken.None);
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a file still held by an exiting process; the next sweep of the work folder removes it
+        }
+    }
+}
+
+/// <summary>Warm capture surfaces, one per worker slot, launched ahead of the recordings that will use them.</summary>
+public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse, HttpClient http, string workDir, ILogger logger) : IAsyncDisposable
+{
+    private readonly ConcurrentQueue<CaptureSurface> _ready = new();
+    private int _launching;
+
+    /// <summary>A healthy warm surface, or null (the caller launches one itself).</summary>
+    public async Task<CaptureSurface?> TakeAsync()
+    {
+        while (_ready.TryDequeue(out var s))
+        {
+            if (s.Healthy)
+            {
+                return s;
+            }
+            await s.DisposeAsync();
+        }
+        return null;
+    }
+
+    /// <summary>Launches surfaces in the background until <paramref name="wanted"/> are warm or launching.</summary>
+    public void Replenish(int wanted, CancellationToken ct)
+    {
+        while (_ready.Count + Volatile.Read(ref _launching) < wanted)
+        {
+            Interlocked.Increment(ref _launching);
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    var s = await CaptureSurface.LaunchAsync(options, pulse, http, Path.Combine(workDir, "warm-" + Guid.NewGuid().ToString("N")[..8]), ct);
+                    _ready.Enqueue(s);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    LogWarmFailed(logger, e.Message);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _launching);
+                }
+            }, ct);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        while (_ready.TryDequeue(out var s))
+        {
+            await s.DisposeAsync();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Launching a warm capture surface failed: {Reason}")]
+    private static partial void LogWarmFailed(ILogger logger, string reason);
+}
