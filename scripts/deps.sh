@@ -3,10 +3,13 @@
 # runtime: what `./capstan up` needs to run the server; test: plus what the test suite starts.
 set -euo pipefail
 
-# Janus (the SFU) with the Debian janus.js and adapter.js the meeting page loads.
-runtime_pkgs=(ca-certificates janus janus-tools libjs-janus-gateway libjs-webrtc-adapter)
-# PostgreSQL for the API suites, Node for the official-SDK suite, Chromium and iproute2 for the media suites.
-test_pkgs=(postgresql postgresql-client nodejs npm chromium iproute2 util-linux)
+# Janus (the SFU) with the Debian janus.js and adapter.js the meeting page loads; the recorder's display,
+# audio sink, browser and encoder.
+runtime_pkgs=(ca-certificates janus janus-tools libjs-janus-gateway libjs-webrtc-adapter
+  xvfb pulseaudio pulseaudio-utils ffmpeg chromium fonts-dejavu-core)
+# PostgreSQL for the API suites, Node for the official-SDK suite, iproute2 for the media namespace, nginx with
+# the RTMP module as the RTMP-out target.
+test_pkgs=(postgresql postgresql-client nodejs npm iproute2 util-linux nginx-light libnginx-mod-rtmp)
 
 case "${1:-runtime}" in
   runtime) want=("${runtime_pkgs[@]}") ;;

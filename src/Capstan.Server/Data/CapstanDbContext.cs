@@ -114,9 +114,10 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
             e.Property(x => x.Status).HasMaxLength(16);
             e.Property(x => x.OutputFileName).HasMaxLength(512);
             e.Property(x => x.AudioFileName).HasMaxLength(512);
-            e.HasIndex(x => new { x.AppId, x.InvokedTime });
-            e.HasIndex(x => new { x.AppId, x.Status, x.InvokedTime });
-            e.HasIndex(x => new { x.MeetingId, x.InvokedTime });
+            // List orders: (InvokedTime, Id) within an app, optionally one status or one meeting.
+            e.HasIndex(x => new { x.AppId, x.InvokedTime, x.Id });
+            e.HasIndex(x => new { x.AppId, x.Status, x.InvokedTime, x.Id });
+            e.HasIndex(x => new { x.MeetingId, x.InvokedTime, x.Id });
             // Two exclusive active recordings of one meeting cannot both exist (the meeting row's guard
             // covers the allow_multiple_recordings mix; this index is the database's own backstop).
             e.HasIndex(x => x.MeetingId).IsUnique()

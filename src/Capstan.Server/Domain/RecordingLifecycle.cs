@@ -7,7 +7,7 @@ namespace Capstan.Server.Domain;
 /// <summary>Every recording status change goes through here: it checks the transition, releases the meeting's
 /// recording guard when a composite recording stops being active, and writes <c>recording.statusUpdate</c>
 /// to the outbox. Callers run it inside a transaction and save.</summary>
-public sealed class RecordingLifecycle(CapstanDbContext db, TimeProvider time)
+public sealed class RecordingLifecycle(CapstanDbContext db, TimeProvider time, RecordingCounts? counts = null)
 {
     public static readonly ReasonDto OrganizationCaller = new() { Reason = StopReasons.ApiCall, Caller = new CallerDto { Type = "ORGANIZATION" } };
 
@@ -18,6 +18,7 @@ public sealed class RecordingLifecycle(CapstanDbContext db, TimeProvider time)
         var wasActive = RecordingStatus.IsActive(r.Status);
         r.Status = to;
         r.UpdatedAt = Now;
+        counts?.Invalidate();
         if (wasActive && !RecordingStatus.IsActive(to) && r.Type == RecordingTypes.Composite)
         {
             await ReleaseGuardAsync(r, ct);

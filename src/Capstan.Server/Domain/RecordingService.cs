@@ -13,7 +13,7 @@ public sealed record RecordingListFilter(
 
 /// <summary>Starting, listing and controlling recordings. A start writes the INVOKED recording and its recorder
 /// job in one transaction; the recorder worker claims the job. Nothing here pretends to record.</summary>
-public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases, RecorderSignals signals)
+public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases, RecorderSignals signals, RecordingCounts counts)
 {
     public async Task<RecordingRow> StartAsync(Guid appId, StartRecordingRequest? body, CancellationToken ct)
     {
@@ -166,9 +166,19 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
                 || EF.Functions.Like(r.OutputFileName.ToLower(), pattern, "\\")
                 || db.Meetings.Any(m => m.Id == r.MeetingId && EF.Functions.Like(m.Title!.ToLower(), pattern, "\\")));
         }
-        var total = await q.LongCountAsync(ct);
+        var key = string.Join('|', appId, f.MeetingId, f.Expired, f.Search, f.Start?.Ticks, f.End?.Ticks, string.Join(',', f.Statuses.Order(StringComparer.Ordinal)));
+        var total = await counts.GetAsync(key, () => q.LongCountAsync(ct));
         q = f.Ascending ? q.OrderBy(r => r.InvokedTime).ThenBy(r => r.Id) : q.OrderByDescending(r => r.InvokedTime).ThenByDescending(r => r.Id);
-        var items = await q.Skip(f.Page.Skip).Take(f.Page.PerPage).ToListAsync(ct);
+        // The list shows no config: leave the largest column out of the read.
+        var items = await q.Skip(f.Page.Skip).Take(f.Page.PerPage).Select(r => new RecordingRow
+        {
+            Id = r.Id, AppId = r.AppId, MeetingId = r.MeetingId, SessionId = r.SessionId, Type = r.Type, Status = r.Status,
+            AllowMultiple = r.AllowMultiple, OutputFileName = r.OutputFileName, AudioFileName = r.AudioFileName, ConfigJson = string.Empty,
+            StorageConfigJson = r.StorageConfigJson, StartReasonJson = r.StartReasonJson, StopReasonJson = r.StopReasonJson,
+            InvokedTime = r.InvokedTime, StartedTime = r.StartedTime, StoppedTime = r.StoppedTime, FileSize = r.FileSize,
+            DurationSeconds = r.DurationSeconds, DownloadUrl = r.DownloadUrl, AudioDownloadUrl = r.AudioDownloadUrl,
+            DownloadUrlExpiry = r.DownloadUrlExpiry, TrackDownloadsJson = r.TrackDownloadsJson, UpdatedAt = r.UpdatedAt,
+        }).ToListAsync(ct);
         var meetingIds = items.Select(r => r.MeetingId).Distinct().ToList();
         var meetings = meetingIds.Count == 0
             ? []
@@ -225,6 +235,7 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
             WebhookEvents.Enqueue(db, meeting.AppId, WebhookEvents.RecordingStatusUpdate, WebhookEvents.RecordingPayload(row, meeting, session), now);
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
+            counts.Invalidate();
             signals.Notify();
             return row;
         }

@@ -14,6 +14,8 @@ public static class CapstanCommands
         ["--database"] = "Capstan:Database",
         ["--listen"] = "Capstan:ListenAddress",
         ["--public-url"] = "Capstan:PublicBaseUrl",
+        ["--server-url"] = "Recorder:ServerUrl",
+        ["--slots"] = "Recorder:Slots",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -29,10 +31,17 @@ public static class CapstanCommands
                     await app.RunAsync();
                     return 0;
                 }
+            case "worker":
+                {
+                    using var worker = CapstanHost.BuildWorker(settings);
+                    await DatabaseSetup.MigrateAsync(worker.Services, CancellationToken.None);
+                    await worker.RunAsync();
+                    return 0;
+                }
             case "token":
                 return await TokenAsync(rest, settings);
             case "help" or "--help" or "-h":
-                await Console.Out.WriteLineAsync("usage: capstan serve [--port N] [--data-dir DIR] [--database CONN] | capstan token create --account ID");
+                await Console.Out.WriteLineAsync("usage: capstan serve [--port N] [--data-dir DIR] [--database CONN] | capstan worker --database CONN --server-url URL [--slots N] | capstan token create --account ID");
                 return 0;
             default:
                 await Console.Error.WriteLineAsync($"unknown command '{command}'");

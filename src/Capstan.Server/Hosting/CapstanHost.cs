@@ -52,18 +52,8 @@ public static class CapstanHost
         builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
 
         var services = builder.Services;
-        services.AddSingleton(TimeProvider.System);
-        services.AddCapstanDatabase(options);
-        services.AddSingleton<SecretProtector>();
-        services.AddSingleton<ParticipantTokens>();
-        services.AddSingleton<StorageAliases>();
-        services.AddScoped<AccountService>();
-        services.AddScoped<MeetingService>();
-        services.AddScoped<SessionService>();
-        services.AddScoped<RecordingLifecycle>();
-        services.AddScoped<RecordingService>();
-        services.AddScoped<WebhookService>();
-
+        services.AddCapstanCore(options);
+        services.AddRecorder();
         services.AddOptions<JanusOptions>().BindConfiguration(JanusOptions.Section).ValidateOnStart();
         services.AddHttpClient("janus", c => c.Timeout = TimeSpan.FromSeconds(10));
         services.AddHttpClient("janus-proxy", c => c.Timeout = TimeSpan.FromSeconds(90));
@@ -72,14 +62,6 @@ public static class CapstanHost
         services.AddScoped<RoomService>();
         services.AddHostedService<JanusSupervisor>();
         services.AddHostedService<SessionSweeper>();
-
-        services.AddSingleton<RecorderSignals>();
-        services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section).ValidateOnStart();
-        services.AddOptions<DefaultBucketOptions>().BindConfiguration(DefaultBucketOptions.Section).ValidateOnStart();
-        services.AddSingleton<DefaultBucket>();
-        services.AddScoped<JobQueue>();
-        services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
-        services.AddHostedService<RecorderWorker>();
         services.AddHostedService<BucketRetention>();
 
         services.Configure<JsonOptions>(o => CapstanJson.Configure(o.SerializerOptions));
@@ -93,6 +75,56 @@ public static class CapstanHost
             doc.Info.Version = "v1";
             return Task.CompletedTask;
         }).AddOperationTransformer(OpenApiDocs.TransformAsync));
+    }
+
+    /// <summary>Data, domain and security: what the server and a stand-alone worker share.</summary>
+    public static IServiceCollection AddCapstanCore(this IServiceCollection services, CapstanOptions options)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddCapstanDatabase(options);
+        services.AddSingleton<SecretProtector>();
+        services.AddSingleton<ParticipantTokens>();
+        services.AddSingleton<StorageAliases>();
+        services.AddScoped<AccountService>();
+        services.AddScoped<MeetingService>();
+        services.AddScoped<SessionService>();
+        services.AddScoped<RecordingLifecycle>();
+        services.AddScoped<RecordingService>();
+        services.AddScoped<WebhookService>();
+        services.AddSingleton<RecorderSignals>();
+        services.AddSingleton<RecordingCounts>();
+        services.AddOptions<DefaultBucketOptions>().BindConfiguration(DefaultBucketOptions.Section).ValidateOnStart();
+        services.AddSingleton<DefaultBucket>();
+        return services;
+    }
+
+    /// <summary>The recorder worker (hosted in <c>serve</c>, alone in <c>worker</c>).</summary>
+    public static IServiceCollection AddRecorder(this IServiceCollection services)
+    {
+        services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section).ValidateOnStart();
+        services.AddScoped<JobQueue>();
+        services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddHostedService<RecorderWorker>();
+        return services;
+    }
+
+    /// <summary>A stand-alone recorder worker: no HTTP listener, the shared database, and the server it records
+    /// from (<c>Recorder:ServerUrl</c>).</summary>
+    public static IHost BuildWorker(IEnumerable<KeyValuePair<string, string?>> overrides)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(overrides);
+        var options = builder.Configuration.GetSection(CapstanOptions.Section).Get<CapstanOptions>() ?? new CapstanOptions();
+        options.DataDir = Path.GetFullPath(options.DataDir);
+        options.Validate();
+        if (string.IsNullOrWhiteSpace(builder.Configuration["Recorder:ServerUrl"]))
+        {
+            throw new InvalidOperationException("capstan worker needs the server to record from: --server-url http://capstan-host:8080 (Recorder:ServerUrl)");
+        }
+        builder.Services.AddSingleton(options);
+        builder.Services.AddCapstanCore(options);
+        builder.Services.AddRecorder();
+        return builder.Build();
     }
 
     public static void UseCapstanServer(this WebApplication app)

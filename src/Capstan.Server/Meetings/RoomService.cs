@@ -14,6 +14,10 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
 {
     private static readonly TimeSpan WaitForJanus = TimeSpan.FromSeconds(15);
 
+    // Joins of one meeting arriving together would each create a room; on one node they take turns here (the
+    // unique index on MeetingRooms still settles races between nodes).
+    private static readonly SemaphoreSlim CreateGate = new(1, 1);
+
     /// <summary>The meeting's room, created (or re-created after a Janus restart) as needed.</summary>
     public async Task<(MeetingRoomRow Room, JanusInstance Janus)> EnsureAsync(MeetingRow meeting, CancellationToken ct)
     {
@@ -27,6 +31,19 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
         {
             throw new CapstanException(ErrorCategory.Unavailable, "media_unavailable", "the media server (Janus) is not available; try again shortly");
         }
+        await CreateGate.WaitAsync(ct);
+        try
+        {
+            return await EnsureLockedAsync(meeting, all, ct);
+        }
+        finally
+        {
+            CreateGate.Release();
+        }
+    }
+
+    private async Task<(MeetingRoomRow Room, JanusInstance Janus)> EnsureLockedAsync(MeetingRow meeting, IReadOnlyList<JanusInstance> all, CancellationToken ct)
+    {
         var row = await db.MeetingRooms.FirstOrDefaultAsync(r => r.MeetingId == meeting.Id, ct);
         if (row is not null)
         {

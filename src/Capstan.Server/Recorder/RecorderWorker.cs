@@ -11,8 +11,8 @@ namespace Capstan.Server.Recorder;
 /// <c>capstan serve</c> by default; <c>capstan worker</c> runs it alone.</summary>
 public sealed partial class RecorderWorker(
     IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
-    RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IServer server, IHostApplicationLifetime lifetime,
-    ILogger<RecorderWorker> logger, ILoggerFactory loggers) : BackgroundService
+    RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
+    ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -33,7 +33,7 @@ public sealed partial class RecorderWorker(
             {
                 return;
             }
-            serverUrl = server.Features.Get<IServerAddressesFeature>()!.Addresses.First()
+            serverUrl = (server ?? throw new InvalidOperationException("Recorder:ServerUrl is required without a local server")).Features.Get<IServerAddressesFeature>()!.Addresses.First()
                 .Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         }
         var workDir = Path.GetFullPath(o.WorkDir ?? Path.Combine(options.DataDir, "recorder"));

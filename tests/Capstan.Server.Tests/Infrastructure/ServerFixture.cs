@@ -38,6 +38,7 @@ public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
             ["Logging:LogLevel:Default"] = "Warning",
             // The API suites need no media; the media suite runs Janus in a network namespace.
             ["Janus:Enabled"] = "false",
+            ["Recorder:Enabled"] = "false",
         };
         if (Provider == DatabaseProvider.Postgres)
         {

@@ -441,11 +441,11 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                         .HasDatabaseName("IX_Recordings_OneExclusiveActivePerMeeting")
                         .HasFilter("\"Status\" IN ('INVOKED', 'RECORDING', 'PAUSED') AND \"AllowMultiple\" = FALSE AND \"Type\" = 'COMPOSITE'");
 
-                    b.HasIndex("AppId", "InvokedTime");
+                    b.HasIndex("AppId", "InvokedTime", "Id");
 
-                    b.HasIndex("MeetingId", "InvokedTime");
+                    b.HasIndex("MeetingId", "InvokedTime", "Id");
 
-                    b.HasIndex("AppId", "Status", "InvokedTime");
+                    b.HasIndex("AppId", "Status", "InvokedTime", "Id");
 
                     b.ToTable("Recordings", (string)null);
                 });
