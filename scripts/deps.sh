@@ -9,7 +9,7 @@ runtime_pkgs=(ca-certificates janus janus-tools libjs-janus-gateway libjs-webrtc
   xvfb pulseaudio pulseaudio-utils ffmpeg chromium fonts-dejavu-core)
 # PostgreSQL for the API suites, Node for the official-SDK suite, iproute2 for the media namespace, nginx with
 # the RTMP module as the RTMP-out target.
-test_pkgs=(postgresql postgresql-client nodejs npm iproute2 util-linux nginx-light libnginx-mod-rtmp)
+test_pkgs=(postgresql postgresql-client nodejs npm iproute2 util-linux nginx-light libnginx-mod-rtmp openssh-server openssh-client)
 
 case "${1:-runtime}" in
   runtime) want=("${runtime_pkgs[@]}") ;;
