@@ -199,6 +199,18 @@ public sealed class RecordingDto
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public MeetingDto? Meeting { get; init; }
+
+    /// <summary>Capstan extension: SHA-256 (hex) of the delivered file, once uploaded.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Sha256 { get; init; }
+
+    /// <summary>Capstan extension: SHA-256 (hex) of the separate audio file.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? AudioSha256 { get; init; }
+
+    /// <summary>Capstan extension: why an ERRORED recording failed (which destination, what it said).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ErrorMessage { get; init; }
 }
 
 public sealed record TrackRecordingResponse(RecordingDto Recording);

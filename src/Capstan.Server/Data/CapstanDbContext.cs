@@ -114,6 +114,8 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
             e.Property(x => x.Status).HasMaxLength(16);
             e.Property(x => x.OutputFileName).HasMaxLength(512);
             e.Property(x => x.AudioFileName).HasMaxLength(512);
+            e.Property(x => x.Sha256).HasMaxLength(64);
+            e.Property(x => x.AudioSha256).HasMaxLength(64);
             // List orders: (InvokedTime, Id) within an app, optionally one status or one meeting.
             e.HasIndex(x => new { x.AppId, x.InvokedTime, x.Id });
             e.HasIndex(x => new { x.AppId, x.Status, x.InvokedTime, x.Id });

@@ -138,6 +138,12 @@ public sealed class RecordingRow
     public string? TrackDownloadsJson { get; set; }
 
     public string? ErrorMessage { get; set; }
+
+    /// <summary>SHA-256 (hex) of the delivered file (the video file, or the audio file of an audio-only recording).</summary>
+    public string? Sha256 { get; set; }
+
+    public string? AudioSha256 { get; set; }
+
     public DateTime UpdatedAt { get; set; }
 }
 

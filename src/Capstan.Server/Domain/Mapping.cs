@@ -63,6 +63,9 @@ public static class Mapping
         StopReason = details && r.StopReasonJson is not null ? Read<ReasonDto>(r.StopReasonJson) : null,
         StorageConfig = r.StorageConfigJson is not null ? Read<StorageConfig>(r.StorageConfigJson) : null,
         Meeting = meeting?.ToDto(withAiConfig: false),
+        Sha256 = r.Sha256,
+        AudioSha256 = r.AudioSha256,
+        ErrorMessage = r.Status == RecordingStatus.Errored ? r.ErrorMessage : null,
     };
 
     public static SessionDto ToDto(this SessionRow s, int liveParticipants, double minutesConsumed) => new()

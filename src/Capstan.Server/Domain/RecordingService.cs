@@ -178,6 +178,7 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
             InvokedTime = r.InvokedTime, StartedTime = r.StartedTime, StoppedTime = r.StoppedTime, FileSize = r.FileSize,
             DurationSeconds = r.DurationSeconds, DownloadUrl = r.DownloadUrl, AudioDownloadUrl = r.AudioDownloadUrl,
             DownloadUrlExpiry = r.DownloadUrlExpiry, TrackDownloadsJson = r.TrackDownloadsJson, UpdatedAt = r.UpdatedAt,
+            Sha256 = r.Sha256, AudioSha256 = r.AudioSha256, ErrorMessage = r.ErrorMessage,
         }).ToListAsync(ct);
         var meetingIds = items.Select(r => r.MeetingId).Distinct().ToList();
         var meetings = meetingIds.Count == 0

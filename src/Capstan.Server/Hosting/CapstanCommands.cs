@@ -40,6 +40,8 @@ public static class CapstanCommands
                 }
             case "token":
                 return await TokenAsync(rest, settings);
+            case "app":
+                return await AppStorageAsync(rest, settings);
             case "help" or "--help" or "-h":
                 await Console.Out.WriteLineAsync("usage: capstan serve [--port N] [--data-dir DIR] [--database CONN] | capstan worker --database CONN --server-url URL [--slots N] | capstan token create --account ID");
                 return 0;
@@ -72,6 +74,86 @@ public static class CapstanCommands
             await Console.Error.WriteLineAsync(e.Message);
             return 1;
         }
+    }
+
+    /// <summary><c>app storage set|get|clear --app ID ...</c>: the app-level default destination (used when neither the
+    /// start request nor the meeting's recording_config has a storage_config). Secrets are encrypted at rest and never
+    /// printed. Flags: --type --bucket --region --path --access-key --secret --host --port --username --auth-method
+    /// --password --private-key-file, or --json '{"type":...}' with a whole storage_config.</summary>
+    private static async Task<int> AppStorageAsync(string[] rest, List<KeyValuePair<string, string?>> settings)
+    {
+        string? Flag(string name)
+        {
+            var i = Array.IndexOf(rest, name);
+            return i >= 0 && i + 1 < rest.Length ? rest[i + 1] : null;
+        }
+        if (rest.Length < 2 || rest[0] != "storage" || rest[1] is not ("set" or "get" or "clear") || Flag("--app") is null)
+        {
+            await Console.Error.WriteLineAsync("usage: capstan app storage set|get|clear --app APP_ID [--type aws|azure|digitalocean|gcs|sftp --bucket B --region R --path P --access-key K --secret S --host H --port N --username U --auth-method KEY|PASSWORD --password P --private-key-file F | --json '{...}']");
+            return 2;
+        }
+        var app = CapstanHost.Build([], settings);
+        await DatabaseSetup.MigrateAsync(app.Services, CancellationToken.None);
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        var protector = scope.ServiceProvider.GetRequiredService<Security.SecretProtector>();
+        if (!Guid.TryParse(Flag("--app"), out var appId) || await db.Apps.FindAsync(appId) is not { } row)
+        {
+            await Console.Error.WriteLineAsync($"no app {Flag("--app")}");
+            return 1;
+        }
+        var stored = Mapping.ReadStoredConfig(row.DefaultRecordingConfigJson);
+        switch (rest[1])
+        {
+            case "get":
+                await Console.Out.WriteLineAsync(stored?.Storage is null ? "{}" : System.Text.Json.JsonSerializer.Serialize(stored.Storage.Public, Contracts.CapstanJson.Options));
+                return 0;
+            case "clear":
+                row.DefaultRecordingConfigJson = stored is null ? null : Mapping.Write(new StoredRecordingConfig { Config = WithStorage(stored.Config, null), Storage = null });
+                await db.SaveChangesAsync();
+                return 0;
+        }
+        Contracts.StorageConfig config;
+        if (Flag("--json") is { } json)
+        {
+            config = System.Text.Json.JsonSerializer.Deserialize<Contracts.StorageConfig>(json, Contracts.CapstanJson.Options) ?? new Contracts.StorageConfig();
+        }
+        else
+        {
+            config = new Contracts.StorageConfig
+            {
+                Type = Flag("--type"), Bucket = Flag("--bucket"), Region = Flag("--region"), Path = Flag("--path"), AccessKey = Flag("--access-key"),
+                Secret = Flag("--secret"), Host = Flag("--host"), Username = Flag("--username"), AuthMethod = Flag("--auth-method"), Password = Flag("--password"),
+                Port = int.TryParse(Flag("--port"), System.Globalization.CultureInfo.InvariantCulture, out var port) ? port : null,
+                PrivateKey = Flag("--private-key-file") is { } keyFile ? await File.ReadAllTextAsync(keyFile) : null,
+            };
+        }
+        var v = new Validation();
+        StorageConfigs.Validate(config, "storage_config", v, scope.ServiceProvider.GetRequiredService<StorageAliases>().Types);
+        if (config.Type is null)
+        {
+            v.Add("storage_config.type is required (--type)");
+        }
+        try
+        {
+            v.ThrowIfAny();
+        }
+        catch (CapstanException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 1;
+        }
+        var protectedStorage = StorageConfigs.Protect(config, protector);
+        row.DefaultRecordingConfigJson = Mapping.Write(new StoredRecordingConfig { Config = WithStorage(stored?.Config ?? new Contracts.RecordingConfig(), protectedStorage.Public), Storage = protectedStorage });
+        await db.SaveChangesAsync();
+        await Console.Out.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(protectedStorage.Public, Contracts.CapstanJson.Options));
+        return 0;
+    }
+
+    private static Contracts.RecordingConfig WithStorage(Contracts.RecordingConfig c, Contracts.StorageConfig? storage)
+    {
+        c.StorageConfig = storage;
+        return c;
     }
 
     private static (string Command, List<KeyValuePair<string, string?>> Settings, string[] Remaining) Parse(string[] args)

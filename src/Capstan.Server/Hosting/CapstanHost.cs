@@ -95,6 +95,9 @@ public static class CapstanHost
         services.AddSingleton<RecordingCounts>();
         services.AddOptions<DefaultBucketOptions>().BindConfiguration(DefaultBucketOptions.Section).ValidateOnStart();
         services.AddSingleton<DefaultBucket>();
+        services.AddOptions<Storage.StorageOptions>().BindConfiguration(Storage.StorageOptions.Section).ValidateOnStart();
+        services.AddSingleton<Storage.StorageDestinations>();
+        services.AddSingleton<Storage.UploadSpool>();
         return services;
     }
 

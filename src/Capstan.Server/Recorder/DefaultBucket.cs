@@ -38,12 +38,15 @@ public sealed class DefaultBucket
 
     public string PathOf(Guid appId, Guid recordingId, string fileName) => System.IO.Path.Combine(Root, appId.ToString("D"), recordingId.ToString("D"), fileName);
 
-    /// <summary>Moves a finished file into the bucket (same file system: a rename) and returns its path.</summary>
+    /// <summary>Copies a finished file into the bucket (through a temporary name, so a crash never leaves half a
+    /// file under the real one) and returns its path.</summary>
     public string Store(Guid appId, Guid recordingId, string sourceFile, string fileName)
     {
         var target = PathOf(appId, recordingId, fileName);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
-        File.Move(sourceFile, target, overwrite: true);
+        var part = target + ".part";
+        File.Copy(sourceFile, part, overwrite: true);
+        File.Move(part, target, overwrite: true);
         return target;
     }
 

@@ -12,6 +12,7 @@ namespace Capstan.Server.Recorder;
 public sealed partial class RecorderWorker(
     IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
+    Storage.UploadSpool spool, Security.SecretProtector protector,
     ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -43,7 +44,7 @@ public sealed partial class RecorderWorker(
         await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), logger);
         var http = httpClients.CreateClient("recorder");
         await using var pool = new WarmPool(o, pulse, http, workDir, logger);
-        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, stoppingToken);
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, stoppingToken);
         LogStarted(logger, o.Slots, workDir);
         try
         {
@@ -56,6 +57,7 @@ public sealed partial class RecorderWorker(
         pool.Replenish(o.Slots, stoppingToken);
 
         var running = new List<Task>();
+        var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
         while (!stoppingToken.IsCancellationRequested)
         {
             running.RemoveAll(t => t.IsCompleted);
@@ -66,10 +68,11 @@ public sealed partial class RecorderWorker(
                 {
                     await using var scope = scopes.CreateAsyncScope();
                     var job = await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, o.Lease, stoppingToken);
-                    if (job is not null)
+                    // A job this worker already runs (its lease ran out under load and it claimed it again) is not run twice.
+                    if (job is not null && recordings.TryAdd(job.RecordingId, true))
                     {
                         claimedAny = true;
-                        running.Add(RunAsync(job, ctx, stoppingToken));
+                        running.Add(RunAsync(job, ctx, () => recordings.TryRemove(job.RecordingId, out _), stoppingToken));
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -93,11 +96,18 @@ public sealed partial class RecorderWorker(
         await Task.WhenAll(running);
     }
 
-    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, CancellationToken ct)
+    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, Action done, CancellationToken ct)
     {
         await Task.Yield();
-        await using var session = new RecordingSession(job, ctx);
-        await session.RunAsync(ct);
+        try
+        {
+            await using var session = new RecordingSession(job, ctx);
+            await session.RunAsync(ct);
+        }
+        finally
+        {
+            done();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder worker started: {Slots} slots, work folder {WorkDir}")]

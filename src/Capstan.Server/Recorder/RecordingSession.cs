@@ -11,7 +11,8 @@ namespace Capstan.Server.Recorder;
 /// <summary>What a recording session needs from its worker.</summary>
 public sealed record RecorderContext(
     RecorderOptions Options, IServiceScopeFactory Scopes, PulseServer Pulse, DefaultBucket Bucket, HttpClient Http,
-    RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir, WarmPool Pool, CancellationToken Stopping);
+    RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir, WarmPool Pool,
+    Storage.UploadSpool Spool, Security.SecretProtector Protector, CancellationToken Stopping);
 
 /// <summary>One recording, start to finish: its own X display, audio sink and Chromium on the recorder view (or
 /// the custom <c>url</c>), ffmpeg capture segments that follow pause and resume, restarts when ffmpeg or
@@ -34,15 +35,20 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private Segment? _current;
     private bool _started;
     private int _restarts;
-    private DateTime _nextHeartbeat;
 
-    public async Task RunAsync(CancellationToken ct)
+    public async Task RunAsync(CancellationToken stopping)
     {
         Directory.CreateDirectory(_dir);
         using var scopeLog = ctx.Logger.BeginScope(new Dictionary<string, object> { ["RecordingId"] = job.RecordingId, ["JobId"] = job.Id });
-        await LoadAsync(ct);
+        // The lease is renewed in the background for the whole session (capture, joining, uploads); losing it
+        // (the job was taken over) cancels the session.
+        using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeat = HeartbeatLoopAsync(leaseLost, heartbeatStop.Token);
+        var ct = leaseLost.Token;
         try
         {
+            await LoadAsync(ct);
             if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored)
             {
                 await FinishJobAsync(JobStates.Done, ct);
@@ -62,13 +68,44 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // The worker is stopping: leave the job to be claimed again (its lease runs out); segments stay on disk.
-            Log(ctx.Logger, "worker stopping; the recording continues when the job is claimed again");
+            // The worker is stopping, or another worker owns the job now: leave it; segments stay on disk.
+            Log(ctx.Logger, stopping.IsCancellationRequested ? "worker stopping; the recording continues when the job is claimed again" : "lease lost: another worker owns this recording now");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             LogFailed(ctx.Logger, e);
             await FailAsync("the recorder failed: " + e.Message, CancellationToken.None);
+        }
+        finally
+        {
+            await heartbeatStop.CancelAsync();
+            await heartbeat;
+        }
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationTokenSource leaseLost, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(ctx.Options.Lease / 3, ctx.Time, stop);
+                var renewed = await WithScopeAsync(s => s.GetRequiredService<JobQueue>().RenewAsync(job.Id, ctx.Owner, ctx.Options.Lease, stop));
+                if (!renewed)
+                {
+                    // Finished (DONE/CANCELLED) or taken over: either way this session is over.
+                    await leaseLost.CancelAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // the session ended
+        }
+        catch (Exception e) when (e is DbUpdateException or InvalidOperationException)
+        {
+            LogFailed(ctx.Logger, e);
         }
     }
 
@@ -77,20 +114,9 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private async Task<bool> CaptureAsync(CancellationToken ct)
     {
         await StartBrowserAsync(ct);
-        _nextHeartbeat = DateTime.UtcNow + ctx.Options.Lease / 3;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            if (DateTime.UtcNow >= _nextHeartbeat)
-            {
-                if (!await WithScopeAsync(s => s.GetRequiredService<JobQueue>().RenewAsync(job.Id, ctx.Owner, ctx.Options.Lease, ct)))
-                {
-                    Log(ctx.Logger, "lease lost: another worker owns this recording now");
-                    await StopSegmentAsync();
-                    return false;
-                }
-                _nextHeartbeat = DateTime.UtcNow + ctx.Options.Lease / 3;
-            }
             var (desired, status, _) = await WithScopeAsync(s => s.GetRequiredService<JobQueue>().ReadAsync(job.Id, job.RecordingId, ct));
             if (status == RecordingStatus.Errored)
             {
@@ -270,6 +296,93 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private async Task DeliverAsync(CancellationToken ct)
     {
         await RemoveRecorderParticipantAsync(ct);
+        var outDir = Path.Combine(_dir, "out");
+        var manifestPath = Path.Combine(_dir, "delivery.json");
+        var delivery = File.Exists(manifestPath) ? Mapping.Read<Delivery>(await File.ReadAllTextAsync(manifestPath, ct)) : null;
+        if (delivery is null)
+        {
+            delivery = await ProduceAsync(outDir, ct);
+            if (delivery is null)
+            {
+                await FailAsync("nothing was captured", ct);
+                return;
+            }
+            await SaveAsync(manifestPath, delivery, ct);
+            foreach (var seg in _segments.Where(File.Exists))
+            {
+                File.Delete(seg);
+            }
+        }
+
+        // The default bucket: a copy on this machine, served through signed URLs.
+        if (_config.DefaultBucket && !delivery.DefaultBucketDone)
+        {
+            foreach (var f in delivery.Files)
+            {
+                ctx.Bucket.Store(_recording.AppId, _recording.Id, f.Path, f.Name);
+            }
+            delivery.DefaultBucketDone = true;
+            await SaveAsync(manifestPath, delivery, ct);
+        }
+
+        // The custom destination, through the spool: retried while unreachable, ERRORED when refused.
+        string? destinationError = null;
+        if (_config.Storage is { } stored && !delivery.DestinationDone)
+        {
+            var config = Domain.StorageConfigs.Unprotect(stored, ctx.Protector);
+            var items = delivery.Files.Select(f => new Storage.UploadItem(f.Path, Storage.ObjectKeys.For(config, f.Name), Storage.ContentTypes.Of(f.Name), f.Size, f.Sha256)).ToList();
+            try
+            {
+                await ctx.Spool.DeliverAsync(config, items, ct);
+                delivery.DestinationDone = true;
+                await SaveAsync(manifestPath, delivery, ct);
+            }
+            catch (Storage.StorageException e)
+            {
+                destinationError = e.Message;
+            }
+        }
+
+        var expiry = ctx.Time.GetUtcNow().UtcDateTime + ctx.Bucket.Options.UrlExpiry;
+        var video = delivery.Files.FirstOrDefault(f => f.Role == "video");
+        var audio = delivery.Files.FirstOrDefault(f => f.Role == "audio");
+        var main = video ?? audio!;
+        string? Url(DeliveredFile? f) => f is not null && _config.DefaultBucket ? ctx.Bucket.SignedUrl(_recording.Id, f.Name, expiry) : null;
+        var seconds = (long)Math.Round(delivery.DurationSeconds, MidpointRounding.AwayFromZero);
+        await UpdateRecordingAsync(async (r, l, c) =>
+        {
+            r.Sha256 = main.Sha256;
+            r.AudioSha256 = audio?.Sha256;
+            if (destinationError is null)
+            {
+                await l.CompleteAsync(r, main.Size, seconds, Url(video), Url(audio), _config.DefaultBucket ? expiry : null, c);
+                return;
+            }
+            // The default-bucket copy is delivered even when the destination failed.
+            r.FileSize = main.Size;
+            r.DurationSeconds = seconds;
+            r.DownloadUrl = Url(video);
+            r.AudioDownloadUrl = Url(audio);
+            r.DownloadUrlExpiry = _config.DefaultBucket ? expiry : null;
+            await l.FailAsync(r, "delivery failed: " + destinationError, c);
+        }, ct);
+        await FinishJobAsync(JobStates.Done, ct);
+        LogDelivered(ctx.Logger, delivery.Files.Count, delivery.DurationSeconds, main.Size);
+        if (destinationError is null || _config.DefaultBucket)
+        {
+            CleanUp();
+            if (Directory.Exists(outDir))
+            {
+                Directory.Delete(outDir, recursive: true);
+            }
+            File.Delete(manifestPath);
+        }
+    }
+
+    /// <summary>Joins the segments without re-encoding and cuts the audio file: the files to deliver, with
+    /// sizes and SHA-256, in <paramref name="outDir"/>. Null when nothing usable was captured.</summary>
+    private async Task<Delivery?> ProduceAsync(string outDir, CancellationToken ct)
+    {
         var usable = new List<string>();
         foreach (var s in _segments.Where(File.Exists))
         {
@@ -280,46 +393,72 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
         if (usable.Count == 0)
         {
-            await FailAsync("nothing was captured", ct);
-            return;
+            return null;
         }
-        var joined = Path.Combine(_dir, "joined." + _config.VideoExtension);
+        Directory.CreateDirectory(outDir);
+        var joined = Path.Combine(outDir, _recording.OutputFileName);
+        if (!_config.VideoExport)
+        {
+            joined = Path.Combine(_dir, "joined." + _config.VideoExtension);
+        }
         var list = Path.Combine(_dir, "segments.txt");
         await File.WriteAllLinesAsync(list, usable.Select(s => "file '" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'"), ct);
         await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, _config.VideoExtension), ct);
-        var duration = await ProbeDurationAsync(joined, ct);
-
-        string? audioFile = null;
-        if (_config.AudioExport && _recording.AudioFileName is { } audioName)
-        {
-            audioFile = Path.Combine(_dir, audioName);
-            await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.ExtractAudio(joined, audioFile), ct);
-        }
-
-        var expiry = ctx.Time.GetUtcNow().UtcDateTime + ctx.Bucket.Options.UrlExpiry;
-        string? videoUrl = null;
-        string? audioUrl = null;
-        long size = 0;
+        var delivery = new Delivery { DurationSeconds = await ProbeDurationAsync(joined, ct) };
         if (_config.VideoExport)
         {
-            size = new FileInfo(joined).Length;
-            ctx.Bucket.Store(_recording.AppId, _recording.Id, joined, _recording.OutputFileName);
-            videoUrl = _config.DefaultBucket ? ctx.Bucket.SignedUrl(_recording.Id, _recording.OutputFileName, expiry) : null;
+            delivery.Files.Add(await DescribeAsync("video", joined, _recording.OutputFileName, ct));
         }
-        if (audioFile is not null)
+        if (_config.AudioExport && _recording.AudioFileName is { } audioName)
         {
-            if (!_config.VideoExport)
-            {
-                size = new FileInfo(audioFile).Length;
-            }
-            ctx.Bucket.Store(_recording.AppId, _recording.Id, audioFile, _recording.AudioFileName!);
-            audioUrl = _config.DefaultBucket ? ctx.Bucket.SignedUrl(_recording.Id, _recording.AudioFileName!, expiry) : null;
+            var audioFile = Path.Combine(outDir, audioName);
+            await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.ExtractAudio(joined, audioFile), ct);
+            delivery.Files.Add(await DescribeAsync("audio", audioFile, audioName, ct));
         }
-        var seconds = (long)Math.Round(duration, MidpointRounding.AwayFromZero);
-        await UpdateRecordingAsync((r, l, c) => l.CompleteAsync(r, size, seconds, videoUrl, audioUrl, _config.DefaultBucket ? expiry : null, c), ct);
-        await FinishJobAsync(JobStates.Done, ct);
-        LogDelivered(ctx.Logger, usable.Count, duration, size);
-        CleanUp();
+        if (!_config.VideoExport)
+        {
+            File.Delete(joined);
+        }
+        return delivery;
+    }
+
+    private static async Task<DeliveredFile> DescribeAsync(string role, string path, string name, CancellationToken ct)
+    {
+        var item = await Storage.UploadItem.ForFileAsync(path, name, ct);
+        return new DeliveredFile { Role = role, Path = path, Name = name, Size = item.Size, Sha256 = item.Sha256Hex };
+    }
+
+    private static async Task SaveAsync(string path, Delivery delivery, CancellationToken ct)
+    {
+        var tmp = path + ".tmp";
+        await File.WriteAllTextAsync(tmp, Mapping.Write(delivery), ct);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>What a finished recording delivers, kept beside the files so that a restarted worker resumes the
+    /// delivery where it stopped.</summary>
+    private sealed class Delivery
+    {
+        public List<DeliveredFile> Files { get; set; } = [];
+
+        public double DurationSeconds { get; set; }
+
+        public bool DefaultBucketDone { get; set; }
+
+        public bool DestinationDone { get; set; }
+    }
+
+    private sealed class DeliveredFile
+    {
+        public required string Role { get; set; }
+
+        public required string Path { get; set; }
+
+        public required string Name { get; set; }
+
+        public long Size { get; set; }
+
+        public required string Sha256 { get; set; }
     }
 
     private async Task StopRecordingAsync(ReasonDto reason, CancellationToken ct) =>

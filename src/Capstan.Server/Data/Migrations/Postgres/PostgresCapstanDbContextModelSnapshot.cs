@@ -377,6 +377,10 @@ namespace Capstan.Server.Data.Migrations.Postgres
                         .HasMaxLength(512)
                         .HasColumnType("character varying(512)");
 
+                    b.Property<string>("AudioSha256")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<string>("ConfigJson")
                         .IsRequired()
                         .HasColumnType("text");
@@ -409,6 +413,10 @@ namespace Capstan.Server.Data.Migrations.Postgres
 
                     b.Property<Guid?>("SessionId")
                         .HasColumnType("uuid");
+
+                    b.Property<string>("Sha256")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
 
                     b.Property<string>("StartReasonJson")
                         .HasColumnType("text");
