@@ -15,7 +15,7 @@ namespace Capstan.Media.Tests;
 /// <summary>A real Capstan with its supervised Janus, and a headless Debian Chromium with fake camera and
 /// microphone, all inside the network namespace that <c>scripts/netns.sh</c> creates (Janus needs a non-loopback
 /// interface for ICE; nothing here can reach any other network).</summary>
-public sealed class MediaFixture : IAsyncLifetime
+public class MediaFixture : IAsyncLifetime
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "capstan-media-" + Guid.NewGuid().ToString("N"));
     private IPlaywright? _playwright;
@@ -39,7 +39,8 @@ public sealed class MediaFixture : IAsyncLifetime
         var iface = Environment.GetEnvironmentVariable("CAPSTAN_NETNS_INTERFACE")
             ?? throw new InvalidOperationException("The media tests run inside a network namespace: use ./capstan test, or scripts/netns.sh dotnet test --project tests/Capstan.Media.Tests");
         Directory.CreateDirectory(_dataDir);
-        App = CapstanHost.Build([], new Dictionary<string, string?>
+        await BeforeStartAsync();
+        var settings = new Dictionary<string, string?>
         {
             ["Capstan:DataDir"] = _dataDir,
             ["Capstan:Port"] = "0",
@@ -50,7 +51,12 @@ public sealed class MediaFixture : IAsyncLifetime
             ["Recorder:Slots"] = "2",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Capstan"] = "Information",
-        });
+        };
+        foreach (var (k, v) in ExtraSettings())
+        {
+            settings[k] = v;
+        }
+        App = CapstanHost.Build([], settings);
         await App.InitializeAsync(CancellationToken.None);
         await App.StartAsync();
         var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -81,6 +87,11 @@ public sealed class MediaFixture : IAsyncLifetime
             ],
         });
     }
+
+    /// <summary>Runs before the server starts (for example to start storage servers the settings point at).</summary>
+    protected virtual Task BeforeStartAsync() => Task.CompletedTask;
+
+    protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [];
 
     /// <summary>Opens the meeting page with <paramref name="token"/> in a browser context of its own; every
     /// RTCPeerConnection the page makes is counted in <c>window.__pcCount</c>.</summary>
@@ -120,8 +131,9 @@ public sealed class MediaFixture : IAsyncLifetime
         return r.IsSuccessStatusCode ? body!["data"] : null;
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
+        GC.SuppressFinalize(this);
         if (Browser is not null)
         {
             await Browser.CloseAsync();

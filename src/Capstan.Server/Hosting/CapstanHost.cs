@@ -23,6 +23,7 @@ public static class CapstanHost
         var options = builder.AddCapstanOptions();
         builder.AddCapstanServer(options);
         var app = builder.Build();
+        Storage.SftpDestinationFactory.LoggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         app.UseCapstanServer();
         return app;
     }
