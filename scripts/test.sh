@@ -18,6 +18,14 @@ pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 export CAPSTAN_TEST_PG=$("$ROOT/scripts/pg.sh" start "$pgdir" "$pgport")
 echo "== PostgreSQL up: $CAPSTAN_TEST_PG"
 
+echo "== storage test servers (npm: s3rver, azurite, firebase-tools storage emulator)"
+for d in tests/Capstan.Storage.Tests/servers/*/; do
+  if [ ! -d "$d/node_modules" ]; then
+    (cd "$d" && npm ci --ignore-scripts --omit=optional --no-audit --no-fund >/dev/null)
+  fi
+done
+if [ ! -d tests/sdk-compat/node_modules ]; then (cd tests/sdk-compat && npm ci --no-audit --no-fund >/dev/null); fi
+
 echo "== build"
 dotnet build Capstan.slnx -c Release -v quiet -nologo -clp:ErrorsOnly
 
@@ -36,7 +44,11 @@ echo "== .NET API tests (SQLite and PostgreSQL)"
 dotnet test --project tests/Capstan.Server.Tests -c Release --no-build 2>&1 | tee "$work/dotnet.log" || status=1
 count "$work/dotnet.log"
 
-echo "== media tests (Janus, Chromium) in a network namespace of their own"
+echo "== storage conformance (s3rver, azurite, GCS emulator, OpenSSH)"
+dotnet test --project tests/Capstan.Storage.Tests -c Release --no-build 2>&1 | tee "$work/storage.log" || status=1
+count "$work/storage.log"
+
+echo "== media tests (Janus, Chromium, recorder, delivery) in a network namespace of their own"
 "$ROOT/scripts/netns.sh" dotnet test --project tests/Capstan.Media.Tests -c Release --no-build 2>&1 | tee "$work/media.log" || status=1
 count "$work/media.log"
 

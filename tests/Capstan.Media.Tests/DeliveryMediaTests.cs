@@ -17,16 +17,23 @@ public sealed class DeliveryFixture : MediaFixture
 
     public AzuriteFixture Azure { get; } = new();
 
+    public GcsEmulatorFixture Gcs { get; } = new();
+
+    public SftpServerFixture Sftp { get; } = new();
+
     protected override async Task BeforeStartAsync()
     {
         await S3.InitializeAsync();
         await Azure.InitializeAsync();
+        await Gcs.InitializeAsync();
+        await Sftp.InitializeAsync();
     }
 
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() =>
     [
         new("Storage:Endpoints:aws", S3.Url),
         new("Storage:Endpoints:digitalocean", S3.Url),
+        new("Storage:Endpoints:gcs", Gcs.Endpoint),
         new("Storage:FirstRetryDelay", "00:00:01"),
         new("Storage:MaxRetryDelay", "00:00:05"),
     ];
@@ -36,6 +43,8 @@ public sealed class DeliveryFixture : MediaFixture
         await base.DisposeAsync();
         await S3.DisposeAsync();
         await Azure.DisposeAsync();
+        await Gcs.DisposeAsync();
+        await Sftp.DisposeAsync();
     }
 }
 
@@ -136,6 +145,33 @@ public sealed class DeliveryMediaTests(DeliveryFixture f) : IClassFixture<Delive
     public async Task Azure_ReceivesTheRecording()
     {
         var storage = new StorageConfig { Type = "azure", AccessKey = f.Azure.ConnectionString(), Bucket = f.Azure.Container, Secret = string.Empty, Region = string.Empty, Path = "e2e" };
+        await CheckDeliveredAsync(storage, await RecordAsync(storage));
+    }
+
+    [Fact]
+    public async Task Gcs_ReceivesTheRecording()
+    {
+        var storage = new StorageConfig { Type = "gcs", Bucket = "capstan-e2e", Secret = GcsEmulatorFixture.ServiceAccountJson(), Region = "US", Path = "e2e" };
+        await CheckDeliveredAsync(storage, await RecordAsync(storage));
+    }
+
+    [Fact]
+    public async Task SftpWithPassword_ReceivesTheRecording()
+    {
+        var storage = new StorageConfig
+        {
+            Type = "sftp", Host = "127.0.0.1", Port = f.Sftp.Port, Username = f.Sftp.User, AuthMethod = "PASSWORD", Password = f.Sftp.Password, Path = "e2e",
+        };
+        await CheckDeliveredAsync(storage, await RecordAsync(storage));
+    }
+
+    [Fact]
+    public async Task SftpWithKey_ReceivesTheRecording()
+    {
+        var storage = new StorageConfig
+        {
+            Type = "sftp", Host = "127.0.0.1", Port = f.Sftp.Port, Username = f.Sftp.User, AuthMethod = "KEY", PrivateKey = f.Sftp.Ed25519Key, Password = f.Sftp.Passphrase, Path = "e2e-key",
+        };
         await CheckDeliveredAsync(storage, await RecordAsync(storage));
     }
 
