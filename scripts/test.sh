@@ -21,7 +21,10 @@ echo "== PostgreSQL up: $CAPSTAN_TEST_PG"
 echo "== storage test servers (npm: s3rver, azurite, firebase-tools storage emulator)"
 for d in tests/Capstan.Storage.Tests/servers/*/; do
   if [ ! -d "$d/node_modules" ]; then
-    (cd "$d" && npm ci --ignore-scripts --omit=optional --no-audit --no-fund >/dev/null)
+    flags=(--no-audit --no-fund)
+    # firebase-tools: only its storage emulator's JavaScript is used; no install scripts, no optional natives.
+    [ "$(basename "$d")" = gcs ] && flags+=(--ignore-scripts --omit=optional)
+    (cd "$d" && npm ci "${flags[@]}" >/dev/null)
   fi
 done
 if [ ! -d tests/sdk-compat/node_modules ]; then (cd tests/sdk-compat && npm ci --no-audit --no-fund >/dev/null); fi
