@@ -210,3 +210,59 @@ public sealed class DeliveryMediaTests(DeliveryFixture f) : IClassFixture<Delive
         await CheckDeliveredAsync(storage, done);
     }
 }
+
+/// <summary>A server whose default bucket is an S3-compatible bucket (s3rver) instead of the data folder.</summary>
+public sealed class S3DefaultBucketFixture : MediaFixture
+{
+    public S3rverFixture S3 { get; } = new();
+
+    protected override Task BeforeStartAsync() => S3.InitializeAsync().AsTask();
+
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() =>
+    [
+        new("Storage:DefaultBucket:S3:Endpoint", S3.Url),
+        new("Storage:DefaultBucket:S3:Bucket", S3rverFixture.Bucket),
+        new("Storage:DefaultBucket:S3:AccessKey", S3rverFixture.AccessKey),
+        new("Storage:DefaultBucket:S3:Secret", S3rverFixture.Secret),
+        new("Storage:DefaultBucket:S3:Path", "default-bucket"),
+    ];
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await S3.DisposeAsync();
+    }
+}
+
+public sealed class S3DefaultBucketTests(S3DefaultBucketFixture f) : IClassFixture<S3DefaultBucketFixture>
+{
+    [Fact]
+    public async Task DefaultBucketOnS3_GivesPresignedDownloadUrls()
+    {
+        var meeting = await f.NewMeetingAsync(new { title = "Remote bucket" });
+        var alice = await f.AddParticipantAsync(meeting, "Alice");
+        var page = await f.OpenAsync(alice.Token, 640, 360);
+        await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+        var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }, TestContext.Current.CancellationToken);
+        var id = (await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["data"]!["id"]!.GetValue<string>();
+        await Wait.UntilAsync(async () => (await f.GetAsync($"/recordings/{id}"))!["status"]!.GetValue<string>() == "RECORDING", "RECORDING");
+        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        (await f.Api.PutAsJsonAsync($"{f.AppPath}/recordings/{id}", new { action = "stop" }, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
+        JsonNode? done = null;
+        await Wait.UntilAsync(async () => (done = await f.GetAsync($"/recordings/{id}"))!["status"]!.GetValue<string>() == "UPLOADED", "UPLOADED", 60);
+        await page.Context.CloseAsync();
+
+        var url = new Uri(done!["download_url"]!.GetValue<string>());
+        Assert.StartsWith(f.S3.Url, url.ToString(), StringComparison.Ordinal);
+        Assert.Contains("X-Amz-Signature", url.Query, StringComparison.Ordinal);
+        var file = Path.Combine(Path.GetTempPath(), $"capstan-s3default-{Guid.NewGuid():N}.mp4");
+        using (var http = new HttpClient())
+        {
+            await File.WriteAllBytesAsync(file, await http.GetByteArrayAsync(url, TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
+        }
+        var facts = await MediaFacts.ProbeAsync(file);
+        Assert.Equal(("h264", 640, 360), (facts.VideoCodec, facts.Width, facts.Height));
+        Assert.Equal(done["file_size"]!.GetValue<long>(), new FileInfo(file).Length);
+        File.Delete(file);
+    }
+}

@@ -19,9 +19,13 @@ public sealed class DefaultBucket
 
     private readonly Microsoft.AspNetCore.Hosting.Server.IServer? _server;
 
-    public DefaultBucket(CapstanOptions options, IOptions<DefaultBucketOptions> bucket, SecretProtector protector, Microsoft.AspNetCore.Hosting.Server.IServer? server = null)
+    private readonly Storage.StorageDestinations? _destinations;
+
+    public DefaultBucket(CapstanOptions options, IOptions<DefaultBucketOptions> bucket, SecretProtector protector, Microsoft.AspNetCore.Hosting.Server.IServer? server = null,
+        Storage.StorageDestinations? destinations = null)
     {
         _server = server;
+        _destinations = destinations;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(bucket);
         ArgumentNullException.ThrowIfNull(protector);
@@ -38,9 +42,69 @@ public sealed class DefaultBucket
 
     public string PathOf(Guid appId, Guid recordingId, string fileName) => System.IO.Path.Combine(Root, appId.ToString("D"), recordingId.ToString("D"), fileName);
 
-    /// <summary>Copies a finished file into the bucket (through a temporary name, so a crash never leaves half a
-    /// file under the real one) and returns its path.</summary>
-    public string Store(Guid appId, Guid recordingId, string sourceFile, string fileName)
+    /// <summary>The default bucket is an S3-compatible bucket (by setting) rather than a folder.</summary>
+    public bool IsRemote => Options.S3 is { Bucket.Length: > 0 };
+
+    private Contracts.StorageConfig RemoteConfig() => new()
+    {
+        Type = "aws", Bucket = Options.S3!.Bucket, Region = Options.S3.Region, AccessKey = Options.S3.AccessKey, Secret = Options.S3.Secret, Path = Options.S3.Path,
+    };
+
+    private Storage.S3Destination Remote()
+    {
+        var factories = _destinations ?? throw new InvalidOperationException("storage destinations are not available");
+        var endpoint = string.IsNullOrWhiteSpace(Options.S3!.Endpoint) ? null : Options.S3.Endpoint;
+        return (Storage.S3Destination)new Storage.S3DestinationFactory().Create(RemoteConfig(), endpoint, factories.Options);
+    }
+
+    private string RemoteKey(Guid appId, Guid recordingId, string fileName) =>
+        Storage.ObjectKeys.For(RemoteConfig(), $"{appId:D}/{recordingId:D}/{fileName}");
+
+    /// <summary>Puts a finished file into the default bucket: uploaded to the S3 bucket when so configured, else
+    /// copied into the folder (through a temporary name, so a crash never leaves half a file under the real one).</summary>
+    public async Task StoreAsync(Guid appId, Guid recordingId, string sourceFile, string fileName, CancellationToken ct)
+    {
+        if (IsRemote)
+        {
+            await using var remote = Remote();
+            await remote.UploadAsync(await Storage.UploadItem.ForFileAsync(sourceFile, RemoteKey(appId, recordingId, fileName), ct), ct);
+            return;
+        }
+        Store(appId, recordingId, sourceFile, fileName);
+    }
+
+    /// <summary>Removes a recording's files (retention).</summary>
+    public async Task DeleteAsync(Guid appId, Guid recordingId, IEnumerable<string> fileNames, CancellationToken ct)
+    {
+        if (IsRemote)
+        {
+            await using var remote = Remote();
+            foreach (var name in fileNames)
+            {
+                await remote.DeleteAsync(RemoteKey(appId, recordingId, name), ct);
+            }
+            return;
+        }
+        var dir = System.IO.Path.Combine(Root, appId.ToString("D"), recordingId.ToString("D"));
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>A download URL valid until <paramref name="expires"/>: presigned by the S3 service, or signed by
+    /// this server for its <c>/bucket</c> route.</summary>
+    public async Task<string> SignedUrlAsync(Guid appId, Guid recordingId, string fileName, DateTime expires)
+    {
+        if (IsRemote)
+        {
+            await using var remote = Remote();
+            return remote.PresignGet(RemoteKey(appId, recordingId, fileName), expires);
+        }
+        return SignedUrl(recordingId, fileName, expires);
+    }
+
+    private string Store(Guid appId, Guid recordingId, string sourceFile, string fileName)
     {
         var target = PathOf(appId, recordingId, fileName);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
@@ -50,7 +114,7 @@ public sealed class DefaultBucket
         return target;
     }
 
-    public string SignedUrl(Guid recordingId, string fileName, DateTime expires)
+    private string SignedUrl(Guid recordingId, string fileName, DateTime expires)
     {
         var exp = new DateTimeOffset(expires).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         return $"{BaseUrl()}/bucket/{recordingId:D}/{Uri.EscapeDataString(fileName)}?expires={exp}&signature={Sign(recordingId, fileName, exp)}";
@@ -154,17 +218,15 @@ public sealed partial class BucketRetention(IServiceScopeFactory scopes, Default
         var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
         var cutoff = time.GetUtcNow().UtcDateTime - bucket.Options.Retention + bucket.Options.UrlExpiry;
         var expired = await db.Recordings.AsNoTracking()
-            .Where(r => r.DownloadUrlExpiry != null && r.DownloadUrlExpiry < cutoff)
-            .Select(r => new { r.Id, r.AppId }).ToListAsync(ct);
+            .Where(r => r.DownloadUrlExpiry != null && r.DownloadUrlExpiry < cutoff && (r.DownloadUrl != null || r.AudioDownloadUrl != null))
+            .Select(r => new { r.Id, r.AppId, r.OutputFileName, r.AudioFileName }).ToListAsync(ct);
         var deleted = 0;
         foreach (var r in expired)
         {
-            var dir = Path.Combine(bucket.Root, r.AppId.ToString("D"), r.Id.ToString("D"));
-            if (Directory.Exists(dir))
-            {
-                Directory.Delete(dir, recursive: true);
-                deleted++;
-            }
+            await bucket.DeleteAsync(r.AppId, r.Id, new[] { r.OutputFileName, r.AudioFileName }.OfType<string>(), ct);
+            // The files are gone: so are their links (the expired filter still sees the expiry).
+            await db.Recordings.Where(x => x.Id == r.Id).ExecuteUpdateAsync(u => u.SetProperty(x => x.DownloadUrl, (string?)null).SetProperty(x => x.AudioDownloadUrl, (string?)null), ct);
+            deleted++;
         }
         if (deleted > 0)
         {

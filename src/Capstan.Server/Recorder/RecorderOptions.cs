@@ -66,4 +66,26 @@ public sealed class DefaultBucketOptions
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 
     public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Optional: keep the default bucket in an S3-compatible bucket instead of the data folder
+    /// (<c>Storage:DefaultBucket:S3:Endpoint</c>, <c>:Bucket</c>, <c>:Region</c>, <c>:AccessKey</c>, <c>:Secret</c>,
+    /// <c>:Path</c>); download URLs are then presigned by that service.</summary>
+    public RemoteBucketOptions? S3 { get; set; }
+}
+
+public sealed class RemoteBucketOptions
+{
+    /// <summary>The service URL (for example <c>http://minio:9000</c>); empty means AWS itself (by region).</summary>
+    public string? Endpoint { get; set; }
+
+    public string? Bucket { get; set; }
+
+    public string Region { get; set; } = "us-east-1";
+
+    public string? AccessKey { get; set; }
+
+    public string? Secret { get; set; }
+
+    /// <summary>Key prefix inside the bucket.</summary>
+    public string? Path { get; set; }
 }

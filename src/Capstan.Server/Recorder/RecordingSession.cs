@@ -319,7 +319,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             foreach (var f in delivery.Files)
             {
-                ctx.Bucket.Store(_recording.AppId, _recording.Id, f.Path, f.Name);
+                await ctx.Bucket.StoreAsync(_recording.AppId, _recording.Id, f.Path, f.Name, ct);
             }
             delivery.DefaultBucketDone = true;
             await SaveAsync(manifestPath, delivery, ct);
@@ -347,7 +347,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         var video = delivery.Files.FirstOrDefault(f => f.Role == "video");
         var audio = delivery.Files.FirstOrDefault(f => f.Role == "audio");
         var main = video ?? audio!;
-        string? Url(DeliveredFile? f) => f is not null && _config.DefaultBucket ? ctx.Bucket.SignedUrl(_recording.Id, f.Name, expiry) : null;
+        var videoUrl = video is not null && _config.DefaultBucket ? await ctx.Bucket.SignedUrlAsync(_recording.AppId, _recording.Id, video.Name, expiry) : null;
+        var audioUrl = audio is not null && _config.DefaultBucket ? await ctx.Bucket.SignedUrlAsync(_recording.AppId, _recording.Id, audio.Name, expiry) : null;
         var seconds = (long)Math.Round(delivery.DurationSeconds, MidpointRounding.AwayFromZero);
         await UpdateRecordingAsync(async (r, l, c) =>
         {
@@ -355,14 +356,14 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             r.AudioSha256 = audio?.Sha256;
             if (destinationError is null)
             {
-                await l.CompleteAsync(r, main.Size, seconds, Url(video), Url(audio), _config.DefaultBucket ? expiry : null, c);
+                await l.CompleteAsync(r, main.Size, seconds, videoUrl, audioUrl, _config.DefaultBucket ? expiry : null, c);
                 return;
             }
             // The default-bucket copy is delivered even when the destination failed.
             r.FileSize = main.Size;
             r.DurationSeconds = seconds;
-            r.DownloadUrl = Url(video);
-            r.AudioDownloadUrl = Url(audio);
+            r.DownloadUrl = videoUrl;
+            r.AudioDownloadUrl = audioUrl;
             r.DownloadUrlExpiry = _config.DefaultBucket ? expiry : null;
             await l.FailAsync(r, "delivery failed: " + destinationError, c);
         }, ct);

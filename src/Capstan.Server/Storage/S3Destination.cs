@@ -143,6 +143,17 @@ public sealed class S3Destination : IStorageDestination
 
     public string Description => _settings.Description;
 
+    /// <summary>A presigned GET URL for <paramref name="key"/>, valid until <paramref name="expires"/> (SigV4 allows
+    /// at most 7 days).</summary>
+    public string PresignGet(string key, DateTime expires) => _client.GetPreSignedURL(new GetPreSignedUrlRequest
+    {
+        BucketName = _settings.Bucket,
+        Key = key,
+        Verb = HttpVerb.GET,
+        Expires = expires,
+        Protocol = _settings.ServiceUrl?.Scheme == "http" ? Protocol.HTTP : Protocol.HTTPS,
+    });
+
     /// <summary>aws-chunked bodies (the SDK's default for streamed uploads) are plain S3 only: other servers get
     /// an ordinary body with a signed payload hash.</summary>
     private bool UseChunkEncoding => _settings.SendChecksums;
