@@ -8,11 +8,14 @@ namespace Capstan.Server.Recorder;
 /// CLAIMED with an expired lease), so two workers never hold the same job; a lease is renewed by heartbeats.</summary>
 public sealed class JobQueue(CapstanDbContext db, TimeProvider time)
 {
+    /// <summary>Claims the oldest claimable composite job. TRACK jobs are not this worker's: per-track recording
+    /// runs where Janus records (not built yet), so they stay queued.</summary>
     public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var candidates = await db.RecorderJobs.AsNoTracking()
             .Where(j => j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now))
+            .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == RecordingTypes.Composite))
             .OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
         foreach (var id in candidates)
         {
