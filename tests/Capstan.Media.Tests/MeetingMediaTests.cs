@@ -233,8 +233,9 @@ public sealed class MeetingMediaTests(MediaFixture f) : IClassFixture<MediaFixtu
         var recorder = await f.AddParticipantAsync(meeting, "Recorder", Presets.Recorder);
         var rec = await f.OpenAsync(recorder.Token, 640, 360);
         await Wait.UntilAsync(async () => await rec.EvaluateAsync<bool>("() => window.capstanRecorder.ready"), "recorder ready");
+        await pa.ClickAsync("#leave");
+        await Wait.UntilAsync(async () => await rec.Locator(".tile").CountAsync() == 0, "no tiles once nobody publishes", 40);
         await pa.Context.CloseAsync();
-        await Wait.UntilAsync(async () => await rec.Locator(".tile").CountAsync() == 0, "no tiles once nobody publishes");
         var png = await rec.ScreenshotAsync();
         Assert.True(png.Length > 0);
         Assert.Equal("rgb(31, 35, 41)", await rec.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor"));
