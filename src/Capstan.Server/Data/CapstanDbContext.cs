@@ -20,6 +20,8 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<SigningKeyRow> SigningKeys => Set<SigningKeyRow>();
     public DbSet<MeetingRoomRow> MeetingRooms => Set<MeetingRoomRow>();
     public DbSet<JanusFeedRow> JanusFeeds => Set<JanusFeedRow>();
+    public DbSet<WebhookDeliveryRow> WebhookDeliveries => Set<WebhookDeliveryRow>();
+    public DbSet<WebhookAttemptRow> WebhookAttempts => Set<WebhookAttemptRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -180,6 +182,28 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
             e.HasIndex(x => new { x.RoomId, x.PeerId });
             e.HasIndex(x => x.CreatedAt);
             e.HasOne<MeetingRow>().WithMany().HasForeignKey(x => x.MeetingId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<WebhookDeliveryRow>(e =>
+        {
+            e.ToTable("WebhookDeliveries");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.EventName).HasMaxLength(64);
+            e.Property(x => x.Status).HasMaxLength(16);
+            e.Property(x => x.LastError).HasMaxLength(1024);
+            e.HasIndex(x => new { x.OutboxEventId, x.WebhookId }).IsUnique();
+            e.HasIndex(x => new { x.Status, x.NextAttemptAt });
+            e.HasIndex(x => new { x.WebhookId, x.CreatedAt });
+            e.HasOne<WebhookRow>().WithMany().HasForeignKey(x => x.WebhookId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<WebhookAttemptRow>(e =>
+        {
+            e.ToTable("WebhookAttempts");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Error).HasMaxLength(1024);
+            e.HasIndex(x => new { x.DeliveryId, x.AttemptedAt });
+            e.HasOne<WebhookDeliveryRow>().WithMany().HasForeignKey(x => x.DeliveryId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<SigningKeyRow>(e =>

@@ -234,3 +234,35 @@ public sealed class JanusFeedRow
 
     public DateTime CreatedAt { get; set; }
 }
+
+/// <summary>One event to one webhook: delivered at least once, retried with backoff on 5xx and network errors.
+/// Its id is the <c>rtk-uuid</c> header (the same on every attempt, for deduplication).</summary>
+public sealed class WebhookDeliveryRow
+{
+    public Guid Id { get; set; }
+    public long OutboxEventId { get; set; }
+    public Guid WebhookId { get; set; }
+    public Guid AppId { get; set; }
+    public required string EventName { get; set; }
+
+    /// <summary><c>PENDING</c>, <c>DELIVERED</c> or <c>FAILED</c>.</summary>
+    public required string Status { get; set; }
+
+    public int Attempts { get; set; }
+    public DateTime NextAttemptAt { get; set; }
+    public int? LastStatusCode { get; set; }
+    public string? LastError { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime? DeliveredAt { get; set; }
+}
+
+/// <summary>Every attempt of a delivery, kept for listing.</summary>
+public sealed class WebhookAttemptRow
+{
+    public long Id { get; set; }
+    public Guid DeliveryId { get; set; }
+    public DateTime AttemptedAt { get; set; }
+    public int? StatusCode { get; set; }
+    public string? Error { get; set; }
+    public int DurationMs { get; set; }
+}

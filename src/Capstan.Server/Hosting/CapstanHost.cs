@@ -64,6 +64,12 @@ public static class CapstanHost
         services.AddHostedService<JanusSupervisor>();
         services.AddHostedService<SessionSweeper>();
         services.AddHostedService<BucketRetention>();
+        services.AddSingleton<Webhooks.WebhookSigner>();
+        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(15));
+        if (builder.Configuration.GetValue("Webhooks:Deliver", true))
+        {
+            services.AddHostedService<Webhooks.WebhookDispatcher>();
+        }
 
         services.Configure<JsonOptions>(o => CapstanJson.Configure(o.SerializerOptions));
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -131,6 +137,8 @@ public static class CapstanHost
         return builder.Build();
     }
 
+    private static readonly System.Text.Json.JsonSerializerOptions WellKnownJson = new(System.Text.Json.JsonSerializerDefaults.Web);
+
     public static void UseCapstanServer(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
@@ -145,6 +153,9 @@ public static class CapstanHost
         app.MapApiReference();
         app.MapMeetingPages();
         app.MapBucketDownloads();
+        app.MapGet("/.well-known/webhooks.json", async (Webhooks.WebhookSigner signer, CancellationToken ct) =>
+            // The documented shape, camelCase: {"success":true,"data":{"publicKey":"<PEM>"},"message":""}.
+            Results.Json(new { success = true, data = new { publicKey = await signer.PublicKeyPemAsync(ct) }, message = string.Empty }, WellKnownJson)).ExcludeFromDescription();
 
         var account = app.MapGroup("/accounts/{account_id}/realtime/kit").WithMetadata(new RequiresAccountAttribute());
         account.MapAppsApi();

@@ -55,4 +55,16 @@ public sealed class WebhookOptions
 
     /// <summary>Allows webhook URLs that point at loopback, private, link-local or metadata addresses.</summary>
     public bool AllowPrivateTargets { get; set; }
+
+    /// <summary>Deliver webhooks from this process (the outbox dispatcher).</summary>
+    public bool Deliver { get; set; } = true;
+
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan FirstRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Attempts before a delivery is given up (about a day with the default backoff).</summary>
+    public int MaxAttempts { get; set; } = 30;
 }

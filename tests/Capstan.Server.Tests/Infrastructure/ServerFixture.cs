@@ -44,6 +44,10 @@ public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
         {
             settings["Capstan:Database"] = await CreatePostgresDatabaseAsync();
         }
+        foreach (var (k, v) in ExtraSettings())
+        {
+            settings[k] = v;
+        }
         App = CapstanHost.Build([], settings);
         await App.InitializeAsync(CancellationToken.None);
         await App.StartAsync();
@@ -51,6 +55,8 @@ public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
         BaseUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
         Account = await CreateAccountAsync();
     }
+
+    protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [];
 
     /// <summary>A new account with its own app and API token.</summary>
     public async Task<TestAccount> CreateAccountAsync()
@@ -117,6 +123,21 @@ public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
 public sealed class SqliteServer() : ServerFixture(DatabaseProvider.Sqlite);
 
 public sealed class PostgresServer() : ServerFixture(DatabaseProvider.Postgres);
+
+/// <summary>Webhook delivery to a receiver on loopback (allowed here) with quick polling and retries.</summary>
+public abstract class WebhookServer(DatabaseProvider provider) : ServerFixture(provider)
+{
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() =>
+    [
+        new("Webhooks:AllowPrivateTargets", "true"),
+        new("Webhooks:PollInterval", "00:00:00.100"),
+        new("Webhooks:FirstRetryDelay", "00:00:00.200"),
+    ];
+}
+
+public sealed class WebhookSqliteServer() : WebhookServer(DatabaseProvider.Sqlite);
+
+public sealed class WebhookPostgresServer() : WebhookServer(DatabaseProvider.Postgres);
 
 public sealed record TestAccount(string AccountId, Guid AppId, string Token, ServerFixture Server)
 {

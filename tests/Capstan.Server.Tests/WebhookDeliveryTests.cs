@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Capstan.Server.Tests.Infrastructure;
+
+namespace Capstan.Server.Tests;
+
+public sealed class WebhookDeliveryTests_Sqlite(WebhookSqliteServer server) : WebhookDeliveryTests(server), IClassFixture<WebhookSqliteServer>;
+
+public sealed class WebhookDeliveryTests_Postgres(WebhookPostgresServer server) : WebhookDeliveryTests(server), IClassFixture<WebhookPostgresServer>;
+
+/// <summary>Webhooks delivered for real to a receiver on loopback: signed, retried on 5xx, not on 4xx, every
+/// attempt listed.</summary>
+public abstract class WebhookDeliveryTests(ServerFixture server)
+{
+    /// <summary>An HTTP receiver that answers with the queued status codes (then 200) and keeps every request.</summary>
+    private sealed class Receiver : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private readonly ConcurrentQueue<int> _answers = new();
+
+        public Receiver(params int[] answers)
+        {
+            foreach (var a in answers)
+            {
+                _answers.Enqueue(a);
+            }
+            using (var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+            {
+                l.Start();
+                Url = $"http://127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}/hook/";
+            }
+            _listener.Prefixes.Add(Url);
+            _listener.Start();
+            _ = Task.Run(LoopAsync);
+        }
+
+        public string Url { get; }
+
+        public ConcurrentQueue<(Dictionary<string, string> Headers, byte[] Body, int Answer)> Requests { get; } = new();
+
+        private async Task LoopAsync()
+        {
+            while (_listener.IsListening)
+            {
+                HttpListenerContext c;
+                try
+                {
+                    c = await _listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+                using var ms = new MemoryStream();
+                await c.Request.InputStream.CopyToAsync(ms);
+                var answer = _answers.TryDequeue(out var a) ? a : 200;
+                Requests.Enqueue((c.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!.ToLowerInvariant(), k => c.Request.Headers[k]!), ms.ToArray(), answer));
+                c.Response.StatusCode = answer;
+                c.Response.Close();
+            }
+        }
+
+        public void Dispose() => _listener.Close();
+    }
+
+    private async Task<string> HookAsync(string url, params string[] events) =>
+        (await server.Account.Client().PostJsonAsync($"{server.Account.AppPath}/webhooks", new { name = "receiver", url, events })).Data(HttpStatusCode.Created).Str("id");
+
+    private async Task<string> StartRecordingAsync()
+    {
+        var c = server.Account.Client();
+        var meeting = (await c.PostJsonAsync($"{server.Account.AppPath}/meetings", new { title = "hooked" })).Data(HttpStatusCode.Created).Str("id");
+        return (await c.PostJsonAsync($"{server.Account.AppPath}/recordings", new { meeting_id = meeting })).Data().Str("id");
+    }
+
+    private async Task<JsonArray> DeliveriesAsync(string hook) =>
+        (await server.Account.Client().GetJsonAsync($"{server.Account.AppPath}/webhooks/{hook}/deliveries")).Data().AsArray();
+
+    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task RecordingStatusUpdate_IsDelivered_SignedWithThePublishedKey()
+    {
+        using var receiver = new Receiver();
+        var hook = await HookAsync(receiver.Url, "recording.statusUpdate");
+        var other = await HookAsync(receiver.Url + "other", "meeting.started");
+        var recording = await StartRecordingAsync();
+        await UntilAsync(() => Task.FromResult(!receiver.Requests.IsEmpty), "a delivery");
+
+        var (headers, body, _) = receiver.Requests.First();
+        var json = JsonNode.Parse(body)!;
+        Assert.Equal("recording.statusUpdate", json["event"]!.GetValue<string>());
+        Assert.Equal(recording, json["recording"]!["id"]!.GetValue<string>());
+        Assert.Equal("INVOKED", json["recording"]!["status"]!.GetValue<string>());
+        Assert.Equal(hook, headers["rtk-webhook-id"]);
+        Assert.True(Guid.TryParse(headers["rtk-uuid"], out _));
+
+        var wellKnown = (await server.Client().GetJsonAsync("/.well-known/webhooks.json")).Body;
+        Assert.True(wellKnown["success"]!.GetValue<bool>());
+        using var rsa = RSA.Create();
+        rsa.ImportFromPem(wellKnown["data"]!["publicKey"]!.GetValue<string>());
+        Assert.True(rsa.VerifyData(body, Convert.FromBase64String(headers["rtk-signature"]), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1), "signature does not verify");
+        var tampered = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(body).Replace("INVOKED", "UPLOADED", StringComparison.Ordinal));
+        Assert.False(rsa.VerifyData(tampered, Convert.FromBase64String(headers["rtk-signature"]), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+
+        await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!.Str("status") == "DELIVERED"), "DELIVERED in the list");
+        // The other webhook is not subscribed to recording events: the same fan-out gave it nothing.
+        Assert.Empty(await DeliveriesAsync(other));
+    }
+
+    [Fact]
+    public async Task ServerError_IsRetriedWithTheSameUuid_UntilDelivered()
+    {
+        using var receiver = new Receiver(500, 503);
+        var hook = await HookAsync(receiver.Url, "recording.statusUpdate");
+        await StartRecordingAsync();
+        await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!.Str("status") == "DELIVERED"), "delivered after retries");
+        var delivery = (await DeliveriesAsync(hook)).Single()!;
+        Assert.Equal(3, delivery["attempts"]!.GetValue<int>());
+        Assert.Equal([500, 503, 200], delivery["attempt_log"]!.AsArray().Select(a => a!["status_code"]!.GetValue<int>()).ToList());
+        Assert.Single(receiver.Requests.Select(r => r.Headers["rtk-uuid"]).Distinct());
+    }
+
+    [Fact]
+    public async Task ClientError_IsNotRetried()
+    {
+        using var receiver = new Receiver(400);
+        var hook = await HookAsync(receiver.Url, "recording.statusUpdate");
+        await StartRecordingAsync();
+        await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!.Str("status") == "FAILED"), "FAILED");
+        var delivery = (await DeliveriesAsync(hook)).Single()!;
+        Assert.Equal(1, delivery["attempts"]!.GetValue<int>());
+        Assert.Equal(400, delivery["last_status_code"]!.GetValue<int>());
+        Assert.Single(receiver.Requests);
+    }
+}
