@@ -25,13 +25,8 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         v.Required(body.MeetingId, "meeting_id");
         RecordingConfigs.ValidateStart(body, v, storageAliases.Types);
         v.ThrowIfAny();
-        var meetingId = Ids.Parse(body.MeetingId, "meeting_id");
-        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == meetingId && m.AppId == appId, ct)
-            ?? throw CapstanException.NotFound($"No meeting found with id {meetingId}");
-        if (meeting.Status != MeetingService.Active)
-        {
-            throw CapstanException.Invalid($"meeting {meetingId} is INACTIVE and cannot be recorded");
-        }
+        var meeting = await RecordableMeetingAsync(appId, body.MeetingId, ct);
+        var meetingId = meeting.Id;
         var app = await db.Apps.AsNoTracking().FirstAsync(a => a.Id == appId, ct);
         var config = RecordingConfigs.Merge(body, Mapping.ReadStoredConfig(meeting.RecordingConfigJson), Mapping.ReadStoredConfig(app.DefaultRecordingConfigJson), protector);
         if (config.RtmpUrl is not null && config.VideoCodec != "H264")
@@ -68,13 +63,8 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         v.Required(body.MeetingId, "meeting_id");
         var track = TrackConfigs.Build(body, v, storageAliases.Types, protector, out var maxSeconds);
         v.ThrowIfAny();
-        var meetingId = Ids.Parse(body.MeetingId, "meeting_id");
-        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == meetingId && m.AppId == appId, ct)
-            ?? throw CapstanException.NotFound($"No meeting found with id {meetingId}");
-        if (meeting.Status != MeetingService.Active)
-        {
-            throw CapstanException.Invalid($"meeting {meetingId} is INACTIVE and cannot be recorded");
-        }
+        var meeting = await RecordableMeetingAsync(appId, body.MeetingId, ct);
+        var meetingId = meeting.Id;
         if (!await db.Sessions.AnyAsync(s => s.MeetingId == meetingId && s.Status == SessionService.Live, ct))
         {
             throw CapstanException.Invalid($"meeting {meetingId} has no live session: track recording needs participants in the meeting");
@@ -85,6 +75,19 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
             DefaultBucket = track.Layers.Any(l => l.DefaultBucket), Storage = track.Layers.Select(l => l.Storage).FirstOrDefault(s => s is not null),
         };
         return await InsertAsync(meeting, RecordingTypes.Track, config, RecordingLifecycle.OrganizationCaller, ct);
+    }
+
+    /// <summary>The app's meeting named by <c>meeting_id</c>: 404 if it is not there, 400 if it is INACTIVE.</summary>
+    private async Task<MeetingRow> RecordableMeetingAsync(Guid appId, string? meetingIdText, CancellationToken ct)
+    {
+        var meetingId = Ids.Parse(meetingIdText, "meeting_id");
+        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == meetingId && m.AppId == appId, ct)
+            ?? throw CapstanException.NotFound($"No meeting found with id {meetingId}");
+        if (meeting.Status != MeetingService.Active)
+        {
+            throw CapstanException.Invalid($"meeting {meetingId} is INACTIVE and cannot be recorded");
+        }
+        return meeting;
     }
 
     public async Task<RecordingRow> FindAsync(Guid appId, Guid recordingId, bool tracking, CancellationToken ct)

@@ -178,17 +178,7 @@ public static class BucketDownloads
         {
             throw CapstanException.NotFound("the file is no longer in the bucket (retention)");
         }
-        var type = Path.GetExtension(file_name) switch
-        {
-            ".mp4" => "video/mp4",
-            ".webm" => "video/webm",
-            ".m4a" => "audio/mp4",
-            ".mp3" => "audio/mpeg",
-            ".ogg" => "audio/ogg",
-            ".json" => "application/json",
-            _ => "application/octet-stream",
-        };
-        return Results.File(path, type, file_name, enableRangeProcessing: true);
+        return Results.File(path, Storage.ContentTypes.Of(file_name), file_name, enableRangeProcessing: true);
     }
 }
 
