@@ -130,7 +130,7 @@ public sealed class MeetingMediaTests(MediaFixture f) : IClassFixture<MediaFixtu
             var peers = (await f.GetAsync($"/sessions/{sessionId}/participants"))!["participants"]!.AsArray();
             return peers.Any(p => p!["custom_participant_id"]!.GetValue<string>() == "bob" && p["left_at"] is not null);
         }, "Bob's leave recorded");
-        Assert.True((await StateAsync(pb)).GetProperty("left").GetBoolean());
+        await Wait.UntilAsync(async () => (await StateAsync(pb)).GetProperty("left").GetBoolean(), "Bob's page says he left", 10);
         await Wait.UntilAsync(async () => await pa.Locator(".tile .name", new() { HasTextString = "Bob" }).CountAsync() == 0, "Bob's tile gone from Alice's grid");
 
         var kick = await f.Api.PostAsJsonAsync($"{f.AppPath}/meetings/{meeting}/active-session/kick", new { custom_participant_ids = new[] { "carol" } }, TestContext.Current.CancellationToken);

@@ -27,7 +27,7 @@ public sealed class RecorderOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How long to wait for the recorder page to report ready before capture starts anyway.</summary>
-    public TimeSpan ReadyTimeout { get; set; } = TimeSpan.FromSeconds(0.7);
+    public TimeSpan ReadyTimeout { get; set; } = TimeSpan.FromSeconds(0.3);
 
     /// <summary>Capture restarts (a died ffmpeg or Chromium) before the recording is finished with what it has.</summary>
     public int MaxCaptureRestarts { get; set; } = 3;

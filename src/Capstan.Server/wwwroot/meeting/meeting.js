@@ -359,6 +359,7 @@
 
   // Leave: tell the room, hang up, close the Janus session.
   window.capstanLeave = function () {
+    state.phase = 'leaving';
     if (pub) pub.send({ message: { request: 'leave' } });
     setTimeout(() => end('left', 'You left the meeting.'), 100);
   };

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+
+namespace Capstan.Bench.Recorder;
+
+/// <summary>A started recording: <c>invoked_time</c> and <c>started_time</c> from the API (the server sets the first
+/// on the start request and the second when ffmpeg has encoded its first frame), and what the client saw.</summary>
+public sealed record Started(string Id, DateTime Invoked, DateTime StartedAt, double LatencyMs, double ClientMs, TimeSpan ClientAt, StartPhases? Phases);
+
+/// <summary>Where the start latency went, from the birth times of what the worker creates: <c>recorder/{id}/</c> when
+/// it has claimed the job (queue), <c>recorder/{id}/ffmpeg.log</c> as it starts ffmpeg (prepare: the recorder token, a
+/// warm surface, resize and navigate, waiting up to <c>Recorder:ReadyTimeout</c> for the page), then until
+/// <c>started_time</c> (ffmpeg: process start, input probing, first frame encoded and reported).</summary>
+public sealed record StartPhases(double QueueMs, double PrepareMs, double FfmpegMs)
+{
+    public static StartPhases? Read(string recordingDir, DateTime invoked, DateTime started)
+    {
+        if (Proc.BirthTimeUtc(recordingDir) is not { } claimed || Proc.BirthTimeUtc(Path.Combine(recordingDir, "ffmpeg.log")) is not { } ffmpeg)
+        {
+            return null;
+        }
+        // The server's times are whole milliseconds.
+        var slack = TimeSpan.FromMilliseconds(2);
+        if (claimed < invoked - slack || ffmpeg < claimed || ffmpeg > started + slack)
+        {
+            return null;
+        }
+        return new StartPhases(Math.Max(0, (claimed - invoked).TotalMilliseconds), (ffmpeg - claimed).TotalMilliseconds, Math.Max(0, (started - ffmpeg).TotalMilliseconds));
+    }
+
+    public override string ToString() =>
+        $"queue {Bench.F(QueueMs, "0")} + prepare {Bench.F(PrepareMs, "0")} + ffmpeg {Bench.F(FfmpegMs, "0")} ms";
+}
+
+/// <summary>A stopped and delivered recording: how long the stop request took to answer, how long until the API
+/// showed UPLOADED (both from the moment the stop request was sent), and the recording as it ended.</summary>
+public sealed record Delivered(string Id, string StopAnswer, double StopAnswerMs, double StopToUploadedMs, RecordingView View, double RecordedSeconds, StopPhases Phases);
+
+/// <summary>Where the time from the stop request to UPLOADED went, from the server's process tree polled every 50 ms
+/// (ms after the stop request): the capture ffmpeg gone, the surface (Chromium and Xvfb) gone, the post-processing
+/// tools on this recording's files (ffprobe of the segments, the ffmpeg join, the probe of the result) first and last
+/// seen.</summary>
+public sealed record StopPhases(double? FfmpegExitMs, double? SurfaceClosedMs, double? PostFirstMs, double? PostLastMs)
+{
+    public override string ToString()
+    {
+        static string Ms(double? v) => v is { } x ? Bench.F(x, "0") : "?";
+        return $"capture ffmpeg gone +{Ms(FfmpegExitMs)}, surface gone +{Ms(SurfaceClosedMs)}, post-processing tools +{Ms(PostFirstMs)}..+{Ms(PostLastMs)} ms";
+    }
+}
+
+/// <summary>Recording operations through the API, timed on one clock.</summary>
+public sealed class Recordings(Server server, Api api)
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    public Server Server => server;
+
+    public TimeSpan Now => _clock.Elapsed;
+
+    /// <summary>Starts a recording and polls it (every 50 ms) until <c>started_time</c> is set.</summary>
+    public async Task<Started> StartAsync(string meeting, int width, int height, bool allowMultiple, CancellationToken ct)
+    {
+        var t0 = _clock.Elapsed;
+        var v = await api.StartRecordingAsync(meeting, width, height, allowMultiple, ct);
+        return await WaitStartedAsync(v.Id, t0, ct);
+    }
+
+    public async Task<Started> WaitStartedAsync(string id, TimeSpan sentAt, CancellationToken ct)
+    {
+        var (seen, at) = await api.WaitAsync(id, r => r.StartedTime is not null, "started_time", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50), _clock, ct);
+        var startedAt = seen.StartedTime!.Value;
+        return new Started(id, seen.InvokedTime, startedAt, (startedAt - seen.InvokedTime).TotalMilliseconds, (at - sentAt).TotalMilliseconds, at,
+            StartPhases.Read(Path.Combine(server.RecorderDir, id), seen.InvokedTime, startedAt));
+    }
+
+    /// <summary>Sends the stop and polls (every 50 ms) until the recording is UPLOADED, following the session's
+    /// processes meanwhile.</summary>
+    public async Task<Delivered> StopAsync(Started started, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(started);
+        var session = SessionProcesses.Find(Proc.All(), server.Pid, started.Id);
+        using var traceStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var t0 = _clock.Elapsed;
+        var trace = TraceAsync(started.Id, session, t0, traceStop.Token);
+        var answer = await api.StopRecordingAsync(started.Id, ct);
+        var answered = _clock.Elapsed;
+        var (done, at) = await api.WaitAsync(started.Id, r => r.Status == "UPLOADED", "UPLOADED", TimeSpan.FromMinutes(10), TimeSpan.FromMilliseconds(50), _clock, ct);
+        await traceStop.CancelAsync();
+        var phases = await trace;
+        return new Delivered(started.Id, answer.Status, (answered - t0).TotalMilliseconds, (at - t0).TotalMilliseconds, done, (t0 - started.ClientAt).TotalSeconds, phases);
+    }
+
+    private async Task<StopPhases> TraceAsync(string id, SessionProcesses session, TimeSpan t0, CancellationToken ct)
+    {
+        var capture = session.Ffmpeg.Select(p => (p.Pid, p.StartTime)).ToList();
+        var surface = session.Xvfb.Concat(session.Chromium.Where(p => p.ParentPid == server.Pid)).Select(p => (p.Pid, p.StartTime)).ToList();
+        var marker = "/" + id + "/";
+        double? ffmpegGone = null, surfaceGone = null, postFirst = null, postLast = null;
+        static bool Alive(List<ProcStat> all, List<(int Pid, long Start)> set) => set.Any(x => all.Any(p => p.Pid == x.Pid && p.StartTime == x.Start));
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var all = Proc.All();
+                var ms = (_clock.Elapsed - t0).TotalMilliseconds;
+                if (ffmpegGone is null && !Alive(all, capture))
+                {
+                    ffmpegGone = ms;
+                }
+                if (surfaceGone is null && !Alive(all, surface))
+                {
+                    surfaceGone = ms;
+                }
+                var post = all.Where(p => p.ParentPid == server.Pid && p.Comm is "ffmpeg" or "ffprobe" && !capture.Contains((p.Pid, p.StartTime))
+                    && Proc.Cmdline(p.Pid).Any(a => a.Contains(marker, StringComparison.Ordinal)));
+                if (post.Any())
+                {
+                    postFirst ??= ms;
+                    postLast = ms;
+                }
+                await Task.Delay(50, ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // UPLOADED was seen
+        }
+        return new StopPhases(ffmpegGone, surfaceGone, postFirst, postLast);
+    }
+
+    /// <summary>The progress ffmpeg reported so far for a recording (<c>recorder/{id}/ffmpeg.log</c>).</summary>
+    public FfmpegProgress Progress(string id) => FfmpegProgress.Read(Path.Combine(server.RecorderDir, id, "ffmpeg.log"));
+
+    /// <summary>Downloads the delivered file from <c>download_url</c> and probes it; the download is deleted after.</summary>
+    public async Task<FileFacts> ProbeAsync(Delivered d, bool decode, string workDir, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        var url = d.View.DownloadUrl ?? throw new BenchException($"recording {d.Id} is UPLOADED without a download_url");
+        var file = await Download.ToFileAsync(url, workDir, ct);
+        try
+        {
+            return await FileFacts.ProbeAsync(file, decode, ct);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}

@@ -1,0 +1,282 @@
+using System.Globalization;
+
+namespace Capstan.Bench.Recorder;
+
+/// <summary>How long and how many: the full run, or <c>--quick</c> for development.</summary>
+public sealed record Settings(
+    bool Quick, int LatencyStarts, int BackToBackStarts, double Gap, double RecordSeconds, double CpuWindow, double Warmup,
+    double ConcurrencyWindow, int MaxLevel, int ConcurrencyParticipants, double LongSeconds)
+{
+    public static Settings Full { get; } = new(false, 10, 3, 2, 1.5, 60, 5, 25, 4, 1, 600);
+
+    public static Settings QuickRun { get; } = new(true, 3, 2, 2, 1.5, 10, 3, 10, 2, 1, 60);
+}
+
+/// <summary>What a scenario needs: the server it runs against, its API, the participants' browser, and where to
+/// put downloads.</summary>
+public sealed record Bench(Server Server, Api Api, Browsers Browsers, Recordings Recordings, Settings Settings, string WorkDir)
+{
+    public const int FrameCheckPercent = 95;
+
+    public static string F(double v, string format = "0.00") => v.ToString(format, CultureInfo.InvariantCulture);
+}
+
+public sealed record StartSample(int Index, double GapSeconds, int SurfacesUp, double LatencyMs, double ClientMs, double StopToUploadedMs, StartPhases? Phases);
+
+public sealed record LatencyResult(StartSample First, IReadOnlyList<StartSample> Spaced, IReadOnlyList<StartSample> BackToBack, double Gap);
+
+public sealed record CpuResult(
+    string Label, int Width, int Height, int Fps, int Participants, Started Started, WindowCpu Window, SessionCpu Session,
+    double WindowFps, long WindowDrops, FfmpegProgress Progress, Delivered Delivered, FileFacts Facts, IReadOnlyList<string> Missing)
+{
+    public List<string> FrameProblems => Frames.Problems(Fps, WindowFps, WindowDrops, Facts);
+}
+
+public sealed record LevelRecording(string Id, double LatencyMs, double WindowFps, long WindowDrops, FfmpegProgress Progress, FileFacts Facts, SessionCpu Cpu, double StopToUploadedMs)
+{
+    public List<string> Problems(int fps) => Frames.Problems(fps, WindowFps, WindowDrops, Facts);
+}
+
+public sealed record LevelResult(int Level, WindowCpu Window, IReadOnlyList<LevelRecording> Recordings, IReadOnlyList<string> Missing)
+{
+    public List<string> Problems(int fps) => Recordings.SelectMany((r, i) => r.Problems(fps).Select(p => $"#{i + 1} {p}")).ToList();
+
+    /// <summary>The largest share of its frames any recording of the level lost: frames ffmpeg dropped during the
+    /// window over the frames the window should hold, the encoded rate's shortfall, or the file's.</summary>
+    public double WorstLoss(int fps) => Recordings.Count == 0 ? 0 : Recordings.Max(r => new[]
+    {
+        r.WindowDrops / Math.Max(1, fps * Window.Seconds),
+        1 - r.WindowFps / fps,
+        1 - r.Facts.FrameRatio(fps),
+    }.Max());
+
+    /// <summary>The same over the window only (the steady state; the file also holds the capture's start).</summary>
+    public double WindowLoss(int fps) => Recordings.Count == 0 ? 0 : Recordings.Max(r => Math.Max(r.WindowDrops / Math.Max(1, fps * Window.Seconds), 1 - r.WindowFps / fps));
+
+    /// <summary>Lost more than 5% of the frames during the window: the machine cannot keep up with this many
+    /// recordings (the levels above are not tried). The file's shortfall, which holds the start, does not count here.</summary>
+    public bool Overloaded(int fps) => WindowLoss(fps) > 1 - Bench.FrameCheckPercent / 100.0;
+}
+
+public sealed record ConcurrencyResult(int Participants, int Slots, IReadOnlyList<LevelResult> Levels, int Fps)
+{
+    /// <summary>The largest level that ran without any dropped frame, every smaller level too; 0 when even one did not.</summary>
+    public int Best => Levels.TakeWhile(l => l.Problems(Fps).Count == 0).Select(l => l.Level).DefaultIfEmpty(0).Max();
+
+    /// <summary>The largest level that kept up: no recording lost more than 5% of its frames during the window (the
+    /// steady state; sporadic drops of a busy machine allowed), every smaller level too.</summary>
+    public int BestKeepingUp => Levels.TakeWhile(l => !l.Overloaded(Fps)).Select(l => l.Level).DefaultIfEmpty(0).Max();
+
+    /// <summary>True when the last level tried did not overload (so the machine may take more than were tried).</summary>
+    public bool Capped => Levels.Count > 0 && !Levels[^1].Overloaded(Fps);
+}
+
+public sealed record LongResult(double Seconds, Started Started, WindowCpu Window, SessionCpu Session, double WindowFps, long WindowDrops, FfmpegProgress Progress, Delivered Delivered, FileFacts Facts)
+{
+    public List<string> FrameProblems(int fps) => Frames.Problems(fps, WindowFps, WindowDrops, Facts);
+}
+
+/// <summary>The dropped-frame check of a recording: ffmpeg's <c>drop_frames</c> that grew during the window (a few are
+/// dropped as the capture starts, before any window), the rate it encoded at during the window, and the frames in the
+/// delivered file against the frame rate times its video duration.</summary>
+public static class Frames
+{
+    public static List<string> Problems(int fps, double windowFps, long windowDrops, FileFacts f)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        var limit = Bench.FrameCheckPercent / 100.0;
+        var problems = new List<string>();
+        if (windowDrops > 0)
+        {
+            problems.Add($"drop_frames +{windowDrops} in the window");
+        }
+        if (windowFps < limit * fps)
+        {
+            problems.Add($"encoded {Bench.F(windowFps, "0.0")} fps in the window (< {Bench.FrameCheckPercent}% of {fps})");
+        }
+        if (f.FrameRatio(fps) < limit)
+        {
+            problems.Add($"file has {f.Frames} frames for {Bench.F(f.VideoDuration, "0.0")} s ({Bench.F(100 * f.FrameRatio(fps), "0")}% of {fps} fps)");
+        }
+        return problems;
+    }
+}
+
+public static class Scenarios
+{
+    /// <summary>Start latency: a meeting with 2 participants; a first recording of the fresh server (reported apart),
+    /// then N starts spaced by the gap (the reported p50/p95/max), then a few back to back (no gap) to show whether the
+    /// warm pool's refill matters. Each: start, poll until <c>started_time</c>, record 1.5 s, stop, wait UPLOADED.</summary>
+    public static async Task<LatencyResult> LatencyAsync(Bench b, CancellationToken ct)
+    {
+        var s = b.Settings;
+        Console.WriteLine($"== start latency: 1280x720@{b.Server.FrameRate}, 2 participants; 1 first start (fresh server, not counted), {s.LatencyStarts} starts {s.Gap} s apart, {s.BackToBackStarts} back to back");
+        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, "bench latency", 2, ct);
+        var last = b.Recordings.Now;
+        async Task<StartSample> OneAsync(int index, double gap, string what)
+        {
+            if (gap > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(gap), ct);
+            }
+            var actualGap = (b.Recordings.Now - last).TotalSeconds;
+            var up = b.Server.Surfaces().Chromium;
+            var started = await b.Recordings.StartAsync(meeting.Id, 1280, 720, false, ct);
+            await Task.Delay(TimeSpan.FromSeconds(s.RecordSeconds), ct);
+            var done = await b.Recordings.StopAsync(started, ct);
+            last = b.Recordings.Now;
+            var sample = new StartSample(index, actualGap, up, started.LatencyMs, started.ClientMs, done.StopToUploadedMs, started.Phases);
+            Console.WriteLine($"   {what,-14} gap {Bench.F(actualGap, "0.0")} s, {up} surfaces up: started_time - invoked_time {Bench.F(sample.LatencyMs, "0")} ms " +
+                $"({started.Phases?.ToString() ?? "phases unknown"}; client saw it after {Bench.F(sample.ClientMs, "0")} ms); stop to UPLOADED {Bench.F(sample.StopToUploadedMs, "0")} ms ({done.Phases})");
+            return sample;
+        }
+
+        var first = await OneAsync(0, 0, "first start");
+        var spaced = new List<StartSample>();
+        for (var i = 1; i <= s.LatencyStarts; i++)
+        {
+            spaced.Add(await OneAsync(i, s.Gap, $"start {i}/{s.LatencyStarts}"));
+        }
+        var burst = new List<StartSample>();
+        for (var i = 1; i <= s.BackToBackStarts; i++)
+        {
+            burst.Add(await OneAsync(s.LatencyStarts + i, 0, $"no gap {i}/{s.BackToBackStarts}"));
+        }
+        return new LatencyResult(first, spaced, burst, s.Gap);
+    }
+
+    /// <summary>CPU of one session: a meeting with 2 participants, a recording at the size asked, the warm pool refilled
+    /// and a warm-up, then the window; then stop, UPLOADED, download and count the frames.</summary>
+    public static async Task<CpuResult> CpuAsync(Bench b, int width, int height, int participants, CancellationToken ct)
+    {
+        var s = b.Settings;
+        var fps = b.Server.FrameRate;
+        var label = $"{width}x{height}@{fps}";
+        Console.WriteLine($"== CPU {label}, {participants} participants: {s.CpuWindow} s window after the warm pool refills and {s.Warmup} s of warm-up");
+        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, "bench cpu " + label, participants, ct);
+        var started = await b.Recordings.StartAsync(meeting.Id, width, height, false, ct);
+        Console.WriteLine($"   recording {started.Id}: started_time - invoked_time {Bench.F(started.LatencyMs, "0")} ms");
+        await b.Server.WaitSurfacesAsync(1, DateTime.UtcNow.AddSeconds(90), ct);
+        await Task.Delay(TimeSpan.FromSeconds(s.Warmup), ct);
+
+        var p0 = b.Recordings.Progress(started.Id);
+        var t0 = b.Recordings.Now;
+        var meter = new SessionMeter(b.Server, [started.Id]);
+        var window = await meter.RunAsync(s.CpuWindow, ct);
+        var p1 = b.Recordings.Progress(started.Id);
+        var windowFps = (p1.Frames - p0.Frames) / (b.Recordings.Now - t0).TotalSeconds;
+        var session = window.Sessions[started.Id];
+        Console.WriteLine($"   session {Bench.F(session.Total)} core (ffmpeg {Bench.F(session.Ffmpeg)}, Xvfb {Bench.F(session.Xvfb)}, Chromium {Bench.F(session.Chromium)} in {session.ChromiumProcesses} processes, " +
+            $"PulseAudio {Bench.F(session.PulseShare)}; ffmpeg peak RSS {Bench.F(session.FfmpegPeakRssMb, "0")} MiB); server {Bench.F(window.Server)}, participants {Bench.F(window.Participants)}, machine {Bench.F(window.Machine)} of {Environment.ProcessorCount} cores (others' processes {Bench.F(window.Others)})");
+        foreach (var m in meter.Missing)
+        {
+            Console.WriteLine("   warning: session processes not found: " + m);
+        }
+
+        var done = await b.Recordings.StopAsync(started, ct);
+        var facts = await b.Recordings.ProbeAsync(done, decode: true, b.WorkDir, ct);
+        var progress = b.Recordings.Progress(started.Id);
+        Console.WriteLine($"   encoded {Bench.F(windowFps, "0.0")} fps in the window; ffmpeg: frame={p1.Frames} drop_frames={progress.DropFrames} ({p1.DropFrames - p0.DropFrames} in the window) dup_frames={progress.DupFrames} speed={p1.Speed}; " +
+            $"file {facts.Width}x{facts.Height}, {facts.Frames} frames in {Bench.F(facts.VideoDuration, "0.0")} s ({Bench.F(100 * facts.FrameRatio(fps), "0")}% of {fps} fps); stop to UPLOADED {Bench.F(done.StopToUploadedMs, "0")} ms");
+        WarnFfmpeg(progress);
+        return new CpuResult(label, width, height, fps, participants, started, window, session, windowFps, p1.DropFrames - p0.DropFrames, progress, done, facts, meter.Missing);
+    }
+
+    /// <summary>Concurrency: 1, 2, ... recordings at 1280x720 of one meeting at once (allow_multiple_recordings, so
+    /// the participants' browsers stay the same at every level), each level for the window; goes on past sporadic
+    /// drops and stops after the first level that loses more than 5% of its frames during the window.</summary>
+    public static async Task<ConcurrencyResult> ConcurrencyAsync(Bench b, CancellationToken ct)
+    {
+        var s = b.Settings;
+        var fps = b.Server.FrameRate;
+        Console.WriteLine($"== concurrency: 1..{s.MaxLevel} recordings at once of 1280x720@{fps}, one meeting with {s.ConcurrencyParticipants} participant(s) " +
+            $"(participants' browsers run on this machine too: kept to {s.ConcurrencyParticipants}), {s.ConcurrencyWindow} s per level");
+        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, "bench concurrency", s.ConcurrencyParticipants, ct);
+        var levels = new List<LevelResult>();
+        for (var k = 1; k <= s.MaxLevel; k++)
+        {
+            await b.Server.WaitSurfacesAsync(0, DateTime.UtcNow.AddSeconds(90), ct);
+            var starts = await Task.WhenAll(Enumerable.Range(0, k).Select(_ => b.Recordings.StartAsync(meeting.Id, 1280, 720, true, ct)));
+            await b.Server.WaitSurfacesAsync(k, DateTime.UtcNow.AddSeconds(120), ct);
+            await Task.Delay(TimeSpan.FromSeconds(s.Warmup), ct);
+            var ids = starts.Select(x => x.Id).ToList();
+            var p0 = ids.Select(b.Recordings.Progress).ToList();
+            var t0 = b.Recordings.Now;
+            var meter = new SessionMeter(b.Server, ids);
+            var window = await meter.RunAsync(s.ConcurrencyWindow, ct);
+            var p1 = ids.Select(b.Recordings.Progress).ToList();
+            var elapsed = (b.Recordings.Now - t0).TotalSeconds;
+            var delivered = await Task.WhenAll(starts.Select(x => b.Recordings.StopAsync(x, ct)));
+            var recs = new List<LevelRecording>();
+            for (var i = 0; i < k; i++)
+            {
+                var facts = await b.Recordings.ProbeAsync(delivered[i], decode: true, b.WorkDir, ct);
+                recs.Add(new LevelRecording(ids[i], starts[i].LatencyMs, (p1[i].Frames - p0[i].Frames) / elapsed, p1[i].DropFrames - p0[i].DropFrames, b.Recordings.Progress(ids[i]), facts,
+                    window.Sessions[ids[i]], delivered[i].StopToUploadedMs));
+            }
+            var level = new LevelResult(k, window, recs, meter.Missing);
+            levels.Add(level);
+            var problems = level.Problems(fps);
+            Console.WriteLine($"   {k} at once: sessions {Bench.F(window.SessionsTotal)} core ({Bench.F(window.SessionsTotal / k)} each), participants {Bench.F(window.Participants)}, " +
+                $"server {Bench.F(window.Server)}, machine {Bench.F(window.Machine)} of {Environment.ProcessorCount} cores (others' processes {Bench.F(window.Others)}), load {Bench.F(window.Load)}");
+            foreach (var (r, i) in recs.Select((r, i) => (r, i)))
+            {
+                Console.WriteLine($"     #{i + 1} {r.Id[..8]}: start {Bench.F(r.LatencyMs, "0")} ms, encoded {Bench.F(r.WindowFps, "0.0")} fps, drop_frames={r.Progress.DropFrames} ({r.WindowDrops} in the window), " +
+                    $"file {r.Facts.Frames} frames / {Bench.F(r.Facts.VideoDuration, "0.0")} s = {Bench.F(100 * r.Facts.FrameRatio(fps), "0")}%, session {Bench.F(r.Cpu.Total)} core, ffmpeg RSS {Bench.F(r.Cpu.FfmpegPeakRssMb, "0")} MiB, stop to UPLOADED {Bench.F(r.StopToUploadedMs, "0")} ms");
+                WarnFfmpeg(r.Progress);
+            }
+            foreach (var m in meter.Missing)
+            {
+                Console.WriteLine("     warning: session processes not found: " + m);
+            }
+            Console.WriteLine(problems.Count == 0 ? $"   {k} at once: no dropped frames"
+                : $"   {k} at once: frames dropped (worst recording lost {Bench.F(100 * level.WorstLoss(fps), "0.0")}%): {string.Join("; ", problems)}");
+            if (level.Overloaded(fps))
+            {
+                // More than 5% lost in the window: more recordings at once would only lose more.
+                break;
+            }
+        }
+        return new ConcurrencyResult(s.ConcurrencyParticipants, b.Server.Slots, levels, fps);
+    }
+
+    /// <summary>A long recording at 1280x720 with 2 participants: its session CPU over the whole recording, then the
+    /// time from the stop request to UPLOADED, and the delivered file.</summary>
+    public static async Task<LongResult> LongAsync(Bench b, CancellationToken ct)
+    {
+        var s = b.Settings;
+        var fps = b.Server.FrameRate;
+        Console.WriteLine($"== long recording: 1280x720@{fps}, 2 participants, {s.LongSeconds} s, then stop to UPLOADED");
+        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, "bench long", 2, ct);
+        var started = await b.Recordings.StartAsync(meeting.Id, 1280, 720, false, ct);
+        Console.WriteLine($"   recording {started.Id}: started_time - invoked_time {Bench.F(started.LatencyMs, "0")} ms; recording for {s.LongSeconds} s");
+        await b.Server.WaitSurfacesAsync(1, DateTime.UtcNow.AddSeconds(90), ct);
+        var p0 = b.Recordings.Progress(started.Id);
+        var t0 = b.Recordings.Now;
+        var meter = new SessionMeter(b.Server, [started.Id]);
+        var window = await meter.RunAsync(Math.Max(5, s.LongSeconds - (b.Recordings.Now - started.ClientAt).TotalSeconds), ct);
+        var p1 = b.Recordings.Progress(started.Id);
+        var windowFps = (p1.Frames - p0.Frames) / (b.Recordings.Now - t0).TotalSeconds;
+        var done = await b.Recordings.StopAsync(started, ct);
+        var facts = await b.Recordings.ProbeAsync(done, decode: false, b.WorkDir, ct);
+        var progress = b.Recordings.Progress(started.Id);
+        Console.WriteLine($"   stop answered {done.StopAnswer} after {Bench.F(done.StopAnswerMs, "0")} ms; UPLOADED {Bench.F(done.StopToUploadedMs, "0")} ms after the stop request ({done.Phases})");
+        Console.WriteLine($"   file {Bench.F(facts.Size / 1048576.0, "0.0")} MiB, {Bench.F(facts.Duration, "0.0")} s (API: recording_duration {done.View.Duration} s, file_size {done.View.FileSize}); " +
+            $"{facts.Frames} frames ({Bench.F(100 * facts.FrameRatio(fps), "0")}% of {fps} fps); drop_frames={progress.DropFrames} ({p1.DropFrames - p0.DropFrames} in the window); encoded {Bench.F(windowFps, "0.0")} fps; " +
+            $"session {Bench.F(window.Sessions[started.Id].Total)} core over {Bench.F(window.Seconds, "0")} s");
+        WarnFfmpeg(progress);
+        return new LongResult(done.RecordedSeconds, started, window, window.Sessions[started.Id], windowFps, p1.DropFrames - p0.DropFrames, progress, done, facts);
+    }
+
+    private static void WarnFfmpeg(FfmpegProgress p)
+    {
+        if (p.Segments > 1)
+        {
+            Console.WriteLine($"   note: ffmpeg ran {p.Segments} segments (a capture restart)");
+        }
+        foreach (var w in p.Warnings.Distinct().Take(3))
+        {
+            Console.WriteLine("   ffmpeg: " + w);
+        }
+    }
+}

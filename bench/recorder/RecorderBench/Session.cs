@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Capstan.Bench.Recorder;
+
+/// <summary>The processes of one recording session, found by walking /proc from the server: its ffmpeg (the one
+/// writing into <c>recorder/{id}/</c>), the Xvfb of the display that ffmpeg grabs, the Chromium child of the server started with <c>DISPLAY=:{N}</c> and all its descendants
+/// (renderers, GPU, utility processes). The Xvfb is the one holding a socket of <c>/tmp/.X11-unix/X{N}</c> (abstract
+/// or not, from <c>/proc/self/net/unix</c> of this network namespace), or else the pid in <c>/tmp/.X{N}-lock</c>. PulseAudio is one process for the whole worker: a session is given its share.</summary>
+public sealed record SessionProcesses(int? Display, List<ProcStat> Ffmpeg, List<ProcStat> Xvfb, List<ProcStat> Chromium)
+{
+    public bool Complete => Display is not null && Ffmpeg.Count > 0 && Xvfb.Count > 0 && Chromium.Count > 0;
+
+    public static SessionProcesses Find(List<ProcStat> all, int serverPid, string recordingId)
+    {
+        ArgumentNullException.ThrowIfNull(all);
+        var tree = Proc.Descendants(all, serverPid);
+        var marker = "/" + recordingId + "/seg_";
+        var ffmpeg = tree.Where(p => p.Comm == "ffmpeg" && Proc.Cmdline(p.Pid).Any(a => a.Contains(marker, StringComparison.Ordinal))).ToList();
+        int? display = null;
+        foreach (var f in ffmpeg)
+        {
+            var args = Proc.Cmdline(f.Pid);
+            for (var i = 0; i + 1 < args.Count; i++)
+            {
+                // "-i :N.0+0,0" (x11grab input)
+                if (args[i] == "-i" && args[i + 1].StartsWith(':') &&
+                    int.TryParse(args[i + 1].AsSpan(1, args[i + 1].IndexOf('.', StringComparison.Ordinal) is var dot and > 1 ? dot - 1 : args[i + 1].Length - 1),
+                        NumberStyles.None, CultureInfo.InvariantCulture, out var d))
+                {
+                    display = d;
+                }
+            }
+        }
+        var xvfb = new List<ProcStat>();
+        var chromium = new List<ProcStat>();
+        if (display is { } n)
+        {
+            var sockets = DisplaySockets(n);
+            xvfb.AddRange(tree.Where(p => p.Comm == "Xvfb" && HoldsAny(p.Pid, sockets)));
+            if (xvfb.Count == 0 && ReadLockPid(n) is { } lockPid)
+            {
+                xvfb.AddRange(tree.Where(p => p.Comm == "Xvfb" && p.Pid == lockPid));
+            }
+            var want = ":" + n.ToString(CultureInfo.InvariantCulture);
+            foreach (var browser in tree.Where(p => p.ParentPid == serverPid && p.Comm.StartsWith("chrom", StringComparison.Ordinal)
+                         && Proc.EnvironmentVariable(p.Pid, "DISPLAY") == want))
+            {
+                chromium.Add(browser);
+                chromium.AddRange(Proc.Descendants(all, browser.Pid));
+            }
+        }
+        return new SessionProcesses(display, ffmpeg, xvfb, chromium);
+    }
+
+    /// <summary>Inodes of the sockets bound to display <paramref name="display"/> in this network namespace.</summary>
+    private static HashSet<string> DisplaySockets(int display)
+    {
+        var suffix = "/tmp/.X11-unix/X" + display.ToString(CultureInfo.InvariantCulture);
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/net/unix").Skip(1))
+            {
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length >= 8 && (f[7] == suffix || f[7] == "@" + suffix))
+                {
+                    inodes.Add("socket:[" + f[6] + "]");
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // no /proc/net/unix: the lock file is the fallback
+        }
+        return inodes;
+    }
+
+    private static bool HoldsAny(int pid, HashSet<string> sockets)
+    {
+        if (sockets.Count == 0)
+        {
+            return false;
+        }
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Any(fd => new FileInfo(fd).LinkTarget is { } t && sockets.Contains(t));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static int? ReadLockPid(int display)
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText($"/tmp/.X{display}-lock").Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>CPU of a window, in shares of one core, per part.</summary>
+public sealed record SessionCpu(double Ffmpeg, double Xvfb, double Chromium, double PulseShare, int ChromiumProcesses, double FfmpegPeakRssMb)
+{
+    public double Total => Ffmpeg + Xvfb + Chromium + PulseShare;
+}
+
+/// <summary>What one measured window saw: the sessions' CPU, and for context the server, PulseAudio as a whole, the
+/// participants' browsers and the whole machine (every process of anyone, in cores), and of it what this benchmark's
+/// own process tree did not use (<see cref="Others"/>: anything else running on the machine).</summary>
+public sealed record WindowCpu(double Seconds, IReadOnlyDictionary<string, SessionCpu> Sessions, double Server, double Pulse, double Participants, double Machine, double Ours, double Load)
+{
+    public double Others => Math.Max(0, Machine - Ours);
+
+    public double SessionsTotal => Sessions.Values.Sum(s => s.Total);
+}
+
+/// <summary>Measures the CPU of the sessions of some recordings over a window: the processes are found again once a
+/// second (a renderer that starts in the window counts from its start), and every process's first and last tick
+/// counts are kept (one that ends in the window keeps what it used until its last sample).</summary>
+public sealed class SessionMeter
+{
+    private readonly Server _server;
+    private readonly IReadOnlyList<string> _recordings;
+    private readonly Dictionary<(int Pid, long Start), (string Recording, string Part, long First, long Last)> _seen = [];
+    private readonly Stopwatch _clock = new();
+    private readonly Dictionary<string, long> _ffmpegRssKb = [];
+    private (long Busy, long Total) _machine0;
+    private ProcStat? _server0;
+    private ProcStat? _pulse0;
+    private ProcStat? _pulseLast;
+    private ProcStat? _serverLast;
+    private TickSnapshot? _participants0;
+    private TickSnapshot? _ours0;
+
+    public SessionMeter(Server server, IReadOnlyList<string> recordings)
+    {
+        _server = server;
+        _recordings = recordings;
+    }
+
+    /// <summary>Recordings whose session processes were not all found (a name for each missing part).</summary>
+    public List<string> Missing { get; } = [];
+
+    public void Start()
+    {
+        _clock.Restart();
+        _machine0 = Proc.MachineTicks();
+        var all = Proc.All();
+        _server0 = all.FirstOrDefault(p => p.Pid == _server.Pid);
+        _pulse0 = all.FirstOrDefault(p => p.ParentPid == _server.Pid && p.Comm == "pulseaudio");
+        _participants0 = TickSnapshot.Of(Browsers.Processes(all, _server.Pid));
+        _ours0 = TickSnapshot.Of(Ours(all));
+        Sample(all, first: true);
+    }
+
+    public void Sample() => Sample(Proc.All(), first: false);
+
+    private void Sample(List<ProcStat> all, bool first)
+    {
+        foreach (var id in _recordings)
+        {
+            var s = SessionProcesses.Find(all, _server.Pid, id);
+            if (first && !s.Complete)
+            {
+                Missing.Add($"{id[..8]}: {(s.Ffmpeg.Count == 0 ? "ffmpeg " : "")}{(s.Xvfb.Count == 0 ? "Xvfb " : "")}{(s.Chromium.Count == 0 ? "Chromium" : "")}".Trim());
+            }
+            // ffmpeg holds up to -thread_queue_size raw frames when its encoder falls behind: its memory shows it.
+            var rss = s.Ffmpeg.Sum(p => Proc.RssKb(p.Pid) ?? 0);
+            _ffmpegRssKb[id] = Math.Max(_ffmpegRssKb.GetValueOrDefault(id), rss);
+            foreach (var (part, list) in new[] { ("ffmpeg", s.Ffmpeg), ("Xvfb", s.Xvfb), ("Chromium", s.Chromium) })
+            {
+                foreach (var p in list)
+                {
+                    var key = (p.Pid, p.StartTime);
+                    _seen[key] = _seen.TryGetValue(key, out var v) ? v with { Last = p.Ticks } : (id, part, first ? p.Ticks : 0, p.Ticks);
+                }
+            }
+        }
+        _serverLast = all.FirstOrDefault(p => p.Pid == _server.Pid) is { Pid: > 0 } sv ? sv : _serverLast;
+        _pulseLast = all.FirstOrDefault(p => p.ParentPid == _server.Pid && p.Comm == "pulseaudio") is { Pid: > 0 } pa ? pa : _pulseLast;
+    }
+
+    /// <summary>A last sample, then the shares of one core per recording (PulseAudio split evenly between them).</summary>
+    public WindowCpu Stop()
+    {
+        var all = Proc.All();
+        Sample(all, first: false);
+        var machine1 = Proc.MachineTicks();
+        var participants1 = TickSnapshot.Of(Browsers.Processes(all, _server.Pid));
+        var ours1 = TickSnapshot.Of(Ours(all));
+        var seconds = _clock.Elapsed.TotalSeconds;
+        double Share(long ticks) => ticks / (Proc.TicksPerSecond * seconds);
+        var pulse = _pulse0 is { } p0 && _pulseLast is { } p1 && p0.Pid == p1.Pid && p0.StartTime == p1.StartTime ? Share(p1.Ticks - p0.Ticks) : 0;
+        var server = _server0 is { } s0 && _serverLast is { } s1 ? Share(s1.Ticks - s0.Ticks) : 0;
+        var sessions = new Dictionary<string, SessionCpu>();
+        foreach (var id in _recordings)
+        {
+            double Part(string part) => Share(_seen.Values.Where(v => v.Recording == id && v.Part == part).Sum(v => v.Last - v.First));
+            sessions[id] = new SessionCpu(Part("ffmpeg"), Part("Xvfb"), Part("Chromium"), pulse / Math.Max(1, _recordings.Count),
+                _seen.Count(kv => kv.Value.Recording == id && kv.Value.Part == "Chromium"), _ffmpegRssKb.GetValueOrDefault(id) / 1024.0);
+        }
+        var machineTotal = machine1.Total - _machine0.Total;
+        var machine = machineTotal > 0 ? Environment.ProcessorCount * (double)(machine1.Busy - _machine0.Busy) / machineTotal : double.NaN;
+        return new WindowCpu(seconds, sessions, server, pulse, Share(participants1.Since(_participants0!)), machine, Share(ours1.Since(_ours0!)), Proc.LoadAverage());
+    }
+
+    /// <summary>This benchmark and everything it started: the server (Janus, the recorder's processes), the
+    /// participants' browser and its Playwright driver.</summary>
+    private static List<ProcStat> Ours(List<ProcStat> all) =>
+        [.. all.Where(p => p.Pid == Environment.ProcessId), .. Proc.Descendants(all, Environment.ProcessId)];
+
+    /// <summary>Measures for <paramref name="seconds"/>, sampling once a second.</summary>
+    public async Task<WindowCpu> RunAsync(double seconds, CancellationToken ct)
+    {
+        Start();
+        using (var timer = new PeriodicTimer(TimeSpan.FromSeconds(1)))
+        {
+            while (_clock.Elapsed.TotalSeconds < seconds - 1 && await timer.WaitForNextTickAsync(ct))
+            {
+                Sample();
+            }
+        }
+        var remaining = seconds - _clock.Elapsed.TotalSeconds;
+        if (remaining > 0)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(remaining), ct);
+        }
+        return Stop();
+    }
+}
