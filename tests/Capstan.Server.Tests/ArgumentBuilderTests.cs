@@ -73,7 +73,7 @@ public sealed class ArgumentBuilderTests
     [Fact]
     public void XvfbAndChromium_Arguments()
     {
-        Assert.Equal("-displayfd 1 -screen 0 1920x1920x24 -nolisten tcp -ac -nocursor", Joined(MediaArgs.Xvfb(1920, 1920)));
+        Assert.Equal("-displayfd 1 -screen 0 1920x1920x24 -nolisten tcp -ac -nocursor -terminate", Joined(MediaArgs.Xvfb(1920, 1920)));
         var c = MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x");
         Assert.Contains("--app=http://127.0.0.1:8080/meeting?authToken=x", c);
         Assert.Contains("--window-size=640,360", c);

@@ -15,8 +15,10 @@ public static class MediaArgs
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary><c>-terminate</c>: the display exits when its last client (the browser) goes, so a surface whose
+    /// owner died without stopping it does not outlive its browser.</summary>
     public static IReadOnlyList<string> Xvfb(int width, int height) =>
-        ["-displayfd", "1", "-screen", "0", $"{I(width)}x{I(height)}x24", "-nolisten", "tcp", "-ac", "-nocursor"];
+        ["-displayfd", "1", "-screen", "0", $"{I(width)}x{I(height)}x24", "-nolisten", "tcp", "-ac", "-nocursor", "-terminate"];
 
     public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url) =>
     [
