@@ -84,6 +84,7 @@ public class MediaFixture : IAsyncLifetime
                 "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
                 "--disable-features=WebRtcHideLocalIpsWithMdns",
+                .. BrowserArgs(),
             ],
         });
     }
@@ -92,6 +93,9 @@ public class MediaFixture : IAsyncLifetime
     protected virtual Task BeforeStartAsync() => Task.CompletedTask;
 
     protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [];
+
+    /// <summary>More flags for the participants' Chromium.</summary>
+    protected virtual IEnumerable<string> BrowserArgs() => [];
 
     /// <summary>Opens the meeting page with <paramref name="token"/> in a browser context of its own; every
     /// RTCPeerConnection the page makes is counted in <c>window.__pcCount</c>.</summary>
@@ -129,6 +133,38 @@ public class MediaFixture : IAsyncLifetime
         using var r = await Api.GetAsync(AppPath + path);
         var body = await r.Content.ReadFromJsonAsync<JsonObject>();
         return r.IsSuccessStatusCode ? body!["data"] : null;
+    }
+
+    /// <summary>pause, resume or stop; asserts 200 and returns the recording.</summary>
+    public async Task<JsonNode> ActAsync(string id, string action)
+    {
+        var r = await Api.PutAsJsonAsync($"{AppPath}/recordings/{id}", new { action }, TestContext.Current.CancellationToken);
+        var json = await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
+        Assert.True(r.StatusCode == System.Net.HttpStatusCode.OK, json!.ToJsonString());
+        return json!["data"]!;
+    }
+
+    /// <summary>Waits until the recording has <paramref name="status"/>; fails at once if it ERRORED instead.</summary>
+    public async Task<JsonNode> WaitStatusAsync(string id, string status, double seconds = 30)
+    {
+        JsonNode? rec = null;
+        await Wait.UntilAsync(async () =>
+        {
+            rec = await GetAsync($"/recordings/{id}");
+            var s = rec!["status"]!.GetValue<string>();
+            Assert.True(s != "ERRORED" || status == "ERRORED", "the recording ERRORED: " + rec.ToJsonString());
+            return s == status;
+        }, $"recording {status}", seconds);
+        return rec!;
+    }
+
+    /// <summary>Downloads <paramref name="url"/> into a new temporary file.</summary>
+    public static async Task<string> DownloadAsync(string url, string extension)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"capstan-test-{Guid.NewGuid():N}.{extension}");
+        using var http = new HttpClient();
+        await File.WriteAllBytesAsync(file, await http.GetByteArrayAsync(new Uri(url), TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
+        return file;
     }
 
     public virtual async ValueTask DisposeAsync()

@@ -37,35 +37,6 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         return json!["data"]!;
     }
 
-    private async Task<JsonNode> ActAsync(string id, string action)
-    {
-        var r = await f.Api.PutAsJsonAsync($"{f.AppPath}/recordings/{id}", new { action }, TestContext.Current.CancellationToken);
-        var json = await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
-        Assert.True(r.StatusCode == HttpStatusCode.OK, json!.ToJsonString());
-        return json!["data"]!;
-    }
-
-    private async Task<JsonNode> WaitStatusAsync(string id, string status, double seconds = 30)
-    {
-        JsonNode? rec = null;
-        await Wait.UntilAsync(async () =>
-        {
-            rec = await f.GetAsync($"/recordings/{id}");
-            var s = rec!["status"]!.GetValue<string>();
-            Assert.True(s != "ERRORED" || status == "ERRORED", "the recording ERRORED: " + rec.ToJsonString());
-            return s == status;
-        }, $"recording {status}", seconds);
-        return rec!;
-    }
-
-    private async Task<string> DownloadAsync(string url, string extension)
-    {
-        var file = Path.Combine(Path.GetTempPath(), $"capstan-test-{Guid.NewGuid():N}.{extension}");
-        using var http = new HttpClient();
-        await File.WriteAllBytesAsync(file, await http.GetByteArrayAsync(new Uri(url), TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
-        return file;
-    }
-
     private static async Task CloseAsync(IEnumerable<IPage> pages)
     {
         foreach (var p in pages)
@@ -80,24 +51,24 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var (meeting, pages) = await MeetingWithPeopleAsync(2);
         var rec = await StartAsync(new { meeting_id = meeting, video_config = new { width = 640, height = 360 }, audio_config = new { codec = "AAC", channel = "stereo" } });
         var id = rec["id"]!.GetValue<string>();
-        var recording = await WaitStatusAsync(id, "RECORDING");
+        var recording = await f.WaitStatusAsync(id, "RECORDING");
         var started = DateTime.Parse(recording["started_time"]!.GetValue<string>(), CultureInfo.InvariantCulture).ToUniversalTime();
 
         await Task.Delay(4000, TestContext.Current.CancellationToken);
-        var paused = await ActAsync(id, "pause");
+        var paused = await f.ActAsync(id, "pause");
         var pausedAt = DateTime.UtcNow;
         Assert.Equal("PAUSED", paused["status"]!.GetValue<string>());
         await Task.Delay(2000, TestContext.Current.CancellationToken);
-        Assert.Equal("RECORDING", (await ActAsync(id, "resume"))["status"]!.GetValue<string>());
+        Assert.Equal("RECORDING", (await f.ActAsync(id, "resume"))["status"]!.GetValue<string>());
         var resumedAt = DateTime.UtcNow;
         await Task.Delay(3000, TestContext.Current.CancellationToken);
-        Assert.Equal("UPLOADING", (await ActAsync(id, "stop"))["status"]!.GetValue<string>());
+        Assert.Equal("UPLOADING", (await f.ActAsync(id, "stop"))["status"]!.GetValue<string>());
         var stoppedAt = DateTime.UtcNow;
-        var done = await WaitStatusAsync(id, "UPLOADED");
+        var done = await f.WaitStatusAsync(id, "UPLOADED");
         await CloseAsync(pages);
 
         var recorded = (pausedAt - started).TotalSeconds + (stoppedAt - resumedAt).TotalSeconds;
-        var video = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var video = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
         var facts = await MediaFacts.ProbeAsync(video);
         Assert.InRange(facts.Duration, recorded - 0.5, recorded + 0.5);
         Assert.Equal(("h264", 640, 360, "aac", 2), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec, facts.AudioChannels));
@@ -108,7 +79,7 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         Assert.EndsWith(".mp4", done["output_file_name"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.NotNull(done["download_url_expiry"]);
 
-        var audio = await DownloadAsync(done["audio_download_url"]!.GetValue<string>(), "m4a");
+        var audio = await MediaFixture.DownloadAsync(done["audio_download_url"]!.GetValue<string>(), "m4a");
         var audioFacts = await MediaFacts.ProbeAsync(audio);
         Assert.Null(audioFacts.VideoCodec);
         Assert.Equal("aac", audioFacts.AudioCodec);
@@ -121,10 +92,10 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
     private async Task<JsonNode> RecordForAsync(object body, double seconds)
     {
         var id = (await StartAsync(body))["id"]!.GetValue<string>();
-        await WaitStatusAsync(id, "RECORDING");
+        await f.WaitStatusAsync(id, "RECORDING");
         await Task.Delay(TimeSpan.FromSeconds(seconds), TestContext.Current.CancellationToken);
-        await ActAsync(id, "stop");
-        return await WaitStatusAsync(id, "UPLOADED");
+        await f.ActAsync(id, "stop");
+        return await f.WaitStatusAsync(id, "UPLOADED");
     }
 
     [Fact]
@@ -134,7 +105,7 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var done = await RecordForAsync(new { meeting_id = meeting, video_config = new { codec = "VP8", width = 640, height = 360 } }, 3);
         await CloseAsync(pages);
         Assert.EndsWith(".webm", done["output_file_name"]!.GetValue<string>(), StringComparison.Ordinal);
-        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "webm");
+        var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "webm");
         var facts = await MediaFacts.ProbeAsync(file);
         Assert.Equal(("vp8", 640, 360, "vorbis"), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec));
         Assert.Contains("webm", facts.Format, StringComparison.Ordinal);
@@ -161,7 +132,7 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         }, 3);
         await CloseAsync(pages);
         Assert.Single(images.Requests, r => r.AbsolutePath == "/wm.png");
-        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
         var inside = await MediaFacts.PixelAsync(file, 1.5, 640 - 10, 360 - 10);
         Assert.True(inside.R > 180 && inside.G < 80 && inside.B < 80, $"watermark pixel is {inside}");
         var outside = await MediaFacts.PixelAsync(file, 1.5, 640 - 80, 360 - 10);
@@ -177,14 +148,14 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         using var rtmp = new RtmpServer();
         var (meeting, pages) = await MeetingWithPeopleAsync(1);
         var id = (await StartAsync(new { meeting_id = meeting, video_config = new { width = 640, height = 360 }, rtmp_out_config = new { rtmp_url = rtmp.Url("capstan") } }))["id"]!.GetValue<string>();
-        await WaitStatusAsync(id, "RECORDING");
+        await f.WaitStatusAsync(id, "RECORDING");
         var live = await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-rw_timeout", "15000000", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", rtmp.Url("capstan")]);
         Assert.Contains("h264,640,360", live, StringComparison.Ordinal);
         Assert.Contains("aac", live, StringComparison.Ordinal);
-        await ActAsync(id, "stop");
-        var done = await WaitStatusAsync(id, "UPLOADED");
+        await f.ActAsync(id, "stop");
+        var done = await f.WaitStatusAsync(id, "UPLOADED");
         await CloseAsync(pages);
-        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
         Assert.Equal("h264", (await MediaFacts.ProbeAsync(file)).VideoCodec);
         File.Delete(file);
     }
@@ -206,7 +177,7 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var query = System.Web.HttpUtility.ParseQueryString(request.Query);
         Assert.Equal(3, query["authToken"]!.Split('.').Length);
         Assert.Equal(640, JsonNode.Parse(query["config"]!)!["video_config"]!["width"]!.GetValue<int>());
-        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
         var pixel = await MediaFacts.PixelAsync(file, 1.5, 320, 180);
         Assert.True(pixel.B > 180 && pixel.R < 60 && pixel.G < 60, $"the custom page is not what was recorded: {pixel}");
         Assert.True(await MediaFacts.MeanVolumeAsync(file) > -40, "the custom page's tone is not in the recording");
@@ -220,15 +191,15 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         JsonNode? active = null;
         await Wait.UntilAsync(async () => (active = await f.GetAsync($"/recordings/active-recording/{meeting}")) is not null, "a recording started with the session");
         var id = active!["id"]!.GetValue<string>();
-        var recording = await WaitStatusAsync(id, "RECORDING");
+        var recording = await f.WaitStatusAsync(id, "RECORDING");
         Assert.Equal("RECORD_ON_START", recording["start_reason"]!["reason"]!.GetValue<string>());
         await Task.Delay(3000, TestContext.Current.CancellationToken);
         (await f.Api.PostAsync($"{f.AppPath}/meetings/{meeting}/active-session/kick-all", null, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
         Assert.NotEqual("RECORDING", (await f.GetAsync($"/recordings/{id}"))!["status"]!.GetValue<string>());
-        var done = await WaitStatusAsync(id, "UPLOADED");
+        var done = await f.WaitStatusAsync(id, "UPLOADED");
         await CloseAsync(pages);
         Assert.Equal("ALL_PEERS_LEFT", done["stop_reason"]!["reason"]!.GetValue<string>());
-        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
         Assert.InRange((await MediaFacts.ProbeAsync(file)).Duration, 2.5, 5);
         File.Delete(file);
     }
@@ -238,17 +209,17 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
     {
         var (meeting, pages) = await MeetingWithPeopleAsync(1);
         var id = (await StartAsync(new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }))["id"]!.GetValue<string>();
-        await WaitStatusAsync(id, "RECORDING");
+        await f.WaitStatusAsync(id, "RECORDING");
         await Task.Delay(3000, TestContext.Current.CancellationToken);
         var pid = (await MediaFacts.RunAsync("pgrep", ["-f", $"{id}/seg_0001.mkv"])).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).First();
         System.Diagnostics.Process.GetProcessById(pid).Kill();
         await Wait.UntilAsync(async () => (await MediaFacts.RunAsync("sh", ["-c", $"pgrep -f '{id}/seg_0002.mkv' || true"])).Trim().Length > 0, "a second segment after the kill");
         await Task.Delay(3000, TestContext.Current.CancellationToken);
-        await ActAsync(id, "stop");
-        var done = await WaitStatusAsync(id, "UPLOADED");
+        await f.ActAsync(id, "stop");
+        var done = await f.WaitStatusAsync(id, "UPLOADED");
         await CloseAsync(pages);
         Assert.Equal("API_CALL", done["stop_reason"]!["reason"]!.GetValue<string>());
-        var file = await DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
         var facts = await MediaFacts.ProbeAsync(file);
         // About 6 s recorded; a killed segment loses at most its last second, the restart a fraction of one.
         Assert.InRange(facts.Duration, 4, 7);
@@ -265,19 +236,19 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var (abandoned, abandonedPages) = await MeetingWithPeopleAsync(1, new { title = "Left alone", session_keep_alive_time_in_secs = 60 });
         var first = (await StartAsync(new { meeting_id = limited, max_seconds = 60, video_config = new { width = 320, height = 180 } }))["id"]!.GetValue<string>();
         var second = (await StartAsync(new { meeting_id = abandoned, video_config = new { width = 320, height = 180 } }))["id"]!.GetValue<string>();
-        await WaitStatusAsync(first, "RECORDING");
-        await WaitStatusAsync(second, "RECORDING");
+        await f.WaitStatusAsync(first, "RECORDING");
+        await f.WaitStatusAsync(second, "RECORDING");
         await CloseAsync(abandonedPages);
 
-        var capped = await WaitStatusAsync(first, "UPLOADED", 120);
-        var left = await WaitStatusAsync(second, "UPLOADED", 120);
+        var capped = await f.WaitStatusAsync(first, "UPLOADED", 120);
+        var left = await f.WaitStatusAsync(second, "UPLOADED", 120);
         await CloseAsync(limitedPages);
 
-        var cappedFile = await DownloadAsync(capped["download_url"]!.GetValue<string>(), "mp4");
+        var cappedFile = await MediaFixture.DownloadAsync(capped["download_url"]!.GetValue<string>(), "mp4");
         Assert.InRange((await MediaFacts.ProbeAsync(cappedFile)).Duration, 59.0, 61.0);
         Assert.Equal("max_seconds", capped["stop_reason"]!["caller"]!["name"]!.GetValue<string>());
         Assert.Equal("ALL_PEERS_LEFT", left["stop_reason"]!["reason"]!.GetValue<string>());
-        var leftFile = await DownloadAsync(left["download_url"]!.GetValue<string>(), "mp4");
+        var leftFile = await MediaFixture.DownloadAsync(left["download_url"]!.GetValue<string>(), "mp4");
         Assert.InRange((await MediaFacts.ProbeAsync(leftFile)).Duration, 55.0, 70.0);
         File.Delete(cappedFile);
         File.Delete(leftFile);

@@ -127,6 +127,10 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
             e.HasIndex(x => x.MeetingId).IsUnique()
                 .HasFilter("\"Status\" IN ('INVOKED', 'RECORDING', 'PAUSED') AND \"AllowMultiple\" = FALSE AND \"Type\" = 'COMPOSITE'")
                 .HasDatabaseName("IX_Recordings_OneExclusiveActivePerMeeting");
+            // One active track recording per meeting: Janus records a room into one folder at a time.
+            e.HasIndex(x => x.MeetingId).IsUnique()
+                .HasFilter("\"Status\" IN ('INVOKED', 'RECORDING', 'PAUSED') AND \"Type\" = 'TRACK'")
+                .HasDatabaseName("IX_Recordings_OneActiveTrackPerMeeting");
             e.HasOne<MeetingRow>().WithMany().HasForeignKey(x => x.MeetingId).OnDelete(DeleteBehavior.Cascade);
         });
 

@@ -74,6 +74,10 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
             VideoCodec = "VP8", AudioCodec = "OPUS", MaxSeconds = maxSeconds, Track = track, AllowMultiple = true,
             DefaultBucket = track.Layers.Any(l => l.DefaultBucket), Storage = track.Layers.Select(l => l.Storage).FirstOrDefault(s => s is not null),
         };
+        if (await db.Recordings.AnyAsync(r => r.MeetingId == meetingId && r.Type == RecordingTypes.Track && RecordingStatus.ActiveStates.Contains(r.Status), ct))
+        {
+            throw TrackConflict(meetingId);
+        }
         return await InsertAsync(meeting, RecordingTypes.Track, config, RecordingLifecycle.OrganizationCaller, ct);
     }
 
@@ -245,9 +249,14 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         }
         catch (DbUpdateException e) when (IsUniqueViolation(e))
         {
-            throw ActiveConflict(meeting.Id);
+            throw type == RecordingTypes.Track ? TrackConflict(meeting.Id) : ActiveConflict(meeting.Id);
         }
     }
+
+    /// <summary>Capstan's choice (RealtimeKit is silent): one active track recording per meeting, since Janus records
+    /// a room into one folder at a time. A composite recording can run beside it.</summary>
+    private static CapstanException TrackConflict(Guid meetingId) =>
+        CapstanException.Conflict($"meeting {meetingId} already has an active track recording; stop it first");
 
     private static CapstanException ActiveConflict(Guid meetingId) =>
         CapstanException.Conflict($"meeting {meetingId} already has an active recording; stop it first, or start both with allow_multiple_recordings: true");

@@ -63,6 +63,7 @@ public static class CapstanHost
         services.AddScoped<RoomService>();
         services.AddHostedService<JanusSupervisor>();
         services.AddHostedService<SessionSweeper>();
+        services.AddHostedService<TrackRecorder>();
         services.AddHostedService<BucketRetention>();
         services.AddSingleton<Webhooks.WebhookSigner>();
         services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(15));

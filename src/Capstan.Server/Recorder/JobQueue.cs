@@ -8,14 +8,14 @@ namespace Capstan.Server.Recorder;
 /// CLAIMED with an expired lease), so two workers never hold the same job; a lease is renewed by heartbeats.</summary>
 public sealed class JobQueue(CapstanDbContext db, TimeProvider time)
 {
-    /// <summary>Claims the oldest claimable composite job. TRACK jobs are not this worker's: per-track recording
-    /// runs where Janus records (not built yet), so they stay queued.</summary>
-    public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct)
+    /// <summary>Claims the oldest claimable job of recordings of <paramref name="type"/>: COMPOSITE jobs go to the
+    /// recorder worker (browser + ffmpeg), TRACK jobs to the track recorder beside Janus.</summary>
+    public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct, string type = RecordingTypes.Composite)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var candidates = await db.RecorderJobs.AsNoTracking()
             .Where(j => j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now))
-            .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == RecordingTypes.Composite))
+            .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type))
             .OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
         foreach (var id in candidates)
         {

@@ -40,6 +40,9 @@ public sealed class RecorderOptions
 
     public string Ffprobe { get; set; } = "/usr/bin/ffprobe";
 
+    /// <summary>Janus's recording post-processor (package janus-tools): turns track recordings into media files.</summary>
+    public string JanusPpRec { get; set; } = "/usr/bin/janus-pp-rec";
+
     public string PulseAudio { get; set; } = "/usr/bin/pulseaudio";
 
     public string Pactl { get; set; } = "/usr/bin/pactl";

@@ -44,7 +44,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         // (the job was taken over) cancels the session.
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         using var heartbeatStop = new CancellationTokenSource();
-        var heartbeat = HeartbeatLoopAsync(leaseLost, heartbeatStop.Token);
+        var heartbeat = JobLease.KeepAsync(ctx.Scopes, job.Id, ctx.Owner, ctx.Options.Lease, ctx.Time, leaseLost, ctx.Logger, heartbeatStop.Token);
         var ct = leaseLost.Token;
         try
         {
@@ -80,32 +80,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             await heartbeatStop.CancelAsync();
             await heartbeat;
-        }
-    }
-
-    private async Task HeartbeatLoopAsync(CancellationTokenSource leaseLost, CancellationToken stop)
-    {
-        try
-        {
-            while (true)
-            {
-                await Task.Delay(ctx.Options.Lease / 3, ctx.Time, stop);
-                var renewed = await WithScopeAsync(s => s.GetRequiredService<JobQueue>().RenewAsync(job.Id, ctx.Owner, ctx.Options.Lease, stop));
-                if (!renewed)
-                {
-                    // Finished (DONE/CANCELLED) or taken over: either way this session is over.
-                    await leaseLost.CancelAsync();
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // the session ended
-        }
-        catch (Exception e) when (e is DbUpdateException or InvalidOperationException)
-        {
-            LogFailed(ctx.Logger, e);
         }
     }
 

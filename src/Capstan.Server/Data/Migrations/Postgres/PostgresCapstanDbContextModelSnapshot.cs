@@ -453,8 +453,8 @@ namespace Capstan.Server.Data.Migrations.Postgres
 
                     b.HasIndex("MeetingId")
                         .IsUnique()
-                        .HasDatabaseName("IX_Recordings_OneExclusiveActivePerMeeting")
-                        .HasFilter("\"Status\" IN ('INVOKED', 'RECORDING', 'PAUSED') AND \"AllowMultiple\" = FALSE AND \"Type\" = 'COMPOSITE'");
+                        .HasDatabaseName("IX_Recordings_OneActiveTrackPerMeeting")
+                        .HasFilter("\"Status\" IN ('INVOKED', 'RECORDING', 'PAUSED') AND \"Type\" = 'TRACK'");
 
                     b.HasIndex("AppId", "InvokedTime", "Id");
 

@@ -446,8 +446,8 @@ namespace Capstan.Server.Data.Migrations.Sqlite
 
                     b.HasIndex("MeetingId")
                         .IsUnique()
-                        .HasDatabaseName("IX_Recordings_OneExclusiveActivePerMeeting")
-                        .HasFilter("\"Status\" IN ('INVOKED', 'RECORDING', 'PAUSED') AND \"AllowMultiple\" = FALSE AND \"Type\" = 'COMPOSITE'");
+                        .HasDatabaseName("IX_Recordings_OneActiveTrackPerMeeting")
+                        .HasFilter("\"Status\" IN ('INVOKED', 'RECORDING', 'PAUSED') AND \"Type\" = 'TRACK'");
 
                     b.HasIndex("AppId", "InvokedTime", "Id");
 

@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+
+namespace Capstan.Media.Tests;
+
+/// <summary>Track recordings for real: Janus records each participant's tracks, the track recorder turns them
+/// into one WebM per peer and media kind with a sync manifest; each test downloads the files from the layer list
+/// and checks them with ffprobe, and checks the manifest against the files.</summary>
+public sealed class TrackRecordingMediaTests(TrackMediaFixture f) : IClassFixture<TrackMediaFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<IPage> JoinAsync(string meeting, string name)
+    {
+        var p = await f.AddParticipantAsync(meeting, name);
+        var page = await f.OpenAsync(p.Token, 640, 360);
+        await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), name + " joined");
+        return page;
+    }
+
+    private async Task WaitLiveAsync(string meeting, int people) =>
+        await Wait.UntilAsync(async () => (await f.GetAsync($"/meetings/{meeting}/active-session"))?["live_participants"]?.GetValue<int>() == people, $"{people} live participants");
+
+    private async Task<JsonNode> StartTrackAsync(object body)
+    {
+        var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings/track", body, Ct);
+        var json = await r.Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, json!.ToJsonString());
+        var rec = json!["data"]!["recording"]!;
+        Assert.Equal(("TRACK", "INVOKED"), (rec["type"]!.GetValue<string>(), rec["status"]!.GetValue<string>()));
+        return rec;
+    }
+
+    /// <summary>The files of one layer of an UPLOADED track recording, downloaded: name to local path.</summary>
+    private static async Task<Dictionary<string, string>> DownloadLayerAsync(JsonNode done, string layer)
+    {
+        var layers = done["download_url"]!.AsArray();
+        var entry = layers.Single(l => l!["layer_name"]!.GetValue<string>() == layer)!;
+        var files = new Dictionary<string, string>();
+        foreach (var (name, link) in entry["download_urls"]!.AsObject())
+        {
+            files[name] = await MediaFixture.DownloadAsync(link!["download_url"]!.GetValue<string>(), Path.GetExtension(name).TrimStart('.'));
+        }
+        return files;
+    }
+
+    private static JsonObject Manifest(Dictionary<string, string> files) => JsonNode.Parse(File.ReadAllText(files["manifest.json"]))!.AsObject();
+
+    private static JsonNode FileOf(JsonObject manifest, string user, string kind = "audio") =>
+        manifest["files"]!.AsArray().Single(x => x!["user_id"]!.GetValue<string>() == user && x["media_kind"]!.GetValue<string>() == kind)!;
+
+    /// <summary>Every manifest entry describes its file: the same length (within 100 ms), size and layout.</summary>
+    private static async Task CheckManifestAgainstFilesAsync(JsonObject manifest, Dictionary<string, string> files)
+    {
+        foreach (var entry in manifest["files"]!.AsArray())
+        {
+            var path = files[entry!["file_name"]!.GetValue<string>()];
+            var facts = await MediaFacts.ProbeAsync(path);
+            Assert.Equal(new FileInfo(path).Length, entry["size"]!.GetValue<long>());
+            Assert.InRange(entry["duration_ms"]!.GetValue<long>() / 1000.0, facts.Duration - 0.1, facts.Duration + 0.1);
+            var segments = entry["segments"]!.AsArray();
+            var inFile = segments.Sum(s => s!["duration_ms"]!.GetValue<long>()) / 1000.0;
+            Assert.InRange(inFile, facts.Duration - 0.1, facts.Duration + 0.1);
+            Assert.Equal(entry["start_ms"]!.GetValue<long>(), segments[0]!["start_ms"]!.GetValue<long>());
+            var last = segments[^1]!;
+            Assert.Equal(entry["end_ms"]!.GetValue<long>(), last["start_ms"]!.GetValue<long>() + last["duration_ms"]!.GetValue<long>());
+        }
+    }
+
+    private static long SessionMs(JsonObject manifest, long epochMs) => epochMs - manifest["session_started_at_ms"]!.GetValue<long>();
+
+    /// <summary>Where the silence that starts at <paramref name="fromSeconds"/> or later begins in the file.</summary>
+    private static async Task<double> SilenceStartAsync(string file, double fromSeconds)
+    {
+        var log = await MediaFacts.RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-i", file, "-af", "silencedetect=noise=-60dB:d=0.5", "-f", "null", "-"], stderr: true);
+        var starts = log.Split('\n').Where(l => l.Contains("silence_start:", StringComparison.Ordinal))
+            .Select(l => double.Parse(l[(l.IndexOf("silence_start:", StringComparison.Ordinal) + 14)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture))
+            .Where(t => t >= fromSeconds).ToList();
+        Assert.True(starts.Count > 0, "no silence found in " + file + ": " + log);
+        return starts[0];
+    }
+
+    [Fact]
+    public async Task TwoParticipants_TrackRecordingWithPause_GivesOneOpusWebmPerPeer_AndAManifestThatLinesThemUp()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var alice = await JoinAsync(meeting, "Alice");
+        var bob = await JoinAsync(meeting, "Bob");
+        await WaitLiveAsync(meeting, 2);
+        var rec = await StartTrackAsync(new { meeting_id = meeting });
+        var id = rec["id"]!.GetValue<string>();
+        Assert.Matches(@"^default_\{user_id\}_\{peer_id\}_\{stream_kind\}_\{media_kind\}_\d{13}\.webm$", rec["output_file_name"]!.GetValue<string>());
+        await f.WaitStatusAsync(id, "RECORDING");
+        var started = DateTime.UtcNow;
+
+        await Task.Delay(3000, Ct);
+        Assert.Equal("PAUSED", (await f.ActAsync(id, "pause"))["status"]!.GetValue<string>());
+        var pausedAt = DateTime.UtcNow;
+        await Task.Delay(2000, Ct);
+        Assert.Equal("RECORDING", (await f.ActAsync(id, "resume"))["status"]!.GetValue<string>());
+        var resumedAt = DateTime.UtcNow;
+        await Task.Delay(3000, Ct);
+        // Alice mutes: her file goes silent there, which places her file on the session clock independently.
+        var mutedAtMs = await alice.EvaluateAsync<long>("() => { document.getElementById('mic').click(); return Date.now(); }");
+        await Task.Delay(2500, Ct);
+        Assert.Equal("UPLOADING", (await f.ActAsync(id, "stop"))["status"]!.GetValue<string>());
+        var stoppedAt = DateTime.UtcNow;
+        var done = await f.WaitStatusAsync(id, "UPLOADED", 60);
+        await alice.Context.CloseAsync();
+        await bob.Context.CloseAsync();
+
+        var recorded = (pausedAt - started).TotalSeconds + (stoppedAt - resumedAt).TotalSeconds;
+        var files = await DownloadLayerAsync(done, "default");
+        Assert.Equal(3, files.Count);
+        var manifest = Manifest(files);
+        await CheckManifestAgainstFilesAsync(manifest, files);
+        long total = 0;
+        foreach (var user in new[] { "alice", "bob" })
+        {
+            var entry = FileOf(manifest, user);
+            var name = entry["file_name"]!.GetValue<string>();
+            Assert.Matches($@"^default_{user}_[0-9a-f-]{{36}}_webcam_audio_\d{{13}}\.webm$", name);
+            var facts = await MediaFacts.ProbeAsync(files[name]);
+            Assert.Equal(("opus", null, "matroska,webm"), (facts.AudioCodec, facts.VideoCodec, facts.Format));
+            Assert.InRange(facts.Duration, recorded - 0.5, recorded + 0.5);
+            Assert.True(await MediaFacts.MeanVolumeAsync(files[name]) > -50, user + "'s audio is silent");
+            Assert.Equal(2, entry["segments"]!.AsArray().Count);
+            total += new FileInfo(files[name]).Length;
+        }
+        Assert.Equal(total, done["file_size"]!.GetValue<long>());
+        Assert.InRange(done["recording_duration"]!.GetValue<long>(), (long)Math.Floor(recorded), (long)Math.Ceiling(recorded));
+
+        // The silence in Alice's file maps, through the manifest, to the moment she muted (within 100 ms).
+        var aliceEntry = FileOf(manifest, "alice");
+        var second = aliceEntry["segments"]![1]!;
+        var silenceAt = await SilenceStartAsync(files[aliceEntry["file_name"]!.GetValue<string>()], second["file_offset_ms"]!.GetValue<long>() / 1000.0);
+        var silenceOnSessionClock = second["start_ms"]!.GetValue<long>() + (silenceAt * 1000 - second["file_offset_ms"]!.GetValue<long>());
+        TestContext.Current.TestOutputHelper?.WriteLine($"alignment error: {silenceOnSessionClock - SessionMs(manifest, mutedAtMs):F0} ms");
+        Assert.True(Math.Abs(silenceOnSessionClock - SessionMs(manifest, mutedAtMs)) <= 100,
+            $"silence at {silenceAt} s in the file = {silenceOnSessionClock} ms on the session clock; muted at {SessionMs(manifest, mutedAtMs)} ms; {files[aliceEntry["file_name"]!.GetValue<string>()]} {manifest.ToJsonString()}");
+        foreach (var file in files.Values)
+        {
+            File.Delete(file);
+        }
+    }
+}
+
+/// <summary>The media fixture with a steady 440 Hz tone as every participant's microphone (Chromium's own fake
+/// microphone beeps twice a second, which hides the moment a participant mutes).</summary>
+public sealed class TrackMediaFixture : MediaFixture
+{
+    private readonly string _tone = Path.Combine(Path.GetTempPath(), $"capstan-tone-{Guid.NewGuid():N}.wav");
+
+    protected override async Task BeforeStartAsync() =>
+        await MediaFacts.RunAsync("ffmpeg", ["-hide_banner", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=20", "-ar", "48000", "-ac", "1", _tone]);
+
+    protected override IEnumerable<string> BrowserArgs() => ["--use-file-for-fake-audio-capture=" + _tone];
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        File.Delete(_tone);
+    }
+}
