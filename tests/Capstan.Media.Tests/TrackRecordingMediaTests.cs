@@ -146,6 +146,111 @@ public sealed class TrackRecordingMediaTests(TrackMediaFixture f) : IClassFixtur
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public async Task UserIds_LimitTheFiles_ALateJoinerGetsFiles_AndAVideoLayerGivesVp8()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var alice = await JoinAsync(meeting, "Alice");
+        var bob = await JoinAsync(meeting, "Bob");
+        await WaitLiveAsync(meeting, 2);
+        var rec = await StartTrackAsync(new
+        {
+            meeting_id = meeting,
+            user_ids = new[] { "alice", "carol" },
+            layers = new Dictionary<string, object> { ["default"] = new { media_kind = "audio" }, ["camera"] = new { media_kind = "video", file_name_prefix = "cam" } },
+        });
+        var id = rec["id"]!.GetValue<string>();
+        await f.WaitStatusAsync(id, "RECORDING");
+        await Task.Delay(2500, Ct);
+        var carolJoining = DateTime.UtcNow;
+        var carol = await JoinAsync(meeting, "Carol");
+        await WaitLiveAsync(meeting, 3);
+        await Task.Delay(3500, Ct);
+        await f.ActAsync(id, "stop");
+        var stoppedAt = DateTime.UtcNow;
+        var done = await f.WaitStatusAsync(id, "UPLOADED", 60);
+        foreach (var page in new[] { alice, bob, carol })
+        {
+            await page.Context.CloseAsync();
+        }
+
+        var audio = await DownloadLayerAsync(done, "default");
+        var video = await DownloadLayerAsync(done, "camera");
+        var manifest = Manifest(audio);
+        Assert.Equal(manifest.ToJsonString(), Manifest(video).ToJsonString());
+        await CheckManifestAgainstFilesAsync(manifest, audio.Concat(video.Where(v => v.Key != "manifest.json")).ToDictionary());
+        Assert.Equal(["alice", "carol"], manifest["files"]!.AsArray().Select(x => x!["user_id"]!.GetValue<string>()).Distinct().Order().ToArray());
+        Assert.Equal(3, audio.Count);
+        Assert.Equal(3, video.Count);
+        Assert.DoesNotContain(audio.Keys.Concat(video.Keys), k => k.Contains("_bob_", StringComparison.Ordinal));
+
+        // Carol joined later: her files start later on the session clock and are as long as she was there.
+        var aliceStart = FileOf(manifest, "alice")["start_ms"]!.GetValue<long>();
+        var carolAudio = FileOf(manifest, "carol");
+        Assert.True(carolAudio["start_ms"]!.GetValue<long>() - aliceStart >= 2000, manifest.ToJsonString());
+        var carolFacts = await MediaFacts.ProbeAsync(audio[carolAudio["file_name"]!.GetValue<string>()]);
+        Assert.InRange(carolFacts.Duration, 1.5, (stoppedAt - carolJoining).TotalSeconds + 0.5);
+        Assert.True(await MediaFacts.MeanVolumeAsync(audio[carolAudio["file_name"]!.GetValue<string>()]) > -50, "carol's audio is silent");
+
+        foreach (var user in new[] { "alice", "carol" })
+        {
+            var entry = FileOf(manifest, user, "video");
+            var name = entry["file_name"]!.GetValue<string>();
+            Assert.StartsWith($"cam_{user}_", name, StringComparison.Ordinal);
+            Assert.Contains("_webcam_video_", name, StringComparison.Ordinal);
+            var facts = await MediaFacts.ProbeAsync(video[name]);
+            Assert.Equal(("vp8", null, "matroska,webm"), (facts.VideoCodec, facts.AudioCodec, facts.Format));
+            Assert.True(facts.Width > 0 && facts.Height > 0);
+            // Chromium's fake camera: a bright green disc in the middle of the picture.
+            var (r, g, b) = await MediaFacts.PixelAsync(video[name], 1.5, facts.Width / 2, facts.Height / 2);
+            Assert.True(g > 100 && g > r && g > b, $"{user}'s video is not the camera's picture: centre pixel {r},{g},{b}");
+        }
+        foreach (var file in audio.Values.Concat(video.Values))
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task LegacyShape_IsRecorded_AndStopsWhenTheSessionEnds()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var alice = await JoinAsync(meeting, "Alice");
+        await WaitLiveAsync(meeting, 1);
+        var rec = await StartTrackAsync(new
+        {
+            meeting_id = meeting,
+            max_seconds = "120",
+            layers = new Dictionary<string, object> { ["default"] = new { file_name_prefix = "legacy", outputs = new[] { new { type = "REALTIMEKIT_BUCKET" } } } },
+        });
+        var id = rec["id"]!.GetValue<string>();
+        await f.WaitStatusAsync(id, "RECORDING");
+        var started = DateTime.UtcNow;
+        await Task.Delay(3000, Ct);
+        using (var r = await f.Api.PostAsync($"{f.AppPath}/meetings/{meeting}/active-session/kick-all", null, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        }
+        var ended = DateTime.UtcNow;
+        var done = await f.WaitStatusAsync(id, "UPLOADED", 60);
+        await alice.Context.CloseAsync();
+        Assert.Equal("ALL_PEERS_LEFT", done["stop_reason"]!["reason"]!.GetValue<string>());
+
+        var files = await DownloadLayerAsync(done, "default");
+        var manifest = Manifest(files);
+        await CheckManifestAgainstFilesAsync(manifest, files);
+        var name = FileOf(manifest, "alice")["file_name"]!.GetValue<string>();
+        Assert.StartsWith("legacy_alice_", name, StringComparison.Ordinal);
+        var facts = await MediaFacts.ProbeAsync(files[name]);
+        Assert.Equal("opus", facts.AudioCodec);
+        Assert.InRange(facts.Duration, 2.0, (ended - started).TotalSeconds + 0.5);
+        Assert.True(await MediaFacts.MeanVolumeAsync(files[name]) > -50, "audio is silent");
+        foreach (var file in files.Values)
+        {
+            File.Delete(file);
+        }
+    }
 }
 
 /// <summary>The media fixture with a steady 440 Hz tone as every participant's microphone (Chromium's own fake
