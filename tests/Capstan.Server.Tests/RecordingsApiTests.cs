@@ -263,6 +263,12 @@ public abstract class RecordingsApiTests(ServerFixture server)
         Assert.Equal("INVOKED", current.Str("status"));
         Assert.StartsWith("speaker_{user_id}_{peer_id}_{stream_kind}_{media_kind}_", current.Str("output_file_name"), StringComparison.Ordinal);
 
+        // One active track recording per meeting (Janus records a room into one folder at a time).
+        (await client.PostJsonAsync($"{Account.AppPath}/recordings/track", new { meeting_id = meeting }))
+            .Error(HttpStatusCode.Conflict, "already has an active track recording");
+        // A track recording stops with the PUT route too (INVOKED: cancelled).
+        Assert.Equal("ERRORED", (await client.PutJsonAsync($"{Account.AppPath}/recordings/{current.Str("id")}", new { action = "stop" })).Data().Str("status"));
+
         var legacy = (await client.PostJsonAsync($"{Account.AppPath}/recordings/track", new
         {
             meeting_id = meeting,
@@ -277,9 +283,52 @@ public abstract class RecordingsApiTests(ServerFixture server)
             .Error(HttpStatusCode.BadRequest, "layers.default.media_kind");
         (await client.PostJsonAsync($"{Account.AppPath}/recordings/track", new { meeting_id = meeting, layers = new { @default = new { outputs = new object[] { new { type = "STORAGE_CONFIG" } } } } }))
             .Error(HttpStatusCode.BadRequest, "layers.default.outputs[0].storage_config is required");
+        Assert.Equal("ERRORED", (await client.PutJsonAsync($"{Account.AppPath}/recordings/{legacy.Str("id")}", new { action = "stop" })).Data().Str("status"));
+    }
 
-        // A track recording stops with the PUT route too (INVOKED: cancelled).
-        Assert.Equal("ERRORED", (await client.PutJsonAsync($"{Account.AppPath}/recordings/{current.Str("id")}", new { action = "stop" })).Data().Str("status"));
+    [Fact]
+    public async Task Retention_DeletesATrackRecordingsFiles_AndClearsItsLayerList()
+    {
+        var meeting = await NewMeetingAsync();
+        await Presence.JoinAsync(server, Account, Guid.Parse(meeting), "alice");
+        var id = Guid.Parse((await Account.Client().PostJsonAsync($"{Account.AppPath}/recordings/track", new { meeting_id = meeting })).Data()["recording"]!.Str("id"));
+        var bucket = server.Services.GetRequiredService<Capstan.Server.Recorder.DefaultBucket>();
+        var ct = TestContext.Current.CancellationToken;
+        var names = new[] { "default_alice_p_webcam_audio_1.webm", "manifest.json" };
+        var layers = new JsonArray();
+        var urls = new JsonObject();
+        foreach (var name in names)
+        {
+            var tmp = Path.GetTempFileName();
+            await File.WriteAllTextAsync(tmp, name, ct);
+            await bucket.StoreAsync(Account.AppId, id, tmp, name, ct);
+            File.Delete(tmp);
+            urls[name] = new JsonObject { ["download_url"] = "x" };
+        }
+        layers.Add(new JsonObject { ["layer_name"] = "default", ["download_urls"] = urls });
+        var expired = DateTime.UtcNow - TimeSpan.FromDays(30);
+        await Presence.WithDbAsync(server, db => db.Recordings.Where(r => r.Id == id).ExecuteUpdateAsync(u => u
+            .SetProperty(r => r.Status, RecordingStatus.Uploaded).SetProperty(r => r.TrackDownloadsJson, layers.ToJsonString()).SetProperty(r => r.DownloadUrlExpiry, expired), ct));
+        Assert.All(names, n => Assert.True(File.Exists(bucket.PathOf(Account.AppId, id, n))));
+
+        var retention = server.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Capstan.Server.Recorder.BucketRetention>().Single();
+        Assert.True(await retention.SweepAsync(ct) >= 1);
+        Assert.All(names, n => Assert.False(File.Exists(bucket.PathOf(Account.AppId, id, n))));
+        var rec = (await Account.Client().GetJsonAsync($"{Account.AppPath}/recordings/{id}")).Data();
+        Assert.Null(rec["download_url"]);
+    }
+
+    [Fact]
+    public async Task TrackRecording_ConcurrentStarts_ExactlyOneWins()
+    {
+        var meeting = await NewMeetingAsync();
+        await Presence.JoinAsync(server, Account, Guid.Parse(meeting), "alice");
+        var client = Account.Client();
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => client.PostJsonAsync($"{Account.AppPath}/recordings/track", new { meeting_id = meeting })));
+        Assert.Equal(1, responses.Count(r => r.Status == HttpStatusCode.OK));
+        Assert.All(responses.Where(r => r.Status != HttpStatusCode.OK), r => r.Error(HttpStatusCode.Conflict, "active track recording"));
+        // A composite recording can run beside it.
+        Assert.Equal("INVOKED", (await client.PostJsonAsync($"{Account.AppPath}/recordings", new { meeting_id = meeting })).Data().Str("status"));
     }
 
     [Fact]

@@ -208,14 +208,15 @@ public sealed partial class BucketRetention(IServiceScopeFactory scopes, Default
         var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
         var cutoff = time.GetUtcNow().UtcDateTime - bucket.Options.Retention + bucket.Options.UrlExpiry;
         var expired = await db.Recordings.AsNoTracking()
-            .Where(r => r.DownloadUrlExpiry != null && r.DownloadUrlExpiry < cutoff && (r.DownloadUrl != null || r.AudioDownloadUrl != null))
-            .Select(r => new { r.Id, r.AppId, r.OutputFileName, r.AudioFileName }).ToListAsync(ct);
+            .Where(r => r.DownloadUrlExpiry != null && r.DownloadUrlExpiry < cutoff && (r.DownloadUrl != null || r.AudioDownloadUrl != null || r.TrackDownloadsJson != null))
+            .Select(r => new { r.Id, r.AppId, r.OutputFileName, r.AudioFileName, r.TrackDownloadsJson }).ToListAsync(ct);
         var deleted = 0;
         foreach (var r in expired)
         {
-            await bucket.DeleteAsync(r.AppId, r.Id, new[] { r.OutputFileName, r.AudioFileName }.OfType<string>(), ct);
+            await bucket.DeleteAsync(r.AppId, r.Id, new[] { r.OutputFileName, r.AudioFileName }.OfType<string>().Concat(TrackFileNames(r.TrackDownloadsJson)), ct);
             // The files are gone: so are their links (the expired filter still sees the expiry).
-            await db.Recordings.Where(x => x.Id == r.Id).ExecuteUpdateAsync(u => u.SetProperty(x => x.DownloadUrl, (string?)null).SetProperty(x => x.AudioDownloadUrl, (string?)null), ct);
+            await db.Recordings.Where(x => x.Id == r.Id).ExecuteUpdateAsync(u => u
+                .SetProperty(x => x.DownloadUrl, (string?)null).SetProperty(x => x.AudioDownloadUrl, (string?)null).SetProperty(x => x.TrackDownloadsJson, (string?)null), ct);
             deleted++;
         }
         if (deleted > 0)
@@ -223,6 +224,17 @@ public sealed partial class BucketRetention(IServiceScopeFactory scopes, Default
             LogDeleted(logger, deleted);
         }
         return deleted;
+    }
+
+    /// <summary>The file names in a track recording's layer list (<c>[{layer_name, download_urls: {name: ...}}]</c>).</summary>
+    internal static IEnumerable<string> TrackFileNames(string? layersJson)
+    {
+        if (layersJson is null)
+        {
+            return [];
+        }
+        var layers = System.Text.Json.Nodes.JsonNode.Parse(layersJson)?.AsArray() ?? [];
+        return layers.SelectMany(l => l?["download_urls"]?.AsObject().Select(kv => kv.Key) ?? []).Distinct().ToList();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted the files of {Count} expired recordings")]
