@@ -176,6 +176,54 @@ public sealed class DeliveryMediaTests(DeliveryFixture f) : IClassFixture<Delive
     }
 
     [Fact]
+    public async Task TrackRecording_LegacyStorageConfigOutput_DeliversEachFileAndTheManifest()
+    {
+        var storage = S3();
+        var (meeting, page) = await MeetingAsync();
+        await Wait.UntilAsync(async () => (await f.GetAsync($"/meetings/{meeting}/active-session"))?["live_participants"]?.GetValue<int>() == 1, "a live session");
+        var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings/track", new
+        {
+            meeting_id = meeting,
+            layers = new Dictionary<string, object> { ["default"] = new { file_name_prefix = "ext", outputs = new object[] { new { type = "STORAGE_CONFIG", storage_config = storage } } } },
+        }, CapstanJson.Options, TestContext.Current.CancellationToken);
+        var json = await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, json!.ToJsonString());
+        var id = json!["data"]!["recording"]!["id"]!.GetValue<string>();
+        await WaitAsync(id, "RECORDING");
+        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        (await f.Api.PutAsJsonAsync($"{f.AppPath}/recordings/{id}", new { action = "stop" }, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
+        var done = await WaitAsync(id, "UPLOADED", "ERRORED");
+        await page.Context.CloseAsync();
+        Assert.Equal("UPLOADED", done["status"]!.GetValue<string>());
+        Assert.Null(done["download_url"]);
+
+        // The manifest sits beside the files, named after the recording (so recordings sharing a folder do not clash).
+        var epoch = System.Text.RegularExpressions.Regex.Match(done["output_file_name"]!.GetValue<string>(), @"_(\d{13})\.webm$").Groups[1].Value;
+        await using var destination = f.App.Services.GetRequiredService<StorageDestinations>().Create(storage);
+        async Task<string> ReadBackAsync(string name)
+        {
+            var file = Path.Combine(Path.GetTempPath(), $"capstan-delivered-{Guid.NewGuid():N}{Path.GetExtension(name)}");
+            await using var back = await destination.OpenReadAsync(ObjectKeys.For(storage, name), TestContext.Current.CancellationToken);
+            await using var output = File.Create(file);
+            await back.CopyToAsync(output, TestContext.Current.CancellationToken);
+            return file;
+        }
+        var manifestFile = await ReadBackAsync($"ext_manifest_{epoch}.json");
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(manifestFile, TestContext.Current.CancellationToken))!;
+        Assert.Equal(done["sha256"]!.GetValue<string>(), Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(manifestFile, TestContext.Current.CancellationToken))));
+        var entry = manifest["files"]!.AsArray().Single()!;
+        Assert.Equal("alice", entry["user_id"]!.GetValue<string>());
+        var audio = await ReadBackAsync(entry["file_name"]!.GetValue<string>());
+        Assert.Equal(entry["sha256"]!.GetValue<string>(), Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(audio, TestContext.Current.CancellationToken))));
+        var facts = await MediaFacts.ProbeAsync(audio);
+        Assert.Equal("opus", facts.AudioCodec);
+        Assert.InRange(facts.Duration, 2.5, 5);
+        Assert.Equal(new FileInfo(audio).Length, done["file_size"]!.GetValue<long>());
+        File.Delete(audio);
+        File.Delete(manifestFile);
+    }
+
+    [Fact]
     public async Task RefusingDestination_EndsErroredNamingIt_ButTheDefaultBucketCopyIsDelivered()
     {
         var done = await RecordAsync(S3(bucket: "no-such-bucket"), defaultBucket: true);
