@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: the .NET suites (API on SQLite and PostgreSQL) and the official-SDK compatibility suite
+# Runs every test: the .NET suites (API on SQLite and PostgreSQL, SDK and CLI) and the official-SDK compatibility suite
 # against a live server on each database. Installs and starts what it needs (PostgreSQL from Debian).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,6 +46,10 @@ status=0
 echo "== .NET API tests (SQLite and PostgreSQL)"
 dotnet test --project tests/Capstan.Server.Tests -c Release --no-build 2>&1 | tee "$work/dotnet.log" || status=1
 count "$work/dotnet.log"
+
+echo "== .NET SDK and CLI tests (live server, SQLite)"
+dotnet test --project tests/Capstan.Client.Tests -c Release --no-build 2>&1 | tee "$work/client.log" || status=1
+count "$work/client.log"
 
 echo "== storage conformance (s3rver, azurite, GCS emulator, OpenSSH)"
 dotnet test --project tests/Capstan.Storage.Tests -c Release --no-build 2>&1 | tee "$work/storage.log" || status=1

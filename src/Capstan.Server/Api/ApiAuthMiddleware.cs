@@ -54,7 +54,7 @@ public sealed class ApiAuthMiddleware(RequestDelegate next, TimeProvider time)
         await next(context);
     }
 
-    private static string? ReadToken(HttpRequest request)
+    internal static string? ReadToken(HttpRequest request)
     {
         var auth = request.Headers.Authorization.ToString();
         if (auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))

@@ -153,6 +153,8 @@ public static class CapstanHost
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapApiReference();
         app.MapMeetingPages();
+        app.MapDashboard();
+        app.MapTokensApi();
         app.MapBucketDownloads();
         app.MapGet("/.well-known/webhooks.json", async (Webhooks.WebhookSigner signer, CancellationToken ct) =>
             // The documented shape, camelCase: {"success":true,"data":{"publicKey":"<PEM>"},"message":""}.
