@@ -74,6 +74,9 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         Assert.Equal(("h264", 640, 360, "aac", 2), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec, facts.AudioChannels));
         Assert.True(await MediaFacts.MeanVolumeAsync(video) > -50, "audio is silent");
         Assert.True(await MediaFacts.AverageLumaAsync(video) > 40, "video is black");
+        // Only the page is filmed: no tab strip or address bar (which would show the recorder's token) at the top.
+        var top = await MediaFacts.PixelAsync(video, 2, 320, 6);
+        Assert.True(top is { R: < 80, G: < 80, B: < 80 }, $"the top of the picture is not the meeting page's dark background: {top}");
         Assert.Equal(new FileInfo(video).Length, done["file_size"]!.GetValue<long>());
         Assert.Equal((long)Math.Round(facts.Duration, MidpointRounding.AwayFromZero), done["recording_duration"]!.GetValue<long>());
         Assert.EndsWith(".mp4", done["output_file_name"]!.GetValue<string>(), StringComparison.Ordinal);

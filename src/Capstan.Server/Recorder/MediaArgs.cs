@@ -20,6 +20,10 @@ public static class MediaArgs
     public static IReadOnlyList<string> Xvfb(int width, int height) =>
         ["-displayfd", "1", "-screen", "0", $"{I(width)}x{I(height)}x24", "-nolisten", "tcp", "-ac", "-nocursor", "-terminate"];
 
+    /// <summary>The page a warm browser opens with. It must be a real page for <c>--app</c>: with <c>about:blank</c>
+    /// Chromium opens a normal window, whose tab strip and address bar (with the recorder's token) would be filmed.</summary>
+    public const string BlankApp = "data:text/html,<html><body style='margin:0;background:#000'></body></html>";
+
     public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url) =>
     [
         "--no-sandbox", "--test-type", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--no-first-run", "--no-default-browser-check",
