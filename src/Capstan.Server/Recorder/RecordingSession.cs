@@ -24,6 +24,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         "(window.capstanRecorder ? (window.capstanRecorder.ready === true || !!window.capstanRecorder.error) : document.readyState === 'complete')";
 
     private readonly string _dir = Path.Combine(ctx.WorkDir, job.RecordingId.ToString("D"));
+    private readonly RecordingJobStore _store = new(ctx.Scopes, job);
     private readonly List<string> _segments = [];
     private RecordingRow _recording = null!;
     private EffectiveRecordingConfig _config = null!;
@@ -91,7 +92,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            var (desired, status, _) = await WithScopeAsync(s => s.GetRequiredService<JobQueue>().ReadAsync(job.Id, job.RecordingId, ct));
+            var (desired, status, _) = await _store.ReadStateAsync(ct);
             if (status == RecordingStatus.Errored)
             {
                 // Stopped before it started (decisions.md: cancelled, no file).
@@ -467,36 +468,16 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     private async Task LoadAsync(CancellationToken ct)
     {
-        await using var scope = ctx.Scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
-        _recording = await db.Recordings.AsNoTracking().FirstAsync(r => r.Id == job.RecordingId, ct);
+        _recording = await _store.LoadAsync(ct);
         _config = Mapping.Read<EffectiveRecordingConfig>(_recording.ConfigJson);
     }
 
-    private async Task UpdateRecordingAsync(Func<RecordingRow, RecordingLifecycle, CancellationToken, Task> change, CancellationToken ct)
-    {
-        await using var scope = ctx.Scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var row = await db.Recordings.FirstAsync(r => r.Id == job.RecordingId, ct);
-        await change(row, scope.ServiceProvider.GetRequiredService<RecordingLifecycle>(), ct);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        _recording = row;
-    }
+    private async Task UpdateRecordingAsync(Func<RecordingRow, RecordingLifecycle, CancellationToken, Task> change, CancellationToken ct) =>
+        _recording = await _store.UpdateAsync(change, ct);
 
-    private Task FinishJobAsync(string state, CancellationToken ct) =>
-        WithScopeAsync(async s =>
-        {
-            await s.GetRequiredService<JobQueue>().FinishAsync(job.Id, state, ct);
-            return true;
-        });
+    private Task FinishJobAsync(string state, CancellationToken ct) => _store.FinishAsync(state, ct);
 
-    private async Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> f)
-    {
-        await using var scope = ctx.Scopes.CreateAsyncScope();
-        return await f(scope.ServiceProvider);
-    }
+    private Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> f) => _store.WithScopeAsync(f);
 
     /// <summary>A hidden participant with the recorder preset, and its token for the recorder view.</summary>
     private async Task<string> RecorderTokenAsync(CancellationToken ct)

@@ -29,6 +29,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     public const string StreamKind = "webcam";
 
     private readonly string _dir = Path.Combine(ctx.WorkDir, "track-" + job.RecordingId.ToString("D"));
+    private readonly RecordingJobStore _store = new(ctx.Scopes, job);
     private readonly string _recDir = Path.Combine(ctx.JanusRecordingsDir, job.RecordingId.ToString("D"));
     private RecordingRow _recording = null!;
     private EffectiveRecordingConfig _config = null!;
@@ -85,7 +86,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            var (desired, status, _) = await WithScopeAsync(s => s.GetRequiredService<JobQueue>().ReadAsync(job.Id, job.RecordingId, ct));
+            var (desired, status, _) = await _store.ReadStateAsync(ct);
             await RefreshFeedsAsync(ct);
             if (status == RecordingStatus.Errored)
             {
@@ -443,7 +444,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
 
     private async Task LoadAsync(CancellationToken ct)
     {
-        _recording = await WithScopeAsync(s => s.GetRequiredService<CapstanDbContext>().Recordings.AsNoTracking().FirstAsync(r => r.Id == job.RecordingId, ct));
+        _recording = await _store.LoadAsync(ct);
         _config = Mapping.Read<EffectiveRecordingConfig>(_recording.ConfigJson);
         if (_config.Track is null)
         {
@@ -465,17 +466,8 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
-    private async Task UpdateRecordingAsync(Func<RecordingRow, RecordingLifecycle, CancellationToken, Task> change, CancellationToken ct)
-    {
-        await using var scope = ctx.Scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var row = await db.Recordings.FirstAsync(r => r.Id == job.RecordingId, ct);
-        await change(row, scope.ServiceProvider.GetRequiredService<RecordingLifecycle>(), ct);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        _recording = row;
-    }
+    private async Task UpdateRecordingAsync(Func<RecordingRow, RecordingLifecycle, CancellationToken, Task> change, CancellationToken ct) =>
+        _recording = await _store.UpdateAsync(change, ct);
 
     private async Task FailAsync(string message, CancellationToken ct)
     {
@@ -497,18 +489,9 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         }
     }
 
-    private Task FinishJobAsync(string state, CancellationToken ct) =>
-        WithScopeAsync(async s =>
-        {
-            await s.GetRequiredService<JobQueue>().FinishAsync(job.Id, state, ct);
-            return true;
-        });
+    private Task FinishJobAsync(string state, CancellationToken ct) => _store.FinishAsync(state, ct);
 
-    private async Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> f)
-    {
-        await using var scope = ctx.Scopes.CreateAsyncScope();
-        return await f(scope.ServiceProvider);
-    }
+    private Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> f) => _store.WithScopeAsync(f);
 
     private void CleanUp()
     {
