@@ -122,48 +122,6 @@ public sealed class CliTests(ClientServer server)
     }
 
     [Fact]
-    public async Task WaitAndDownload_OfAnUploadedRecording_ShowProgressAndCheckTheSha256()
-    {
-        var (env, client, app, account) = await SetupAsync();
-        using var _c = client;
-        var dir = Directory.CreateTempSubdirectory("capstan-cli-").FullName;
-        var meeting = await client.RealtimeKit.Meetings.CreateAsync(app, new CreateMeetingOptions { Title = "Download me" }, Ct);
-        await using (new RecorderStandIn(server, account.AppId, fileBytes: 3_000_000))
-        {
-            var r = await client.RealtimeKit.Recordings.StartRecordingsAsync(app, new StartRecordingOptions { MeetingId = meeting.Id }, Ct);
-            var early = await CliRunner.RunInAsync(dir, env, "rtk", "recordings", "download", r.Id);
-            Assert.Equal(ExitCodes.Refused, early.ExitCode);
-            Assert.Contains("not UPLOADED yet", early.Error, StringComparison.Ordinal);
-            await SdkResourceTests.UntilAsync(() => client.RealtimeKit.Recordings.GetOneRecordingAsync(app, r.Id, Ct), x => x.Status == RecordingStatus.Recording);
-            await client.RealtimeKit.Recordings.StopAsync(app, r.Id, Ct);
-
-            var wait = await CliRunner.RunInAsync(dir, env, "rtk", "recordings", "wait", r.Id, "--interval", "100ms", "--timeout", "20s");
-            Assert.True(wait.ExitCode == 0, wait.ToString());
-            Assert.Contains("UPLOADED  elapsed", wait.Out, StringComparison.Ordinal);
-
-            var download = await CliRunner.RunInAsync(dir, env, "rtk", "recordings", "download", r.Id);
-            Assert.True(download.ExitCode == 0, download.ToString());
-            var done = await client.RealtimeKit.Recordings.GetOneRecordingAsync(app, r.Id, Ct);
-            var path = Path.Combine(dir, done.OutputFileName!);
-            Assert.Equal(done.Sha256, Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(path, Ct))));
-            Assert.Contains("0% (0 B of 2.9 MB)", download.Out, StringComparison.Ordinal);
-            Assert.Contains("100% (2.9 MB of 2.9 MB)", download.Out, StringComparison.Ordinal);
-            Assert.Contains("sha256 verified", download.Out, StringComparison.Ordinal);
-            Assert.False(File.Exists(path + ".part"));
-
-            var again = await CliRunner.RunInAsync(dir, env, "rtk", "recordings", "download", r.Id);
-            Assert.Equal(ExitCodes.Usage, again.ExitCode);
-            var json = await CliRunner.RunInAsync(dir, env, "rtk", "recordings", "download", r.Id, "--file", "copy.mp4", "-o", "json");
-            Assert.True(json.ExitCode == 0, json.ToString());
-            var saved = JsonDocument.Parse(json.Out).RootElement[0];
-            Assert.Equal(Path.Combine(dir, "copy.mp4"), saved.GetProperty("path").GetString());
-            Assert.True(saved.GetProperty("verified").GetBoolean());
-            Assert.Contains("100%", json.Error, StringComparison.Ordinal);
-        }
-        Directory.Delete(dir, recursive: true);
-    }
-
-    [Fact]
     public async Task ExitCodes_SayWhatFailed()
     {
         var (env, client, app, _) = await SetupAsync();

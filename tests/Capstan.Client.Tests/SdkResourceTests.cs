@@ -137,7 +137,7 @@ public sealed class SdkResourceTests(ClientServer server)
     }
 
     [Fact]
-    public async Task Recordings_StartGetActiveListPauseStop()
+    public async Task Recordings_StartGetActiveListStop()
     {
         var (account, client, app) = await server.NewClientAsync();
         using var _c = client;
@@ -162,25 +162,10 @@ public sealed class SdkResourceTests(ClientServer server)
         Assert.Equal(started.Id, Assert.Single(listed).Id);
         Assert.Equal(meeting.Id, listed[0].Meeting?.Id);
 
-        await using (new RecorderStandIn(server, account.AppId))
-        {
-            var recording = await UntilAsync(() => r.GetOneRecordingAsync(app, started.Id, Ct), x => x.Status == RecordingStatus.Recording);
-            Assert.NotNull(recording.StartedTime);
-            Assert.Equal(RecordingStatus.Paused, (await r.PauseAsync(app, started.Id, Ct)).Status);
-            Assert.Equal(RecordingStatus.Recording, (await r.ResumeAsync(app, started.Id, Ct)).Status);
-            Assert.Equal(RecordingStatus.Uploading, (await r.StopAsync(app, started.Id, Ct)).Status);
-            var done = await r.WaitUntilFinishedAsync(app, started.Id, TimeSpan.FromMilliseconds(50), cancellationToken: Ct);
-            Assert.Equal(RecordingStatus.Uploaded, done.Status);
-            Assert.False(done.DownloadUrl!.IsLayers);
-
-            using var file = new MemoryStream();
-            var reports = new List<DownloadProgress>();
-            var bytes = await r.DownloadAsync(done.DownloadUrl.Url!, file, new SyncProgress<DownloadProgress>(reports.Add), Ct);
-            Assert.Equal(done.FileSize, bytes);
-            Assert.Equal(done.Sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file.ToArray())));
-            Assert.True(reports.Count > 2, "progress was reported as the bytes came");
-            Assert.Equal(bytes, reports[^1].BytesReceived);
-        }
+        // An INVOKED recording stops at once (nothing captured: ERRORED); the recorder's part (RECORDING, pause,
+        // resume, UPLOADED, download) runs against the real recorder in tests/Capstan.Media.Tests/ClientMediaTests.cs.
+        var stopped = await r.StopAsync(app, started.Id, Ct);
+        Assert.Equal(RecordingStatus.Errored, stopped.Status);
     }
 
     [Fact]
