@@ -22,22 +22,31 @@ public abstract class WebhookDeliveryTests(ServerFixture server)
         private readonly ConcurrentQueue<int> _answers = new();
 
         public Receiver(params int[] answers)
+            : this(FreeUrl(), answers)
+        {
+        }
+
+        public Receiver(string url, params int[] answers)
         {
             foreach (var a in answers)
             {
                 _answers.Enqueue(a);
             }
-            using (var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-            {
-                l.Start();
-                Url = $"http://127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}/hook/";
-            }
+            Url = url;
             _listener.Prefixes.Add(Url);
             _listener.Start();
             _ = Task.Run(LoopAsync);
         }
 
         public string Url { get; }
+
+        /// <summary>A loopback URL on a port nothing listens on (yet).</summary>
+        public static string FreeUrl()
+        {
+            using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+            l.Start();
+            return $"http://127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}/hook/";
+        }
 
         public ConcurrentQueue<(Dictionary<string, string> Headers, byte[] Body, int Answer)> Requests { get; } = new();
 
@@ -130,6 +139,28 @@ public abstract class WebhookDeliveryTests(ServerFixture server)
         Assert.Equal(3, delivery["attempts"]!.GetValue<int>());
         Assert.Equal([500, 503, 200], delivery["attempt_log"]!.AsArray().Select(a => a!["status_code"]!.GetValue<int>()).ToList());
         Assert.Single(receiver.Requests.Select(r => r.Headers["rtk-uuid"]).Distinct());
+    }
+
+    [Fact]
+    public async Task PendingDelivery_SurvivesAServerRestart_AndIsDeliveredAfterIt()
+    {
+        // The receiver is down at first: attempts fail with a network error and the delivery stays pending.
+        var url = Receiver.FreeUrl();
+        var hook = await HookAsync(url, "recording.statusUpdate");
+        var recording = await StartRecordingAsync();
+        await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!["attempts"]!.GetValue<int>() >= 1), "a failed attempt");
+        var pending = (await DeliveriesAsync(hook)).Single()!;
+        Assert.Equal("PENDING", pending.Str("status"));
+
+        await server.RestartAsync();
+        using var receiver = new Receiver(url);
+        await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!.Str("status") == "DELIVERED"), "delivered after the restart");
+        var delivered = (await DeliveriesAsync(hook)).Single()!;
+        Assert.Equal(pending.Str("id"), delivered.Str("id"));
+        Assert.True(delivered["attempts"]!.GetValue<int>() > pending["attempts"]!.GetValue<int>());
+        var request = Assert.Single(receiver.Requests);
+        Assert.Equal(delivered.Str("id"), request.Headers["rtk-uuid"]);
+        Assert.Contains(recording, Encoding.UTF8.GetString(request.Body), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -48,12 +48,29 @@ public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
         {
             settings[k] = v;
         }
-        App = CapstanHost.Build([], settings);
+        _settings = settings;
+        await StartAppAsync();
+        Account = await CreateAccountAsync();
+    }
+
+    private Dictionary<string, string?> _settings = [];
+
+    private async Task StartAppAsync()
+    {
+        App = CapstanHost.Build([], _settings);
         await App.InitializeAsync(CancellationToken.None);
         await App.StartAsync();
         var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
-        Account = await CreateAccountAsync();
+    }
+
+    /// <summary>Stops the server and starts a new one on the same data folder and database, as a restart does
+    /// (it listens on a new port: <see cref="BaseUrl"/> changes).</summary>
+    public async Task RestartAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        await StartAppAsync();
     }
 
     protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [];
