@@ -12,7 +12,12 @@ public static class RecordingsApi
         var g = app.MapGroup("/recordings").WithTags("Recordings");
         g.MapGet("", List).WithName("get_all_recordings").WithQuery(OpenApiDocs.RecordingListQuery());
         g.MapPost("", Start).WithName("start_recording").WithSummary("Start a composite recording (200, status INVOKED; 409 with x-should-retry: false when one is active)");
-        g.MapPost("/track", StartTrack).WithName("startTrackRecordingForAMeeting");
+        g.MapPost("/track", StartTrack).WithName("startTrackRecordingForAMeeting")
+            .WithSummary("Start a track recording: one WebM per participant peer and media kind (needs a live session; 409 when one is active)")
+            .WithDescription("Both request shapes: {meeting_id, layers.<name>.{media_kind, file_name_prefix}, user_ids} and the legacy "
+                + "{meeting_id, layers.<name>.{file_name_prefix, outputs[{type: REALTIMEKIT_BUCKET | STORAGE_CONFIG, storage_config}]}, max_seconds}. "
+                + "media_kind 'video' is a Capstan extension (VP8). After UPLOADED, download_url is [{layer_name, download_urls: {<file>: {download_url}}}] "
+                + "and every layer lists manifest.json: each file's participant, peer, kinds, and its start, end and segments in ms since the session started.");
         g.MapGet("/active-recording/{meeting_id}", Active).WithName("get_active_recording");
         g.MapGet("/{recording_id}", Get).WithName("get_one_recording");
         g.MapPut("/{recording_id}", Act).WithName("pause_resume_stop_recording").WithSummary("Pause, resume or stop: {\"action\": \"stop\" | \"pause\" | \"resume\"}");
