@@ -2,10 +2,11 @@
 # Capstan recorder benchmark: start latency (p50/p95 over 10 starts), CPU of one recording session (ffmpeg, Xvfb,
 # Chromium, its PulseAudio share; in shares of one core) at 640x360@15, 1280x720@30 and 1920x1080@30 with 2
 # participants, how many 720p30 recordings run at once before frames drop, and stop to UPLOADED of a 10-minute
-# recording; the figures and their ratio to the targets.
-#   bench/recorder/run.sh [--quick] [--json FILE] [--only latency,cpu,concurrency,long]
+# recording; the figures and their ratio to the targets. Then track recordings (no targets): Janus's CPU and RSS
+# without and with one, its start, stop to UPLOADED and the files, with 2 and 4 participants.
+#   bench/recorder/run.sh [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track]
 #   (or: ./capstan bench recorder ...)
-# --quick shortens everything for development (3 latency starts, 10 s windows, 1-minute long recording).
+# --quick shortens everything for development (3 latency starts, 10 s windows, 1-minute long recording, one track run).
 # Everything runs inside scripts/netns.sh; BENCH_OUT=DIR keeps the server logs and the recorder's ffmpeg logs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -13,14 +14,14 @@ HERE="$ROOT/bench/recorder"
 cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-usage() { echo "usage: $0 [--quick] [--json FILE] [--only latency,cpu,concurrency,long]" >&2; exit 2; }
+usage() { echo "usage: $0 [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track]" >&2; exit 2; }
 args=()
 quick=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; args+=(--quick); shift ;;
     --json) [ $# -ge 2 ] || usage; args+=(--json "$(realpath -m "$2")"); shift 2 ;;
-    --only) [ $# -ge 2 ] && [[ "$2" =~ ^(latency|cpu|concurrency|long)(,(latency|cpu|concurrency|long))*$ ]] || usage; args+=(--only "$2"); shift 2 ;;
+    --only) [ $# -ge 2 ] && [[ "$2" =~ ^(latency|cpu|concurrency|long|track)(,(latency|cpu|concurrency|long|track))*$ ]] || usage; args+=(--only "$2"); shift 2 ;;
     -h|--help) usage ;;
     *) usage ;;
   esac
@@ -60,9 +61,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Bounded: the program has its own budget (about 50 minutes, 29 with --quick, for about 25 and 7 minutes of work);
+# Bounded: the program has its own budget (about 62 minutes, 34 with --quick, for about 33 and 9 minutes of work);
 # this is the backstop.
-if [ "$quick" -eq 1 ]; then limit=2100; else limit=3600; fi
+if [ "$quick" -eq 1 ]; then limit=2400; else limit=4200; fi
 rc=0
 timeout --foreground -k 20 "$limit" "$ROOT/scripts/netns.sh" dotnet "$BENCH_DLL" --server-dll "$SERVER_DLL" --work "$work" "${args[@]}" || rc=$?
 [ "$rc" -eq 124 ] && echo "recorder benchmark: stopped after $limit s" >&2

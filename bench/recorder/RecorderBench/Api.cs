@@ -7,10 +7,26 @@ using System.Text.Json.Nodes;
 
 namespace Capstan.Bench.Recorder;
 
-/// <summary>A recording as the API shows it (<c>GET .../recordings/{id}</c>).</summary>
+/// <summary>A recording as the API shows it (<c>GET .../recordings/{id}</c>). <see cref="DownloadUrl"/> is the
+/// composite recording's link; a track recording's is a list of layers (<see cref="LayerFiles"/>).</summary>
 public sealed record RecordingView(
     string Id, string Status, DateTime InvokedTime, DateTime? StartedTime, DateTime? StoppedTime,
-    string? DownloadUrl, long? FileSize, long? Duration, JsonNode Raw);
+    string? DownloadUrl, long? FileSize, long? Duration, JsonNode Raw)
+{
+    /// <summary>An UPLOADED track recording's files: <c>download_url</c> = <c>[{layer_name, download_urls: {&lt;file&gt;:
+    /// {download_url}}}]</c>, flattened (the manifest is listed in every layer).</summary>
+    public IReadOnlyList<LayerFile> LayerFiles() =>
+        Raw["download_url"] is JsonArray layers
+            ? [.. layers.SelectMany(l => l!["download_urls"]!.AsObject().Select(f =>
+                new LayerFile(l["layer_name"]!.GetValue<string>(), f.Key, f.Value!["download_url"]!.GetValue<string>())))]
+            : [];
+}
+
+/// <summary>One file of a track recording's layer and its signed link.</summary>
+public sealed record LayerFile(string Layer, string Name, string Url);
+
+/// <summary>A layer of a track recording: <c>layers.{Name} = {media_kind, file_name_prefix}</c>.</summary>
+public sealed record TrackLayer(string Name, string MediaKind, string? FileNamePrefix = null);
 
 /// <summary>The calls of the RealtimeKit-compatible API the benchmark makes: meetings, participants, the active
 /// session and kick-all, and recordings (start, read, stop).</summary>
@@ -69,6 +85,24 @@ public sealed class Api(Server server) : IDisposable
         return View((await BodyAsync(r, null, "start a recording", ct))["data"]!);
     }
 
+    /// <summary><c>POST .../recordings/track</c> with the layers given (the answer's <c>data.recording</c>, INVOKED).</summary>
+    public async Task<RecordingView> StartTrackRecordingAsync(string meeting, IReadOnlyList<TrackLayer> layers, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        var body = new JsonObject { ["meeting_id"] = meeting, ["layers"] = new JsonObject() };
+        foreach (var l in layers)
+        {
+            var layer = new JsonObject { ["media_kind"] = l.MediaKind };
+            if (l.FileNamePrefix is { } prefix)
+            {
+                layer["file_name_prefix"] = prefix;
+            }
+            body["layers"]![l.Name] = layer;
+        }
+        using var r = await _http.PostAsJsonAsync($"{AppPath}/recordings/track", body, ct);
+        return View((await BodyAsync(r, null, "start a track recording", ct))["data"]!["recording"]!);
+    }
+
     public async Task<RecordingView> GetRecordingAsync(string id, CancellationToken ct)
     {
         using var r = await _http.GetAsync($"{AppPath}/recordings/{id}", ct);
@@ -115,7 +149,7 @@ public sealed class Api(Server server) : IDisposable
         Time(d["invoked_time"]) ?? DateTime.MinValue,
         Time(d["started_time"]),
         Time(d["stopped_time"]),
-        d["download_url"]?.GetValue<string>(),
+        d["download_url"] is JsonValue url ? url.GetValue<string>() : null,
         d["file_size"]?.GetValue<long>(),
         d["recording_duration"]?.GetValue<long>(),
         d);

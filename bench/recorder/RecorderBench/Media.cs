@@ -108,7 +108,8 @@ public sealed record FileFacts(double Duration, long Size, int Width, int Height
         return d > 0 ? Frames / (d * fps) : 0;
     }
 
-    private static async Task<string> RunAsync(string tool, IEnumerable<string> args, CancellationToken ct)
+    /// <summary>Runs a tool (up to 5 minutes); its standard output, or its standard error with <paramref name="stderrOut"/>.</summary>
+    internal static async Task<string> RunAsync(string tool, IEnumerable<string> args, CancellationToken ct, bool stderrOut = false)
     {
         var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args)
@@ -133,17 +134,51 @@ public sealed record FileFacts(double Duration, long Size, int Width, int Height
         {
             throw new BenchException($"{tool} failed ({p.ExitCode}): {await stderr}");
         }
-        return await stdout;
+        return stderrOut ? await stderr : await stdout;
+    }
+}
+
+/// <summary>The facts of a delivered track file (ffprobe <c>-count_packets</c>, no decoding): container, its first
+/// stream's kind and codec, the container's duration, packets (frames, for VP8) and the picture size of a video.</summary>
+public sealed record TrackFileFacts(string Format, string CodecType, string Codec, double Duration, long Packets, int Width, int Height)
+{
+    public static async Task<TrackFileFacts> ProbeAsync(string file, CancellationToken ct)
+    {
+        var json = await FileFacts.RunAsync("ffprobe", ["-v", "error", "-count_packets", "-show_entries", "stream=codec_type,codec_name,width,height,nb_read_packets",
+            "-show_entries", "format=format_name,duration", "-of", "json", file], ct);
+        using var doc = JsonDocument.Parse(json);
+        var format = doc.RootElement.GetProperty("format");
+        var streams = doc.RootElement.TryGetProperty("streams", out var st) ? st : default;
+        if (streams.ValueKind != JsonValueKind.Array || streams.GetArrayLength() == 0)
+        {
+            throw new BenchException($"{Path.GetFileName(file)} has no stream: {json}");
+        }
+        var stream = streams[0];
+        static string S(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v.GetString() ?? "-" : "-";
+        static int I(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : 0;
+        return new TrackFileFacts(S(format, "format_name"), S(stream, "codec_type"), S(stream, "codec_name"),
+            double.TryParse(S(format, "duration"), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : double.NaN,
+            long.TryParse(S(stream, "nb_read_packets"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : -1,
+            I(stream, "width"), I(stream, "height"));
+    }
+
+    /// <summary>The mean volume of an audio file in dB (<c>volumedetect</c>, decodes it): a silent track is a broken one.</summary>
+    public static async Task<double> MeanVolumeAsync(string file, CancellationToken ct)
+    {
+        var log = await FileFacts.RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-nostdin", "-i", file, "-af", "volumedetect", "-f", "null", "-"], ct, stderrOut: true);
+        var line = log.Split('\n').FirstOrDefault(l => l.Contains("mean_volume:", StringComparison.Ordinal));
+        return line is not null && double.TryParse(line[(line.IndexOf("mean_volume:", StringComparison.Ordinal) + 12)..].Replace("dB", "", StringComparison.Ordinal).Trim(),
+            NumberStyles.Float, CultureInfo.InvariantCulture, out var db) ? db : double.NaN;
     }
 }
 
 /// <summary>Downloads a recording from its <c>download_url</c> (a signed URL: no API token) into a file.</summary>
 public static class Download
 {
-    public static async Task<string> ToFileAsync(string url, string dir, CancellationToken ct)
+    public static async Task<string> ToFileAsync(string url, string dir, CancellationToken ct, string extension = ".mp4")
     {
         Directory.CreateDirectory(dir);
-        var file = Path.Combine(dir, "download-" + Guid.NewGuid().ToString("N")[..8] + ".mp4");
+        var file = Path.Combine(dir, "download-" + Guid.NewGuid().ToString("N")[..8] + extension);
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
         using var r = await http.GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, ct);
         if (!r.IsSuccessStatusCode)

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 using Capstan.Bench.Recorder;
 
 // The recorder benchmark: start latency, CPU per recording session, recordings at once before frames drop, and stop
-// to UPLOADED of a long recording, against the targets. Runs inside scripts/netns.sh (Janus gathers no ICE candidates
+// to UPLOADED of a long recording, against the targets; and what a track recording costs Janus (no targets). Runs inside scripts/netns.sh (Janus gathers no ICE candidates
 // on loopback). See bench/recorder/README.md.
 
 var options = Options.Parse(args);
@@ -24,6 +24,7 @@ bool Wants(string what) => options.Only is null || options.Only.Contains(what);
 
 // Bounded: every server start, scenario and delivery has its own limit; this is the whole program's.
 var budget = TimeSpan.FromSeconds(Options.BudgetSeconds(s));
+var deadline = DateTime.UtcNow + budget;
 using var cts = new CancellationTokenSource(budget);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });
@@ -119,6 +120,35 @@ try
         await RunServerAsync(browsers, "concurrency", s.MaxLevel, 30, async b =>
             results.Concurrency = await TryAsync("concurrency", b, () => Scenarios.ConcurrencyAsync(b, ct)));
     }
+    if (Wants("track"))
+    {
+        // Janus without the composite recorder at work: a server of its own (one warm surface, idle). A run after the
+        // first (4 participants) only when the budget has room for it.
+        await RunServerAsync(browsers, "track", 1, 30, async b =>
+        {
+            foreach (var n in s.TrackParticipants)
+            {
+                var left = (deadline - DateTime.UtcNow).TotalSeconds;
+                if (n != s.TrackParticipants[0] && left < Options.TrackRunSeconds(s))
+                {
+                    var note = $"track recording with {n} participants skipped: {left:0} s of the budget left, it needs up to {Options.TrackRunSeconds(s):0} s";
+                    Console.WriteLine("   " + note);
+                    results.Notes.Add(note);
+                    continue;
+                }
+                if (await TryAsync($"track recording, {n} participants", b, () => Scenarios.TrackAsync(b, n, ct)) is { } t)
+                {
+                    results.Track.Add(t);
+                    if (t.Problems.Count > 0)
+                    {
+                        // Figures over broken files are not figures: the run fails.
+                        status = 1;
+                        results.Failures.Add($"track recording, {n} participants: files wrong: {string.Join("; ", t.Problems)}");
+                    }
+                }
+            }
+        });
+    }
 }
 catch (Exception e) when (e is OperationCanceledException or BenchException or Microsoft.Playwright.PlaywrightException)
 {
@@ -146,13 +176,13 @@ namespace Capstan.Bench.Recorder
     public sealed record Options(bool Quick, string ServerDll, string WorkDir, string? JsonOut, IReadOnlySet<string>? Only)
     {
         public const string Usage = """
-            usage: Capstan.Bench.Recorder --server-dll PATH --work DIR [--quick] [--json FILE] [--only latency,cpu,concurrency,long]
+            usage: Capstan.Bench.Recorder --server-dll PATH --work DIR [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track]
             Runs inside scripts/netns.sh (needs CAPSTAN_NETNS_INTERFACE); bench/recorder/run.sh builds and calls it.
             """;
 
-        private static readonly string[] Scenarios = ["latency", "cpu", "concurrency", "long"];
+        private static readonly string[] Scenarios = ["latency", "cpu", "concurrency", "long", "track"];
 
-        /// <summary>Generous: 3 server starts, then each scenario with its windows and its deliveries.</summary>
+        /// <summary>Generous: 4 server starts, then each scenario with its windows and its deliveries.</summary>
         public static double BudgetSeconds(Settings s)
         {
             ArgumentNullException.ThrowIfNull(s);
@@ -160,7 +190,16 @@ namespace Capstan.Bench.Recorder
             var cpu = 3 * (s.CpuWindow + s.Warmup + 150);
             var concurrency = s.MaxLevel * (s.ConcurrencyWindow + s.Warmup + 150);
             var longRec = s.LongSeconds + 240;
-            return 3 * 120 + latency + cpu + concurrency + longRec;
+            var track = s.TrackParticipants.Count * TrackRunSeconds(s);
+            return 4 * 120 + latency + cpu + concurrency + longRec + track;
+        }
+
+        /// <summary>One track run: the participants join (up to 90 s), warm-up, the two windows, stop to UPLOADED,
+        /// downloads and probes.</summary>
+        public static double TrackRunSeconds(Settings s)
+        {
+            ArgumentNullException.ThrowIfNull(s);
+            return 2 * s.TrackWindow + s.Warmup + 150;
         }
 
         public static Options? Parse(string[] args)

@@ -37,16 +37,24 @@ public sealed record Delivered(string Id, string StopAnswer, double StopAnswerMs
 
 /// <summary>Where the time from the stop request to UPLOADED went, from the server's process tree polled every 50 ms
 /// (ms after the stop request): the capture ffmpeg gone, the surface (Chromium and Xvfb) gone, the post-processing
-/// tools on this recording's files (ffprobe of the segments, the ffmpeg join, the probe of the result) first and last
-/// seen.</summary>
-public sealed record StopPhases(double? FfmpegExitMs, double? SurfaceClosedMs, double? PostFirstMs, double? PostLastMs)
+/// tools on this recording's files (ffprobe of the segments, the ffmpeg join, the probe of the result; for a track
+/// recording janus-pp-rec too) first and last seen, and the same per tool in <see cref="Tools"/>.</summary>
+public sealed record StopPhases(double? FfmpegExitMs, double? SurfaceClosedMs, double? PostFirstMs, double? PostLastMs, IReadOnlyDictionary<string, ToolSpan> Tools)
 {
+    /// <summary>Per tool: "janus-pp-rec 3 +120..+900, ffmpeg 2 +950..+1100 ms" (processes seen, first and last seen).</summary>
+    public string ToolsText() => Tools.Count == 0 ? "no post-processing tool seen"
+        : string.Join(", ", Tools.OrderBy(t => t.Value.FirstMs).Select(t => $"{t.Key} x{t.Value.Processes} +{Bench.F(t.Value.FirstMs, "0")}..+{Bench.F(t.Value.LastMs, "0")}")) + " ms";
+
     public override string ToString()
     {
         static string Ms(double? v) => v is { } x ? Bench.F(x, "0") : "?";
         return $"capture ffmpeg gone +{Ms(FfmpegExitMs)}, surface gone +{Ms(SurfaceClosedMs)}, post-processing tools +{Ms(PostFirstMs)}..+{Ms(PostLastMs)} ms";
     }
 }
+
+/// <summary>A post-processing tool during a stop: how many of its processes were seen (polled every 50 ms: a very short
+/// one can be missed), and when first and last (ms after the stop request).</summary>
+public sealed record ToolSpan(int Processes, double FirstMs, double LastMs);
 
 /// <summary>Recording operations through the API, timed on one clock.</summary>
 public sealed class Recordings(Server server, Api api)
@@ -62,6 +70,15 @@ public sealed class Recordings(Server server, Api api)
     {
         var t0 = _clock.Elapsed;
         var v = await api.StartRecordingAsync(meeting, width, height, allowMultiple, ct);
+        return await WaitStartedAsync(v.Id, t0, ct);
+    }
+
+    /// <summary>Starts a track recording (<c>POST .../recordings/track</c>) and polls it (every 50 ms) until
+    /// <c>started_time</c> is set (the room's recording is on: RECORDING).</summary>
+    public async Task<Started> StartTrackAsync(string meeting, IReadOnlyList<TrackLayer> layers, CancellationToken ct)
+    {
+        var t0 = _clock.Elapsed;
+        var v = await api.StartTrackRecordingAsync(meeting, layers, ct);
         return await WaitStartedAsync(v.Id, t0, ct);
     }
 
@@ -94,8 +111,11 @@ public sealed class Recordings(Server server, Api api)
     {
         var capture = session.Ffmpeg.Select(p => (p.Pid, p.StartTime)).ToList();
         var surface = session.Xvfb.Concat(session.Chromium.Where(p => p.ParentPid == server.Pid)).Select(p => (p.Pid, p.StartTime)).ToList();
-        var marker = "/" + id + "/";
+        // The composite recorder's files are under recorder/{id}/; a track recording's under janus/recordings/{id}/
+        // and recorder/track-{id}/.
+        string[] markers = ["/" + id + "/", "/track-" + id + "/"];
         double? ffmpegGone = null, surfaceGone = null, postFirst = null, postLast = null;
+        var tools = new Dictionary<string, (HashSet<(int, long)> Seen, double First, double Last)>();
         static bool Alive(List<ProcStat> all, List<(int Pid, long Start)> set) => set.Any(x => all.Any(p => p.Pid == x.Pid && p.StartTime == x.Start));
         try
         {
@@ -111,12 +131,18 @@ public sealed class Recordings(Server server, Api api)
                 {
                     surfaceGone = ms;
                 }
-                var post = all.Where(p => p.ParentPid == server.Pid && p.Comm is "ffmpeg" or "ffprobe" && !capture.Contains((p.Pid, p.StartTime))
-                    && Proc.Cmdline(p.Pid).Any(a => a.Contains(marker, StringComparison.Ordinal)));
-                if (post.Any())
+                var post = all.Where(p => p.ParentPid == server.Pid && p.Comm is "ffmpeg" or "ffprobe" or "janus-pp-rec" && !capture.Contains((p.Pid, p.StartTime))
+                    && Proc.Cmdline(p.Pid).Any(a => markers.Any(m => a.Contains(m, StringComparison.Ordinal)))).ToList();
+                if (post.Count > 0)
                 {
                     postFirst ??= ms;
                     postLast = ms;
+                }
+                foreach (var p in post)
+                {
+                    var t = tools.TryGetValue(p.Comm, out var v) ? v : ([], ms, ms);
+                    t.Seen.Add((p.Pid, p.StartTime));
+                    tools[p.Comm] = (t.Seen, t.First, ms);
                 }
                 await Task.Delay(50, ct);
             }
@@ -125,7 +151,7 @@ public sealed class Recordings(Server server, Api api)
         {
             // UPLOADED was seen
         }
-        return new StopPhases(ffmpegGone, surfaceGone, postFirst, postLast);
+        return new StopPhases(ffmpegGone, surfaceGone, postFirst, postLast, tools.ToDictionary(t => t.Key, t => new ToolSpan(t.Value.Seen.Count, t.Value.First, t.Value.Last)));
     }
 
     /// <summary>The progress ffmpeg reported so far for a recording (<c>recorder/{id}/ffmpeg.log</c>).</summary>

@@ -17,6 +17,12 @@ public sealed class Results
 
     public LongResult? Long { get; set; }
 
+    /// <summary>Track recordings, one per meeting size (2 participants, then 4 when the budget allows).</summary>
+    public List<TrackResult> Track { get; } = [];
+
+    /// <summary>What was left out and why (not failures).</summary>
+    public List<string> Notes { get; } = [];
+
     public List<string> Failures { get; } = [];
 }
 
@@ -90,6 +96,13 @@ public static class Report
             rows.Add(["  its file", $"{F(lg.Facts.Size / 1048576.0, "0.0")} MiB, {F(lg.Facts.Duration, "0.0")} s", "", "", lg.FrameProblems(30).Count == 0 ? "no frames dropped" : "FRAMES DROPPED"]);
             rows.Add(["  its session CPU over the whole recording", F(lg.Session.Total) + " core", "(context)", F(lg.Session.Total / CoreTarget720p30), ""]);
         }
+        foreach (var t in r.Track)
+        {
+            var ok = t.Problems.Count == 0 ? $"files ok (max |duration - recorded| {F(t.MaxDiffSeconds)} s)" : "FILES WRONG";
+            rows.Add([$"track, {t.Participants} participants: Janus CPU without / with recording", $"{Pct(t.Idle.Janus)} / {Pct(t.Recording.Janus)} of one core", "(none)", F(t.JanusCpuRatio), "with / without"]);
+            rows.Add([$"  start (started_time - invoked_time; client saw RECORDING)", $"{F(t.Started.LatencyMs, "0")} ms ({F(t.Started.ClientMs, "0")} ms)", "(none)", "", ""]);
+            rows.Add([$"  stop to UPLOADED, {F(t.RecordedSeconds, "0.0")} s recorded", F(t.Delivered.StopToUploadedMs / 1000) + " s", "(none)", F(t.StopRatio, "0.000"), "/ recorded length; " + ok]);
+        }
 
         var sb = new StringBuilder();
         sb.AppendLine(s.Quick
@@ -97,6 +110,10 @@ public static class Report
             : "== summary");
         sb.Append(Table(["figure", "measured", "target", "ratio", "met"], rows, leftColumns: 1));
         sb.AppendLine("ratio = measured / target (at most 1 meets it). Latency: started_time - invoked_time from the API. CPU: utime+stime of the session's ffmpeg, Xvfb and Chromium tree plus its share of PulseAudio, in shares of one core.");
+        if (r.Track.Count > 0)
+        {
+            sb.AppendLine("Track recording has no targets: its ratios are Janus CPU with / without the recording, and stop to UPLOADED / the recorded length.");
+        }
 
         var cpuRows = new List<string[]>();
         foreach (var c in new[] { r.Cpu360, r.Cpu720, r.Cpu1080 }.OfType<CpuResult>())
@@ -144,6 +161,46 @@ public static class Report
                 "The participants' browsers run on the same machine (a real meeting's would not): their CPU is in the participants column and limits what is left for recordings.");
         }
 
+        if (r.Track.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine($"== track recording (layers: {string.Join(", ", Scenarios.TrackLayers.Select(l => $"{l.Name} {l.MediaKind}"))}): Janus over a window without recording and one of the same length with it; no targets");
+            var rowsT = r.Track.Select(t => new[]
+            {
+                t.Participants.ToString(System.Globalization.CultureInfo.InvariantCulture), F(t.Recording.Seconds, "0"),
+                Pct(t.Idle.Janus), Pct(t.Recording.Janus), F(t.JanusCpuRatio),
+                $"{Rss(t.Idle.Janus)} / {Rss(t.Recording.Janus)}",
+                $"{F(100 * t.Idle.Server, "0.0")}% / {F(100 * t.Recording.Server, "0.0")}%",
+                $"{F(t.Idle.Machine)} / {F(t.Recording.Machine)}", $"{F(t.Idle.Others)} / {F(t.Recording.Others)}",
+                $"{F(t.Started.LatencyMs, "0")} ({F(t.Started.ClientMs, "0")})",
+                F(t.Delivered.StopToUploadedMs / 1000), F(t.RecordedSeconds, "0.0"), F(t.StopRatio, "0.000"),
+                string.Join("/", t.Peers.Select(p => p.Files).Distinct()), F(t.MediaBytes / 1048576.0), F(t.BytesPerMinute / 1048576.0),
+                F(t.Peers.Count == 0 ? double.NaN : t.Peers.Average(p => p.AudioBytes) / 1024.0 / (t.RecordedSeconds / 60), "0"),
+                F(t.Peers.Count == 0 ? double.NaN : t.Peers.Average(p => p.VideoBytes) / 1048576.0 / (t.RecordedSeconds / 60)),
+                $"{t.MjrFiles}, {F(t.MjrBytes / 1048576.0, "0.0")}",
+                t.Problems.Count == 0 ? $"ok ({F(t.Files.Min(f => f.DiffSeconds))}..{F(t.Files.Max(f => f.DiffSeconds))} s)" : "WRONG: " + string.Join("; ", t.Problems),
+            }).ToList();
+            sb.Append(Table(["participants", "window s", "Janus CPU without", "with", "with / without", "Janus RSS MiB without / with", "server CPU without / with", "machine without / with", "others without / with",
+                "start ms (client)", "stop to UPLOADED s", "recorded s", "stop / recorded", "files per peer", "MiB total", "MiB per min", "audio KiB/min per peer", "video MiB/min per peer", ".mjr at window end (files, MiB)", "files (duration - recorded)"], rowsT, 1));
+            sb.AppendLine("Janus: utime+stime of the server's child janus (all its threads) in % of one core, and its VmRSS (mean over the window, sampled every second); the server process alone likewise. start: started_time - invoked_time from the API " +
+                "(the room's recording switched on), in brackets when a client polling every 50 ms saw it. stop to UPLOADED: from the stop request until a GET shows UPLOADED (janus-pp-rec per track, the ffmpeg join without re-encoding, " +
+                "hashing, the copy into the bucket); recorded: the recording's intervals in manifest.json. Files: every delivered WebM downloaded and probed (ffprobe -count_packets): Opus / VP8 in WebM, " +
+                $"duration within {TrackResult.DurationTolerance} s of the recorded length, sizes as in the manifest, one audio file not silent.");
+            foreach (var t in r.Track)
+            {
+                sb.AppendLine($"   {t.Participants} participants, where the stop time went (ms after the stop request): {t.Delivered.Phases.ToolsText()}");
+            }
+        }
+
+        if (r.Notes.Count > 0)
+        {
+            sb.AppendLine();
+            foreach (var n in r.Notes)
+            {
+                sb.AppendLine("note: " + n);
+            }
+        }
+
         if (r.Latency is { } lt)
         {
             sb.AppendLine();
@@ -182,6 +239,10 @@ public static class Report
         }
         return sb.ToString();
     }
+
+    private static string Pct(JanusUse? j) => j is null ? "?" : Bench.F(100 * j.Cpu, "0.0") + "%";
+
+    private static string Rss(JanusUse? j) => j is null ? "?" : Bench.F(j.RssMeanMb, "0");
 
     private static string[] Row(string label, WindowCpu w, SessionCpu c, double windowFps, long windowDrops, FfmpegProgress p, FileFacts f, int fps) =>
     [

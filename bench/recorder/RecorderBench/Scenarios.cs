@@ -1,15 +1,16 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 
 namespace Capstan.Bench.Recorder;
 
 /// <summary>How long and how many: the full run, or <c>--quick</c> for development.</summary>
 public sealed record Settings(
     bool Quick, int LatencyStarts, int BackToBackStarts, double Gap, double RecordSeconds, double CpuWindow, double Warmup,
-    double ConcurrencyWindow, int MaxLevel, int ConcurrencyParticipants, double LongSeconds)
+    double ConcurrencyWindow, int MaxLevel, int ConcurrencyParticipants, double LongSeconds, double TrackWindow, IReadOnlyList<int> TrackParticipants)
 {
-    public static Settings Full { get; } = new(false, 10, 3, 2, 1.5, 60, 5, 25, 4, 1, 600);
+    public static Settings Full { get; } = new(false, 10, 3, 2, 1.5, 60, 5, 25, 4, 1, 600, 60, [2, 4]);
 
-    public static Settings QuickRun { get; } = new(true, 3, 2, 2, 1.5, 10, 3, 10, 2, 1, 60);
+    public static Settings QuickRun { get; } = new(true, 3, 2, 2, 1.5, 10, 3, 10, 2, 1, 60, 10, [2]);
 }
 
 /// <summary>What a scenario needs: the server it runs against, its API, the participants' browser, and where to
@@ -74,6 +75,35 @@ public sealed record ConcurrencyResult(int Participants, int Slots, IReadOnlyLis
 public sealed record LongResult(double Seconds, Started Started, WindowCpu Window, SessionCpu Session, double WindowFps, long WindowDrops, FfmpegProgress Progress, Delivered Delivered, FileFacts Facts)
 {
     public List<string> FrameProblems(int fps) => Frames.Problems(fps, WindowFps, WindowDrops, Facts);
+}
+
+/// <summary>One peer's delivered track files: how many, and their bytes per media kind.</summary>
+public sealed record TrackPeer(string UserId, string PeerId, int Files, long AudioBytes, long VideoBytes)
+{
+    public long Bytes => AudioBytes + VideoBytes;
+}
+
+/// <summary>A delivered track file as downloaded and probed, against the recorded length (the manifest's intervals).</summary>
+public sealed record TrackFile(string Layer, string Name, string UserId, string MediaKind, long Size, TrackFileFacts Facts, double DiffSeconds);
+
+/// <summary>A track recording of a meeting: Janus (and the server) over a window without any recording, then over a
+/// window of the same length with the track recording on; the start, the stop to UPLOADED, the files.</summary>
+public sealed record TrackResult(
+    int Participants, WindowCpu Idle, WindowCpu Recording, Started Started, Delivered Delivered, double RecordedSeconds,
+    int MjrFiles, long MjrBytes, IReadOnlyList<TrackPeer> Peers, IReadOnlyList<TrackFile> Files, double MeanVolumeDb, IReadOnlyList<string> Problems)
+{
+    /// <summary>Largest difference allowed between a file's duration and the recorded length.</summary>
+    public const double DurationTolerance = 1.0;
+
+    public double JanusCpuRatio => Idle.Janus is { } i && Recording.Janus is { } r && i.Cpu > 0 ? r.Cpu / i.Cpu : double.NaN;
+
+    public double StopRatio => Delivered.StopToUploadedMs / 1000 / RecordedSeconds;
+
+    public long MediaBytes => Peers.Sum(p => p.Bytes);
+
+    public double BytesPerMinute => MediaBytes / (RecordedSeconds / 60);
+
+    public double MaxDiffSeconds => Files.Count == 0 ? double.NaN : Files.Max(f => Math.Abs(f.DiffSeconds));
 }
 
 /// <summary>The dropped-frame check of a recording: ffmpeg's <c>drop_frames</c> that grew during the window (a few are
@@ -267,6 +297,139 @@ public static class Scenarios
         WarnFfmpeg(progress);
         return new LongResult(done.RecordedSeconds, started, window, window.Sessions[started.Id], windowFps, p1.DropFrames - p0.DropFrames, progress, done, facts);
     }
+
+    /// <summary>The layers of the track scenario: Opus audio in <c>default</c>, VP8 video in <c>camera</c>.</summary>
+    public static IReadOnlyList<TrackLayer> TrackLayers { get; } = [new("default", "audio"), new("camera", "video", "cam")];
+
+    /// <summary>Track recording: a meeting with N participants; Janus over a window with no recording, then a track
+    /// recording (audio and video layers) over a window of the same length; stop, wait UPLOADED; download every file,
+    /// probe each (codec, container, duration against the recorded length) and the mean volume of one audio file.</summary>
+    public static async Task<TrackResult> TrackAsync(Bench b, int participants, CancellationToken ct)
+    {
+        var s = b.Settings;
+        Console.WriteLine($"== track recording, {participants} participants: Janus for {s.TrackWindow} s without a recording, then {s.TrackWindow} s with a track recording " +
+            $"({string.Join(" + ", TrackLayers.Select(l => $"{l.Name}: {l.MediaKind}"))}); stop to UPLOADED; every file probed");
+        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, $"bench track {participants}", participants, ct);
+        await Task.Delay(TimeSpan.FromSeconds(s.Warmup), ct);
+
+        var idle = await new SessionMeter(b.Server, []).RunAsync(s.TrackWindow, ct);
+        Console.WriteLine($"   without recording: {JanusText(idle)}; {ContextText(idle)}");
+        var started = await b.Recordings.StartTrackAsync(meeting.Id, TrackLayers, ct);
+        Console.WriteLine($"   recording {started.Id}: started_time - invoked_time {Bench.F(started.LatencyMs, "0")} ms (client saw RECORDING {Bench.F(started.ClientMs, "0")} ms after sending the start)");
+        var rec = await new SessionMeter(b.Server, []).RunAsync(s.TrackWindow, ct);
+        // What Janus has written so far (the folder is deleted once the recording is delivered).
+        var mjr = new DirectoryInfo(Path.Combine(b.Server.DataDir, "janus", "recordings", started.Id));
+        var mjrFiles = mjr.Exists ? mjr.GetFiles("*.mjr") : [];
+        var mjrBytes = mjrFiles.Sum(f => f.Length);
+        Console.WriteLine($"   with recording:    {JanusText(rec)}; {ContextText(rec)}; {mjrFiles.Length} .mjr files, {Bench.F(mjrBytes / 1048576.0, "0.0")} MiB written");
+        var problems = new List<string>();
+        if (idle.Janus is null || rec.Janus is null || idle.Janus.Pid != rec.Janus.Pid)
+        {
+            problems.Add("Janus was not found, or restarted, during the windows");
+        }
+
+        var done = await b.Recordings.StopAsync(started, ct);
+        Console.WriteLine($"   stop answered {done.StopAnswer} after {Bench.F(done.StopAnswerMs, "0")} ms; UPLOADED {Bench.F(done.StopToUploadedMs, "0")} ms after the stop request ({done.Phases.ToolsText()})");
+
+        // The files: every layer's, downloaded; the manifest says whose each is and how long the recording was on.
+        var links = done.View.LayerFiles();
+        if (links.Count == 0)
+        {
+            throw new BenchException($"track recording {started.Id} is UPLOADED without layers in download_url: {done.View.Raw.ToJsonString()}");
+        }
+        var dir = Path.Combine(b.WorkDir, "track-" + started.Id[..8]);
+        try
+        {
+            var local = new Dictionary<LayerFile, string>();
+            foreach (var l in links)
+            {
+                local[l] = await Download.ToFileAsync(l.Url, dir, ct, Path.GetExtension(l.Name));
+            }
+            var manifestLink = links.FirstOrDefault(l => l.Name == "manifest.json") ?? throw new BenchException($"track recording {started.Id}: no manifest.json among its files");
+            var manifest = JsonNode.Parse(await File.ReadAllTextAsync(local[manifestLink], ct))!;
+            var recorded = manifest["recorded"]!.AsArray().Sum(i => i!["end_ms"]!.GetValue<long>() - i["start_ms"]!.GetValue<long>()) / 1000.0;
+            var entries = manifest["files"]!.AsArray().ToDictionary(e => e!["file_name"]!.GetValue<string>(), e => e!);
+
+            var files = new List<TrackFile>();
+            foreach (var (l, path) in local.Where(x => x.Key.Name != "manifest.json"))
+            {
+                if (!entries.TryGetValue(l.Name, out var entry))
+                {
+                    problems.Add($"{l.Name} is not in the manifest");
+                    continue;
+                }
+                var facts = await TrackFileFacts.ProbeAsync(path, ct);
+                var file = new TrackFile(l.Layer, l.Name, entry["user_id"]!.GetValue<string>(), entry["media_kind"]!.GetValue<string>(), new FileInfo(path).Length, facts, facts.Duration - recorded);
+                files.Add(file);
+                var (type, codec) = file.MediaKind == "audio" ? ("audio", "opus") : ("video", "vp8");
+                if (facts.CodecType != type || facts.Codec != codec || !facts.Format.Contains("webm", StringComparison.Ordinal) || facts.Packets <= 0)
+                {
+                    problems.Add($"{l.Name}: {facts.Format} with {facts.CodecType} {facts.Codec}, {facts.Packets} packets (expected WebM with {type} {codec})");
+                }
+                if (!(Math.Abs(file.DiffSeconds) <= TrackResult.DurationTolerance))
+                {
+                    problems.Add($"{l.Name}: {Bench.F(facts.Duration)} s for {Bench.F(recorded)} s recorded ({(file.DiffSeconds >= 0 ? "+" : "")}{Bench.F(file.DiffSeconds)} s)");
+                }
+                if (entry["size"]!.GetValue<long>() != file.Size)
+                {
+                    problems.Add($"{l.Name}: {file.Size} bytes, the manifest says {entry["size"]}");
+                }
+            }
+            var peers = files.GroupBy(f => (f.UserId, Peer: entries[f.Name]["peer_id"]!.GetValue<string>()))
+                .Select(g => new TrackPeer(g.Key.UserId, g.Key.Peer, g.Count(), g.Where(f => f.MediaKind == "audio").Sum(f => f.Size), g.Where(f => f.MediaKind == "video").Sum(f => f.Size)))
+                .OrderBy(p => p.UserId, StringComparer.Ordinal).ToList();
+            foreach (var name in meeting.Names.Select(n => n.ToLowerInvariant()))
+            {
+                var mine = files.Where(f => f.UserId == name).ToList();
+                if (!mine.Any(f => f.MediaKind == "audio") || !mine.Any(f => f.MediaKind == "video"))
+                {
+                    problems.Add($"{name} has {mine.Count} file(s): {string.Join(", ", mine.Select(f => f.MediaKind))} (expected audio and video)");
+                }
+            }
+            if (done.View.FileSize is { } apiSize && apiSize != files.Sum(f => f.Size))
+            {
+                problems.Add($"file_size {apiSize} is not the files' {files.Sum(f => f.Size)} bytes");
+            }
+            var audio = files.FirstOrDefault(f => f.MediaKind == "audio");
+            var volume = audio is null ? double.NaN : await TrackFileFacts.MeanVolumeAsync(local.First(x => x.Key.Name == audio.Name).Value, ct);
+            if (audio is not null && !(volume > -50))
+            {
+                problems.Add($"{audio.Name} is silent (mean volume {Bench.F(volume, "0.0")} dB)");
+            }
+
+            var result = new TrackResult(participants, idle, rec, started, done, recorded, mjrFiles.Length, mjrBytes, peers, files, volume, problems);
+            Console.WriteLine($"   recorded {Bench.F(recorded)} s (manifest; API recording_duration {done.View.Duration} s): {files.Count} WebM files + manifest.json in {links.Select(l => l.Layer).Distinct().Count()} layers, " +
+                $"{Bench.F(result.MediaBytes / 1048576.0)} MiB ({Bench.F(result.BytesPerMinute / 1048576.0)} MiB per minute of recording); stop to UPLOADED / recorded length = {Bench.F(result.StopRatio, "0.000")}");
+            foreach (var p in peers)
+            {
+                Console.WriteLine($"     {p.UserId} (peer {p.PeerId[..8]}): {p.Files} files, audio {Bench.F(p.AudioBytes / 1024.0, "0")} KiB + video {Bench.F(p.VideoBytes / 1048576.0)} MiB " +
+                    $"= {Bench.F(p.Bytes / 1048576.0)} MiB ({Bench.F(p.Bytes / 1048576.0 / (recorded / 60))} MiB/min)");
+            }
+            foreach (var f in files.OrderBy(f => f.UserId, StringComparer.Ordinal).ThenBy(f => f.MediaKind, StringComparer.Ordinal))
+            {
+                var video = f.MediaKind == "video" ? $", {f.Facts.Width}x{f.Facts.Height}, {f.Facts.Packets} frames = {Bench.F(f.Facts.Packets / f.Facts.Duration, "0.0")} fps" : $", {f.Facts.Packets} packets";
+                Console.WriteLine($"     {f.UserId} {f.MediaKind}: {f.Facts.Codec} in {f.Facts.Format}, {Bench.F(f.Facts.Duration)} s ({(f.DiffSeconds >= 0 ? "+" : "")}{Bench.F(f.DiffSeconds)} s against the recorded length){video}");
+            }
+            Console.WriteLine($"   {audio?.UserId ?? "-"}'s audio: mean volume {Bench.F(volume, "0.0")} dB; Janus CPU with / without recording = {Bench.F(result.JanusCpuRatio)}");
+            Console.WriteLine(problems.Count == 0 ? $"   files ok: Opus and VP8 in WebM, every duration within {TrackResult.DurationTolerance} s of the recorded length"
+                : "   FILE PROBLEMS: " + string.Join("; ", problems));
+            return result;
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    private static string JanusText(WindowCpu w) => w.Janus is { } j
+        ? $"Janus {Bench.F(100 * j.Cpu, "0.0")}% of one core, RSS {Bench.F(j.RssMeanMb, "0.0")} MiB (peak {Bench.F(j.RssPeakMb, "0.0")})"
+        : "Janus not found";
+
+    private static string ContextText(WindowCpu w) =>
+        $"server {Bench.F(100 * w.Server, "0.0")}%, participants {Bench.F(w.Participants)}, machine {Bench.F(w.Machine)} of {Environment.ProcessorCount} cores (others' processes {Bench.F(w.Others)}), load {Bench.F(w.Load)}";
 
     private static void WarnFfmpeg(FfmpegProgress p)
     {

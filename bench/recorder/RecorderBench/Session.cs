@@ -118,10 +118,16 @@ public sealed record WindowCpu(double Seconds, IReadOnlyDictionary<string, Sessi
 {
     public double Others => Math.Max(0, Machine - Ours);
 
+    /// <summary>Janus (the server's child <c>janus</c>) over the window; null when it was not running, or restarted.</summary>
+    public JanusUse? Janus { get; init; }
+
     public double SessionsTotal => Sessions.Values.Sum(s => s.Total);
 }
 
-/// <summary>Measures the CPU of the sessions of some recordings over a window: the processes are found again once a
+/// <summary>Janus over a window: its CPU (all its threads) in shares of one core, and its VmRSS sampled once a second.</summary>
+public sealed record JanusUse(int Pid, double Cpu, double RssMeanMb, double RssPeakMb, double RssLastMb);
+
+/// <summary>Measures the CPU of the sessions of some recordings over a window (none: only the context, and Janus): the processes are found again once a
 /// second (a renderer that starts in the window counts from its start), and every process's first and last tick
 /// counts are kept (one that ends in the window keeps what it used until its last sample).</summary>
 public sealed class SessionMeter
@@ -138,6 +144,9 @@ public sealed class SessionMeter
     private ProcStat? _serverLast;
     private TickSnapshot? _participants0;
     private TickSnapshot? _ours0;
+    private ProcStat? _janus0;
+    private ProcStat? _janusLast;
+    private readonly List<long> _janusRssKb = [];
 
     public SessionMeter(Server server, IReadOnlyList<string> recordings)
     {
@@ -155,6 +164,7 @@ public sealed class SessionMeter
         var all = Proc.All();
         _server0 = all.FirstOrDefault(p => p.Pid == _server.Pid);
         _pulse0 = all.FirstOrDefault(p => p.ParentPid == _server.Pid && p.Comm == "pulseaudio");
+        _janus0 = Janus(all);
         _participants0 = TickSnapshot.Of(Browsers.Processes(all, _server.Pid));
         _ours0 = TickSnapshot.Of(Ours(all));
         Sample(all, first: true);
@@ -185,7 +195,15 @@ public sealed class SessionMeter
         }
         _serverLast = all.FirstOrDefault(p => p.Pid == _server.Pid) is { Pid: > 0 } sv ? sv : _serverLast;
         _pulseLast = all.FirstOrDefault(p => p.ParentPid == _server.Pid && p.Comm == "pulseaudio") is { Pid: > 0 } pa ? pa : _pulseLast;
+        if (Janus(all) is { } janus && Proc.RssKb(janus.Pid) is { } janusRss)
+        {
+            _janusLast = janus;
+            _janusRssKb.Add(janusRss);
+        }
     }
+
+    /// <summary>The server's Janus: its child process <c>janus</c> (JanusSupervisor starts it).</summary>
+    private ProcStat? Janus(List<ProcStat> all) => all.FirstOrDefault(p => p.ParentPid == _server.Pid && p.Comm == "janus") is { Pid: > 0 } j ? j : null;
 
     /// <summary>A last sample, then the shares of one core per recording (PulseAudio split evenly between them).</summary>
     public WindowCpu Stop()
@@ -208,7 +226,10 @@ public sealed class SessionMeter
         }
         var machineTotal = machine1.Total - _machine0.Total;
         var machine = machineTotal > 0 ? Environment.ProcessorCount * (double)(machine1.Busy - _machine0.Busy) / machineTotal : double.NaN;
-        return new WindowCpu(seconds, sessions, server, pulse, Share(participants1.Since(_participants0!)), machine, Share(ours1.Since(_ours0!)), Proc.LoadAverage());
+        var janus = _janus0 is { } j0 && _janusLast is { } j1 && j0.Pid == j1.Pid && j0.StartTime == j1.StartTime && _janusRssKb.Count > 0
+            ? new JanusUse(j0.Pid, Share(j1.Ticks - j0.Ticks), _janusRssKb.Average() / 1024.0, _janusRssKb.Max() / 1024.0, _janusRssKb[^1] / 1024.0)
+            : null;
+        return new WindowCpu(seconds, sessions, server, pulse, Share(participants1.Since(_participants0!)), machine, Share(ours1.Since(_ours0!)), Proc.LoadAverage()) { Janus = janus };
     }
 
     /// <summary>This benchmark and everything it started: the server (Janus, the recorder's processes), the
