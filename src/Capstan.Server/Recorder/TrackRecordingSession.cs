@@ -34,6 +34,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     private RecordingRow _recording = null!;
     private EffectiveRecordingConfig _config = null!;
     private TrackState _state = new();
+    private int _runs;
 
     private string StatePath => Path.Combine(_dir, "state.json");
 
@@ -307,27 +308,91 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         $"{layer.FileNamePrefix}_manifest_{new DateTimeOffset(_recording.InvokedTime).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}.json";
 
     /// <summary>One WebM per peer, media kind and layer from the recorded tracks, plus the manifest (the entry
-    /// with no layer). Null when no track matches.</summary>
+    /// with no layer). Null when no track matches. Headers, extractions and joins run on every core at once.</summary>
     private async Task<TrackDelivery?> ProduceAsync(string outDir, CancellationToken ct)
     {
         Directory.CreateDirectory(outDir);
         var segDir = Path.Combine(_dir, "segments");
         Directory.CreateDirectory(segDir);
-        var tracks = new List<(MjrName Name, MjrHeader Header, string Path)>();
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount), CancellationToken = ct };
+
+        var found = new System.Collections.Concurrent.ConcurrentBag<RecordedTrack>();
         var files = Directory.Exists(_recDir) ? Directory.GetFiles(_recDir, "*.mjr") : [];
-        foreach (var file in files.Order(StringComparer.Ordinal))
+        await Parallel.ForEachAsync(files, parallel, async (file, c) =>
         {
-            var name = MjrName.TryParse(file);
-            var header = name is null ? null : MjrHeader.TryParse(await RunAsync("janus-pp-rec", ctx.Options.JanusPpRec, TrackArgs.Header(file), ct));
-            if (name is null || header is null || name.Kind == "data")
+            if (MjrName.TryParse(file) is { Kind: not "data" } name
+                && MjrHeader.TryParse(await RunAsync("janus-pp-rec", ctx.Options.JanusPpRec, TrackArgs.Header(file), c)) is { } header)
             {
-                continue;
+                found.Add(new RecordedTrack(name, header, file));
             }
-            tracks.Add((name, header, (string)file));
+        });
+
+        // What each layer delivers: per known peer (and allowed user) of its media kind, that peer's track files in order.
+        var outputs = new List<(TrackLayerConfig Layer, TrackFeed Feed, List<RecordedTrack> Tracks)>();
+        foreach (var layer in _config.Track!.Layers)
+        {
+            foreach (var group in found.Where(t => t.Name.Kind == layer.MediaKind).GroupBy(t => t.Name.Feed).OrderBy(g => g.Key))
+            {
+                if (!_state.Feeds.TryGetValue(group.Key, out var feed))
+                {
+                    LogUnknownFeed(ctx.Logger, group.Key);
+                }
+                else if (_config.Track.UserIds.Count == 0 || _config.Track.UserIds.Contains(feed.UserId))
+                {
+                    outputs.Add((layer, feed, group.OrderBy(t => t.Header.FirstPacketMicros).ToList()));
+                }
+            }
         }
+
+        // Each track file to a container without re-encoding, with its length.
+        var extracted = new System.Collections.Concurrent.ConcurrentDictionary<string, (string File, long DurationMs)>();
+        await Parallel.ForEachAsync(outputs.SelectMany(o => o.Tracks).DistinctBy(t => t.Path), parallel, async (t, c) =>
+        {
+            var target = Path.Combine(segDir, Path.GetFileNameWithoutExtension(t.Path) + "." + TrackArgs.ExtractExtension(t.Header.Codec));
+            await RunAsync("janus-pp-rec", ctx.Options.JanusPpRec, TrackArgs.Extract(t.Path, target), c, log: true);
+            extracted[t.Path] = (target, File.Exists(target) ? (long)Math.Round(await ProbeDurationAsync(target, c) * 1000) : 0);
+        });
+
         var session = await WithScopeAsync(s => s.GetRequiredService<CapstanDbContext>().Sessions.AsNoTracking().FirstOrDefaultAsync(x => x.Id == _recording.SessionId, ct));
         var zero = session?.StartedAt ?? _recording.StartedTime ?? _recording.InvokedTime;
         var zeroMs = new DateTimeOffset(zero, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        var epoch = new DateTimeOffset(_recording.InvokedTime, TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+        // Each output: its segments joined into one WebM, described for the manifest.
+        var entries = new TrackManifestFile?[outputs.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, outputs.Count), parallel, async (i, c) =>
+        {
+            var (layer, feed, tracks) = outputs[i];
+            var segments = tracks.Select(t => (Track: t, Extracted: extracted[t.Path])).Where(x => x.Extracted.DurationMs > 0)
+                .Select(x => (x.Extracted.File, StartMs: x.Track.Header.FirstPacketMicros / 1000 - zeroMs, x.Extracted.DurationMs, x.Track.Header.Codec)).ToList();
+            if (segments.Count == 0)
+            {
+                return;
+            }
+            var codec = segments[^1].Codec;
+            var fileName = TrackArgs.FileName(layer.FileNamePrefix, feed.UserId, feed.PeerId, StreamKind, layer.MediaKind, epoch);
+            var output = Path.Combine(outDir, fileName);
+            var list = Path.Combine(segDir, fileName + ".txt");
+            await File.WriteAllLinesAsync(list, segments.Select(s => "file '" + s.File.Replace("'", "'\\''", StringComparison.Ordinal) + "'"), c);
+            await RunAsync("ffmpeg", ctx.Options.Ffmpeg, TrackArgs.Join(list, output, transcodeToVp8: codec == "h264"), c, log: true);
+            var item = await Storage.UploadItem.ForFileAsync(output, fileName, c);
+            var entry = new TrackManifestFile
+            {
+                Layer = layer.Name, FileName = fileName, UserId = feed.UserId, ParticipantId = feed.ParticipantId is { } p ? Ids.Format(p) : null,
+                PeerId = Ids.Format(feed.PeerId), DisplayName = feed.DisplayName, StreamKind = StreamKind, MediaKind = layer.MediaKind,
+                Codec = codec == "h264" ? "vp8" : codec, SourceCodec = codec == "h264" ? "h264" : null,
+                StartMs = segments[0].StartMs, EndMs = segments[^1].StartMs + segments[^1].DurationMs,
+                DurationMs = (long)Math.Round(await ProbeDurationAsync(output, c) * 1000), Size = item.Size, Sha256 = item.Sha256Hex,
+            };
+            long offset = 0;
+            foreach (var s in segments)
+            {
+                entry.Segments.Add(new TrackManifestSegment { FileOffsetMs = offset, StartMs = s.StartMs, DurationMs = s.DurationMs });
+                offset += s.DurationMs;
+            }
+            entries[i] = entry;
+        });
+
         var manifest = new TrackManifest
         {
             RecordingId = Ids.Format(_recording.Id), MeetingId = Ids.Format(_recording.MeetingId), SessionId = session is null ? null : Ids.Format(session.Id),
@@ -336,80 +401,25 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             {
                 StartMs = Ms(i.Start) - zeroMs, EndMs = Ms(i.End ?? ctx.Time.GetUtcNow().UtcDateTime) - zeroMs,
             }).ToList(),
+            Files = entries.OfType<TrackManifestFile>().ToList(),
         };
-        var delivery = new TrackDelivery();
-        var epoch = new DateTimeOffset(_recording.InvokedTime, TimeSpan.Zero).ToUnixTimeMilliseconds();
-        var extracted = new Dictionary<string, (string File, long DurationMs)>();
-        foreach (var layer in _config.Track!.Layers)
-        {
-            foreach (var group in tracks.Where(t => t.Name.Kind == layer.MediaKind).GroupBy(t => t.Name.Feed))
-            {
-                if (!_state.Feeds.TryGetValue(group.Key, out var feed))
-                {
-                    LogUnknownFeed(ctx.Logger, group.Key);
-                    continue;
-                }
-                if (_config.Track.UserIds.Count > 0 && !_config.Track.UserIds.Contains(feed.UserId))
-                {
-                    continue;
-                }
-                var segments = new List<(string File, long StartMs, long DurationMs)>();
-                var codec = string.Empty;
-                foreach (var t in group.OrderBy(t => t.Header.FirstPacketMicros))
-                {
-                    if (!extracted.TryGetValue(t.Path, out var e))
-                    {
-                        var target = Path.Combine(segDir, Path.GetFileNameWithoutExtension(t.Path) + "." + TrackArgs.ExtractExtension(t.Header.Codec));
-                        await RunAsync("janus-pp-rec", ctx.Options.JanusPpRec, TrackArgs.Extract(t.Path, target), ct, log: true);
-                        var ms = File.Exists(target) ? (long)Math.Round(await ProbeDurationAsync(target, ct) * 1000) : 0;
-                        e = (target, ms);
-                        extracted[t.Path] = e;
-                    }
-                    if (e.DurationMs <= 0)
-                    {
-                        continue;
-                    }
-                    codec = t.Header.Codec;
-                    segments.Add((e.File, t.Header.FirstPacketMicros / 1000 - zeroMs, e.DurationMs));
-                }
-                if (segments.Count == 0)
-                {
-                    continue;
-                }
-                var fileName = TrackArgs.FileName(layer.FileNamePrefix, feed.UserId, feed.PeerId, StreamKind, layer.MediaKind, epoch);
-                var output = Path.Combine(outDir, fileName);
-                var list = Path.Combine(segDir, fileName + ".txt");
-                await File.WriteAllLinesAsync(list, segments.Select(s => "file '" + s.File.Replace("'", "'\\''", StringComparison.Ordinal) + "'"), ct);
-                await RunAsync("ffmpeg", ctx.Options.Ffmpeg, TrackArgs.Join(list, output, transcodeToVp8: codec == "h264"), ct, log: true);
-                var item = await Storage.UploadItem.ForFileAsync(output, fileName, ct);
-                var entry = new TrackManifestFile
-                {
-                    Layer = layer.Name, FileName = fileName, UserId = feed.UserId, ParticipantId = feed.ParticipantId is { } p ? Ids.Format(p) : null,
-                    PeerId = Ids.Format(feed.PeerId), DisplayName = feed.DisplayName, StreamKind = StreamKind, MediaKind = layer.MediaKind,
-                    Codec = codec == "h264" ? "vp8" : codec, SourceCodec = codec == "h264" ? "h264" : null,
-                    StartMs = segments[0].StartMs, EndMs = segments[^1].StartMs + segments[^1].DurationMs,
-                    DurationMs = (long)Math.Round(await ProbeDurationAsync(output, ct) * 1000), Size = item.Size, Sha256 = item.Sha256Hex,
-                };
-                long offset = 0;
-                foreach (var s in segments)
-                {
-                    entry.Segments.Add(new TrackManifestSegment { FileOffsetMs = offset, StartMs = s.StartMs, DurationMs = s.DurationMs });
-                    offset += s.DurationMs;
-                }
-                manifest.Files.Add(entry);
-                delivery.Files.Add(new TrackDeliveredFile { Layer = layer.Name, Path = output, Name = fileName, Size = item.Size, Sha256 = item.Sha256Hex });
-            }
-        }
-        if (delivery.Files.Count == 0)
+        if (manifest.Files.Count == 0)
         {
             return null;
         }
+        var delivery = new TrackDelivery
+        {
+            Files = manifest.Files.Select(e => new TrackDeliveredFile { Layer = e.Layer, Path = Path.Combine(outDir, e.FileName), Name = e.FileName, Size = e.Size, Sha256 = e.Sha256 }).ToList(),
+        };
         var manifestPath = Path.Combine(outDir, "manifest.json");
         await File.WriteAllTextAsync(manifestPath, JsonSerializer.Serialize(manifest, ManifestJson), ct);
         var m = await Storage.UploadItem.ForFileAsync(manifestPath, "manifest.json", ct);
         delivery.Files.Add(new TrackDeliveredFile { Layer = null, Path = manifestPath, Name = "manifest.json", Size = m.Size, Sha256 = m.Sha256Hex });
         return delivery;
     }
+
+    /// <summary>One <c>.mjr</c> Janus wrote: its name's parts, its header, its path.</summary>
+    private sealed record RecordedTrack(MjrName Name, MjrHeader Header, string Path);
 
     private static readonly JsonSerializerOptions ManifestJson = new(CapstanJson.Options) { WriteIndented = true };
 
@@ -418,7 +428,9 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     private async Task<string> RunAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct, bool log = false)
     {
         var output = new StringBuilder();
-        await using var p = ChildProcess.Start(name, tool, args, log ? Path.Combine(_dir, name + ".log") : null, onLine: l =>
+        // One log per run: runs go in parallel.
+        var logFile = log ? Path.Combine(_dir, "logs", $"{name}-{Interlocked.Increment(ref _runs):D3}.log") : null;
+        await using var p = ChildProcess.Start(name, tool, args, logFile, onLine: l =>
         {
             lock (output)
             {
