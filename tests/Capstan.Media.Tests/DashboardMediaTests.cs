@@ -240,6 +240,7 @@ public sealed partial class DashboardMediaTests(MediaFixture f) : IClassFixture<
             new { layer_name = "default", download_urls = new Dictionary<string, object> { ["speaker_a.webm"] = new { download_url = "http://127.0.0.1:9/a.webm" }, ["speaker_b.webm"] = new { download_url = "javascript:window.__xss=2" } } },
         });
         var beta = Row(hostile, RecordingStatus.Uploaded, "beta_4.webm", day(20), 7, 99_000);
+        beta.DownloadUrlExpiry = DateTime.UtcNow.AddDays(-1);
         var fillers = Enumerable.Range(1, 18).Select(i => Row(alpha, RecordingStatus.Uploaded, $"filler_{i}.mp4", new DateTime(2025, 2, i, 12, 0, 0, DateTimeKind.Utc), 3, 1000)).ToList();
         await using (var scope = f.App.Services.CreateAsyncScope())
         {
@@ -282,6 +283,16 @@ public sealed partial class DashboardMediaTests(MediaFixture f) : IClassFixture<
         await Expect(rows).ToHaveCountAsync(1);
         await Expect(rows).ToHaveAttributeAsync("data-id", beta.Id.ToString("D"));
         await page.GetByLabel("Search", new() { Exact = true }).FillAsync(string.Empty);
+        // Links: the API's expired filter (download links past their expiry, or not).
+        var linksFilter = page.GetByLabel("Links", new() { Exact = true });
+        await linksFilter.SelectOptionAsync("true");
+        await Expect(rows).ToHaveCountAsync(1);
+        await Expect(rows).ToHaveAttributeAsync("data-id", beta.Id.ToString("D"));
+        Assert.Contains("expired=true", page.Url, StringComparison.Ordinal);
+        await linksFilter.SelectOptionAsync("false");
+        await Expect(paging).ToHaveTextAsync("1–20 of 21");
+        await linksFilter.SelectOptionAsync(string.Empty);
+        await Expect(paging).ToHaveTextAsync("1–20 of 22");
         await page.GetByLabel("From", new() { Exact = true }).FillAsync("2025-03-11");
         await page.GetByLabel("To", new() { Exact = true }).FillAsync("2025-03-16");
         await Expect(rows).ToHaveCountAsync(2);

@@ -435,6 +435,8 @@
     const from = h('input', { id: 'rec-from', type: 'date' });
     const to = h('input', { id: 'rec-to', type: 'date' });
     const order = h('select', { id: 'rec-order' }, h('option', { value: 'DESC' }, 'Newest first'), h('option', { value: 'ASC' }, 'Oldest first'));
+    // The API's expired filter: download links past their expiry (7 days after upload) or not.
+    const links = h('select', { id: 'rec-links' }, h('option', { value: '' }, 'Any'), h('option', { value: 'false' }, 'Not expired'), h('option', { value: 'true' }, 'Expired'));
     const perPage = h('select', { id: 'rec-per-page' }, PER_PAGE.map((n) => h('option', { value: String(n) }, `${n} per page`)));
     const clear = h('button', { type: 'button', class: 'ghost', id: 'rec-clear' }, 'Clear filters');
     const tbody = h('tbody', null, h('tr', { class: 'loading-row' }, h('td', { colspan: 7 }, 'Loading recordings…')));
@@ -450,13 +452,14 @@
         h('div', { class: 'field' }, h('label', { for: 'rec-meeting' }, 'Meeting'), meeting),
         h('div', { class: 'field' }, h('label', { for: 'rec-from' }, 'From'), from),
         h('div', { class: 'field' }, h('label', { for: 'rec-to' }, 'To'), to),
+        h('div', { class: 'field' }, h('label', { for: 'rec-links' }, 'Links'), links),
         h('div', { class: 'field' }, h('label', { for: 'rec-order' }, 'Order'), order),
         h('div', { class: 'spacer' }), clear),
       h('div', { class: 'table-wrap' }, h('table', { id: 'recordings-table' }, recordingsHead(true), tbody)),
       h('div', { class: 'pager' }, perPage, pager));
 
     function fromControls() {
-      return { search: search.value.trim(), status: status.value, meeting: meeting.value, from: from.value, to: to.value, order: order.value === 'ASC' ? 'ASC' : '', per_page: perPage.value === '20' ? '' : perPage.value, page: page > 1 ? String(page) : '' };
+      return { search: search.value.trim(), status: status.value, meeting: meeting.value, from: from.value, to: to.value, expired: links.value, order: order.value === 'ASC' ? 'ASC' : '', per_page: perPage.value === '20' ? '' : perPage.value, page: page > 1 ? String(page) : '' };
     }
 
     function toControls(p) {
@@ -466,10 +469,11 @@
       meeting.value = p.meeting || '';
       from.value = p.from || '';
       to.value = p.to || '';
+      links.value = p.expired === 'true' || p.expired === 'false' ? p.expired : '';
       order.value = p.order === 'ASC' ? 'ASC' : 'DESC';
       perPage.value = PER_PAGE.includes(Number(p.per_page)) ? String(Number(p.per_page)) : '20';
       page = Math.max(1, Number(p.page) || 1);
-      clear.hidden = !(p.search || p.status || p.meeting || p.from || p.to);
+      clear.hidden = !(p.search || p.status || p.meeting || p.from || p.to || p.expired);
     }
 
     /** The filters live in the URL (#/recordings?status=UPLOADED&...), so a filtered list can be linked and Back works. */
@@ -478,14 +482,14 @@
       const q = query(p);
       const hash = '#/recordings' + q;
       if (location.hash !== hash) history[replaceEntry ? 'replaceState' : 'pushState'](null, '', hash);
-      clear.hidden = !(p.search || p.status || p.meeting || p.from || p.to);
+      clear.hidden = !(p.search || p.status || p.meeting || p.from || p.to || p.expired);
       signature = '';
       refreshNow();
     }
 
     search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => { page = 1; commit(true); }, 250); });
-    for (const c of [status, meeting, from, to, order, perPage]) c.addEventListener('change', () => { page = 1; commit(false); });
-    clear.addEventListener('click', () => { search.value = ''; status.value = ''; meeting.value = ''; from.value = ''; to.value = ''; page = 1; commit(false); });
+    for (const c of [status, meeting, from, to, links, order, perPage]) c.addEventListener('change', () => { page = 1; commit(false); });
+    clear.addEventListener('click', () => { search.value = ''; status.value = ''; meeting.value = ''; from.value = ''; to.value = ''; links.value = ''; page = 1; commit(false); });
     toControls(params);
 
     async function loadMeetings() {
@@ -502,12 +506,12 @@
       const p = fromControls();
       const res = await api('GET', kit('/recordings' + query({
         page_no: page, per_page: perPage.value, search: p.search, status: p.status, meeting_id: p.meeting,
-        start_time: dayToIso(p.from, false), end_time: dayToIso(p.to, true), sort_order: order.value,
+        start_time: dayToIso(p.from, false), end_time: dayToIso(p.to, true), expired: p.expired, sort_order: order.value,
       })));
       const sig = JSON.stringify(res);
       if (sig === signature) return;
       signature = sig;
-      const filtered = p.search || p.status || p.meeting || p.from || p.to;
+      const filtered = p.search || p.status || p.meeting || p.from || p.to || p.expired;
       summary.textContent = res.paging.total_count === 0 ? '' : `${plural(res.paging.total_count, 'recording', 'recordings')}${filtered ? ' match these filters' : ''}.`;
       if (!res.data.length) {
         replace(tbody, h('tr', null, h('td', { colspan: 7 }, filtered
