@@ -109,7 +109,9 @@ public sealed class ClientMediaTests(MediaFixture f) : IClassFixture<MediaFixtur
             Assert.Contains("sha256 verified", download.Out, StringComparison.Ordinal);
             var facts = await MediaFacts.ProbeAsync(file);
             Assert.Equal(("h264", 640, 360, "aac"), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec));
-            Assert.InRange(facts.Duration, 2.5, 5);
+            // 3 s after RECORDING was seen; under load the file can hold up to ~3 s more from before it: the capture
+            // starts before the first encoded frame is reported (a known gap: README, "Known limits").
+            Assert.InRange(facts.Duration, 2.5, 6.5);
 
             var again = await CliRunner.RunInAsync(dir, env, "rtk", "recordings", "download", id);
             Assert.Equal(ExitCodes.Usage, again.ExitCode);

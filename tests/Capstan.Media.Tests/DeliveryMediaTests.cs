@@ -117,7 +117,9 @@ public sealed class DeliveryMediaTests(DeliveryFixture f) : IClassFixture<Delive
         }
         var facts = await MediaFacts.ProbeAsync(file);
         Assert.Equal(("h264", 640, 360, "aac"), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec));
-        Assert.InRange(facts.Duration, 2.5, 5);
+        // 3 s after RECORDING was seen; under load the file can hold up to ~3 s more from before it: the capture
+        // starts before the first encoded frame is reported (a known gap: README, "Known limits").
+        Assert.InRange(facts.Duration, 2.5, 6.5);
         Assert.Equal(new FileInfo(file).Length, done["file_size"]!.GetValue<long>());
         File.Delete(file);
     }

@@ -112,7 +112,9 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var facts = await MediaFacts.ProbeAsync(file);
         Assert.Equal(("vp8", 640, 360, "vorbis"), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec));
         Assert.Contains("webm", facts.Format, StringComparison.Ordinal);
-        Assert.InRange(facts.Duration, 2.5, 4.5);
+        // 3 s after RECORDING was seen; under load the file can hold up to ~3 s more from before it: the capture
+        // starts before the first encoded frame is reported (a known gap: README, "Known limits").
+        Assert.InRange(facts.Duration, 2.5, 6.5);
         Assert.True(await MediaFacts.AverageLumaAsync(file) > 40, "video is black");
         Assert.Null(done["audio_download_url"]);
         File.Delete(file);
