@@ -1,3 +1,4 @@
+using Capstan.Server.Data;
 using Microsoft.EntityFrameworkCore;
 
 namespace Capstan.Server.Recorder;
@@ -6,7 +7,40 @@ namespace Capstan.Server.Recorder;
 /// the job is no longer this owner's (finished, cancelled, taken over) <c>leaseLost</c> is cancelled.</summary>
 public static partial class JobLease
 {
-    public static async Task KeepAsync(IServiceScopeFactory scopes, Guid jobId, string owner, TimeSpan lease, TimeProvider time,
+    /// <summary>Runs a claimed job's session with its lease kept: <paramref name="body"/> gets a token cancelled when
+    /// the worker stops or the lease is lost; that cancellation goes to <paramref name="interrupted"/> (true when the
+    /// worker is stopping), any other failure to <paramref name="failed"/>.</summary>
+    public static async Task RunAsync(IServiceScopeFactory scopes, RecorderJobRow job, string owner, TimeSpan lease, TimeProvider time, ILogger logger,
+        Func<CancellationToken, Task> body, Action<bool> interrupted, Func<Exception, Task> failed, CancellationToken stopping)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(interrupted);
+        ArgumentNullException.ThrowIfNull(failed);
+        using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeat = KeepAsync(scopes, job.Id, owner, lease, time, leaseLost, logger, heartbeatStop.Token);
+        var ct = leaseLost.Token;
+        try
+        {
+            await body(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            interrupted(stopping.IsCancellationRequested);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await failed(e);
+        }
+        finally
+        {
+            await heartbeatStop.CancelAsync();
+            await heartbeat;
+        }
+    }
+
+    private static async Task KeepAsync(IServiceScopeFactory scopes, Guid jobId, string owner, TimeSpan lease, TimeProvider time,
         CancellationTokenSource leaseLost, ILogger logger, CancellationToken stop)
     {
         ArgumentNullException.ThrowIfNull(scopes);

@@ -43,45 +43,32 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         using var scopeLog = ctx.Logger.BeginScope(new Dictionary<string, object> { ["RecordingId"] = job.RecordingId, ["JobId"] = job.Id });
         // The lease is renewed in the background for the whole session (capture, joining, uploads); losing it
         // (the job was taken over) cancels the session.
-        using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        using var heartbeatStop = new CancellationTokenSource();
-        var heartbeat = JobLease.KeepAsync(ctx.Scopes, job.Id, ctx.Owner, ctx.Options.Lease, ctx.Time, leaseLost, ctx.Logger, heartbeatStop.Token);
-        var ct = leaseLost.Token;
-        try
-        {
-            await LoadAsync(ct);
-            if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored)
-            {
-                await FinishJobAsync(JobStates.Done, ct);
-                return;
-            }
-            _segments.AddRange(Directory.GetFiles(_dir, "seg_*.mkv").Order(StringComparer.Ordinal));
-            if (_recording.Status != RecordingStatus.Uploading)
-            {
-                var captured = await CaptureAsync(ct);
-                if (!captured)
-                {
-                    return;
-                }
-            }
-            await TeardownAsync();
-            await DeliverAsync(ct);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
+        await JobLease.RunAsync(ctx.Scopes, job, ctx.Owner, ctx.Options.Lease, ctx.Time, ctx.Logger, RunLeasedAsync,
             // The worker is stopping, or another worker owns the job now: leave it; segments stay on disk.
-            Log(ctx.Logger, stopping.IsCancellationRequested ? "worker stopping; the recording continues when the job is claimed again" : "lease lost: another worker owns this recording now");
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
+            interrupted: byStop => Log(ctx.Logger, byStop ? "worker stopping; the recording continues when the job is claimed again" : "lease lost: another worker owns this recording now"),
+            failed: async e =>
+            {
+                LogFailed(ctx.Logger, e);
+                await FailAsync("the recorder failed: " + e.Message, CancellationToken.None);
+            },
+            stopping);
+    }
+
+    private async Task RunLeasedAsync(CancellationToken ct)
+    {
+        await LoadAsync(ct);
+        if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored)
         {
-            LogFailed(ctx.Logger, e);
-            await FailAsync("the recorder failed: " + e.Message, CancellationToken.None);
+            await FinishJobAsync(JobStates.Done, ct);
+            return;
         }
-        finally
+        _segments.AddRange(Directory.GetFiles(_dir, "seg_*.mkv").Order(StringComparer.Ordinal));
+        if (_recording.Status != RecordingStatus.Uploading && !await CaptureAsync(ct))
         {
-            await heartbeatStop.CancelAsync();
-            await heartbeat;
+            return;
         }
+        await TeardownAsync();
+        await DeliverAsync(ct);
     }
 
     /// <summary>Runs the capture until the recording stops. False when there is nothing to deliver (stopped

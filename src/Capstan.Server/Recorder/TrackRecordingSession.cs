@@ -42,43 +42,31 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     {
         Directory.CreateDirectory(_dir);
         using var scopeLog = ctx.Logger.BeginScope(new Dictionary<string, object> { ["RecordingId"] = job.RecordingId, ["JobId"] = job.Id });
-        using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        using var heartbeatStop = new CancellationTokenSource();
-        var heartbeat = JobLease.KeepAsync(ctx.Scopes, job.Id, ctx.Owner, ctx.Options.Lease, ctx.Time, leaseLost, ctx.Logger, heartbeatStop.Token);
-        var ct = leaseLost.Token;
-        try
-        {
-            await LoadAsync(ct);
-            if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored && !_state.Active)
-            {
-                await FinishJobAsync(JobStates.Done, ct);
-                return;
-            }
-            if (_recording.Status != RecordingStatus.Uploading || _state.Active)
-            {
-                if (!await CaptureAsync(ct))
-                {
-                    return;
-                }
-            }
-            await DeliverAsync(ct);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
+        await JobLease.RunAsync(ctx.Scopes, job, ctx.Owner, ctx.Options.Lease, ctx.Time, ctx.Logger, RunLeasedAsync,
             // The server is stopping (or the job was taken over): Janus keeps recording into the folder; the
             // session goes on when the job is claimed again.
-            LogInterrupted(ctx.Logger);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
+            interrupted: _ => LogInterrupted(ctx.Logger),
+            failed: async e =>
+            {
+                LogFailed(ctx.Logger, e);
+                await FailAsync("the track recorder failed: " + e.Message, CancellationToken.None);
+            },
+            stopping);
+    }
+
+    private async Task RunLeasedAsync(CancellationToken ct)
+    {
+        await LoadAsync(ct);
+        if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored && !_state.Active)
         {
-            LogFailed(ctx.Logger, e);
-            await FailAsync("the track recorder failed: " + e.Message, CancellationToken.None);
+            await FinishJobAsync(JobStates.Done, ct);
+            return;
         }
-        finally
+        if ((_recording.Status != RecordingStatus.Uploading || _state.Active) && !await CaptureAsync(ct))
         {
-            await heartbeatStop.CancelAsync();
-            await heartbeat;
+            return;
         }
+        await DeliverAsync(ct);
     }
 
     /// <summary>Follows the recording's desired state until it stops. False when there is nothing to deliver.</summary>
