@@ -117,7 +117,7 @@ public sealed class SdkBehaviourTests(ClientServer server)
     {
         var (_, client, app) = await server.NewClientAsync();
         using var _c = client;
-        using var receiver = new Receiver();
+        using var receiver = new Capstan.Server.Tests.Infrastructure.WebhookReceiver();
         var hook = await client.RealtimeKit.Webhooks.CreateWebhookAsync(app, new CreateWebhookOptions { Name = "r", Url = receiver.Url, Events = [WebhookEvents.RecordingStatusUpdate] }, Ct);
         var meeting = await client.RealtimeKit.Meetings.CreateAsync(app, cancellationToken: Ct);
         var recording = await client.RealtimeKit.Recordings.StartRecordingsAsync(app, new StartRecordingOptions { MeetingId = meeting.Id }, Ct);
@@ -154,62 +154,5 @@ public sealed class SdkBehaviourTests(ClientServer server)
         var composite = JsonSerializer.Deserialize<Recording>("""{"id":"r","status":"UPLOADED","download_url":"http://x/c.mp4","extra_field":1}""", ClientJson.Options)!;
         Assert.Equal("http://x/c.mp4", composite.DownloadUrl!.Url);
         Assert.Contains("\"extra_field\":1", JsonSerializer.Serialize(composite, ClientJson.Options), StringComparison.Ordinal);
-    }
-
-    /// <summary>A loopback HTTP receiver that keeps each webhook request.</summary>
-    private sealed class Receiver : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly ConcurrentQueue<(Dictionary<string, string>, byte[])> _requests = new();
-        private readonly SemaphoreSlim _arrived = new(0);
-
-        public Receiver()
-        {
-            using (var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-            {
-                l.Start();
-                Url = $"http://127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}/hook/";
-            }
-            _listener.Prefixes.Add(Url);
-            _listener.Start();
-            _ = Task.Run(LoopAsync);
-        }
-
-        public string Url { get; }
-
-        public async Task<(Dictionary<string, string> Headers, byte[] Body)> FirstAsync()
-        {
-            Assert.True(await _arrived.WaitAsync(TimeSpan.FromSeconds(20), Ct), "no webhook arrived within 20 s");
-            Assert.True(_requests.TryPeek(out var first));
-            return first;
-        }
-
-        private async Task LoopAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext c;
-                try
-                {
-                    c = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
-                using var ms = new MemoryStream();
-                await c.Request.InputStream.CopyToAsync(ms);
-                _requests.Enqueue((c.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!.ToLowerInvariant(), k => c.Request.Headers[k]!), ms.ToArray()));
-                _arrived.Release();
-                c.Response.StatusCode = 200;
-                c.Response.Close();
-            }
-        }
-
-        public void Dispose()
-        {
-            _listener.Close();
-            _arrived.Dispose();
-        }
     }
 }

@@ -15,66 +15,6 @@ public sealed class WebhookDeliveryTests_Postgres(WebhookPostgresServer server) 
 /// attempt listed.</summary>
 public abstract class WebhookDeliveryTests(ServerFixture server)
 {
-    /// <summary>An HTTP receiver that answers with the queued status codes (then 200) and keeps every request.</summary>
-    private sealed class Receiver : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly ConcurrentQueue<int> _answers = new();
-
-        public Receiver(params int[] answers)
-            : this(FreeUrl(), answers)
-        {
-        }
-
-        public Receiver(string url, params int[] answers)
-        {
-            foreach (var a in answers)
-            {
-                _answers.Enqueue(a);
-            }
-            Url = url;
-            _listener.Prefixes.Add(Url);
-            _listener.Start();
-            _ = Task.Run(LoopAsync);
-        }
-
-        public string Url { get; }
-
-        /// <summary>A loopback URL on a port nothing listens on (yet).</summary>
-        public static string FreeUrl()
-        {
-            using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-            l.Start();
-            return $"http://127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}/hook/";
-        }
-
-        public ConcurrentQueue<(Dictionary<string, string> Headers, byte[] Body, int Answer)> Requests { get; } = new();
-
-        private async Task LoopAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext c;
-                try
-                {
-                    c = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
-                using var ms = new MemoryStream();
-                await c.Request.InputStream.CopyToAsync(ms);
-                var answer = _answers.TryDequeue(out var a) ? a : 200;
-                Requests.Enqueue((c.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!.ToLowerInvariant(), k => c.Request.Headers[k]!), ms.ToArray(), answer));
-                c.Response.StatusCode = answer;
-                c.Response.Close();
-            }
-        }
-
-        public void Dispose() => _listener.Close();
-    }
-
     private async Task<string> HookAsync(string url, params string[] events) =>
         (await server.Account.Client().PostJsonAsync($"{server.Account.AppPath}/webhooks", new { name = "receiver", url, events })).Data(HttpStatusCode.Created).Str("id");
 
@@ -101,7 +41,7 @@ public abstract class WebhookDeliveryTests(ServerFixture server)
     [Fact]
     public async Task RecordingStatusUpdate_IsDelivered_SignedWithThePublishedKey()
     {
-        using var receiver = new Receiver();
+        using var receiver = new WebhookReceiver();
         var hook = await HookAsync(receiver.Url, "recording.statusUpdate");
         var other = await HookAsync(receiver.Url + "other", "meeting.started");
         var recording = await StartRecordingAsync();
@@ -131,7 +71,7 @@ public abstract class WebhookDeliveryTests(ServerFixture server)
     [Fact]
     public async Task ServerError_IsRetriedWithTheSameUuid_UntilDelivered()
     {
-        using var receiver = new Receiver(500, 503);
+        using var receiver = new WebhookReceiver(500, 503);
         var hook = await HookAsync(receiver.Url, "recording.statusUpdate");
         await StartRecordingAsync();
         await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!.Str("status") == "DELIVERED"), "delivered after retries");
@@ -145,7 +85,7 @@ public abstract class WebhookDeliveryTests(ServerFixture server)
     public async Task PendingDelivery_SurvivesAServerRestart_AndIsDeliveredAfterIt()
     {
         // The receiver is down at first: attempts fail with a network error and the delivery stays pending.
-        var url = Receiver.FreeUrl();
+        var url = WebhookReceiver.FreeUrl();
         var hook = await HookAsync(url, "recording.statusUpdate");
         var recording = await StartRecordingAsync();
         await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!["attempts"]!.GetValue<int>() >= 1), "a failed attempt");
@@ -153,7 +93,7 @@ public abstract class WebhookDeliveryTests(ServerFixture server)
         Assert.Equal("PENDING", pending.Str("status"));
 
         await server.RestartAsync();
-        using var receiver = new Receiver(url);
+        using var receiver = new WebhookReceiver(url);
         await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!.Str("status") == "DELIVERED"), "delivered after the restart");
         var delivered = (await DeliveriesAsync(hook)).Single()!;
         Assert.Equal(pending.Str("id"), delivered.Str("id"));
@@ -166,7 +106,7 @@ public abstract class WebhookDeliveryTests(ServerFixture server)
     [Fact]
     public async Task ClientError_IsNotRetried()
     {
-        using var receiver = new Receiver(400);
+        using var receiver = new WebhookReceiver(400);
         var hook = await HookAsync(receiver.Url, "recording.statusUpdate");
         await StartRecordingAsync();
         await UntilAsync(async () => (await DeliveriesAsync(hook)).Any(d => d!.Str("status") == "FAILED"), "FAILED");
