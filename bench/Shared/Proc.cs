@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Capstan.Bench.Recorder;
+namespace Capstan.Bench;
 
 /// <summary>One line of <c>/proc/PID/stat</c>: what the benchmark needs of it.</summary>
 public readonly record struct ProcStat(int Pid, string Comm, int ParentPid, long Ticks, long StartTime);
 
-/// <summary>Reads processes from <c>/proc</c>: CPU time (utime + stime, in clock ticks), the process tree, command
+/// <summary>Shared by the meeting and recorder benchmarks. Reads processes from <c>/proc</c>: CPU time (utime + stime, in clock ticks), resident memory, the process tree, command
 /// lines and environments, and the machine's CPU counters.</summary>
 public static partial class Proc
 {

@@ -48,13 +48,26 @@ public sealed class MemorySampler : IDisposable
         return new MemorySampler();
     }
 
-    /// <summary>A full, compacting collection that gives free memory back to the system, then a short pause.</summary>
+    /// <summary>A full, compacting collection that gives free memory back to the system, then waits (up to 1 s)
+    /// until the resident set stops falling, so the baseline is not taken while pages are still being returned.</summary>
     public static void Settle()
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        Thread.Sleep(200);
+        var deadline = Stopwatch.StartNew();
+        var last = Rss();
+        using var tick = new ManualResetEventSlim(false);
+        while (deadline.ElapsedMilliseconds < 1000)
+        {
+            tick.Wait(20);
+            var now = Rss();
+            if (now >= last)
+            {
+                return;
+            }
+            last = now;
+        }
     }
 
     /// <summary>Stops sampling and takes the final figures.</summary>
