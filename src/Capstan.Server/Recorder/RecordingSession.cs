@@ -529,18 +529,18 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         return file;
     }
 
+    /// <summary>A segment's or file's duration; a Matroska segment from a killed ffmpeg has none in its header: then
+    /// its packets' span.</summary>
     private async Task<double> ProbeDurationAsync(string file, CancellationToken ct)
     {
-        var output = new System.Text.StringBuilder();
-        await using var p = ChildProcess.Start("ffprobe", ctx.Options.Ffprobe,
-            ["-v", "error", "-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1", file], onLine: l => output.AppendLine(l));
-        var code = await p.Exited.WaitAsync(TimeSpan.FromSeconds(30), ct);
-        if (code != 0 || !double.TryParse(output.ToString().Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+        try
         {
-            // A Matroska segment from a killed ffmpeg has no duration in its header: count its packets' span.
+            return await MediaTools.DurationAsync(ctx.Options.Ffprobe, file, ct) ?? await ProbePacketsAsync(file, ct);
+        }
+        catch (ChildProcessException)
+        {
             return await ProbePacketsAsync(file, ct);
         }
-        return seconds;
     }
 
     private async Task<double> ProbePacketsAsync(string file, CancellationToken ct)
@@ -558,15 +558,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         return last;
     }
 
-    private async Task RunToolAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct)
-    {
-        await using var p = ChildProcess.Start(name, tool, args, Path.Combine(_dir, name + "-post.log"));
-        var code = await p.Exited.WaitAsync(TimeSpan.FromMinutes(30), ct);
-        if (code != 0)
-        {
-            throw new ChildProcessException(name, code, p.Tail());
-        }
-    }
+    private Task RunToolAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct) =>
+        MediaTools.RunAsync(name, tool, args, Path.Combine(_dir, name + "-post.log"), TimeSpan.FromMinutes(30), ct);
 
     private void CleanUp()
     {
@@ -628,6 +621,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     [LoggerMessage(Level = LogLevel.Error, Message = "Recording failed")]
     private static partial void LogFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recording delivered: {Segments} segments, {Seconds} s, {Bytes} bytes")]
-    private static partial void LogDelivered(ILogger logger, int segments, double seconds, long bytes);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording delivered: {Files} files, {Seconds} s, {Bytes} bytes")]
+    private static partial void LogDelivered(ILogger logger, int files, double seconds, long bytes);
 }

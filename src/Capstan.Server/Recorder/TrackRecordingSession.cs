@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Capstan.Contracts;
@@ -413,34 +412,12 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
 
     private static long Ms(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
 
-    private async Task<string> RunAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct, bool log = false)
-    {
-        var output = new StringBuilder();
-        // One log per run: runs go in parallel.
-        var logFile = log ? Path.Combine(_dir, "logs", $"{name}-{Interlocked.Increment(ref _runs):D3}.log") : null;
-        await using var p = ChildProcess.Start(name, tool, args, logFile, onLine: l =>
-        {
-            lock (output)
-            {
-                output.AppendLine(l);
-            }
-        });
-        var code = await p.Exited.WaitAsync(TimeSpan.FromMinutes(30), ct);
-        if (code != 0)
-        {
-            throw new ChildProcessException(name, code, p.Tail());
-        }
-        lock (output)
-        {
-            return output.ToString();
-        }
-    }
+    /// <summary>A tool run to its end; with <paramref name="log"/>, one log file per run (runs go in parallel).</summary>
+    private Task<string> RunAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct, bool log = false) =>
+        MediaTools.RunAsync(name, tool, args, log ? Path.Combine(_dir, "logs", $"{name}-{Interlocked.Increment(ref _runs):D3}.log") : null, TimeSpan.FromMinutes(30), ct);
 
-    private async Task<double> ProbeDurationAsync(string file, CancellationToken ct)
-    {
-        var text = await RunAsync("ffprobe", ctx.Options.Ffprobe, ["-v", "error", "-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1", file], ct);
-        return double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) ? s : 0;
-    }
+    private async Task<double> ProbeDurationAsync(string file, CancellationToken ct) =>
+        await MediaTools.DurationAsync(ctx.Options.Ffprobe, file, ct) ?? 0;
 
     private async Task LoadAsync(CancellationToken ct)
     {
