@@ -39,12 +39,27 @@ public sealed partial class RecorderWorker(
         }
         var workDir = Path.GetFullPath(o.WorkDir ?? Path.Combine(options.DataDir, "recorder"));
         Directory.CreateDirectory(workDir);
-        var owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
-        owner = owner.Length > 120 ? owner[^120..] : owner;
-        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), logger);
+        using var identity = NodeIdentity.Acquire(workDir, "composite");
+        var owner = identity.Owner;
+        // What a killed worker on this folder left running goes first: its displays, browsers, encoders and sound
+        // server would hold memory and CPU, and its PulseAudio the runtime folder.
+        var ledger = new Processes.ProcessLedger(Path.Combine(workDir, "processes"));
+        if (identity.Stable)
+        {
+            var reaped = ledger.ReapLeftovers();
+            if (reaped.Count > 0)
+            {
+                LogReaped(logger, string.Join(", ", reaped));
+            }
+            foreach (var warm in Directory.GetDirectories(workDir, "warm-*"))
+            {
+                Directory.Delete(warm, recursive: true);
+            }
+        }
+        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, logger);
         var http = httpClients.CreateClient("recorder");
-        await using var pool = new WarmPool(o, pulse, http, workDir, logger);
-        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, stoppingToken);
+        await using var pool = new WarmPool(o, pulse, http, workDir, ledger, logger);
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, ledger, stoppingToken);
         LogStarted(logger, o.Slots, workDir);
         try
         {
@@ -58,6 +73,26 @@ public sealed partial class RecorderWorker(
 
         var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
+        // This node's own recordings, left by a run of it that was killed: taken back at once (not after the lease).
+        if (identity.Stable)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                foreach (var job in await scope.ServiceProvider.GetRequiredService<JobQueue>().ReclaimAsync(owner, o.Lease, RecordingTypes.Composite, stoppingToken))
+                {
+                    if (recordings.TryAdd(job.RecordingId, true))
+                    {
+                        LogReclaimed(logger, job.RecordingId);
+                        running.Add(RunAsync(job, ctx, () => recordings.TryRemove(job.RecordingId, out _), stoppingToken));
+                    }
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogClaimFailed(logger, e);
+            }
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             running.RemoveAll(t => t.IsCompleted);
@@ -112,6 +147,12 @@ public sealed partial class RecorderWorker(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder worker started: {Slots} slots, work folder {WorkDir}")]
     private static partial void LogStarted(ILogger logger, int slots, string workDir);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reaped capture processes a killed worker left running: {Processes}")]
+    private static partial void LogReaped(ILogger logger, string processes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Took back recording {RecordingId}, which this node was running when it stopped")]
+    private static partial void LogReclaimed(ILogger logger, Guid recordingId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PulseAudio did not start: {Reason}")]
     private static partial void LogPulseFailed(ILogger logger, string reason);
