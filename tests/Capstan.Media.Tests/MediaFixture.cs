@@ -77,7 +77,7 @@ public class MediaFixture : IAsyncLifetime
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
-            ExecutablePath = "/usr/bin/chromium",
+            ExecutablePath = BrowserExecutable(),
             Headless = true,
             Args =
             [
@@ -93,6 +93,9 @@ public class MediaFixture : IAsyncLifetime
     protected virtual Task BeforeStartAsync() => Task.CompletedTask;
 
     protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [];
+
+    /// <summary>The participants' browser.</summary>
+    protected virtual string BrowserExecutable() => "/usr/bin/chromium";
 
     /// <summary>More flags for the participants' Chromium.</summary>
     protected virtual IEnumerable<string> BrowserArgs() => [];
