@@ -66,7 +66,6 @@ public static class CapstanHost
         services.AddHostedService<TrackRecorder>();
         services.AddHostedService<BucketRetention>();
         services.AddSingleton<Webhooks.WebhookSigner>();
-        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(15));
         if (builder.Configuration.GetValue("Webhooks:Deliver", true))
         {
             services.AddHostedService<Webhooks.WebhookDispatcher>();
@@ -90,6 +89,7 @@ public static class CapstanHost
     {
         services.AddSingleton(TimeProvider.System);
         services.AddCapstanDatabase(options);
+        services.AddOutboundPolicy();
         services.AddSingleton<SecretProtector>();
         services.AddSingleton<ParticipantTokens>();
         services.AddSingleton<StorageAliases>();
