@@ -71,6 +71,7 @@ public static class CapstanHost
             services.AddHostedService<Webhooks.WebhookDispatcher>();
         }
 
+        services.AddCapstanRateLimits();
         services.Configure<JsonOptions>(o => CapstanJson.Configure(o.SerializerOptions));
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ErrorHandler>();
@@ -148,6 +149,7 @@ public static class CapstanHost
         app.UseStatusCodePages(EmptyErrorBodies.WriteAsync);
         app.UseRouting();
         app.UseMiddleware<ApiAuthMiddleware>();
+        app.UseCapstanRateLimits();
 
         app.MapGet("/healthz", () => Envelopes.Ok(new { status = "ok" })).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");
