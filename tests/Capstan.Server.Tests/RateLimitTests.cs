@@ -134,4 +134,29 @@ public sealed class StartupValidationTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData("Webhooks:AllowPrivateTargets", true)]
+    [InlineData("Outbound:AllowPrivateTargets", true)]
+    [InlineData("Outbound:AllowedHosts:0", false)]
+    public async Task WebhooksAllowPrivateTargets_IsAnAliasOfOutboundAllowPrivateTargets(string key, bool allowsPrivate)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "capstan-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            await using var app = CapstanHost.Build([],
+            [
+                new("Capstan:DataDir", dir), new("Capstan:Port", "0"), new(key, allowsPrivate ? "true" : "hooks.example.com"),
+            ]);
+            var policy = app.Services.GetRequiredService<Capstan.Server.Security.OutboundPolicy>();
+            Assert.Equal(allowsPrivate, policy.AllowPrivateTargets);
+            Assert.Equal(allowsPrivate, policy.CheckAddress(System.Net.IPAddress.Loopback) is null);
+            Assert.NotNull(policy.CheckAddress(System.Net.IPAddress.Parse("169.254.169.254")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
