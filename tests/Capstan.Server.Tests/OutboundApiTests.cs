@@ -186,3 +186,44 @@ public sealed class OutboundWebhookTests(OutboundWebhookServer server) : IClassF
         }
     }
 }
+
+/// <summary><c>capstan app storage set</c> (the app default storage) goes through the same request-time check.</summary>
+public sealed class OutboundCommandLineTests
+{
+    [Fact]
+    public async Task AppStorageSet_OnARefusedHost_ExitsWithAnErrorAndStoresNothing()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "capstan-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            Guid appId;
+            await using (var app = Capstan.Server.Hosting.CapstanHost.Build([], [new("Capstan:DataDir", dir), new("Capstan:Port", "0")]))
+            {
+                await Capstan.Server.Data.DatabaseSetup.MigrateAsync(app.Services, TestContext.Current.CancellationToken);
+                await using var scope = app.Services.CreateAsyncScope();
+                var accounts = scope.ServiceProvider.GetRequiredService<Capstan.Server.Domain.AccountService>();
+                var account = await accounts.CreateAccountAsync(null, TestContext.Current.CancellationToken);
+                appId = (await accounts.CreateAppAsync(account, "cli", null, TestContext.Current.CancellationToken)).Id;
+            }
+            string[] Args(string host) => ["app", "storage", "set", "--app", appId.ToString("D"), "--data-dir", dir, "--type", "sftp", "--host", host, "--username", "u", "--auth-method", "PASSWORD", "--password", "p"];
+
+            Assert.Equal(1, await Capstan.Server.Hosting.CapstanCommands.RunAsync(Args("0x7f.0.0.1")));
+            Assert.Null(await DefaultConfigAsync(dir, appId));
+            Assert.Equal(0, await Capstan.Server.Hosting.CapstanCommands.RunAsync(Args("files.example.com")));
+            Assert.NotNull(await DefaultConfigAsync(dir, appId));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task<string?> DefaultConfigAsync(string dir, Guid appId)
+    {
+        await using var app = Capstan.Server.Hosting.CapstanHost.Build([], [new("Capstan:DataDir", dir), new("Capstan:Port", "0")]);
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        return (await db.Apps.FindAsync([appId], TestContext.Current.CancellationToken))!.DefaultRecordingConfigJson;
+    }
+}
