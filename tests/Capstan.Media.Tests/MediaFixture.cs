@@ -51,6 +51,10 @@ public class MediaFixture : IAsyncLifetime
             ["Recorder:Slots"] = "2",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Capstan"] = "Information",
+            // The test servers (custom pages, watermarks, RTMP, SFTP, webhook receivers) are on the namespace's
+            // own network and loopback: the outbound policy refuses both unless listed.
+            ["Outbound:AllowedNetworks:0"] = "10.99.0.0/24",
+            ["Outbound:AllowedNetworks:1"] = "127.0.0.0/8",
         };
         foreach (var (k, v) in ExtraSettings())
         {

@@ -107,6 +107,10 @@ public sealed class ArgumentBuilderTests
         Assert.Contains("--user-data-dir=/w/profile", c);
         Assert.Contains("--autoplay-policy=no-user-gesture-required", c);
         Assert.Contains("--disable-background-networking", c);
+        Assert.DoesNotContain(c, a => a.StartsWith("--proxy", StringComparison.Ordinal));
+        var fenced = MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x", "http://127.0.0.1:3128");
+        Assert.Contains("--proxy-server=http://127.0.0.1:3128", fenced);
+        Assert.Contains("--proxy-bypass-list=<-loopback>", fenced);
     }
 
     [Fact]

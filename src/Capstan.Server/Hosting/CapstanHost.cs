@@ -66,12 +66,12 @@ public static class CapstanHost
         services.AddHostedService<TrackRecorder>();
         services.AddHostedService<BucketRetention>();
         services.AddSingleton<Webhooks.WebhookSigner>();
-        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(15));
         if (builder.Configuration.GetValue("Webhooks:Deliver", true))
         {
             services.AddHostedService<Webhooks.WebhookDispatcher>();
         }
 
+        services.AddCapstanRateLimits();
         services.Configure<JsonOptions>(o => CapstanJson.Configure(o.SerializerOptions));
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ErrorHandler>();
@@ -90,6 +90,7 @@ public static class CapstanHost
     {
         services.AddSingleton(TimeProvider.System);
         services.AddCapstanDatabase(options);
+        services.AddOutboundPolicy();
         services.AddSingleton<SecretProtector>();
         services.AddSingleton<ParticipantTokens>();
         services.AddSingleton<StorageAliases>();
@@ -148,6 +149,7 @@ public static class CapstanHost
         app.UseStatusCodePages(EmptyErrorBodies.WriteAsync);
         app.UseRouting();
         app.UseMiddleware<ApiAuthMiddleware>();
+        app.UseCapstanRateLimits();
 
         app.MapGet("/healthz", () => Envelopes.Ok(new { status = "ok" })).ExcludeFromDescription();
         app.MapOpenApi("/openapi/{documentName}.json");

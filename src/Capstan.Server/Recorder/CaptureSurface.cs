@@ -69,7 +69,7 @@ public sealed class CaptureSurface : IAsyncDisposable
                 ["DISPLAY"] = ":" + display.ToString(CultureInfo.InvariantCulture),
                 ["PULSE_SINK"] = sink,
             };
-            chromium = ledger.Track(ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, MediaArgs.BlankApp), Path.Combine(dir, "chromium.log"), env));
+            chromium = ledger.Track(ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, MediaArgs.BlankApp, o.BrowserProxyServer), Path.Combine(dir, "chromium.log"), env));
             var cdp = await Cdp.ConnectAsync(profile, http, TimeSpan.FromSeconds(20), ct);
             return new CaptureSurface(dir, sink, sinkModule, display, xvfb, chromium, cdp, pulse);
         }

@@ -25,8 +25,11 @@ public static class MediaArgs
     /// Chromium opens a normal window, whose tab strip and address bar (with the recorder's token) would be filmed.</summary>
     public const string BlankApp = "data:text/html,<html><body style='margin:0;background:#000'></body></html>";
 
-    public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url) =>
+    /// <param name="proxyServer">The recorder's filtering proxy (<see cref="OutboundProxy"/>): every request of the
+    /// browser goes through it, loopback included (<c>&lt;-loopback&gt;</c> removes Chromium's implicit bypass).</param>
+    public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url, string? proxyServer = null) =>
     [
+        .. proxyServer is null ? Array.Empty<string>() : [$"--proxy-server={proxyServer}", "--proxy-bypass-list=<-loopback>"],
         "--no-sandbox", "--test-type", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--no-first-run", "--no-default-browser-check",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--password-store=basic",
         "--disable-features=Translate,MediaRouter,WebRtcHideLocalIpsWithMdns", "--disable-notifications", "--hide-scrollbars",

@@ -33,6 +33,13 @@ public sealed class RecorderOptions
     /// it joins the meeting, included) and <c>started_time</c> is not held back by the page.</summary>
     public TimeSpan ReadyTimeout { get; set; } = TimeSpan.Zero;
 
+    /// <summary>Runs the recorder's browser behind the worker's filtering proxy (<see cref="OutboundProxy"/>), so a
+    /// custom <c>url</c> page reaches only what the outbound policy allows. Default true.</summary>
+    public bool BrowserProxy { get; set; } = true;
+
+    /// <summary>The proxy's address once the worker started it (set by the worker, not a setting).</summary>
+    public string? BrowserProxyServer { get; internal set; }
+
     /// <summary>Capture restarts (a died ffmpeg or Chromium) before the recording is finished with what it has.</summary>
     public int MaxCaptureRestarts { get; set; } = 3;
 

@@ -12,7 +12,7 @@ namespace Capstan.Server.Recorder;
 public sealed partial class RecorderWorker(
     IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
-    Storage.UploadSpool spool, Security.SecretProtector protector,
+    Storage.UploadSpool spool, Security.SecretProtector protector, Security.OutboundPolicy outbound,
     ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -36,6 +36,13 @@ public sealed partial class RecorderWorker(
             }
             serverUrl = (server ?? throw new InvalidOperationException("Recorder:ServerUrl is required without a local server")).Features.Get<IServerAddressesFeature>()!.Addresses.First()
                 .Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+        }
+        // The browser's filtering proxy, one per worker: the Capstan server is its one trusted endpoint.
+        await using var proxy = new OutboundProxy(outbound, [new Uri(serverUrl)], logger);
+        if (o.BrowserProxy)
+        {
+            proxy.Start();
+            o.BrowserProxyServer = proxy.ProxyServer;
         }
         var workDir = Path.GetFullPath(o.WorkDir ?? Path.Combine(options.DataDir, "recorder"));
         Directory.CreateDirectory(workDir);

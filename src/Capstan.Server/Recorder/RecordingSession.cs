@@ -633,7 +633,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private async Task<string> FetchWatermarkAsync(string url, CancellationToken ct)
     {
         var file = Path.Combine(_dir, "watermark");
-        using var r = await ctx.Http.GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, ct);
+        using var r = await Security.OutboundServices.OutboundClient(ctx.Scopes).GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, ct);
         r.EnsureSuccessStatusCode();
         if (r.Content.Headers.ContentLength > 5 * 1024 * 1024)
         {
