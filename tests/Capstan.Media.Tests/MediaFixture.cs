@@ -22,6 +22,9 @@ public class MediaFixture : IAsyncLifetime
 
     public WebApplication App { get; private set; } = null!;
 
+    /// <summary>The server's data folder.</summary>
+    public string DataDir => _dataDir;
+
     public Uri BaseUrl { get; private set; } = null!;
 
     public IBrowser Browser { get; private set; } = null!;

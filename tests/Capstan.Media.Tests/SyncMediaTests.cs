@@ -13,7 +13,7 @@ namespace Capstan.Media.Tests;
 /// people on machines of their own, and Chromium's file capture, when starved, falls behind the wall clock (its
 /// frame timer drops the lag instead of catching up) while its audio does not, so a starved stand-in would itself
 /// send sound ahead of picture. The recorder, Janus and the test's CPU load share the cores as equals.</para></summary>
-public sealed class SyncFixture : MediaFixture
+public class FakeCaptureFixture : MediaFixture
 {
     private readonly string _media = Path.Combine(Path.GetTempPath(), "capstan-sync-" + Guid.NewGuid().ToString("N"));
 
@@ -35,6 +35,8 @@ public sealed class SyncFixture : MediaFixture
 
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [new("Recorder:FrameRate", "30")];
 
+    public string FakeVideo => Y4m;
+
     protected override IEnumerable<string> BrowserArgs() => [$"--use-file-for-fake-video-capture={Y4m}", $"--use-file-for-fake-audio-capture={Wav}"];
 
     public override async ValueTask DisposeAsync()
@@ -43,6 +45,8 @@ public sealed class SyncFixture : MediaFixture
         Directory.Delete(_media, recursive: true);
     }
 }
+
+public sealed class SyncFixture : FakeCaptureFixture;
 
 /// <summary>Sound and picture on one clock, and a file that matches its times: a flash+beep source recorded through
 /// the custom <c>url</c> path and through a meeting, quiet and with both cores kept busy; the offsets are measured in

@@ -24,7 +24,7 @@ public sealed class ArgumentBuilderTests
         Assert.Contains("pulsesrc device=\"rec_x.monitor\" ! audio/x-raw,rate=48000,channels=2", a, StringComparison.Ordinal);
         Assert.DoesNotContain("provide-clock", a, StringComparison.Ordinal);
         Assert.Contains("avenc_aac bitrate=384000 ! aacparse ! identity name=sound ts-offset=33333333 ! queue ! mux.", a, StringComparison.Ordinal);
-        Assert.EndsWith("matroskamux name=mux ! filesink location=\"/w/seg_0001.mkv\"", a, StringComparison.Ordinal);
+        Assert.EndsWith("matroskamux name=mux ! filesink buffer-mode=unbuffered location=\"/w/seg_0001.mkv\"", a, StringComparison.Ordinal);
         Assert.DoesNotContain("tee", a, StringComparison.Ordinal);
     }
 

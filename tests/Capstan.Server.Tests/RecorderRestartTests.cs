@@ -54,7 +54,7 @@ public sealed class NodeIdentityAndLedgerTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(_dir, "processes", unrelated.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)), "1 ffmpeg", TestContext.Current.CancellationToken);
 
         var next = new ProcessLedger(Path.Combine(_dir, "processes"));
-        var reaped = next.ReapLeftovers();
+        var reaped = await next.ReapLeftoversAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(2, reaped.Count); // the shell and its sleep
         Assert.Equal(137, await left.Exited.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken));

@@ -33,7 +33,7 @@ public static class CapstanCommands
                 }
             case "worker":
                 {
-                    using var worker = CapstanHost.BuildWorker(settings);
+                    using var worker = CapstanHost.BuildWorker(settings, rest);
                     await DatabaseSetup.MigrateAsync(worker.Services, CancellationToken.None);
                     await worker.RunAsync();
                     return 0;

@@ -122,9 +122,11 @@ public static class CapstanHost
 
     /// <summary>A stand-alone recorder worker: no HTTP listener, the shared database, and the server it records
     /// from (<c>Recorder:ServerUrl</c>).</summary>
-    public static IHost BuildWorker(IEnumerable<KeyValuePair<string, string?>> overrides)
+    /// <summary>The recorder worker alone; <paramref name="args"/> are further settings (<c>--Section:Key=value</c>), as
+    /// for <c>serve</c>.</summary>
+    public static IHost BuildWorker(IEnumerable<KeyValuePair<string, string?>> overrides, string[]? args = null)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory, Args = args });
         builder.Configuration.AddInMemoryCollection(overrides);
         var options = builder.Configuration.GetSection(CapstanOptions.Section).Get<CapstanOptions>() ?? new CapstanOptions();
         options.DataDir = Path.GetFullPath(options.DataDir);

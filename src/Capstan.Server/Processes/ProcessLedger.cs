@@ -6,7 +6,7 @@ namespace Capstan.Server.Processes;
 /// <summary>The capture processes (Xvfb, Chromium, ffmpeg, PulseAudio) a worker has running, one file each in a
 /// folder of its work folder: <c>{pid}</c> holding the process's start time (field 22 of <c>/proc/{pid}/stat</c>,
 /// so a reused pid is never mistaken for it) and its name. A file goes when its process exits. A worker that was
-/// killed leaves its files behind; the next worker on the same work folder calls <see cref="ReapLeftovers"/> when it
+/// killed leaves its files behind; the next worker on the same work folder calls <see cref="ReapLeftoversAsync"/> when it
 /// starts, before it takes its recordings back: each listed process still running, and every process below it, is
 /// killed.</summary>
 public sealed partial class ProcessLedger
@@ -33,9 +33,10 @@ public sealed partial class ProcessLedger
     }
 
     /// <summary>Kills what an earlier worker on this folder left running; returns the names of the processes killed.</summary>
-    public IReadOnlyList<string> ReapLeftovers()
+    public async Task<IReadOnlyList<string>> ReapLeftoversAsync(CancellationToken ct)
     {
         var killed = new List<string>();
+        var victims = new List<(int Pid, long Started)>();
         foreach (var file in Directory.GetFiles(_dir))
         {
             var parts = File.ReadAllText(file).Split(' ', 2);
@@ -45,6 +46,10 @@ public sealed partial class ProcessLedger
             {
                 foreach (var p in Descendants(pid).Prepend(pid))
                 {
+                    if (StartTime(p) is { } started1)
+                    {
+                        victims.Add((p, started1));
+                    }
                     if (Kill(p, 9) == 0)
                     {
                         killed.Add($"{(parts.Length > 1 ? parts[1] : "process")} ({p.ToString(CultureInfo.InvariantCulture)})");
@@ -53,14 +58,22 @@ public sealed partial class ProcessLedger
             }
             File.Delete(file);
         }
+        // SIGKILL is not instant: wait (up to 5 s) until they are gone, so that their sockets, pid files and
+        // displays are free for what this worker starts.
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (victims.Any(v => StartTime(v.Pid) == v.Started) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, ct);
+        }
         return killed;
     }
 
-    /// <summary>The start time of <paramref name="pid"/> in clock ticks since boot, or null when it is not running.</summary>
+    /// <summary>The start time of <paramref name="pid"/> in clock ticks since boot, or null when it is not running
+    /// (gone, or a zombie waiting for its parent).</summary>
     public static long? StartTime(int pid)
     {
         var fields = StatFields(pid);
-        return fields is { Length: > 19 } && long.TryParse(fields[19], NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : null;
+        return fields is { Length: > 19 } && fields[0] != "Z" && fields[0] != "X" && long.TryParse(fields[19], NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : null;
     }
 
     private static IEnumerable<int> Descendants(int root)

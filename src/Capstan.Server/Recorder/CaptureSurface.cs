@@ -123,20 +123,30 @@ public sealed class CaptureSurface : IAsyncDisposable
 public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse, HttpClient http, string workDir, Processes.ProcessLedger ledger, ILogger logger) : IAsyncDisposable
 {
     private readonly ConcurrentQueue<CaptureSurface> _ready = new();
+    private readonly SemaphoreSlim _landed = new(0);
     private int _launching;
 
-    /// <summary>A healthy warm surface, or null (the caller launches one itself).</summary>
-    public async Task<CaptureSurface?> TakeAsync()
+    /// <summary>A healthy warm surface; if none is ready but one is being launched, that one (launching a second
+    /// would only slow both down); null when none is coming (the caller launches one itself).</summary>
+    public async Task<CaptureSurface?> TakeAsync(CancellationToken ct = default)
     {
-        while (_ready.TryDequeue(out var s))
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
         {
-            if (s.Healthy)
+            while (_ready.TryDequeue(out var s))
             {
-                return s;
+                if (s.Healthy)
+                {
+                    return s;
+                }
+                await s.DisposeAsync();
             }
-            await s.DisposeAsync();
+            if (Volatile.Read(ref _launching) == 0 || DateTime.UtcNow > deadline)
+            {
+                return null;
+            }
+            await _landed.WaitAsync(TimeSpan.FromMilliseconds(200), ct);
         }
-        return null;
     }
 
     /// <summary>Launches surfaces in the background until <paramref name="wanted"/> are warm or launching.</summary>
@@ -159,6 +169,7 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
                 finally
                 {
                     Interlocked.Decrement(ref _launching);
+                    _landed.Release();
                 }
             }, ct);
         }

@@ -122,7 +122,8 @@ public static class MediaArgs
         {
             a.AddRange(["!", "queue", "!", "mux."]);
         }
-        a.AddRange(["matroskamux", "name=mux", "!", "filesink", $"location={Quote(s.Output)}"]);
+        // Written as it comes (no 64 KB write buffer): a killed capture loses only what the muxer held.
+        a.AddRange(["matroskamux", "name=mux", "!", "filesink", "buffer-mode=unbuffered", $"location={Quote(s.Output)}"]);
         return a;
     }
 

@@ -45,6 +45,13 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
             }
             Directory.CreateDirectory(RuntimeDir);
             File.SetUnixFileMode(RuntimeDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            // A pid file left by a server that was killed (this worker reaped it, see ProcessLedger): its pid may
+            // still be a zombie no one waits for, which PulseAudio would take for a running daemon.
+            var stalePid = Path.Combine(RuntimeDir, "pulse", "pid");
+            if (File.Exists(stalePid))
+            {
+                File.Delete(stalePid);
+            }
             _process = ledger.Track(ChildProcess.Start("pulseaudio", options.PulseAudio,
                 ["--daemonize=no", "--system=false", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix", "--load=module-always-sink", "--log-target=stderr", "--log-level=error"],
                 Path.Combine(RuntimeDir, "pulseaudio.log"), Environment));

@@ -48,12 +48,15 @@ public sealed partial class RecorderWorker(
         Directory.CreateDirectory(workDir);
         using var identity = NodeIdentity.Acquire(workDir, "composite");
         var owner = identity.Owner;
+        // This node's own recordings, left by a run of it that was killed, are taken back at once (not after their
+        // leases): looked up while the leftovers are reaped and the sound server starts.
+        var reclaim = identity.Stable ? ReclaimAsync(owner, o.Lease, stoppingToken) : Task.FromResult<IReadOnlyList<Data.RecorderJobRow>>([]);
         // What a killed worker on this folder left running goes first: its displays, browsers, encoders and sound
         // server would hold memory and CPU, and its PulseAudio the runtime folder.
         var ledger = new Processes.ProcessLedger(Path.Combine(workDir, "processes"));
         if (identity.Stable)
         {
-            var reaped = ledger.ReapLeftovers();
+            var reaped = await ledger.ReapLeftoversAsync(stoppingToken);
             if (reaped.Count > 0)
             {
                 LogReaped(logger, string.Join(", ", reaped));
@@ -76,28 +79,17 @@ public sealed partial class RecorderWorker(
         {
             LogPulseFailed(logger, e.Message);
         }
-        pool.Replenish(o.Slots, stoppingToken);
 
+        // Warm surfaces for the slots, launched now: a recording taken back below takes the first one that lands.
+        pool.Replenish(o.Slots, stoppingToken);
         var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
-        // This node's own recordings, left by a run of it that was killed: taken back at once (not after the lease).
-        if (identity.Stable)
+        foreach (var job in await reclaim)
         {
-            try
+            if (recordings.TryAdd(job.RecordingId, true))
             {
-                await using var scope = scopes.CreateAsyncScope();
-                foreach (var job in await scope.ServiceProvider.GetRequiredService<JobQueue>().ReclaimAsync(owner, o.Lease, RecordingTypes.Composite, stoppingToken))
-                {
-                    if (recordings.TryAdd(job.RecordingId, true))
-                    {
-                        LogReclaimed(logger, job.RecordingId);
-                        running.Add(RunAsync(job, ctx, () => recordings.TryRemove(job.RecordingId, out _), stoppingToken));
-                    }
-                }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogClaimFailed(logger, e);
+                LogReclaimed(logger, job.RecordingId);
+                running.Add(RunAsync(job, ctx, () => recordings.TryRemove(job.RecordingId, out _), stoppingToken));
             }
         }
         while (!stoppingToken.IsCancellationRequested)
@@ -136,6 +128,20 @@ public sealed partial class RecorderWorker(
             }
         }
         await Task.WhenAll(running);
+    }
+
+    private async Task<IReadOnlyList<Data.RecorderJobRow>> ReclaimAsync(string owner, TimeSpan lease, CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<JobQueue>().ReclaimAsync(owner, lease, RecordingTypes.Composite, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogClaimFailed(logger, e);
+            return [];
+        }
     }
 
     private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, Action done, CancellationToken ct)

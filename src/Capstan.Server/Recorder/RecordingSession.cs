@@ -50,6 +50,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     // The last frame of a segment that ended unexpectedly: the gap closes at the next segment's first frame.
     private DateTime? _gapFrom;
 
+    // Where the time to the first frame went: the session began, the surface was ready, the page was opened, the
+    // capture launched.
+    private DateTime _claimedAt, _surfaceAt, _pageAt, _launchedAt;
+
     public async Task RunAsync(CancellationToken stopping)
     {
         Directory.CreateDirectory(_dir);
@@ -69,6 +73,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     private async Task RunLeasedAsync(CancellationToken ct)
     {
+        _claimedAt = ctx.Time.GetUtcNow().UtcDateTime;
         await LoadAsync(ct);
         if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored)
         {
@@ -96,16 +101,18 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             return;
         }
-        MediaSpan? last = null;
+        // What each segment holds, from the times kept beside it and the file's last write (the capture writes as
+        // it goes): no need to read the segments through, which would keep the meeting waiting.
         foreach (var seg in _segments)
         {
-            last = await SpanAsync(seg, ct);
-            _recordedSeconds += last?.Seconds ?? 0;
+            _recordedSeconds += SegmentFirstFrame(seg) is { } first
+                ? Math.Max(0, (File.GetLastWriteTimeUtc(seg) - first).TotalSeconds)
+                : (await SpanAsync(seg, ct))?.Seconds ?? 0;
         }
         var (desired, status, _) = await _store.ReadStateAsync(ct);
-        if (status == RecordingStatus.Recording && desired == JobStates.DesiredRecord && SegmentOrigin(_segments[^1]) is { } origin && last?.LastVideoFrame is { } lastFrame)
+        if (status == RecordingStatus.Recording && desired == JobStates.DesiredRecord)
         {
-            _gapFrom = origin.AddSeconds(lastFrame);
+            _gapFrom = File.GetLastWriteTimeUtc(_segments[^1]);
         }
         LogResumed(ctx.Logger, _segments.Count, _recordedSeconds);
     }
@@ -191,7 +198,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             _started = true;
             await UpdateRecordingAsync((r, l, c) => l.MarkStartedAsync(r, first, c), ct);
-            LogStarted(ctx.Logger, (first - _recording.InvokedTime).TotalMilliseconds);
+            LogStarted(ctx.Logger, Ms(first - _recording.InvokedTime), Ms(_claimedAt - _recording.InvokedTime), Ms(_surfaceAt - _claimedAt), Ms(_pageAt - _surfaceAt),
+                Ms(_launchedAt - _pageAt), Ms(first - _launchedAt));
         }
         if (_gapFrom is { } from)
         {
@@ -204,7 +212,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
                 r.GapsJson = json;
                 return Task.CompletedTask;
             }, ct);
-            LogGap(ctx.Logger, (gap.End - gap.Start).TotalSeconds);
+            LogGap(ctx.Logger, (gap.End - gap.Start).TotalSeconds, gap.Start.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), gap.End.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), Ms(_claimedAt - from), Ms(_surfaceAt - _claimedAt), Ms(_pageAt - _surfaceAt), Ms(_launchedAt - _pageAt), Ms(first - _launchedAt));
         }
     }
 
@@ -250,9 +258,11 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
 
         // A warm surface (display, sink, browser) when one is ready; otherwise launch one now.
-        _surface = await ctx.Pool.TakeAsync() ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ct);
+        _surface = await ctx.Pool.TakeAsync(ct) ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ct);
         ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
+        _surfaceAt = ctx.Time.GetUtcNow().UtcDateTime;
         await _surface.ShowAsync(url, w, h, ct);
+        _pageAt = ctx.Time.GetUtcNow().UtcDateTime;
         var deadline = ctx.Time.GetUtcNow() + ctx.Options.ReadyTimeout;
         while (ctx.Time.GetUtcNow() < deadline)
         {
@@ -281,6 +291,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         var spec = new CaptureSpec(surface.Display, surface.Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
             MediaArgs.Channels(_config), ctx.Options.AudioOffsetSeconds, output, _watermark, _config.Watermark?.Position,
             _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _rtmpPort);
+        _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
         _capture = ctx.Ledger.Track(ChildProcess.Start("gst-launch", ctx.Options.GstLaunch, MediaArgs.Capture(spec), Path.Combine(_dir, "capture.log"),
             ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l)));
         _current = seg;
@@ -309,10 +320,21 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     }
 
     /// <summary>The wall-clock origin of a segment's timestamps, from the file kept beside it.</summary>
-    private static DateTime? SegmentOrigin(string segment) =>
-        File.Exists(segment + ".origin") && long.TryParse(File.ReadAllText(segment + ".origin").Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ticks)
-            ? new DateTime(ticks, DateTimeKind.Utc)
-            : null;
+    private static DateTime? SegmentOrigin(string segment) => SegmentTime(segment, 0);
+
+    /// <summary>The wall-clock instant of a segment's first frame, from the file kept beside it.</summary>
+    private static DateTime? SegmentFirstFrame(string segment) => SegmentTime(segment, 1);
+
+    private static DateTime? SegmentTime(string segment, int index)
+    {
+        var file = segment + ".origin";
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+        var parts = File.ReadAllText(file).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return parts.Length > index && long.TryParse(parts[index], NumberStyles.Integer, CultureInfo.InvariantCulture, out var ticks) ? new DateTime(ticks, DateTimeKind.Utc) : null;
+    }
 
     /// <summary>Ends the current segment cleanly: SIGINT (gst-launch <c>-e</c> turns it into end-of-stream, which
     /// finishes the file), then kill after 5 s. Its clock origin is kept beside it, for a worker that takes the
@@ -345,11 +367,13 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         _current = null;
     }
 
+    /// <summary>Keeps the segment's clock origin and first frame beside it (<c>seg_N.mkv.origin</c>: two wall-clock
+    /// tick counts), for the join and for a worker that takes the recording back.</summary>
     private static void SaveOrigin(Segment seg)
     {
-        if (seg.Origin is { } origin)
+        if (seg.Origin is { } origin && seg.FirstFrameAt is { } first)
         {
-            File.WriteAllText(seg.Path + ".origin", origin.Ticks.ToString(CultureInfo.InvariantCulture));
+            File.WriteAllText(seg.Path + ".origin", origin.Ticks.ToString(CultureInfo.InvariantCulture) + " " + first.Ticks.ToString(CultureInfo.InvariantCulture));
         }
     }
 
@@ -804,8 +828,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: took the recording back with {Segments} segments ({Seconds} s) on disk")]
     private static partial void LogResumed(ILogger logger, int segments, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded")]
-    private static partial void LogGap(ILogger logger, double seconds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded, {From} to {To} (session +{ClaimMs}, surface +{SurfaceMs}, page +{PageMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms)")]
+    private static partial void LogGap(ILogger logger, double seconds, string from, string to, long claimMs, long surfaceMs, long pageMs, long launchMs, long frameMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}")]
     private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected);
@@ -813,8 +837,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: {Message}")]
     private static partial void Log(ILogger logger, string message);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame encoded {LatencyMs} ms after invoke")]
-    private static partial void LogStarted(ILogger logger, double latencyMs);
+    private static long Ms(TimeSpan t) => (long)Math.Round(t.TotalMilliseconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame {LatencyMs} ms after invoke (claimed +{ClaimMs}, surface +{SurfaceMs}, page +{PageMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms)")]
+    private static partial void LogStarted(ILogger logger, long latencyMs, long claimMs, long surfaceMs, long pageMs, long launchMs, long frameMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Capture restart {Count}: {What} died")]
     private static partial void LogRestart(ILogger logger, int count, string what);

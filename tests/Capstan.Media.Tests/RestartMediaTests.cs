@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using Capstan.Client.Tests.Infrastructure;
+using Capstan.Testing;
+
+namespace Capstan.Media.Tests;
+
+/// <summary>The API server with Janus and no recorder of its own: recordings are made by <c>capstan worker</c>
+/// processes the test starts (and kills) on the same data folder.</summary>
+public sealed class RestartFixture : FakeCaptureFixture
+{
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => base.ExtraSettings().Append(new("Recorder:Enabled", "false"));
+}
+
+/// <summary>A recorder killed mid-recording (SIGKILL) and started again on the same data folder takes its recording
+/// back at once, goes on capturing the meeting that went on, and delivers one file with the gap listed; what the
+/// killed one left running is reaped.</summary>
+public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<RestartFixture>
+{
+    /// <summary>A <c>capstan worker</c> in a session (and so a process group) of its own, as a service manager runs it.</summary>
+    private sealed class Worker : IDisposable
+    {
+        private readonly Process _process;
+
+        public Worker(RestartFixture f, string log)
+        {
+            var dll = Path.Combine(CliRunner.RepoRoot, "src", "Capstan.Server", "bin", "Release", "net10.0", "Capstan.Server.dll");
+            var psi = new ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+            foreach (var a in new[]
+            {
+                "dotnet", dll, "worker", "--data-dir", f.DataDir, "--server-url", f.BaseUrl.ToString().TrimEnd('/'), "--public-url", f.BaseUrl.ToString().TrimEnd('/'),
+                "--Recorder:FrameRate=30", "--Recorder:Slots=1", "--Janus:Enabled=false", "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Capstan=Information",
+                "--Logging:Console:FormatterName=simple", "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff ", "--Logging:Console:FormatterOptions:SingleLine=true",
+            })
+            {
+                psi.ArgumentList.Add(a);
+            }
+            _process = Process.Start(psi)!;
+            StartedAt = DateTime.UtcNow;
+            var writer = new StreamWriter(log, append: true) { AutoFlush = true };
+            _process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is null)
+                {
+                    return;
+                }
+                if (e.Data.Contains("Recorder worker started", StringComparison.Ordinal))
+                {
+                    _up.TrySetResult(DateTime.UtcNow);
+                }
+                lock (writer)
+                {
+                    writer.WriteLine(e.Data);
+                }
+            };
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (writer) { writer.WriteLine(e.Data); } } };
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+            lock (writer)
+            {
+                writer.WriteLine($"{StartedAt:HH:mm:ss.fff} worker {_process.Id} launched");
+            }
+        }
+
+        private readonly TaskCompletionSource<DateTime> _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Pid => _process.Id;
+
+        /// <summary>When the worker said it had started (its process up, its recorder running).</summary>
+        public Task<DateTime> Up => _up.Task;
+
+        public DateTime StartedAt { get; }
+
+        /// <summary>SIGKILL of the worker alone: what it started is left running, as after an OOM kill of one process.</summary>
+        public void KillProcess() => _ = Kill(_process.Id, 9);
+
+        /// <summary>SIGKILL of its whole process group, as a crash under a service manager.</summary>
+        public void KillGroup() => _ = Kill(-_process.Id, 9);
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _ = Kill(_process.Id, 15);
+                if (!_process.WaitForExit(20_000))
+                {
+                    KillGroup();
+                }
+            }
+            _process.WaitForExit(5000);
+            _process.Dispose();
+        }
+    }
+
+    private string LedgerDir => Path.Combine(f.DataDir, "recorder", "processes");
+
+    /// <summary>The capture processes a worker lists (pid and start time), for checking they are gone later.</summary>
+    private List<(int Pid, long Started)> Listed() =>
+        Directory.Exists(LedgerDir)
+            ? Directory.GetFiles(LedgerDir).Select(p => (int.Parse(Path.GetFileName(p), CultureInfo.InvariantCulture), long.Parse(File.ReadAllText(p).Split(' ')[0], CultureInfo.InvariantCulture))).ToList()
+            : [];
+
+    private static bool Alive((int Pid, long Started) p) => Server.Processes.ProcessLedger.StartTime(p.Pid) == p.Started;
+
+    private async Task<JsonNode> RecordingAsync(string id) => (await f.GetAsync($"/recordings/{id}"))!;
+
+    [Fact]
+    public async Task KilledWorker_TakesItsRecordingBackAtOnce_AndDeliversOneFileWithTheGapsListed()
+    {
+        var log = Path.Combine(f.DataDir, "workers.log");
+        var meeting = await f.NewMeetingAsync();
+        var (_, token) = await f.AddParticipantAsync(meeting, "Flash");
+        var page = await f.OpenAsync(token, 640, 360);
+        Worker? worker = null;
+        var left = new List<(int Pid, long Started)>();
+        try
+        {
+            await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+            worker = new Worker(f, log);
+            await Wait.UntilAsync(() => Task.FromResult(Listed().Count >= 3), "the first worker's pulseaudio and warm surface", 60);
+            var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            var id = (await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["data"]!["id"]!.GetValue<string>();
+            await f.WaitStatusAsync(id, "RECORDING");
+            await Task.Delay(5000, TestContext.Current.CancellationToken);
+
+            // 1. The worker process alone dies: its display, browser, capture and sound server are left running.
+            left = Listed();
+            Assert.Contains(left, Alive);
+            var firstKill = DateTime.UtcNow;
+            worker.KillProcess();
+            await File.AppendAllTextAsync(log, $"{firstKill:HH:mm:ss.fff} killed the worker process\n", TestContext.Current.CancellationToken);
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            worker.Dispose();
+            worker = new Worker(f, log);
+            await Wait.UntilAsync(() => Task.FromResult(!left.Any(Alive)), "the new worker reaped what the killed one left", 30);
+            await Wait.UntilAsync(async () => (await RecordingAsync(id))["gaps"]!.AsArray().Count == 1, "the first gap closed: capture back", 30);
+            var firstRestart = await worker.Up.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken) - firstKill;
+            await Task.Delay(5000, TestContext.Current.CancellationToken);
+
+            // 2. The whole process group dies at once.
+            var second = Listed();
+            var secondKill = DateTime.UtcNow;
+            worker.KillGroup();
+            await File.AppendAllTextAsync(log, $"{secondKill:HH:mm:ss.fff} killed the worker's process group\n", TestContext.Current.CancellationToken);
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            worker.Dispose();
+            await Wait.UntilAsync(() => Task.FromResult(!second.Any(Alive)), "the killed group's processes gone", 10);
+            worker = new Worker(f, log);
+            await Wait.UntilAsync(async () => (await RecordingAsync(id))["gaps"]!.AsArray().Count == 2, "the second gap closed: capture back", 30);
+            var secondRestart = await worker.Up.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken) - secondKill;
+            await Task.Delay(5000, TestContext.Current.CancellationToken);
+
+            await f.ActAsync(id, "stop");
+            var done = await f.WaitStatusAsync(id, "UPLOADED", 90);
+            var gaps = done["gaps"]!.AsArray().Select(g => (Start: Time(g!, "start"), End: Time(g!, "end"))).ToList();
+            Assert.Equal(2, gaps.Count);
+            // The restart: from the kill until the new worker is up (its process started, its recorder running);
+            // the recording must be back within 3 s of that.
+            var restarts = new[] { firstRestart, secondRestart };
+            for (var i = 0; i < 2; i++)
+            {
+                var length = (gaps[i].End - gaps[i].Start).TotalSeconds;
+                Assert.True(length > 0 && length <= restarts[i].TotalSeconds + 3,
+                    $"gap {i + 1} is {length:0.00} s for a restart of {restarts[i].TotalSeconds:0.00} s; workers' log:\n{string.Join('\n', File.ReadAllLines(log).TakeLast(60))}");
+            }
+
+            var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+            try
+            {
+                var facts = await MediaFacts.ProbeAsync(file);
+                var expected = (Time(done, "stopped_time") - Time(done, "started_time")).TotalSeconds - gaps.Sum(g => (g.End - g.Start).TotalSeconds);
+                // A killed capture loses what it had not yet written (at most its last cluster, about a second).
+                Assert.InRange(facts.Duration, expected - 2.5, expected + 0.3);
+                Assert.Equal(("h264", "aac"), (facts.VideoCodec, facts.AudioCodec));
+                Assert.Equal((long)Math.Round(facts.Duration, MidpointRounding.AwayFromZero), done["recording_duration"]!.GetValue<long>());
+                await MediaFacts.RunAsync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"]);
+                var sync = await AvSync.MeasureAsync(file);
+                Assert.True(sync.Pairs.Count >= 8, $"too few flash/tone pairs: {sync}");
+                Assert.True(Math.Abs(sync.MedianMs) <= 40, $"median offset out of +-40 ms after two restarts: {sync}");
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+        finally
+        {
+            var last = Listed();
+            worker?.Dispose();
+            await page.Context.CloseAsync();
+            // Nothing a worker started outlives the test, whichever way it ended.
+            foreach (var p in left.Concat(last).Where(Alive))
+            {
+                _ = Kill(p.Pid, 9);
+            }
+            Assert.DoesNotContain(left.Concat(last), Alive);
+        }
+    }
+
+    private static DateTime Time(JsonNode node, string field) =>
+        DateTime.Parse(node[field]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
+}
