@@ -125,6 +125,9 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
     private readonly ConcurrentQueue<CaptureSurface> _ready = new();
     private int _launching;
 
+    /// <summary>Warm surfaces that are still healthy (readiness, metrics).</summary>
+    public int ReadyCount => _ready.Count(s => s.Healthy);
+
     /// <summary>A healthy warm surface, or null (the caller launches one itself).</summary>
     public async Task<CaptureSurface?> TakeAsync()
     {

@@ -13,7 +13,8 @@ public sealed partial class RecorderWorker(
     IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
     Storage.UploadSpool spool, Security.SecretProtector protector,
-    ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null) : BackgroundService
+    ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null,
+    CapstanMetrics? metrics = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -58,6 +59,7 @@ public sealed partial class RecorderWorker(
 
         var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
+        metrics?.AttachRecorder(() => new RecorderLoad(o.Slots, recordings.Count, pool.ReadyCount)); // slots/busy gauges, readiness
         while (!stoppingToken.IsCancellationRequested)
         {
             running.RemoveAll(t => t.IsCompleted);
@@ -99,6 +101,7 @@ public sealed partial class RecorderWorker(
     private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, Action done, CancellationToken ct)
     {
         await Task.Yield();
+        using var observed = await RecordingTelemetry.BeginAsync(job, ctx.Scopes, ctx.Logger, ctx.Owner, ct); // span + log scope
         try
         {
             await using var session = new RecordingSession(job, ctx);

@@ -75,6 +75,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// before it started, or the job was taken over).</summary>
     private async Task<bool> CaptureAsync(CancellationToken ct)
     {
+        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.capture");
         await StartBrowserAsync(ct);
         while (true)
         {
@@ -257,6 +258,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// recording UPLOADED. With nothing captured the recording ends ERRORED.</summary>
     private async Task DeliverAsync(CancellationToken ct)
     {
+        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.postprocess");
         await RemoveRecorderParticipantAsync(ct);
         var outDir = Path.Combine(_dir, "out");
         var manifestPath = Path.Combine(_dir, "delivery.json");
