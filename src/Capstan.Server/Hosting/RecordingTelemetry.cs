@@ -13,39 +13,47 @@ namespace Capstan.Server.Hosting;
 /// <c>capstan.recording_id</c>, which is how a trace backend joins them.</summary>
 public static class RecordingTelemetry
 {
-    public static async Task<IDisposable> BeginAsync(RecorderJobRow job, IServiceScopeFactory scopes, ILogger logger, string owner, CancellationToken ct)
+    /// <summary>The recording's meeting and type, read before <see cref="Begin"/> (null when the database does not
+    /// answer: the session reports that itself).</summary>
+    public static async Task<(Guid? MeetingId, string? Type)> LookupAsync(RecorderJobRow job, IServiceScopeFactory scopes, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(scopes);
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+            var row = await db.Recordings.AsNoTracking().Where(r => r.Id == job.RecordingId).Select(r => new { r.MeetingId, r.Type }).FirstOrDefaultAsync(ct);
+            return (row?.MeetingId, row?.Type);
+        }
+        catch (DbException)
+        {
+            return (null, null);
+        }
+    }
+
+    /// <summary>Opens the span and the logging scope. Synchronous on purpose: both live in async-local state, which
+    /// an async method's changes do not leave, so the caller must open them itself; it disposes them when the
+    /// session ends. Usage: <c>using var observed = RecordingTelemetry.Begin(job, logger, owner, await RecordingTelemetry.LookupAsync(job, scopes, ct));</c></summary>
+    public static IDisposable Begin(RecorderJobRow job, ILogger logger, string owner, (Guid? MeetingId, string? Type) recording)
+    {
+        ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(logger);
         var session = CapstanTelemetry.Source.StartActivity("recording.session");
-        Guid? meetingId = null;
-        string? type = null;
+        session?.SetTag("capstan.recording_id", job.RecordingId.ToString("D"));
+        session?.SetTag("capstan.job_id", job.Id.ToString("D"));
+        session?.SetTag("capstan.meeting_id", recording.MeetingId?.ToString("D"));
+        session?.SetTag("capstan.recording_type", recording.Type);
         using (var claim = CapstanTelemetry.Source.StartActivity("recorder.claim"))
         {
             claim?.SetTag("capstan.job_id", job.Id.ToString("D"));
             claim?.SetTag("capstan.job_attempt", job.Attempts);
             claim?.SetTag("capstan.lease_owner", owner);
-            try
-            {
-                await using var scope = scopes.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
-                var row = await db.Recordings.AsNoTracking().Where(r => r.Id == job.RecordingId).Select(r => new { r.MeetingId, r.Type }).FirstOrDefaultAsync(ct);
-                (meetingId, type) = (row?.MeetingId, row?.Type);
-            }
-            catch (DbException)
-            {
-                // The session itself reports the database; the ids below still name recording and job.
-            }
         }
-        session?.SetTag("capstan.recording_id", job.RecordingId.ToString("D"));
-        session?.SetTag("capstan.job_id", job.Id.ToString("D"));
-        session?.SetTag("capstan.meeting_id", meetingId?.ToString("D"));
-        session?.SetTag("capstan.recording_type", type);
         var logScope = logger.BeginScope(new Dictionary<string, object?>
         {
             ["RecordingId"] = job.RecordingId.ToString("D"),
-            ["MeetingId"] = meetingId?.ToString("D"),
+            ["MeetingId"] = recording.MeetingId?.ToString("D"),
             ["JobId"] = job.Id.ToString("D"),
         });
         return new Observation(session, logScope);

@@ -101,7 +101,7 @@ public sealed partial class RecorderWorker(
     private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, Action done, CancellationToken ct)
     {
         await Task.Yield();
-        using var observed = await RecordingTelemetry.BeginAsync(job, ctx.Scopes, ctx.Logger, ctx.Owner, ct); // span + log scope
+        using var observed = RecordingTelemetry.Begin(job, ctx.Logger, ctx.Owner, await RecordingTelemetry.LookupAsync(job, ctx.Scopes, ct)); // span + log scope
         try
         {
             await using var session = new RecordingSession(job, ctx);
