@@ -8,8 +8,8 @@ set -euo pipefail
 runtime_pkgs=(ca-certificates janus janus-tools libjs-janus-gateway libjs-webrtc-adapter
   xvfb pulseaudio pulseaudio-utils ffmpeg chromium fonts-dejavu-core)
 # PostgreSQL for the API suites, Node for the official-SDK suite, iproute2 for the media namespace, nginx with
-# the RTMP module as the RTMP-out target.
-test_pkgs=(postgresql postgresql-client nodejs npm iproute2 util-linux nginx-light libnginx-mod-rtmp openssh-server openssh-client)
+# the RTMP module as the RTMP-out target, systemd for systemd-analyze verify of the installed units.
+test_pkgs=(postgresql postgresql-client nodejs npm iproute2 util-linux nginx-light libnginx-mod-rtmp openssh-server openssh-client systemd)
 
 case "${1:-runtime}" in
   runtime) want=("${runtime_pkgs[@]}") ;;
