@@ -253,3 +253,42 @@ public sealed class MetricsOptionsTests
         (await c.GetJsonAsync("/metrics")).Error(HttpStatusCode.NotFound, "Metrics:Token", "Metrics:Port");
     }
 }
+
+/// <summary>A stand-alone worker has no Kestrel: its <c>Metrics:Port</c> is served by the exporter's own listener.</summary>
+[Collection(ObservabilityCollection.Name)]
+public sealed class WorkerMetricsTests
+{
+    [Fact]
+    public async Task Worker_ServesMetricsOnItsPort()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "capstan-tests", Guid.NewGuid().ToString("N"));
+        var port = new Uri(WebhookReceiver.FreeUrl()).Port;
+        var settings = new Dictionary<string, string?>
+        {
+            ["Capstan:DataDir"] = dir, ["Recorder:ServerUrl"] = "http://127.0.0.1:9", ["Recorder:Enabled"] = "false",
+            ["Metrics:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Logging:LogLevel:Default"] = "Warning",
+        };
+        using var worker = CapstanHost.BuildWorker(settings);
+        await DatabaseSetup.MigrateAsync(worker.Services, TestContext.Current.CancellationToken);
+        await worker.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var scrape = await Scrape.GetAsync(new Uri($"http://127.0.0.1:{port}"), token: null);
+            Assert.Contains("capstan_recorder_queue_depth", scrape.Names);
+            Assert.Equal(0, scrape.Value("capstan_recorder_queue_depth"));
+            Assert.Contains("dotnet_gc_collections_total", scrape.Names);
+        }
+        finally
+        {
+            await worker.StopAsync(CancellationToken.None);
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a pooled SQLite connection may still hold the file
+            }
+        }
+    }
+}
