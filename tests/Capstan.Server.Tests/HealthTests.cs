@@ -61,6 +61,27 @@ public sealed class HealthTests
     }
 
     [Fact]
+    public async Task Readyz_WithRecorderToolsPresent_ButNoWarmSlot_Is503_CountingTheSlots()
+    {
+        // Tools that exist but do nothing: the worker starts, and its warm display/browser never comes up.
+        await using var server = await Server.StartAsync(
+        [
+            new("Recorder:Enabled", "true"), new("Recorder:Slots", "1"),
+            new("Recorder:Chromium", "/bin/true"), new("Recorder:Xvfb", "/bin/true"), new("Recorder:Ffmpeg", "/bin/true"),
+            new("Recorder:Ffprobe", "/bin/true"), new("Recorder:PulseAudio", "/bin/true"), new("Recorder:Pactl", "/bin/true"),
+        ]);
+        using var c = server.Client();
+        string? message = null;
+        await MetricsTests.UntilAsync(async () =>
+        {
+            var r = await c.GetJsonAsync("/readyz");
+            message = r.Body["error"]?["message"]?.GetValue<string>();
+            return r.Status == HttpStatusCode.ServiceUnavailable && message?.Contains("slot(s) up", StringComparison.Ordinal) == true;
+        }, "the recorder check to count its slots", 20, () => message ?? "(no message)");
+        Assert.Contains("recorder (0 of 1 slot(s) up (0 warm, 0 busy))", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Readyz_WithJanusNotAnswering_Is503_NamingJanusAndItsUrl()
     {
         var closed = WebhookReceiver.FreeUrl().TrimEnd('/').Replace("/hook", string.Empty, StringComparison.Ordinal) + "/janus";
