@@ -30,9 +30,10 @@ public sealed class HealthTests
     public async Task Readyz_TurnsUnavailable_WhenPostgresStops_AndReadyAgainWhenItReturns()
     {
         await using var pg = await ThrowawayPostgres.StartAsync();
-        await using var server = await Server.StartAsync([new("Capstan:Database", pg.ConnectionString)]);
+        await using var server = await Server.StartAsync([new("Capstan:Database", pg.ConnectionString), new("Metrics:Token", "metrics-token-0123456789abcdef")]);
         using var c = server.Client();
         (await c.GetJsonAsync("/readyz")).Data();
+        Assert.Contains("capstan_recordings", (await Scrape.GetAsync(server.BaseUrl, "metrics-token-0123456789abcdef")).Names);
 
         await pg.HaltAsync();
         var down = await c.GetJsonAsync("/readyz");
@@ -40,6 +41,12 @@ public sealed class HealthTests
         Assert.Equal("failing", down.Body["checks"]!["database"]!.Str("status"));
         // Liveness does not depend on the database: a restart would not help.
         Assert.Equal(HttpStatusCode.OK, (await c.GetJsonAsync("/healthz")).Status);
+        // The scrape still answers; the database-backed gauges are left out of it, the rest is there.
+        // (after the gauges' one-second snapshot of the database has run out)
+        Scrape scrape = null!;
+        await MetricsTests.UntilAsync(async () => !(scrape = await Scrape.GetAsync(server.BaseUrl, "metrics-token-0123456789abcdef")).Names.Contains("capstan_recordings"),
+            "capstan_recordings to leave the scrape while the database is down", 10);
+        Assert.Contains("dotnet_gc_collections_total", scrape.Names);
 
         await pg.ResumeAsync();
         await MetricsTests.UntilAsync(async () => (await c.GetJsonAsync("/readyz")).Status == HttpStatusCode.OK, "/readyz back to 200", 30);
