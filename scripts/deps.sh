@@ -4,9 +4,12 @@
 set -euo pipefail
 
 # Janus (the SFU) with the Debian janus.js and adapter.js the meeting page loads; the recorder's display,
-# audio sink, browser and encoder.
+# audio sink and browser; GStreamer for the capture (display + sound on one clock, encoders, Matroska, the
+# watermark overlay, MPEG-TS for RTMP out); ffmpeg for joining, probing and pushing RTMP.
 runtime_pkgs=(ca-certificates janus janus-tools libjs-janus-gateway libjs-webrtc-adapter
-  xvfb pulseaudio pulseaudio-utils ffmpeg chromium fonts-dejavu-core)
+  xvfb pulseaudio pulseaudio-utils ffmpeg chromium fonts-dejavu-core
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-pulseaudio)
 # PostgreSQL for the API suites, Node for the official-SDK suite, iproute2 for the media namespace, nginx with
 # the RTMP module as the RTMP-out target, systemd for systemd-analyze verify of the installed units.
 test_pkgs=(postgresql postgresql-client nodejs npm iproute2 util-linux nginx-light libnginx-mod-rtmp openssh-server openssh-client systemd)

@@ -104,8 +104,8 @@ for db in "${dbs[@]}"; do
   token="cap_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   echo "== $db: server on http://127.0.0.1:$port (data: $data)"
   # Janus (the media plane) is not started: the benchmark measures the HTTP API, and a second SFU on the machine
-  # would only add noise (and ports) to it.
-  CAPSTAN_BOOTSTRAP_ACCOUNT_ID=$account CAPSTAN_BOOTSTRAP_APP_ID=$app CAPSTAN_BOOTSTRAP_TOKEN=$token Janus__Enabled=false Recorder__Enabled=false \
+  # would only add noise (and ports) to it. The per-account rate limits are off: one account drives the whole load.
+  CAPSTAN_BOOTSTRAP_ACCOUNT_ID=$account CAPSTAN_BOOTSTRAP_APP_ID=$app CAPSTAN_BOOTSTRAP_TOKEN=$token Janus__Enabled=false Recorder__Enabled=false RateLimits__Enabled=false \
     dotnet "$SERVER_DLL" serve --port "$port" --data-dir "$data" "${db_args[@]}" >"$work/$db-server.log" 2>&1 &
   server_pid=$!
   deadline=$((SECONDS + 90))

@@ -211,7 +211,16 @@ public sealed class RecordingDto
     /// <summary>Capstan extension: why an ERRORED recording failed (which destination, what it said).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ErrorMessage { get; init; }
+
+    /// <summary>Capstan extension: the stretches of the meeting a composite recording missed while it was on (a
+    /// capture process that died and was restarted, a recorder that was killed and took the recording back), each
+    /// from the last frame before it to the first frame after it. The file holds no such stretch: like a pause, it is
+    /// joined over. Empty when there was none.</summary>
+    public IReadOnlyList<RecordingGap> Gaps { get; init; } = [];
 }
+
+/// <summary>A stretch of a meeting that a recording missed: <c>start</c> and <c>end</c> are wall-clock instants.</summary>
+public sealed record RecordingGap(DateTime Start, DateTime End);
 
 public sealed record TrackRecordingResponse(RecordingDto Recording);
 

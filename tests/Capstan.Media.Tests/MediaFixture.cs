@@ -51,6 +51,10 @@ public class MediaFixture : IAsyncLifetime
             ["Recorder:Slots"] = "2",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Capstan"] = "Information",
+            // The test servers (custom pages, watermarks, RTMP, SFTP, webhook receivers) are on the namespace's
+            // own network and loopback: the outbound policy refuses both unless listed.
+            ["Outbound:AllowedNetworks:0"] = "10.99.0.0/24",
+            ["Outbound:AllowedNetworks:1"] = "127.0.0.0/8",
         };
         foreach (var (k, v) in ExtraSettings())
         {
@@ -77,7 +81,7 @@ public class MediaFixture : IAsyncLifetime
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
-            ExecutablePath = "/usr/bin/chromium",
+            ExecutablePath = BrowserExecutable(),
             Headless = true,
             Args =
             [
@@ -93,6 +97,9 @@ public class MediaFixture : IAsyncLifetime
     protected virtual Task BeforeStartAsync() => Task.CompletedTask;
 
     protected virtual IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [];
+
+    /// <summary>The participants' browser.</summary>
+    protected virtual string BrowserExecutable() => "/usr/bin/chromium";
 
     /// <summary>More flags for the participants' Chromium.</summary>
     protected virtual IEnumerable<string> BrowserArgs() => [];

@@ -7,58 +7,84 @@ namespace Capstan.Server.Tests;
 /// starting anything.</summary>
 public sealed class ArgumentBuilderTests
 {
-    private static CaptureSpec Spec(string codec = "H264", string audio = "AAC", int channels = 2, string? watermark = null, string? position = null, string? rtmp = null) =>
-        new(7, "rec_x", 640, 360, 15, codec, audio, channels, 0.075, "/w/seg_0001.mkv", watermark, position, 64, 32, rtmp);
+    private static CaptureSpec Spec(string codec = "H264", string audio = "AAC", int channels = 2, string? watermark = null, string? position = null, int? rtmpPort = null, double audioOffset = 0) =>
+        new(7, "rec_x", 640, 360, 15, codec, audio, channels, audioOffset, "/w/seg_0001.mkv", watermark, position, 64, 32, rtmpPort);
 
     private static string Joined(IEnumerable<string> args) => string.Join(' ', args);
 
     [Fact]
-    public void Capture_H264_UsesX264ZeroLatencyAndAac_IntoFlushedMatroska()
+    public void Capture_H264_GrabsDisplayAndSinkOnTheAudioClock_IntoMatroska()
     {
         var a = Joined(MediaArgs.Capture(Spec()));
-        Assert.Contains("-f x11grab -draw_mouse 0 -framerate 15 -video_size 640x360 -i :7.0+0,0", a, StringComparison.Ordinal);
-        Assert.Contains("-f pulse -sample_rate 48000 -channels 2 -fragment_size 3840 -itsoffset 0.075 -i rec_x.monitor", a, StringComparison.Ordinal);
-        Assert.Contains("-c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -g 30", a, StringComparison.Ordinal);
-        Assert.Contains("-c:a aac -b:a 384k -ac 2", a, StringComparison.Ordinal);
-        Assert.Contains("-af aresample=async=1000", a, StringComparison.Ordinal);
-        Assert.EndsWith("-flush_packets 1 -f matroska /w/seg_0001.mkv", a, StringComparison.Ordinal);
-        Assert.Contains("-progress pipe:1", a, StringComparison.Ordinal);
+        Assert.StartsWith("-e -v ximagesrc display-name=:7 use-damage=false show-pointer=false startx=0 starty=0 endx=639 endy=359 ! video/x-raw,framerate=15/1 ! identity name=grab silent=false", a, StringComparison.Ordinal);
+        // A bounded, leaky queue before the encoder, then a constant frame rate.
+        Assert.Contains($"queue max-size-buffers={MediaArgs.VideoQueueFrames} max-size-bytes=0 max-size-time=0 leaky=downstream ! videoconvert ! videorate ! video/x-raw,format=I420,framerate=15/1", a, StringComparison.Ordinal);
+        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=30 ! h264parse", a, StringComparison.Ordinal);
+        // The sound: the sink's monitor, the pipeline's clock (pulsesrc provides it: no provide-clock=false), half a frame later.
+        Assert.Contains("pulsesrc device=\"rec_x.monitor\" ! audio/x-raw,rate=48000,channels=2", a, StringComparison.Ordinal);
+        Assert.DoesNotContain("provide-clock", a, StringComparison.Ordinal);
+        Assert.Contains("avenc_aac bitrate=384000 ! aacparse ! identity name=sound ts-offset=33333333 ! queue ! mux.", a, StringComparison.Ordinal);
+        Assert.EndsWith("matroskamux name=mux ! filesink location=\"/w/seg_0001.mkv\"", a, StringComparison.Ordinal);
+        Assert.DoesNotContain("tee", a, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Capture_AudioOffset_IsAddedToTheHalfFrame()
+    {
+        Assert.Contains("identity name=sound ts-offset=-16666667", Joined(MediaArgs.Capture(Spec(audioOffset: -0.05))), StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData("VP8", "VORBIS", 2, "-c:v libvpx -deadline realtime", "-c:a libvorbis -b:a 128k -ac 2")]
-    [InlineData("VP9", "VORBIS", 1, "-c:v libvpx-vp9 -deadline realtime", "-c:a libvorbis -b:a 96k -ac 1")]
-    [InlineData("H264", "MP3", 1, "-c:v libx264", "-c:a libmp3lame -b:a 128k -ac 1")]
+    [InlineData("VP8", "VORBIS", 2, "vp8enc deadline=1 cpu-used=8", "vorbisenc bitrate=128000")]
+    [InlineData("VP9", "VORBIS", 1, "vp9enc deadline=1 cpu-used=8 row-mt=true", "vorbisenc bitrate=96000")]
+    [InlineData("H264", "MP3", 1, "x264enc", "lamemp3enc bitrate=128 target=bitrate cbr=true ! mpegaudioparse")]
     public void Capture_CodecsAndChannels(string video, string audio, int channels, string videoArgs, string audioArgs)
     {
         var a = Joined(MediaArgs.Capture(Spec(video, audio, channels)));
         Assert.Contains(videoArgs, a, StringComparison.Ordinal);
         Assert.Contains(audioArgs, a, StringComparison.Ordinal);
+        Assert.Contains($"audioconvert ! audio/x-raw,channels={channels} !", a, StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData("left top", "overlay=0:0")]
-    [InlineData("right top", "overlay=W-w:0")]
-    [InlineData("left bottom", "overlay=0:H-h")]
-    [InlineData("right bottom", "overlay=W-w:H-h")]
-    public void Capture_Watermark_IsScaledAndPlacedByPosition(string position, string overlay)
+    [InlineData("left top", "offset-x=0 offset-y=0")]
+    [InlineData("right top", "offset-x=576 offset-y=0")]
+    [InlineData("left bottom", "offset-x=0 offset-y=328")]
+    [InlineData("right bottom", "offset-x=576 offset-y=328")]
+    public void Capture_Watermark_IsScaledAndPlacedByPosition(string position, string offsets)
     {
-        var args = MediaArgs.Capture(Spec(watermark: "/w/watermark", position: position));
-        var a = Joined(args);
-        Assert.Contains("-i /w/watermark", a, StringComparison.Ordinal);
-        var filter = args[args.ToList().IndexOf("-filter_complex") + 1];
-        Assert.Contains("[2:v]scale=64:32[wm]", filter, StringComparison.Ordinal);
-        Assert.Contains(overlay, filter, StringComparison.Ordinal);
-        Assert.Contains("-map [v]", a, StringComparison.Ordinal);
+        var a = Joined(MediaArgs.Capture(Spec(watermark: "/w/watermark", position: position)));
+        Assert.Contains($"framerate=15/1 ! gdkpixbufoverlay location=\"/w/watermark\" {offsets} overlay-width=64 overlay-height=32 ! x264enc", a, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Capture_RtmpOut_TeesTheFileAndTheStream_IgnoringStreamFailures()
+    public void Capture_RtmpOut_TeesBothStreamsToLocalMpegTs_ThroughLeakyQueues()
     {
-        var args = MediaArgs.Capture(Spec(rtmp: "rtmp://127.0.0.1:1935/live/a|b"));
-        Assert.Equal("[f=matroska]/w/seg_0001.mkv|[f=flv:onfail=ignore]rtmp://127.0.0.1:1935/live/a\\|b", args[^1]);
-        Assert.Contains("+global_header", args);
-        Assert.Equal("tee", args[^2]);
+        var a = Joined(MediaArgs.Capture(Spec(rtmpPort: 5004)));
+        Assert.Contains("h264parse ! tee name=v ! queue ! mux. v. ! queue leaky=downstream max-size-time=2000000000 ! ts.", a, StringComparison.Ordinal);
+        Assert.Contains("tee name=au ! queue ! mux. au. ! queue leaky=downstream max-size-time=2000000000 ! ts. mpegtsmux name=ts ! udpsink host=127.0.0.1 port=5004 sync=false async=false", a, StringComparison.Ordinal);
+        var push = Joined(MediaArgs.RtmpPush(5004, "rtmp://127.0.0.1:1935/live/a"));
+        Assert.Contains("-f mpegts -i udp://127.0.0.1:5004?", push, StringComparison.Ordinal);
+        Assert.EndsWith("-c copy -f flv rtmp://127.0.0.1:1935/live/a", push, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Capture_PathsWithSpacesAndQuotes_AreQuotedForGstLaunch()
+    {
+        var a = MediaArgs.Capture(Spec() with { Output = "/w/a \"b\"/seg.mkv" });
+        Assert.Equal("location=\"/w/a \\\"b\\\"/seg.mkv\"", a[^1]);
+    }
+
+    [Fact]
+    public void GrabLine_ReadsTheFramesRunningTime()
+    {
+        const string line = "/GstPipeline:pipeline0/GstIdentity:grab: last-message = chain   ******* (grab:sink) (921600 bytes, dts: none, pts: 0:01:02.033333333, duration: 0:00:00.033333333, offset: 1861, offset_end: 1862, flags: 00000000 , meta: none) 0x7f0";
+        Assert.True(MediaArgs.GrabLine(line, out var t));
+        Assert.Equal(62.033333333, t, 6);
+        Assert.True(MediaArgs.IsGrabLine(line));
+        Assert.False(MediaArgs.GrabLine("/GstPipeline:pipeline0/GstIdentity:grab: last-message = event   ******* (grab:sink) E (type: stream-start (10254), ", out _));
+        Assert.False(MediaArgs.GrabLine("Setting pipeline to PLAYING ...", out _));
+        Assert.False(MediaArgs.IsGrabLine("ERROR: from element /GstPipeline:pipeline0/GstXImageSrc:ximagesrc0: Could not open X display"));
     }
 
     [Fact]
@@ -81,6 +107,10 @@ public sealed class ArgumentBuilderTests
         Assert.Contains("--user-data-dir=/w/profile", c);
         Assert.Contains("--autoplay-policy=no-user-gesture-required", c);
         Assert.Contains("--disable-background-networking", c);
+        Assert.DoesNotContain(c, a => a.StartsWith("--proxy", StringComparison.Ordinal));
+        var fenced = MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x", "http://127.0.0.1:3128");
+        Assert.Contains("--proxy-server=http://127.0.0.1:3128", fenced);
+        Assert.Contains("--proxy-bypass-list=<-loopback>", fenced);
     }
 
     [Fact]

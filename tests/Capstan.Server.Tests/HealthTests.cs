@@ -74,7 +74,7 @@ public sealed class HealthTests
         await using var server = await Server.StartAsync(
         [
             new("Recorder:Enabled", "true"), new("Recorder:Slots", "1"),
-            new("Recorder:Chromium", "/bin/true"), new("Recorder:Xvfb", "/bin/true"), new("Recorder:Ffmpeg", "/bin/true"),
+            new("Recorder:Chromium", "/bin/true"), new("Recorder:Xvfb", "/bin/true"), new("Recorder:Ffmpeg", "/bin/true"), new("Recorder:GstLaunch", "/bin/true"),
             new("Recorder:Ffprobe", "/bin/true"), new("Recorder:PulseAudio", "/bin/true"), new("Recorder:Pactl", "/bin/true"),
         ]);
         using var c = server.Client();

@@ -149,7 +149,7 @@ free_port() {
 }
 
 start_server() { # start_server PORT
-  env -u Webhooks__AllowPrivateTargets -u WEBHOOKS__ALLOWPRIVATETARGETS \
+  env -u Webhooks__AllowPrivateTargets -u WEBHOOKS__ALLOWPRIVATETARGETS -u Outbound__AllowPrivateTargets -u OUTBOUND__ALLOWPRIVATETARGETS \
     CAPSTAN_BOOTSTRAP_ACCOUNT_ID="$account_id" CAPSTAN_BOOTSTRAP_APP_ID="$app_id" CAPSTAN_BOOTSTRAP_TOKEN="$api_token" \
     Janus__Enabled=false Recorder__Enabled=false \
     dotnet "$DLL" serve --port "$1" --data-dir "$data" "${db_args[@]}" >>"$log" 2>&1 &

@@ -144,6 +144,10 @@ public sealed class RecordingRow
 
     public string? AudioSha256 { get; set; }
 
+    /// <summary>Stretches of the meeting the recording missed while it was on (a capture restart, a recorder that
+    /// was killed and took the recording back): a JSON list of <c>{start, end}</c>, null when there was none.</summary>
+    public string? GapsJson { get; set; }
+
     public DateTime UpdatedAt { get; set; }
 }
 

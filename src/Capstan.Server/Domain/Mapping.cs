@@ -66,6 +66,7 @@ public static class Mapping
         Sha256 = r.Sha256,
         AudioSha256 = r.AudioSha256,
         ErrorMessage = r.Status == RecordingStatus.Errored ? r.ErrorMessage : null,
+        Gaps = r.GapsJson is not null ? Read<List<RecordingGap>>(r.GapsJson) : [],
     };
 
     public static SessionDto ToDto(this SessionRow s, int liveParticipants, double minutesConsumed) => new()

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Capstan.Server.Domain;
 
 /// <summary>Meetings and their participants.</summary>
-public sealed class MeetingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, ParticipantTokens tokens, StorageAliases storageAliases)
+public sealed class MeetingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, ParticipantTokens tokens, StorageAliases storageAliases, OutboundTargets outbound)
 {
     public const string Active = "ACTIVE";
     public const string Inactive = "INACTIVE";
@@ -19,7 +19,7 @@ public sealed class MeetingService(CapstanDbContext db, TimeProvider time, Secre
     public async Task<MeetingRow> CreateAsync(Guid appId, MeetingRequest? body, CancellationToken ct)
     {
         body ??= new MeetingRequest();
-        Validate(body, allowStatus: false);
+        await ValidateAsync(body, allowStatus: false, ct);
         var now = Now;
         var m = new MeetingRow { Id = Guid.NewGuid(), AppId = appId, Status = Active, CreatedAt = now, UpdatedAt = now, SessionKeepAliveTimeInSecs = DefaultKeepAlive };
         Apply(m, body, replace: true);
@@ -32,7 +32,7 @@ public sealed class MeetingService(CapstanDbContext db, TimeProvider time, Secre
     public async Task<MeetingRow> UpdateAsync(Guid appId, Guid meetingId, MeetingRequest? body, bool replace, CancellationToken ct)
     {
         body ??= new MeetingRequest();
-        Validate(body, allowStatus: !replace);
+        await ValidateAsync(body, allowStatus: !replace, ct);
         var m = await FindAsync(appId, meetingId, tracking: true, ct);
         Apply(m, body, replace);
         if (!replace && body.Status is { } status)
@@ -167,7 +167,7 @@ public sealed class MeetingService(CapstanDbContext db, TimeProvider time, Secre
         }
     }
 
-    private void Validate(MeetingRequest body, bool allowStatus)
+    private async Task ValidateAsync(MeetingRequest body, bool allowStatus, CancellationToken ct)
     {
         var v = new Validation();
         v.MaxLength(body.Title, 1024, "title");
@@ -189,6 +189,13 @@ public sealed class MeetingService(CapstanDbContext db, TimeProvider time, Secre
             }
         }
         v.ThrowIfAny();
+        if (body.RecordingConfig is { } rc)
+        {
+            await outbound.UrlAsync(rc.VideoConfig?.Watermark?.Url, "recording_config.video_config.watermark.url", v, ct);
+            await outbound.UrlAsync(rc.LiveStreamingConfig?.RtmpUrl, "recording_config.live_streaming_config.rtmp_url", v, ct);
+            await outbound.StorageAsync(rc.StorageConfig, "recording_config.storage_config", v, ct);
+            v.ThrowIfAny();
+        }
     }
 
     private void Apply(MeetingRow m, MeetingRequest body, bool replace)

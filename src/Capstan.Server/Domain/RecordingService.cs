@@ -13,7 +13,7 @@ public sealed record RecordingListFilter(
 
 /// <summary>Starting, listing and controlling recordings. A start writes the INVOKED recording and its recorder
 /// job in one transaction; the recorder worker claims the job. Nothing here pretends to record.</summary>
-public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases, RecorderSignals signals, RecordingCounts counts)
+public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases, RecorderSignals signals, RecordingCounts counts, OutboundTargets outbound)
 {
     public async Task<RecordingRow> StartAsync(Guid appId, StartRecordingRequest? body, CancellationToken ct)
     {
@@ -25,10 +25,17 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         v.Required(body.MeetingId, "meeting_id");
         RecordingConfigs.ValidateStart(body, v, storageAliases.Types);
         v.ThrowIfAny();
+        await outbound.UrlAsync(body.Url, "url", v, ct);
+        await outbound.UrlAsync(body.VideoConfig?.Watermark?.Url, "video_config.watermark.url", v, ct);
+        await outbound.UrlAsync(body.RtmpOutConfig?.RtmpUrl, "rtmp_out_config.rtmp_url", v, ct);
+        await outbound.StorageAsync(body.StorageConfig, "storage_config", v, ct);
+        v.ThrowIfAny();
         var meeting = await RecordableMeetingAsync(appId, body.MeetingId, ct);
         var meetingId = meeting.Id;
         var app = await db.Apps.AsNoTracking().FirstAsync(a => a.Id == appId, ct);
         var config = RecordingConfigs.Merge(body, Mapping.ReadStoredConfig(meeting.RecordingConfigJson), Mapping.ReadStoredConfig(app.DefaultRecordingConfigJson), protector);
+        await outbound.InheritedAsync(body, config, protector, v, ct);
+        v.ThrowIfAny();
         if (config.RtmpUrl is not null && config.VideoCodec != "H264")
         {
             throw CapstanException.Invalid($"rtmp_out_config needs video_config.codec H264 (RTMP carries H.264), got {config.VideoCodec}");
@@ -62,6 +69,11 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         var v = new Validation();
         v.Required(body.MeetingId, "meeting_id");
         var track = TrackConfigs.Build(body, v, storageAliases.Types, protector, out var maxSeconds);
+        v.ThrowIfAny();
+        foreach (var layer in track.Layers.Where(l => l.Storage is not null))
+        {
+            await outbound.StorageAsync(StorageConfigs.Unprotect(layer.Storage!, protector), $"layers.{layer.Name}.storage_config", v, ct);
+        }
         v.ThrowIfAny();
         var meeting = await RecordableMeetingAsync(appId, body.MeetingId, ct);
         var meetingId = meeting.Id;

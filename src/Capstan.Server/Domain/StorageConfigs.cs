@@ -5,7 +5,7 @@ using Capstan.Server.Security;
 namespace Capstan.Server.Domain;
 
 /// <summary>Validation and at-rest protection of <c>storage_config</c>.</summary>
-public static class StorageConfigs
+public static partial class StorageConfigs
 {
     public static readonly IReadOnlyList<string> Types = ["aws", "azure", "digitalocean", "gcs", "sftp"];
     public static readonly IReadOnlyList<string> AuthMethods = ["KEY", "PASSWORD"];
@@ -50,6 +50,12 @@ public static class StorageConfigs
                 v.Required(config.Secret, $"{field}.secret");
                 v.Required(config.Bucket, $"{field}.bucket");
                 v.Required(config.Region, $"{field}.region");
+                if (config.Region is { Length: > 0 } region && !RegionPattern().IsMatch(region))
+                {
+                    // The region becomes part of the endpoint's host name (s3.{region}.amazonaws.com,
+                    // {region}.digitaloceanspaces.com): nothing but a region name may reach it.
+                    v.Add($"{field}.region must be a region name (letters, digits and '-'), got '{Ids.Trim(region)}'");
+                }
                 break;
             case "azure":
                 v.Required(config.AccessKey, $"{field}.access_key (the Azure connection string)");
@@ -129,6 +135,9 @@ public static class StorageConfigs
             return false;
         }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9-]{1,64}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex RegionPattern();
 
     private sealed record StorageSecrets(string? AccessKey, string? Secret, string? Password, string? PrivateKey);
 }

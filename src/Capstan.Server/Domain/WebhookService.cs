@@ -1,15 +1,11 @@
-using System.Net;
-using System.Net.Sockets;
 using Capstan.Contracts;
 using Capstan.Server.Data;
-using Capstan.Server.Hosting;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 
 namespace Capstan.Server.Domain;
 
 /// <summary>Webhook subscriptions (delivery reads the outbox).</summary>
-public sealed class WebhookService(CapstanDbContext db, TimeProvider time, IOptions<WebhookOptions> options)
+public sealed class WebhookService(CapstanDbContext db, TimeProvider time, OutboundTargets outbound)
 {
     public async Task<WebhookRow> CreateAsync(Guid appId, WebhookRequest? body, CancellationToken ct)
     {
@@ -21,7 +17,7 @@ public sealed class WebhookService(CapstanDbContext db, TimeProvider time, IOpti
         {
             v.Add("events is required");
         }
-        Validate(body, v);
+        await ValidateAsync(body, v, ct);
         var now = Now;
         var w = new WebhookRow
         {
@@ -46,7 +42,7 @@ public sealed class WebhookService(CapstanDbContext db, TimeProvider time, IOpti
                 v.Add("events is required");
             }
         }
-        Validate(body, v);
+        await ValidateAsync(body, v, ct);
         var w = await FindAsync(appId, webhookId, tracking: true, ct);
         w.Name = body.Name ?? w.Name;
         w.Url = body.Url ?? w.Url;
@@ -75,7 +71,7 @@ public sealed class WebhookService(CapstanDbContext db, TimeProvider time, IOpti
         return w;
     }
 
-    private void Validate(WebhookRequest body, Validation v)
+    private async Task ValidateAsync(WebhookRequest body, Validation v, CancellationToken ct)
     {
         v.MaxLength(body.Name, 256, "name");
         v.Url(body.Url, "url", "http", "https");
@@ -90,45 +86,9 @@ public sealed class WebhookService(CapstanDbContext db, TimeProvider time, IOpti
                 v.OneOf(e, WebhookEvents.All, "events[]");
             }
         }
-        if (!v.HasErrors && body.Url is { } url && !options.Value.AllowPrivateTargets && IsPrivateTarget(new Uri(url)))
-        {
-            v.Add($"url points at a loopback, private, link-local or metadata address ('{new Uri(url).Host}'); the operator can allow it with Webhooks:AllowPrivateTargets");
-        }
         v.ThrowIfAny();
-    }
-
-    /// <summary>True for hosts that must not receive webhooks by default. IP literals are checked by range;
-    /// names that always mean this machine or a cloud metadata service are refused by name. Names are resolved
-    /// again at delivery time.</summary>
-    public static bool IsPrivateTarget(Uri uri)
-    {
-        ArgumentNullException.ThrowIfNull(uri);
-        var host = uri.IdnHost.TrimEnd('.').ToLowerInvariant();
-        if (host is "localhost" or "metadata" or "metadata.google.internal" || host.EndsWith(".localhost", StringComparison.Ordinal) || host.EndsWith(".internal", StringComparison.Ordinal))
-        {
-            return true;
-        }
-        return IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IsPrivateAddress(ip);
-    }
-
-    public static bool IsPrivateAddress(IPAddress ip)
-    {
-        ArgumentNullException.ThrowIfNull(ip);
-        if (ip.IsIPv4MappedToIPv6)
-        {
-            ip = ip.MapToIPv4();
-        }
-        if (IPAddress.IsLoopback(ip) || ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any))
-        {
-            return true;
-        }
-        if (ip.AddressFamily == AddressFamily.InterNetwork)
-        {
-            var b = ip.GetAddressBytes();
-            return b[0] == 10 || b[0] == 0 || (b[0] == 172 && b[1] is >= 16 and <= 31) || (b[0] == 192 && b[1] == 168)
-                || (b[0] == 169 && b[1] == 254) || (b[0] == 100 && b[1] is >= 64 and <= 127) || b[0] >= 224;
-        }
-        return ip.IsIPv6LinkLocal || ip.IsIPv6SiteLocal || ip.IsIPv6UniqueLocal || ip.IsIPv6Multicast;
+        await outbound.UrlAsync(body.Url, "url", v, ct);
+        v.ThrowIfAny();
     }
 
     private DateTime Now => time.GetUtcNow().UtcDateTime;

@@ -169,6 +169,10 @@ public static class CapstanCommands
         {
             v.Add("storage_config.type is required (--type)");
         }
+        if (!v.HasErrors)
+        {
+            await scope.ServiceProvider.GetRequiredService<OutboundTargets>().StorageAsync(config, "storage_config", v, CancellationToken.None);
+        }
         try
         {
             v.ThrowIfAny();

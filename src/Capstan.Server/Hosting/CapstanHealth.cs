@@ -164,7 +164,7 @@ public static class RecorderTools
     public static IReadOnlyList<string> Missing(RecorderOptions o)
     {
         ArgumentNullException.ThrowIfNull(o);
-        var tools = new[] { ("chromium", o.Chromium), ("Xvfb", o.Xvfb), ("ffmpeg", o.Ffmpeg), ("ffprobe", o.Ffprobe), ("pulseaudio", o.PulseAudio), ("pactl", o.Pactl) };
+        var tools = new[] { ("chromium", o.Chromium), ("Xvfb", o.Xvfb), ("ffmpeg", o.Ffmpeg), ("gst-launch-1.0", o.GstLaunch), ("ffprobe", o.Ffprobe), ("pulseaudio", o.PulseAudio), ("pactl", o.Pactl) };
         return [.. tools.Where(t => !IsExecutable(t.Item2)).Select(t => $"{t.Item1} ({t.Item2})")];
     }
 

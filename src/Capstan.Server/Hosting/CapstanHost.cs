@@ -73,12 +73,12 @@ public static class CapstanHost
         services.AddHostedService<TrackRecorder>();
         services.AddHostedService<BucketRetention>();
         services.AddSingleton<Webhooks.WebhookSigner>();
-        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(15));
         if (builder.Configuration.GetValue("Webhooks:Deliver", true))
         {
             services.AddHostedService<Webhooks.WebhookDispatcher>();
         }
 
+        services.AddCapstanRateLimits();
         services.Configure<JsonOptions>(o => CapstanJson.Configure(o.SerializerOptions));
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ErrorHandler>();
@@ -97,6 +97,7 @@ public static class CapstanHost
     {
         services.AddSingleton(TimeProvider.System);
         services.AddCapstanDatabase(options);
+        services.AddOutboundPolicy();
         services.AddSingleton<SecretProtector>();
         services.AddSingleton<ParticipantTokens>();
         services.AddSingleton<StorageAliases>();
@@ -158,6 +159,7 @@ public static class CapstanHost
         app.UseStatusCodePages(EmptyErrorBodies.WriteAsync);
         app.UseRouting();
         app.UseMiddleware<ApiAuthMiddleware>();
+        app.UseCapstanRateLimits();
 
         app.MapCapstanHealth();
         app.MapOpenApi("/openapi/{documentName}.json");

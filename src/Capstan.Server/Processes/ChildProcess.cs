@@ -33,7 +33,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>Starts <paramref name="fileName"/> with <paramref name="arguments"/>; <paramref name="onLine"/> sees
     /// every output line (stdout and stderr) as it arrives.</summary>
     public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, string? logFile = null,
-        IReadOnlyDictionary<string, string>? environment = null, Action<string>? onLine = null, bool redirectStdin = false)
+        IReadOnlyDictionary<string, string>? environment = null, Action<string>? onLine = null, bool redirectStdin = false, Func<string, bool>? logFilter = null)
     {
         var psi = new ProcessStartInfo(fileName)
         {
@@ -64,7 +64,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
             {
                 return;
             }
-            child.Remember(e.Data);
+            child.Remember(e.Data, logFilter);
             onLine?.Invoke(e.Data);
         };
         process.OutputDataReceived += handler;
@@ -150,8 +150,13 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
-    private void Remember(string line)
+    /// <summary>Keeps the line in the tail and the log, unless <paramref name="logFilter"/> says it is not worth it.</summary>
+    private void Remember(string line, Func<string, bool>? logFilter)
     {
+        if (logFilter is not null && !logFilter(line))
+        {
+            return;
+        }
         lock (_gate)
         {
             _tail.Enqueue(line);

@@ -40,17 +40,17 @@ public sealed class CaptureSurface : IAsyncDisposable
 
     public bool Healthy => !Xvfb.HasExited && !Chromium.HasExited;
 
-    public static async Task<CaptureSurface> LaunchAsync(RecorderOptions o, PulseServer pulse, HttpClient http, string dir, CancellationToken ct)
+    public static async Task<CaptureSurface> LaunchAsync(RecorderOptions o, PulseServer pulse, HttpClient http, string dir, Processes.ProcessLedger ledger, CancellationToken ct)
     {
         Directory.CreateDirectory(dir);
         var displayReady = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var xvfb = ChildProcess.Start("Xvfb", o.Xvfb, MediaArgs.Xvfb(o.MaxWidth, o.MaxHeight), Path.Combine(dir, "xvfb.log"), onLine: line =>
+        var xvfb = ledger.Track(ChildProcess.Start("Xvfb", o.Xvfb, MediaArgs.Xvfb(o.MaxWidth, o.MaxHeight), Path.Combine(dir, "xvfb.log"), onLine: line =>
         {
             if (int.TryParse(line.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var d))
             {
                 displayReady.TrySetResult(d);
             }
-        });
+        }));
         ChildProcess? chromium = null;
         var sinkModule = -1;
         try
@@ -69,7 +69,7 @@ public sealed class CaptureSurface : IAsyncDisposable
                 ["DISPLAY"] = ":" + display.ToString(CultureInfo.InvariantCulture),
                 ["PULSE_SINK"] = sink,
             };
-            chromium = ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, MediaArgs.BlankApp), Path.Combine(dir, "chromium.log"), env);
+            chromium = ledger.Track(ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, MediaArgs.BlankApp, o.BrowserProxyServer), Path.Combine(dir, "chromium.log"), env));
             var cdp = await Cdp.ConnectAsync(profile, http, TimeSpan.FromSeconds(20), ct);
             return new CaptureSurface(dir, sink, sinkModule, display, xvfb, chromium, cdp, pulse);
         }
@@ -120,7 +120,7 @@ public sealed class CaptureSurface : IAsyncDisposable
 }
 
 /// <summary>Warm capture surfaces, one per worker slot, launched ahead of the recordings that will use them.</summary>
-public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse, HttpClient http, string workDir, ILogger logger) : IAsyncDisposable
+public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse, HttpClient http, string workDir, Processes.ProcessLedger ledger, ILogger logger) : IAsyncDisposable
 {
     private readonly ConcurrentQueue<CaptureSurface> _ready = new();
     private int _launching;
@@ -152,7 +152,7 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
             {
                 try
                 {
-                    var s = await CaptureSurface.LaunchAsync(options, pulse, http, Path.Combine(workDir, "warm-" + Guid.NewGuid().ToString("N")[..8]), ct);
+                    var s = await CaptureSurface.LaunchAsync(options, pulse, http, Path.Combine(workDir, "warm-" + Guid.NewGuid().ToString("N")[..8]), ledger, ct);
                     _ready.Enqueue(s);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)

@@ -35,6 +35,20 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time)
         return null;
     }
 
+    /// <summary>The jobs of recordings of <paramref name="type"/> that <paramref name="owner"/> held when it stopped
+    /// (a worker killed and started again on the same work folder, see <see cref="NodeIdentity"/>): taken back at once
+    /// with a new lease, whatever the old lease's expiry.</summary>
+    public async Task<IReadOnlyList<RecorderJobRow>> ReclaimAsync(string owner, TimeSpan lease, string type, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var mine = db.RecorderJobs.Where(j => j.State == JobStates.Claimed && j.LeaseOwner == owner && db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type));
+        await mine.ExecuteUpdateAsync(u => u
+            .SetProperty(j => j.LeaseExpiresAt, now + lease)
+            .SetProperty(j => j.Attempts, j => j.Attempts + 1)
+            .SetProperty(j => j.UpdatedAt, now), ct);
+        return await mine.AsNoTracking().OrderBy(j => j.CreatedAt).ToListAsync(ct);
+    }
+
     /// <summary>Extends the lease; false when the job is no longer this worker's (cancelled or taken over).</summary>
     public async Task<bool> RenewAsync(Guid jobId, string owner, TimeSpan lease, CancellationToken ct)
     {

@@ -3,10 +3,11 @@ using Capstan.Server.Domain;
 
 namespace Capstan.Server.Recorder;
 
-/// <summary>What one capture segment records.</summary>
+/// <summary>What one capture segment records. With <paramref name="RtmpPort"/>, the encoded streams also go out as
+/// MPEG-TS on that local UDP port, for the RTMP pusher (<see cref="MediaArgs.RtmpPush"/>).</summary>
 public sealed record CaptureSpec(
     int Display, string Sink, int Width, int Height, int FrameRate, string VideoCodec, string AudioCodec, int Channels,
-    double AudioOffsetSeconds, string Output, string? WatermarkFile, string? WatermarkPosition, int WatermarkWidth, int WatermarkHeight, string? RtmpUrl);
+    double AudioOffsetSeconds, string Output, string? WatermarkFile, string? WatermarkPosition, int WatermarkWidth, int WatermarkHeight, int? RtmpPort);
 
 /// <summary>Argument lists of the media processes. Pure: no process is started here.</summary>
 public static class MediaArgs
@@ -24,8 +25,11 @@ public static class MediaArgs
     /// Chromium opens a normal window, whose tab strip and address bar (with the recorder's token) would be filmed.</summary>
     public const string BlankApp = "data:text/html,<html><body style='margin:0;background:#000'></body></html>";
 
-    public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url) =>
+    /// <param name="proxyServer">The recorder's filtering proxy (<see cref="OutboundProxy"/>): every request of the
+    /// browser goes through it, loopback included (<c>&lt;-loopback&gt;</c> removes Chromium's implicit bypass).</param>
+    public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url, string? proxyServer = null) =>
     [
+        .. proxyServer is null ? Array.Empty<string>() : [$"--proxy-server={proxyServer}", "--proxy-bypass-list=<-loopback>"],
         "--no-sandbox", "--test-type", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--no-first-run", "--no-default-browser-check",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--password-store=basic",
         "--disable-features=Translate,MediaRouter,WebRtcHideLocalIpsWithMdns", "--disable-notifications", "--hide-scrollbars",
@@ -34,75 +38,144 @@ public static class MediaArgs
         "--window-position=0,0", $"--window-size={I(width)},{I(height)}", $"--app={url}",
     ];
 
-    /// <summary>One capture segment: the display and the sink's monitor, encoded as the recording asks, into
-    /// Matroska flushed packet by packet (a killed ffmpeg leaves a readable file); with RTMP out, a tee.</summary>
+    /// <summary>One capture segment, a GStreamer pipeline (<c>gst-launch-1.0 -e</c>; SIGINT ends it cleanly): the display
+    /// (<c>ximagesrc</c>) and the sink's monitor (<c>pulsesrc</c>), encoded as the recording asks, into Matroska written
+    /// as it goes (a killed pipeline leaves a readable file).
+    /// <para>One clock: both sources are stamped on the pipeline's clock (the audio clock PulseAudio gives), the
+    /// picture with the running time at which each frame is grabbed and the sound with the running time of its
+    /// samples less the source's latency, so a segment's time t is one instant for both. (ffmpeg's x11grab and pulse
+    /// inputs did not manage this: each input opened on its own clock, and the pulse input's start-up latency
+    /// estimate put the sound 0.1 to 0.8 s early.) A grabbed frame shows what was on the screen during the frame
+    /// interval before its stamp: the sound's stamps get half a frame more, which centres that interval on them.
+    /// <see cref="RecorderOptions.AudioOffsetSeconds"/>, 0 by default, is an operator's calibration on top.</para>
+    /// <para>Every frame, bounded memory: a leaky queue of <see cref="VideoQueueFrames"/> raw frames between the
+    /// grabber and the encoder (an encoder that falls behind drops grabs instead of queueing raw frames without
+    /// bound), then <c>videorate</c> to a constant frame rate (a frame the grabber missed repeats the one before).
+    /// Each grabbed frame passes an <c>identity</c> named <c>grab</c> whose line on stdout (<see cref="GrabLine"/>)
+    /// gives its time: the first frame is the recording's start, the last where the segment ended, and their count
+    /// against the span says how many frames were missed.</para></summary>
     public static IReadOnlyList<string> Capture(CaptureSpec s)
     {
         ArgumentNullException.ThrowIfNull(s);
-        var a = new List<string>
-        {
-            "-hide_banner", "-loglevel", "warning", "-nostats", "-progress", "pipe:1", "-stats_period", "0.25", "-y",
-            "-copyts", "-start_at_zero",
-            "-thread_queue_size", "512", "-f", "x11grab", "-draw_mouse", "0", "-framerate", I(s.FrameRate),
-            "-video_size", $"{I(s.Width)}x{I(s.Height)}", "-i", $":{I(s.Display)}.0+0,0",
-            "-thread_queue_size", "1024", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840",
-            "-itsoffset", I(s.AudioOffsetSeconds), "-i", s.Sink + ".monitor",
-        };
+        var a = new List<string> { "-e", "-v" };
+        var fps = I(s.FrameRate);
+        a.AddRange([
+            "ximagesrc", $"display-name=:{I(s.Display)}", "use-damage=false", "show-pointer=false", "startx=0", "starty=0",
+            $"endx={I(s.Width - 1)}", $"endy={I(s.Height - 1)}", "!", $"video/x-raw,framerate={fps}/1", "!",
+            "identity", "name=grab", "silent=false", "!",
+            "queue", $"max-size-buffers={I(VideoQueueFrames)}", "max-size-bytes=0", "max-size-time=0", "leaky=downstream", "!",
+            "videoconvert", "!", "videorate", "!", $"video/x-raw,format=I420,framerate={fps}/1", "!",
+        ]);
         if (s.WatermarkFile is not null)
         {
-            a.AddRange(["-i", s.WatermarkFile]);
-            var (x, y) = s.WatermarkPosition switch
-            {
-                "right top" => ("W-w", "0"),
-                "left bottom" => ("0", "H-h"),
-                "right bottom" => ("W-w", "H-h"),
-                _ => ("0", "0"),
-            };
-            a.AddRange(["-filter_complex", $"[2:v]scale={I(s.WatermarkWidth)}:{I(s.WatermarkHeight)}[wm];[0:v][wm]overlay={x}:{y}:format=auto,format=yuv420p[v]", "-map", "[v]"]);
+            var x = s.WatermarkPosition is "right top" or "right bottom" ? s.Width - s.WatermarkWidth : 0;
+            var y = s.WatermarkPosition is "left bottom" or "right bottom" ? s.Height - s.WatermarkHeight : 0;
+            a.AddRange(["gdkpixbufoverlay", $"location={Quote(s.WatermarkFile)}", $"offset-x={I(x)}", $"offset-y={I(y)}",
+                $"overlay-width={I(s.WatermarkWidth)}", $"overlay-height={I(s.WatermarkHeight)}", "!"]);
         }
-        else
-        {
-            a.AddRange(["-map", "0:v"]);
-        }
-        a.AddRange(["-map", "1:a", "-af", "aresample=async=1000"]);
         var gop = I(s.FrameRate * 2);
-        var bitrate = I(Math.Max(500, s.Width * s.Height * s.FrameRate / 10_000)) + "k";
+        var bitrate = Math.Max(500, s.Width * s.Height * s.FrameRate / 10_000);
         switch (s.VideoCodec)
         {
             case "VP8":
-                a.AddRange(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", bitrate, "-pix_fmt", "yuv420p", "-g", gop]);
+                a.AddRange(["vp8enc", "deadline=1", "cpu-used=8", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"]);
                 break;
             case "VP9":
-                a.AddRange(["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-b:v", bitrate, "-pix_fmt", "yuv420p", "-g", gop]);
+                a.AddRange(["vp9enc", "deadline=1", "cpu-used=8", "row-mt=true", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"]);
                 break;
             default:
-                a.AddRange(["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", gop]);
+                a.AddRange(["x264enc", "tune=zerolatency", "speed-preset=veryfast", "pass=qual", "quantizer=23", $"key-int-max={gop}", "!", "h264parse"]);
                 break;
         }
-        var channels = I(s.Channels);
-        switch (s.AudioCodec)
+        if (s.RtmpPort is not null)
         {
-            case "VORBIS":
-                a.AddRange(["-c:a", "libvorbis", "-b:a", s.Channels == 1 ? "96k" : "128k", "-ac", channels]);
-                break;
-            case "MP3":
-                a.AddRange(["-c:a", "libmp3lame", "-b:a", s.Channels == 1 ? "128k" : "192k", "-ac", channels]);
-                break;
-            default:
-                a.AddRange(["-c:a", "aac", "-b:a", s.Channels == 1 ? "192k" : "384k", "-ac", channels]);
-                break;
-        }
-        a.AddRange(["-flush_packets", "1"]);
-        if (s.RtmpUrl is not null)
-        {
-            a.AddRange(["-flags", "+global_header", "-f", "tee", $"[f=matroska]{Escape(s.Output)}|[f=flv:onfail=ignore]{Escape(s.RtmpUrl)}"]);
+            a.AddRange(["!", "tee", "name=v", "!", "queue", "!", "mux.", "v.", "!", "queue", "leaky=downstream", "max-size-time=2000000000", "!", "ts."]);
         }
         else
         {
-            a.AddRange(["-f", "matroska", s.Output]);
+            a.AddRange(["!", "queue", "!", "mux."]);
         }
+        a.AddRange(["pulsesrc", $"device={Quote(s.Sink + ".monitor")}", "!", "audio/x-raw,rate=48000,channels=2", "!", "queue", "!",
+            "audioconvert", "!", $"audio/x-raw,channels={I(s.Channels)}", "!"]);
+        switch (s.AudioCodec)
+        {
+            case "VORBIS":
+                a.AddRange(["vorbisenc", $"bitrate={I(s.Channels == 1 ? 96000 : 128000)}"]);
+                break;
+            case "MP3":
+                a.AddRange(["lamemp3enc", $"bitrate={I(s.Channels == 1 ? 128 : 192)}", "target=bitrate", "cbr=true", "!", "mpegaudioparse"]);
+                break;
+            default:
+                a.AddRange(["avenc_aac", $"bitrate={I(s.Channels == 1 ? 192000 : 384000)}", "!", "aacparse"]);
+                break;
+        }
+        // A grabbed frame is stamped when it is grabbed, the end of the interval whose content it shows; the sound is
+        // stamped when it is captured. Half a frame on the sound's stamps centres the picture's interval on it.
+        var audioShift = (0.5 / s.FrameRate) + s.AudioOffsetSeconds;
+        a.AddRange(["!", "identity", "name=sound", $"ts-offset={((long)Math.Round(audioShift * 1e9)).ToString(CultureInfo.InvariantCulture)}"]);
+        if (s.RtmpPort is { } port)
+        {
+            a.AddRange(["!", "tee", "name=au", "!", "queue", "!", "mux.", "au.", "!", "queue", "leaky=downstream", "max-size-time=2000000000", "!", "ts.",
+                "mpegtsmux", "name=ts", "!", "udpsink", "host=127.0.0.1", $"port={I(port)}", "sync=false", "async=false"]);
+        }
+        else
+        {
+            a.AddRange(["!", "queue", "!", "mux."]);
+        }
+        a.AddRange(["matroskamux", "name=mux", "!", "filesink", $"location={Quote(s.Output)}"]);
         return a;
     }
+
+    /// <summary>The RTMP pusher beside a capture: reads the capture's MPEG-TS from its local UDP port and sends it
+    /// to <paramref name="rtmpUrl"/> as FLV without re-encoding. A separate process, so that an RTMP target that is
+    /// down or refuses never disturbs the recording (the recorder starts it again while the recording runs).</summary>
+    public static IReadOnlyList<string> RtmpPush(int port, string rtmpUrl) =>
+    [
+        "-hide_banner", "-loglevel", "warning", "-nostdin", "-fflags", "+genpts", "-probesize", "2000000", "-analyzeduration", "1000000",
+        "-f", "mpegts", "-i", $"udp://127.0.0.1:{I(port)}?fifo_size=100000&overrun_nonfatal=1&timeout=5000000",
+        "-c", "copy", "-f", "flv", rtmpUrl,
+    ];
+
+    /// <summary>Raw frames the video branch may queue while the encoder catches up (about half a second at 30 fps:
+    /// 22 MB at 720p in I420 after conversion, 59 MB as grabbed); past that the oldest grab is dropped and
+    /// <c>videorate</c> repeats the frame before it.</summary>
+    public const int VideoQueueFrames = 16;
+
+    /// <summary>A grabbed frame's line on the capture's stdout (the <c>grab</c> identity's last-message): its time on
+    /// the pipeline's running clock, in seconds.</summary>
+    public static bool GrabLine(string line, out double seconds)
+    {
+        seconds = 0;
+        if (line is null || !line.Contains("GstIdentity:grab: last-message = chain", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        var p = line.IndexOf(" pts: ", StringComparison.Ordinal);
+        if (p < 0)
+        {
+            return false;
+        }
+        var end = line.IndexOf(',', p);
+        var text = (end < 0 ? line[(p + 6)..] : line[(p + 6)..end]).Trim();
+        // h:mm:ss.nnnnnnnnn
+        var parts = text.Split(':');
+        if (parts.Length != 3
+            || !int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var h)
+            || !int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var m)
+            || !double.TryParse(parts[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var sec))
+        {
+            return false;
+        }
+        seconds = (h * 3600) + (m * 60) + sec;
+        return true;
+    }
+
+    /// <summary>A lines of the capture's stdout that need not go to its log (one per grabbed frame).</summary>
+    public static bool IsGrabLine(string line) => line is not null && line.Contains("GstIdentity:grab: last-message", StringComparison.Ordinal);
+
+    // gst-launch parses its arguments again: a value with spaces or quotes is quoted.
+    private static string Quote(string value) =>
+        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>Joins segments without re-encoding (the concat demuxer) into the delivered container.</summary>
     public static IReadOnlyList<string> Join(string listFile, string output, string extension) =>
@@ -119,7 +192,4 @@ public static class MediaArgs
     /// <summary>Channels of the recording: mono or stereo.</summary>
     public static int Channels(EffectiveRecordingConfig c) => c?.AudioChannel == "mono" ? 1 : 2;
 
-    // The tee muxer takes '|' and '[' ']' as syntax: escape them in paths and URLs.
-    private static string Escape(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("|", "\\|", StringComparison.Ordinal)
-        .Replace("[", "\\[", StringComparison.Ordinal).Replace("]", "\\]", StringComparison.Ordinal);
 }

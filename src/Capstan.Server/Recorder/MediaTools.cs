@@ -38,4 +38,36 @@ public static class MediaTools
         var text = await RunAsync("ffprobe", ffprobe, ["-v", "error", "-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1", file], null, TimeSpan.FromSeconds(60), ct);
         return double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ? seconds : null;
     }
+
+    /// <summary>Where a capture segment's packets begin and end on its own clock (the earliest packet's time, and the
+    /// latest packet's time plus its duration, over every stream), read from the packets themselves, so it also works
+    /// on a segment whose ffmpeg was killed. Null when the segment holds no packet.</summary>
+    public static async Task<MediaSpan?> SpanAsync(string ffprobe, string file, CancellationToken ct)
+    {
+        var text = await RunAsync("ffprobe", ffprobe, ["-v", "error", "-show_entries", "packet=codec_type,pts_time,duration_time", "-of", "csv=p=0", file], null, TimeSpan.FromSeconds(120), ct);
+        double? start = null, end = null, lastVideo = null;
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var f = line.Split(',');
+            if (f.Length < 3 || !double.TryParse(f[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var pts))
+            {
+                continue;
+            }
+            var duration = double.TryParse(f[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : 0;
+            start = Math.Min(start ?? pts, pts);
+            end = Math.Max(end ?? pts + duration, pts + duration);
+            if (f[0] == "video")
+            {
+                lastVideo = Math.Max(lastVideo ?? pts, pts);
+            }
+        }
+        return start is { } s && end is { } e ? new MediaSpan(s, e, lastVideo) : null;
+    }
+}
+
+/// <summary>A segment's packets on its own clock: from <see cref="Start"/> to <see cref="End"/> seconds; the last
+/// video frame at <see cref="LastVideoFrame"/>.</summary>
+public sealed record MediaSpan(double Start, double End, double? LastVideoFrame)
+{
+    public double Seconds => End - Start;
 }

@@ -4,10 +4,16 @@ using Capstan.Server.Processes;
 namespace Capstan.Server.Recorder;
 
 /// <summary>One PulseAudio server per worker process (foreground child, no system bus, no default.pa), with a
-/// null sink per recording: Chromium plays into <c>PULSE_SINK</c>, ffmpeg records that sink's monitor.</summary>
-public sealed partial class PulseServer(RecorderOptions options, string runtimeDir, ILogger logger) : IAsyncDisposable
+/// null sink per recording: Chromium plays into <c>PULSE_SINK</c>, the capture records that sink's monitor.
+/// <para>Each sink is kept running at a low latency from the moment it is made: a loopback from a silent source
+/// plays into it (20 ms). An idle null sink renders in 2-second blocks, so a capture that opened its monitor while
+/// nothing played got its first sound up to 2 s late, and its clock (the capture's clock is the audio clock) stood
+/// still meanwhile.</para></summary>
+public sealed partial class PulseServer(RecorderOptions options, string runtimeDir, Processes.ProcessLedger ledger, ILogger logger) : IAsyncDisposable
 {
+    private const string SilenceSource = "capstan_silence";
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> _keepalive = new();
     private ChildProcess? _process;
 
     public string RuntimeDir { get; } = runtimeDir;
@@ -39,9 +45,9 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
             }
             Directory.CreateDirectory(RuntimeDir);
             File.SetUnixFileMode(RuntimeDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            _process = ChildProcess.Start("pulseaudio", options.PulseAudio,
+            _process = ledger.Track(ChildProcess.Start("pulseaudio", options.PulseAudio,
                 ["--daemonize=no", "--system=false", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix", "--load=module-always-sink", "--log-target=stderr", "--log-level=error"],
-                Path.Combine(RuntimeDir, "pulseaudio.log"), Environment);
+                Path.Combine(RuntimeDir, "pulseaudio.log"), Environment));
             var deadline = DateTime.UtcNow.AddSeconds(10);
             while ((await PactlAsync(["info"], ct)).ExitCode != 0)
             {
@@ -50,6 +56,11 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
                     throw new ChildProcessException("pulseaudio", _process.HasExited ? await _process.Exited : -1, _process.Tail());
                 }
                 await Task.Delay(20, ct);
+            }
+            var silence = await PactlAsync(["load-module", "module-null-source", $"source_name={SilenceSource}", "rate=48000", "channels=2"], ct);
+            if (silence.ExitCode != 0)
+            {
+                throw new ChildProcessException("pactl", silence.ExitCode, silence.Output);
             }
             LogStarted(logger, _process.Id);
         }
@@ -68,6 +79,14 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
         {
             throw new ChildProcessException("pactl", r.ExitCode, r.Output);
         }
+        var loop = await PactlAsync(["load-module", "module-loopback", $"source={SilenceSource}", $"sink={name}", "latency_msec=20",
+            "source_dont_move=true", "sink_dont_move=true"], ct);
+        if (loop.ExitCode != 0 || !int.TryParse(loop.Output.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var loopModule))
+        {
+            await UnloadSinkAsync(module, ct);
+            throw new ChildProcessException("pactl", loop.ExitCode, loop.Output);
+        }
+        _keepalive[module] = loopModule;
         return module;
     }
 
@@ -75,6 +94,10 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
     {
         if (_process is { HasExited: false })
         {
+            if (_keepalive.TryRemove(module, out var loop))
+            {
+                await PactlAsync(["unload-module", loop.ToString(CultureInfo.InvariantCulture)], ct);
+            }
             await PactlAsync(["unload-module", module.ToString(CultureInfo.InvariantCulture)], ct);
         }
     }

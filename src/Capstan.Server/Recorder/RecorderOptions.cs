@@ -19,15 +19,26 @@ public sealed class RecorderOptions
 
     public int FrameRate { get; set; } = 30;
 
-    /// <summary>Audio delay applied to the PulseAudio input to line it up with the screen (measured here: 75 ms).</summary>
-    public double AudioOffsetSeconds { get; set; } = 0.075;
+    /// <summary>An operator's calibration: audio delay applied to the PulseAudio input (seconds, may be negative).
+    /// Default 0: sound and picture are stamped on one clock (see <see cref="MediaArgs.Capture"/>), and the media
+    /// tests measure the result from the delivered files with no offset applied.</summary>
+    public double AudioOffsetSeconds { get; set; }
 
     public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>How long to wait for the recorder page to report ready before capture starts anyway.</summary>
-    public TimeSpan ReadyTimeout { get; set; } = TimeSpan.FromSeconds(0.3);
+    /// <summary>How long to wait for the recorder page to report ready before the capture starts anyway. Default 0:
+    /// the capture starts as the page is opened, so the file begins at the start (the page's first moments, while
+    /// it joins the meeting, included) and <c>started_time</c> is not held back by the page.</summary>
+    public TimeSpan ReadyTimeout { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Runs the recorder's browser behind the worker's filtering proxy (<see cref="OutboundProxy"/>), so a
+    /// custom <c>url</c> page reaches only what the outbound policy allows. Default true.</summary>
+    public bool BrowserProxy { get; set; } = true;
+
+    /// <summary>The proxy's address once the worker started it (set by the worker, not a setting).</summary>
+    public string? BrowserProxyServer { get; internal set; }
 
     /// <summary>Capture restarts (a died ffmpeg or Chromium) before the recording is finished with what it has.</summary>
     public int MaxCaptureRestarts { get; set; } = 3;
@@ -37,6 +48,9 @@ public sealed class RecorderOptions
     public string Xvfb { get; set; } = "/usr/bin/Xvfb";
 
     public string Ffmpeg { get; set; } = "/usr/bin/ffmpeg";
+
+    /// <summary>GStreamer's launcher (package gstreamer1.0-tools): runs each capture segment.</summary>
+    public string GstLaunch { get; set; } = "/usr/bin/gst-launch-1.0";
 
     public string Ffprobe { get; set; } = "/usr/bin/ffprobe";
 

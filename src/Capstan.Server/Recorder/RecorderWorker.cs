@@ -12,7 +12,7 @@ namespace Capstan.Server.Recorder;
 public sealed partial class RecorderWorker(
     IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
-    Storage.UploadSpool spool, Security.SecretProtector protector,
+    Storage.UploadSpool spool, Security.SecretProtector protector, Security.OutboundPolicy outbound,
     ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null,
     CapstanMetrics? metrics = null) : BackgroundService
 {
@@ -38,14 +38,36 @@ public sealed partial class RecorderWorker(
             serverUrl = (server ?? throw new InvalidOperationException("Recorder:ServerUrl is required without a local server")).Features.Get<IServerAddressesFeature>()!.Addresses.First()
                 .Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         }
+        // The browser's filtering proxy, one per worker: the Capstan server is its one trusted endpoint.
+        await using var proxy = new OutboundProxy(outbound, [new Uri(serverUrl)], logger);
+        if (o.BrowserProxy)
+        {
+            proxy.Start();
+            o.BrowserProxyServer = proxy.ProxyServer;
+        }
         var workDir = Path.GetFullPath(o.WorkDir ?? Path.Combine(options.DataDir, "recorder"));
         Directory.CreateDirectory(workDir);
-        var owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
-        owner = owner.Length > 120 ? owner[^120..] : owner;
-        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), logger);
+        using var identity = NodeIdentity.Acquire(workDir, "composite");
+        var owner = identity.Owner;
+        // What a killed worker on this folder left running goes first: its displays, browsers, encoders and sound
+        // server would hold memory and CPU, and its PulseAudio the runtime folder.
+        var ledger = new Processes.ProcessLedger(Path.Combine(workDir, "processes"));
+        if (identity.Stable)
+        {
+            var reaped = ledger.ReapLeftovers();
+            if (reaped.Count > 0)
+            {
+                LogReaped(logger, string.Join(", ", reaped));
+            }
+            foreach (var warm in Directory.GetDirectories(workDir, "warm-*"))
+            {
+                Directory.Delete(warm, recursive: true);
+            }
+        }
+        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, logger);
         var http = httpClients.CreateClient("recorder");
-        await using var pool = new WarmPool(o, pulse, http, workDir, logger);
-        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, stoppingToken);
+        await using var pool = new WarmPool(o, pulse, http, workDir, ledger, logger);
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, ledger, stoppingToken);
         LogStarted(logger, o.Slots, workDir);
         try
         {
@@ -60,6 +82,26 @@ public sealed partial class RecorderWorker(
         var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
         metrics?.AttachRecorder(() => new RecorderLoad(o.Slots, recordings.Count, pool.ReadyCount)); // slots/busy gauges, readiness
+        // This node's own recordings, left by a run of it that was killed: taken back at once (not after the lease).
+        if (identity.Stable)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                foreach (var job in await scope.ServiceProvider.GetRequiredService<JobQueue>().ReclaimAsync(owner, o.Lease, RecordingTypes.Composite, stoppingToken))
+                {
+                    if (recordings.TryAdd(job.RecordingId, true))
+                    {
+                        LogReclaimed(logger, job.RecordingId);
+                        running.Add(RunAsync(job, ctx, () => recordings.TryRemove(job.RecordingId, out _), stoppingToken));
+                    }
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogClaimFailed(logger, e);
+            }
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             running.RemoveAll(t => t.IsCompleted);
@@ -115,6 +157,12 @@ public sealed partial class RecorderWorker(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder worker started: {Slots} slots, work folder {WorkDir}")]
     private static partial void LogStarted(ILogger logger, int slots, string workDir);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reaped capture processes a killed worker left running: {Processes}")]
+    private static partial void LogReaped(ILogger logger, string processes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Took back recording {RecordingId}, which this node was running when it stopped")]
+    private static partial void LogReclaimed(ILogger logger, Guid recordingId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PulseAudio did not start: {Reason}")]
     private static partial void LogPulseFailed(ILogger logger, string reason);

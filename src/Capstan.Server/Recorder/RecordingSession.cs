@@ -12,12 +12,18 @@ namespace Capstan.Server.Recorder;
 public sealed record RecorderContext(
     RecorderOptions Options, IServiceScopeFactory Scopes, PulseServer Pulse, DefaultBucket Bucket, HttpClient Http,
     RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir, WarmPool Pool,
-    Storage.UploadSpool Spool, Security.SecretProtector Protector, CancellationToken Stopping);
+    Storage.UploadSpool Spool, Security.SecretProtector Protector, ProcessLedger Ledger, CancellationToken Stopping);
 
 /// <summary>One recording, start to finish: its own X display, audio sink and Chromium on the recorder view (or
-/// the custom <c>url</c>), ffmpeg capture segments that follow pause and resume, restarts when ffmpeg or
-/// Chromium dies, then the segments joined without re-encoding, the audio file cut from it, and delivery to the
-/// default bucket.</summary>
+/// the custom <c>url</c>), capture segments (a GStreamer pipeline each, <see cref="MediaArgs.Capture"/>) that follow
+/// pause and resume, restarts when the capture or Chromium dies, then the segments joined without re-encoding, the audio file cut from it, and delivery to the
+/// default bucket.
+/// <para>Time: each segment is stamped on the wall clock from an origin of its own (see
+/// <see cref="MediaArgs.Capture"/>), so its first grabbed frame is the recording's <c>started_time</c> exactly, and
+/// where one segment ended and the next began is known to the frame. A segment that ends other than by a pause or
+/// the stop (the capture or Chromium died and was restarted, or the worker was killed and took the recording back when it
+/// started again) leaves a gap, from its last frame to the next segment's first: listed in <c>gaps</c> and, like a
+/// pause, joined over in the file.</para></summary>
 public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext ctx) : IAsyncDisposable
 {
     private const string ReadyExpression =
@@ -29,13 +35,20 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private RecordingRow _recording = null!;
     private EffectiveRecordingConfig _config = null!;
     private CaptureSurface? _surface;
-    private ChildProcess? _ffmpeg;
+    private ChildProcess? _capture;
+    private ChildProcess? _rtmp;
+    private int? _rtmpPort;
+    private DateTime _rtmpRetryAt;
     private Guid? _recorderParticipant;
     private string? _watermark;
     private double _recordedSeconds;
     private Segment? _current;
     private bool _started;
     private int _restarts;
+    private List<RecordingGap> _gaps = [];
+
+    // The last frame of a segment that ended unexpectedly: the gap closes at the next segment's first frame.
+    private DateTime? _gapFrom;
 
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -62,13 +75,39 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             await FinishJobAsync(JobStates.Done, ct);
             return;
         }
-        _segments.AddRange(Directory.GetFiles(_dir, "seg_*.mkv").Order(StringComparer.Ordinal));
+        await ResumeFromDiskAsync(ct);
         if (_recording.Status != RecordingStatus.Uploading && !await CaptureAsync(ct))
         {
             return;
         }
         await TeardownAsync();
         await DeliverAsync(ct);
+    }
+
+    /// <summary>Segments left on disk by an earlier run of this job (a worker that was stopped or killed): they count
+    /// toward <c>max_seconds</c>, and if the recording was running, the time from their last frame to the next first
+    /// frame is a gap.</summary>
+    private async Task ResumeFromDiskAsync(CancellationToken ct)
+    {
+        _segments.AddRange(Directory.GetFiles(_dir, "seg_*.mkv").Order(StringComparer.Ordinal));
+        _gaps = _recording.GapsJson is { } gaps ? Mapping.Read<List<RecordingGap>>(gaps) : [];
+        _started = _recording.StartedTime is not null;
+        if (_segments.Count == 0)
+        {
+            return;
+        }
+        MediaSpan? last = null;
+        foreach (var seg in _segments)
+        {
+            last = await SpanAsync(seg, ct);
+            _recordedSeconds += last?.Seconds ?? 0;
+        }
+        var (desired, status, _) = await _store.ReadStateAsync(ct);
+        if (status == RecordingStatus.Recording && desired == JobStates.DesiredRecord && SegmentOrigin(_segments[^1]) is { } origin && last?.LastVideoFrame is { } lastFrame)
+        {
+            _gapFrom = origin.AddSeconds(lastFrame);
+        }
+        LogResumed(ctx.Logger, _segments.Count, _recordedSeconds);
     }
 
     /// <summary>Runs the capture until the recording stops. False when there is nothing to deliver (stopped
@@ -99,27 +138,29 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             {
                 await StopSegmentAsync();
             }
-            else if (_ffmpeg is null)
+            else if (_capture is null)
             {
                 await StartSegmentAsync(ct);
             }
 
-            if (_ffmpeg is not null && _current is { } seg)
+            if (_capture is not null && _current is { } seg)
             {
-                if (!_started && seg.Frames > 0)
+                // The first frame's wall-clock instant is fixed from a few frames' lines (their least delay).
+                if (seg.Grabs >= 5 && seg.FirstFrameAt is { } first && (!_started || _gapFrom is not null))
                 {
-                    _started = true;
-                    await UpdateRecordingAsync((r, l, c) => l.MarkStartedAsync(r, seg.FirstFrameAt ?? ctx.Time.GetUtcNow().UtcDateTime, c), ct);
-                    LogStarted(ctx.Logger, (seg.FirstFrameAt!.Value - _recording.InvokedTime).TotalMilliseconds);
+                    SaveOrigin(seg);
+                    await OnFirstFrameAsync(first, ct);
                 }
+                StartRtmp();
                 if (_recordedSeconds + seg.Seconds >= _config.MaxSeconds)
                 {
                     await StopSegmentAsync();
                     await StopRecordingAsync(new ReasonDto { Reason = StopReasons.ApiCall, Caller = new CallerDto { Type = "INTERNAL", Name = "max_seconds" } }, ct);
                     return true;
                 }
-                if (_ffmpeg.HasExited)
+                if (_capture.HasExited)
                 {
+                    _gapFrom = seg.LastFrameAt ?? _gapFrom;
                     if (!await RecoverAsync(ct))
                     {
                         await StopRecordingAsync(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
@@ -128,13 +169,43 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
                     continue;
                 }
             }
+            if (_surface is { Healthy: false })
+            {
+                _gapFrom = _current?.LastFrameAt ?? _gapFrom;
+            }
             if (_surface is { Healthy: false } && !await RecoverAsync(ct))
             {
                 await StopSegmentAsync();
                 await StopRecordingAsync(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
                 return true;
             }
-            await ctx.Signals.WaitAsync(_ffmpeg is not null && !_started ? TimeSpan.FromMilliseconds(50) : ctx.Options.PollInterval, ct);
+            var waitingForFrame = _capture is not null && (!_started || _gapFrom is not null);
+            await ctx.Signals.WaitAsync(waitingForFrame ? TimeSpan.FromMilliseconds(20) : ctx.Options.PollInterval, ct);
+        }
+    }
+
+    /// <summary>A segment's first frame: the recording's <c>started_time</c> if it is the first, the end of a gap if
+    /// one is open.</summary>
+    private async Task OnFirstFrameAsync(DateTime first, CancellationToken ct)
+    {
+        if (!_started)
+        {
+            _started = true;
+            await UpdateRecordingAsync((r, l, c) => l.MarkStartedAsync(r, first, c), ct);
+            LogStarted(ctx.Logger, (first - _recording.InvokedTime).TotalMilliseconds);
+        }
+        if (_gapFrom is { } from)
+        {
+            _gapFrom = null;
+            var gap = new RecordingGap(from, first < from ? from : first);
+            _gaps.Add(gap);
+            var json = Mapping.Write(_gaps);
+            await UpdateRecordingAsync((r, _, _) =>
+            {
+                r.GapsJson = json;
+                return Task.CompletedTask;
+            }, ct);
+            LogGap(ctx.Logger, (gap.End - gap.Start).TotalSeconds);
         }
     }
 
@@ -142,14 +213,14 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// segment. False once the restarts are used up.</summary>
     private async Task<bool> RecoverAsync(CancellationToken ct)
     {
-        var ffmpegTail = _ffmpeg?.Tail();
+        var captureTail = _capture?.Tail();
         await StopSegmentAsync();
         if (++_restarts > ctx.Options.MaxCaptureRestarts)
         {
-            LogGaveUp(ctx.Logger, _restarts - 1, ffmpegTail ?? _surface?.Chromium.Tail() ?? string.Empty);
+            LogGaveUp(ctx.Logger, _restarts - 1, captureTail ?? _surface?.Chromium.Tail() ?? string.Empty);
             return false;
         }
-        LogRestart(ctx.Logger, _restarts, _surface is { Healthy: false } ? "chromium or Xvfb" : "ffmpeg");
+        LogRestart(ctx.Logger, _restarts, _surface is { Healthy: false } ? "chromium or Xvfb" : "the capture");
         try
         {
             if (_surface is { Healthy: false })
@@ -180,11 +251,11 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
 
         // A warm surface (display, sink, browser) when one is ready; otherwise launch one now.
-        _surface = await ctx.Pool.TakeAsync() ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ct);
+        _surface = await ctx.Pool.TakeAsync() ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ct);
         ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
         await _surface.ShowAsync(url, w, h, ct);
-        var deadline = DateTime.UtcNow + ctx.Options.ReadyTimeout;
-        while (DateTime.UtcNow < deadline)
+        var deadline = ctx.Time.GetUtcNow() + ctx.Options.ReadyTimeout;
+        while (ctx.Time.GetUtcNow() < deadline)
         {
             try
             {
@@ -197,7 +268,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             {
                 // the page is navigating
             }
-            await Task.Delay(50, ct);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), ctx.Time, ct);
         }
     }
 
@@ -205,43 +276,82 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     {
         var index = _segments.Count + 1;
         var output = Path.Combine(_dir, $"seg_{index:D4}.mkv");
-        var seg = new Segment(output);
+        var seg = new Segment(output, ctx.Time);
         var surface = _surface ?? throw new InvalidOperationException("no capture surface");
+        _rtmpPort = _config.RtmpUrl is null ? null : FreeUdpPort();
         var spec = new CaptureSpec(surface.Display, surface.Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
             MediaArgs.Channels(_config), ctx.Options.AudioOffsetSeconds, output, _watermark, _config.Watermark?.Position,
-            _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _config.RtmpUrl);
-        _ffmpeg = ChildProcess.Start("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Capture(spec), Path.Combine(_dir, "ffmpeg.log"),
-            ctx.Pulse.Environment, seg.OnProgress(ctx.Time), redirectStdin: true);
+            _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _rtmpPort);
+        _capture = ctx.Ledger.Track(ChildProcess.Start("gst-launch", ctx.Options.GstLaunch, MediaArgs.Capture(spec), Path.Combine(_dir, "capture.log"),
+            ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l)));
         _current = seg;
         _segments.Add(output);
+        StartRtmp();
         await Task.CompletedTask;
-        ct.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Ends the current segment cleanly: <c>q</c> on ffmpeg's stdin, then SIGINT, then kill.</summary>
-    private async Task StopSegmentAsync()
+    /// <summary>The RTMP pusher of the current segment (when the recording streams out): started with the segment,
+    /// and again, at most every 2 s, when it exits while the segment runs (the target was down, or refused).</summary>
+    private void StartRtmp()
     {
-        if (_ffmpeg is null)
+        if (_config.RtmpUrl is not { } url || _rtmpPort is not { } port || _capture is null || _rtmp is { HasExited: false } || ctx.Time.GetUtcNow().UtcDateTime < _rtmpRetryAt)
         {
             return;
         }
-        var ffmpeg = _ffmpeg;
-        _ffmpeg = null;
-        await ffmpeg.StopAsync(TimeSpan.FromSeconds(5), async p =>
+        _rtmp?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
+        _rtmpRetryAt = ctx.Time.GetUtcNow().UtcDateTime.AddSeconds(2);
+        _rtmp = ctx.Ledger.Track(ChildProcess.Start("ffmpeg-rtmp", ctx.Options.Ffmpeg, MediaArgs.RtmpPush(port, url), Path.Combine(_dir, "rtmp.log")));
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var socket = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)socket.Client.LocalEndPoint!).Port;
+    }
+
+    /// <summary>The wall-clock origin of a segment's timestamps, from the file kept beside it.</summary>
+    private static DateTime? SegmentOrigin(string segment) =>
+        File.Exists(segment + ".origin") && long.TryParse(File.ReadAllText(segment + ".origin").Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ticks)
+            ? new DateTime(ticks, DateTimeKind.Utc)
+            : null;
+
+    /// <summary>Ends the current segment cleanly: SIGINT (gst-launch <c>-e</c> turns it into end-of-stream, which
+    /// finishes the file), then kill after 5 s. Its clock origin is kept beside it, for a worker that takes the
+    /// recording back.</summary>
+    private async Task StopSegmentAsync()
+    {
+        if (_capture is null)
         {
-            await p.StandardInput.WriteAsync('q');
-            await p.StandardInput.FlushAsync();
-            if (await Task.WhenAny(p.Exited, Task.Delay(3000)) != p.Exited)
-            {
-                p.Signal(2);
-            }
+            return;
+        }
+        var capture = _capture;
+        _capture = null;
+        await capture.StopAsync(TimeSpan.FromSeconds(5), p =>
+        {
+            p.Signal(2);
+            return Task.CompletedTask;
         });
-        await ffmpeg.DisposeAsync();
+        await capture.DisposeAsync();
+        if (_rtmp is not null)
+        {
+            await _rtmp.DisposeAsync();
+            _rtmp = null;
+        }
         if (_current is { } seg)
         {
             _recordedSeconds += seg.Seconds;
+            SaveOrigin(seg);
+            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), seg.Seconds, seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate));
         }
         _current = null;
+    }
+
+    private static void SaveOrigin(Segment seg)
+    {
+        if (seg.Origin is { } origin)
+        {
+            File.WriteAllText(seg.Path + ".origin", origin.Ticks.ToString(CultureInfo.InvariantCulture));
+        }
     }
 
     private async Task TeardownAsync()
@@ -260,6 +370,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     {
         using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.postprocess");
         await RemoveRecorderParticipantAsync(ct);
+        _recording = await _store.LoadAsync(ct);
         var outDir = Path.Combine(_dir, "out");
         var manifestPath = Path.Combine(_dir, "delivery.json");
         var delivery = File.Exists(manifestPath) ? Mapping.Read<Delivery>(await File.ReadAllTextAsync(manifestPath, ct)) : null;
@@ -348,12 +459,14 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// sizes and SHA-256, in <paramref name="outDir"/>. Null when nothing usable was captured.</summary>
     private async Task<Delivery?> ProduceAsync(string outDir, CancellationToken ct)
     {
-        var usable = new List<string>();
+        // Each segment is stamped on a clock of its own: the concat list gives each its span, so the next one
+        // starts where its packets end (no gap, no overlap at a pause, a restart or a take-over).
+        var usable = new List<(string File, MediaSpan Span)>();
         foreach (var s in _segments.Where(File.Exists))
         {
-            if (await ProbeDurationAsync(s, ct) > 0.2)
+            if (await SpanAsync(s, ct) is { Seconds: > 0.2 } span)
             {
-                usable.Add(s);
+                usable.Add((s, span));
             }
         }
         if (usable.Count == 0)
@@ -367,7 +480,21 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             joined = Path.Combine(_dir, "joined." + _config.VideoExtension);
         }
         var list = Path.Combine(_dir, "segments.txt");
-        await File.WriteAllLinesAsync(list, usable.Select(s => "file '" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'"), ct);
+        var lines = new List<string>();
+        for (var i = 0; i < usable.Count; i++)
+        {
+            var (file, span) = usable[i];
+            lines.Add("file '" + file.Replace("'", "'\\''", StringComparison.Ordinal) + "'");
+            lines.Add("duration " + span.Seconds.ToString("F6", CultureInfo.InvariantCulture));
+            // The file ends at stopped_time: the last segment is cut there (its clock is the wall clock from its
+            // origin), not where the capture happened to stop after being told to.
+            if (i == usable.Count - 1 && _recording.StoppedTime is { } stopped && SegmentOrigin(file) is { } origin
+                && (stopped - origin).TotalSeconds is var end && end > span.Start + 0.2 && end < span.End)
+            {
+                lines.Add("outpoint " + end.ToString("F6", CultureInfo.InvariantCulture));
+            }
+        }
+        await File.WriteAllLinesAsync(list, lines, ct);
         await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, _config.VideoExtension), ct);
         var delivery = new Delivery { DurationSeconds = await ProbeDurationAsync(joined, ct) };
         if (_config.VideoExport)
@@ -508,7 +635,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private async Task<string> FetchWatermarkAsync(string url, CancellationToken ct)
     {
         var file = Path.Combine(_dir, "watermark");
-        using var r = await ctx.Http.GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, ct);
+        using var r = await Security.OutboundServices.OutboundClient(ctx.Scopes).GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, ct);
         r.EnsureSuccessStatusCode();
         if (r.Content.Headers.ContentLength > 5 * 1024 * 1024)
         {
@@ -531,7 +658,19 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         return file;
     }
 
-    /// <summary>A segment's or file's duration; a Matroska segment from a killed ffmpeg has none in its header: then
+    private async Task<MediaSpan?> SpanAsync(string segment, CancellationToken ct)
+    {
+        try
+        {
+            return await MediaTools.SpanAsync(ctx.Options.Ffprobe, segment, ct);
+        }
+        catch (ChildProcessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A segment's or file's duration; a Matroska segment from a killed capture has none in its header: then
     /// its packets' span.</summary>
     private async Task<double> ProbeDurationAsync(string file, CancellationToken ct)
     {
@@ -565,7 +704,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     private void CleanUp()
     {
-        foreach (var f in _segments.Where(File.Exists))
+        foreach (var f in _segments.SelectMany(s => new[] { s, s + ".origin" }).Where(File.Exists))
         {
             File.Delete(f);
         }
@@ -577,36 +716,101 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     public async ValueTask DisposeAsync() => await TeardownAsync();
 
-    /// <summary>Progress of one ffmpeg segment, from <c>-progress pipe:1</c>.</summary>
-    private sealed class Segment(string path)
+    /// <summary>One capture segment, followed through the grabbed frames the pipeline prints
+    /// (<see cref="MediaArgs.GrabLine"/>): each frame's time on the pipeline's running clock. The wall-clock
+    /// instant of running time 0 (<see cref="Origin"/>) is the least, over the frames seen, of the time a frame's
+    /// line arrived less the frame's time: a line can only arrive after its frame was grabbed.</summary>
+    private sealed class Segment(string path, TimeProvider time)
     {
-        private long _frames;
-        private long _outTimeUs;
+        private readonly Lock _gate = new();
+        private double? _first;
+        private double _last;
+        private long _grabs;
+        private DateTime? _origin;
 
         public string Path { get; } = path;
 
-        public long Frames => Interlocked.Read(ref _frames);
-
-        public double Seconds => Interlocked.Read(ref _outTimeUs) / 1_000_000.0;
-
-        public DateTime? FirstFrameAt { get; private set; }
-
-        public Action<string> OnProgress(TimeProvider time) => line =>
+        public DateTime? Origin
         {
-            if (line.StartsWith("frame=", StringComparison.Ordinal) && long.TryParse(line.AsSpan(6), NumberStyles.Integer, CultureInfo.InvariantCulture, out var f))
+            get
             {
-                if (f > 0 && FirstFrameAt is null)
+                lock (_gate)
                 {
-                    FirstFrameAt = time.GetUtcNow().UtcDateTime;
+                    return _origin;
                 }
-                Interlocked.Exchange(ref _frames, f);
             }
-            else if (line.StartsWith("out_time_us=", StringComparison.Ordinal) && long.TryParse(line.AsSpan(12), NumberStyles.Integer, CultureInfo.InvariantCulture, out var us) && us > 0)
+        }
+
+        /// <summary>The wall-clock instant of the segment's first frame, once grabbed.</summary>
+        public DateTime? FirstFrameAt
+        {
+            get
             {
-                Interlocked.Exchange(ref _outTimeUs, us);
+                lock (_gate)
+                {
+                    return _first is { } f && _origin is { } o ? o.AddSeconds(f) : null;
+                }
             }
-        };
+        }
+
+        public DateTime? LastFrameAt
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _first is not null && _origin is { } o ? o.AddSeconds(_last) : null;
+                }
+            }
+        }
+
+        /// <summary>Frames grabbed so far.</summary>
+        public long Grabs => Interlocked.Read(ref _grabs);
+
+        /// <summary>Seconds from the first frame to the last.</summary>
+        public double Seconds
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _first is { } f ? _last - f : 0;
+                }
+            }
+        }
+
+        /// <summary>The frames the segment's span calls for at <paramref name="fps"/>.</summary>
+        public long ExpectedFrames(int fps) => Grabs == 0 ? 0 : (long)Math.Round(Seconds * fps) + 1;
+
+        public void OnLine(string line)
+        {
+            var now = time.GetUtcNow().UtcDateTime;
+            if (!MediaArgs.GrabLine(line, out var t))
+            {
+                return;
+            }
+            lock (_gate)
+            {
+                _first ??= t;
+                _last = Math.Max(_last, t);
+                var origin = now.AddSeconds(-t);
+                if (_origin is null || origin < _origin)
+                {
+                    _origin = origin;
+                }
+            }
+            Interlocked.Increment(ref _grabs);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: took the recording back with {Segments} segments ({Seconds} s) on disk")]
+    private static partial void LogResumed(ILogger logger, int segments, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded")]
+    private static partial void LogGap(ILogger logger, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}")]
+    private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: {Message}")]
     private static partial void Log(ILogger logger, string message);

@@ -25,11 +25,28 @@ public sealed partial class TrackRecorder(
         var workDir = Path.GetFullPath(o.WorkDir ?? Path.Combine(options.DataDir, "recorder"));
         var recordings = Path.GetFullPath(janusOptions.Value.RecordingsDir ?? Path.Combine(options.DataDir, "janus", "recordings"));
         Directory.CreateDirectory(workDir);
-        var owner = $"{Environment.MachineName}:{Environment.ProcessId}:track:{Guid.NewGuid():N}";
-        owner = owner.Length > 120 ? owner[^120..] : owner;
+        // A stable owner (NodeIdentity): a node killed and started again takes its track recordings back at once.
+        using var identity = NodeIdentity.Acquire(workDir, "track");
+        var owner = identity.Owner;
         var ctx = new TrackRecorderContext(o, scopes, janus, bucket, spool, protector, signals, time, loggers.CreateLogger<TrackRecordingSession>(), owner, workDir, recordings);
         var running = new List<Task>();
         var active = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
+        var reclaimed = new Queue<Data.RecorderJobRow>();
+        if (identity.Stable)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                foreach (var j in await scope.ServiceProvider.GetRequiredService<JobQueue>().ReclaimAsync(owner, o.Lease, RecordingTypes.Track, stoppingToken))
+                {
+                    reclaimed.Enqueue(j);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogClaimFailed(logger, e);
+            }
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             running.RemoveAll(t => t.IsCompleted);
@@ -37,7 +54,7 @@ public sealed partial class TrackRecorder(
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
-                job = await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, o.Lease, stoppingToken, RecordingTypes.Track);
+                job = reclaimed.TryDequeue(out var mine) ? mine : await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, o.Lease, stoppingToken, RecordingTypes.Track);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -18,6 +18,9 @@ public sealed class AzureBlobDestinationFactory : IStorageDestinationFactory
 
     public IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options) =>
         new AzureBlobDestination(config, endpoint, options);
+
+    public IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options, Security.OutboundPolicy? guard) =>
+        new AzureBlobDestination(config, endpoint, options, guard);
 }
 
 /// <summary>An Azure Blob Storage container. Files above <see cref="StorageOptions.MultipartThresholdBytes"/> go up as
@@ -42,7 +45,9 @@ public sealed class AzureBlobDestination : IStorageDestination
     private readonly long _threshold;
     private readonly int _blockSize;
 
-    public AzureBlobDestination(StorageConfig config, string? endpoint, StorageOptions options)
+    /// <param name="guard">When set (the connection string came from a request), every connection goes through the
+    /// outbound policy.</param>
+    public AzureBlobDestination(StorageConfig config, string? endpoint, StorageOptions options, Security.OutboundPolicy? guard = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
@@ -72,6 +77,10 @@ public sealed class AzureBlobDestination : IStorageDestination
             Math.Clamp(options.PartSizeBytes, MinBlockBytes, MaxBlockBytes));
         clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(Math.Max(30, largestRequest / (128 * 1024)));
         clientOptions.Diagnostics.ApplicationId = "capstan";
+        if (guard is not null)
+        {
+            clientOptions.Transport = new Azure.Core.Pipeline.HttpClientTransport(guard.CreateHandler(allowRedirects: false));
+        }
         BlobServiceClient service;
         try
         {
@@ -208,6 +217,10 @@ public sealed class AzureBlobDestination : IStorageDestination
     {
         // After its retries the SDK throws an AggregateException of each try's failure: the last one speaks.
         var last = e is AggregateException { InnerExceptions.Count: > 0 } a ? a.InnerExceptions[^1] : e;
+        if (Security.OutboundRefusal.Find(last) is { } refusal)
+        {
+            return new StorageException(StorageFailure.Refused, $"{Description}: {action} refused: {refusal.Message}", e);
+        }
         switch (last)
         {
             case RequestFailedException { Status: > 0 } r:

@@ -15,7 +15,10 @@ public sealed class S3DestinationFactory : IStorageDestinationFactory
 {
     public IReadOnlyList<string> Types { get; } = ["aws", "digitalocean"];
 
-    public IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options)
+    public IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options) =>
+        Create(config, endpoint, options, guard: null);
+
+    public IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options, Security.OutboundPolicy? guard)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
@@ -82,7 +85,8 @@ public sealed class S3DestinationFactory : IStorageDestinationFactory
             // some reject unknown checksum headers), so only the size is verified there.
             SendChecksums: type == "aws" && endpoint is null,
             MultipartThresholdBytes: options.MultipartThresholdBytes,
-            PartSizeBytes: options.PartSizeBytes));
+            PartSizeBytes: options.PartSizeBytes,
+            Guard: guard));
     }
 }
 
@@ -96,7 +100,21 @@ internal sealed record S3Settings(
     bool ForcePathStyle,
     bool SendChecksums,
     long MultipartThresholdBytes,
-    long PartSizeBytes);
+    long PartSizeBytes,
+    Security.OutboundPolicy? Guard = null);
+
+/// <summary>HttpClients for the S3 SDK whose connections go through the outbound policy.</summary>
+internal sealed class GuardedS3HttpClientFactory(Security.OutboundPolicy guard) : HttpClientFactory
+{
+    public override HttpClient CreateHttpClient(IClientConfig clientConfig) =>
+        new(guard.CreateHandler(allowRedirects: false)) { Timeout = clientConfig?.Timeout ?? TimeSpan.FromMinutes(5) };
+
+    public override bool UseSDKHttpClientCaching(IClientConfig clientConfig) => false;
+
+    public override bool DisposeHttpClientsAfterUse(IClientConfig clientConfig) => true;
+
+    public override string GetConfigUniqueString(IClientConfig clientConfig) => "capstan-outbound";
+}
 
 /// <summary>An S3 bucket (AWS, DigitalOcean Spaces, or an S3-compatible endpoint). Small files go up in one
 /// PutObject, large ones in a multipart upload read part by part from the file; the object carries its SHA-256
@@ -137,6 +155,10 @@ public sealed class S3Destination : IStorageDestination
         else
         {
             config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(settings.Region);
+        }
+        if (settings.Guard is not null)
+        {
+            config.HttpClientFactory = new GuardedS3HttpClientFactory(settings.Guard);
         }
         _client = new AmazonS3Client(new BasicAWSCredentials(settings.AccessKey, settings.Secret), config);
     }
@@ -369,6 +391,10 @@ public sealed class S3Destination : IStorageDestination
         if (e is StorageException storage)
         {
             return storage;
+        }
+        if (Security.OutboundRefusal.Find(e) is { } refusal)
+        {
+            return Refused(refusal.Message);
         }
         if (e is AmazonS3Exception s3 && (int)s3.StatusCode != 0)
         {

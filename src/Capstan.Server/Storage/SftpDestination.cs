@@ -20,6 +20,9 @@ public sealed class SftpDestinationFactory : IStorageDestinationFactory
 
     public IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options) =>
         new SftpDestination(config, LoggerFactory.CreateLogger<SftpDestination>());
+
+    public IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options, Security.OutboundPolicy? guard) =>
+        new SftpDestination(config, LoggerFactory.CreateLogger<SftpDestination>(), guard);
 }
 
 /// <summary>
@@ -74,9 +77,14 @@ public sealed class SftpDestination : IStorageDestination
     private bool _hostKeyChanged;
     private bool _disposed;
 
-    public SftpDestination(StorageConfig config, ILogger? logger = null)
+    private readonly Security.OutboundPolicy? _guard;
+
+    /// <param name="guard">When set (the host came from a request), the host is resolved once through the outbound
+    /// policy and the connection goes to the checked address.</param>
+    public SftpDestination(StorageConfig config, ILogger? logger = null, Security.OutboundPolicy? guard = null)
     {
         ArgumentNullException.ThrowIfNull(config);
+        _guard = guard;
         _logger = logger ?? NullLogger.Instance;
         _host = (config.Host ?? string.Empty).Trim();
         _port = config.Port is > 0 and <= 65535 ? config.Port.Value : 22;
@@ -274,7 +282,19 @@ public sealed class SftpDestination : IStorageDestination
         try
         {
             var methods = _useKey ? KeyMethods(resources) : PasswordMethods(resources);
-            var info = new Renci.SshNet.ConnectionInfo(_host, _port, _username, methods) { Timeout = ConnectTimeout };
+            var host = _host;
+            if (_guard is not null)
+            {
+                try
+                {
+                    host = (await _guard.ResolveAsync(_host, ct))[0].ToString();
+                }
+                catch (Security.OutboundRefusedException e)
+                {
+                    throw new StorageException(StorageFailure.Refused, $"{Description}: {e.Message}", e);
+                }
+            }
+            var info = new Renci.SshNet.ConnectionInfo(host, _port, _username, methods) { Timeout = ConnectTimeout };
             client = new SftpClient(info)
             {
                 OperationTimeout = OperationTimeout,

@@ -13,6 +13,12 @@ public interface IStorageDestinationFactory
     /// <summary>A destination for <paramref name="config"/> (with secrets). <paramref name="endpoint"/> is the
     /// operator's override for the type, or null.</summary>
     IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options);
+
+    /// <summary>As <see cref="Create(StorageConfig, string?, StorageOptions)"/>, connecting only through
+    /// <paramref name="guard"/> (the outbound policy) when it is set: the destination came from a request and no
+    /// operator endpoint replaces its address. Types whose address a request cannot choose ignore it.</summary>
+    IStorageDestination Create(StorageConfig config, string? endpoint, StorageOptions options, Security.OutboundPolicy? guard) =>
+        Create(config, endpoint, options);
 }
 
 /// <summary>Creates the destination for a <c>storage_config</c> (with its secrets), applying the operator's
@@ -22,10 +28,15 @@ public sealed class StorageDestinations
 {
     private readonly Dictionary<string, IStorageDestinationFactory> _factories;
 
-    public StorageDestinations(IOptions<StorageOptions> options)
+    private readonly Security.OutboundPolicy? _policy;
+
+    /// <param name="policy">The outbound policy applied at connect time to destinations without an operator
+    /// endpoint (the server passes it; tools and tests that build destinations for their own servers need not).</param>
+    public StorageDestinations(IOptions<StorageOptions> options, Security.OutboundPolicy? policy = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
+        _policy = policy;
         _factories = typeof(StorageDestinations).Assembly.GetTypes()
             .Where(t => typeof(IStorageDestinationFactory).IsAssignableFrom(t) && t is { IsClass: true, IsAbstract: false })
             .Select(t => (IStorageDestinationFactory)Activator.CreateInstance(t)!)
@@ -44,7 +55,8 @@ public sealed class StorageDestinations
         var endpoint = Options.Endpoints.GetValueOrDefault(type);
         if (_factories.TryGetValue(type, out var factory))
         {
-            return factory.Create(config, endpoint, Options);
+            // An operator endpoint is trusted; otherwise the address came from the request.
+            return factory.Create(config, endpoint, Options, endpoint is null ? _policy : null);
         }
         if (endpoint is not null && _factories.TryGetValue("aws", out var s3))
         {

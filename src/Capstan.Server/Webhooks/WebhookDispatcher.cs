@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Capstan.Server.Data;
 using Capstan.Server.Domain;
@@ -12,9 +10,10 @@ namespace Capstan.Server.Webhooks;
 
 /// <summary>Delivers the outbox: every event goes to each enabled webhook of its app subscribed to it, at least
 /// once. 2xx is delivered; 5xx and network errors are retried with exponential backoff; any other 4xx is final.
-/// Every attempt is recorded. Pending deliveries live in the database, so a restart loses none. Targets that
-/// resolve to loopback, private, link-local or metadata addresses are refused unless
-/// <c>Webhooks:AllowPrivateTargets</c>.</summary>
+/// Every attempt is recorded. Pending deliveries live in the database, so a restart loses none. The
+/// <c>webhooks</c> client connects only through the outbound policy (<see cref="Security.OutboundPolicy"/>): a target
+/// that resolves to a refused address when connecting is not contacted, and its attempt is final, listed with the
+/// reason. Redirects are not followed.</summary>
 public sealed partial class WebhookDispatcher(
     IServiceScopeFactory scopes, WebhookSigner signer, IHttpClientFactory httpClients, IOptions<WebhookOptions> options,
     TimeProvider time, ILogger<WebhookDispatcher> logger, CapstanMetrics? metrics = null) : BackgroundService
@@ -167,21 +166,6 @@ public sealed partial class WebhookDispatcher(
     private async Task<(int? Status, string? Error, bool Retry)> PostAsync(WebhookRow hook, WebhookDeliveryRow delivery, string payload, CancellationToken ct)
     {
         var uri = new Uri(hook.Url);
-        if (!options.Value.AllowPrivateTargets)
-        {
-            try
-            {
-                var addresses = IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) ? [ip] : await Dns.GetHostAddressesAsync(uri.IdnHost, ct);
-                if (WebhookService.IsPrivateTarget(uri) || addresses.Any(WebhookService.IsPrivateAddress))
-                {
-                    return (null, $"{uri.Host} resolves to a loopback, private, link-local or metadata address (Webhooks:AllowPrivateTargets is off)", false);
-                }
-            }
-            catch (SocketException e)
-            {
-                return (null, $"cannot resolve {uri.Host}: {e.Message}", true);
-            }
-        }
         var body = Encoding.UTF8.GetBytes(payload);
         using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
@@ -194,6 +178,12 @@ public sealed partial class WebhookDispatcher(
             using var response = await httpClients.CreateClient("webhooks").SendAsync(request, ct);
             var code = (int)response.StatusCode;
             return (code, code is >= 200 and < 300 ? null : $"HTTP {code}", code >= 500 || code is 408 or 429);
+        }
+        catch (HttpRequestException e) when (Security.OutboundRefusal.Find(e) is { } refused)
+        {
+            // The target resolved to a refused address when connecting (it may have passed at creation: DNS
+            // rebinding, or a policy change). Final: the attempt is listed with the reason.
+            return (null, refused.Message, false);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {

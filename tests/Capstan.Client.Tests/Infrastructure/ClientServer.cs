@@ -7,14 +7,14 @@ using Capstan.Server.Tests.Infrastructure;
 namespace Capstan.Client.Tests.Infrastructure;
 
 /// <summary>One real Capstan server (SQLite) for the whole suite; each test makes its own account and app.
-/// Download URLs point at the server itself (no <c>PublicBaseUrl</c>), and webhooks may target loopback and
+/// Download URLs point at the server itself (no <c>PublicBaseUrl</c>), and webhooks may target loopback (Outbound:AllowedNetworks) and
 /// are polled quickly.</summary>
 public sealed class ClientServer() : ServerFixture(DatabaseProvider.Sqlite)
 {
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() =>
     [
         new("Capstan:PublicBaseUrl", null),
-        new("Webhooks:AllowPrivateTargets", "true"),
+        new("Outbound:AllowedNetworks:0", "127.0.0.0/8"),
         new("Webhooks:PollInterval", "00:00:00.100"),
         new("Webhooks:FirstRetryDelay", "00:00:00.200"),
     ];

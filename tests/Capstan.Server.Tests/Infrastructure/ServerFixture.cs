@@ -141,12 +141,12 @@ public sealed class SqliteServer() : ServerFixture(DatabaseProvider.Sqlite);
 
 public sealed class PostgresServer() : ServerFixture(DatabaseProvider.Postgres);
 
-/// <summary>Webhook delivery to a receiver on loopback (allowed here) with quick polling and retries.</summary>
+/// <summary>Webhook delivery to a receiver on loopback (allowed here: Outbound:AllowedNetworks 127.0.0.0/8) with quick polling and retries.</summary>
 public abstract class WebhookServer(DatabaseProvider provider) : ServerFixture(provider)
 {
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() =>
     [
-        new("Webhooks:AllowPrivateTargets", "true"),
+        new("Outbound:AllowedNetworks:0", "127.0.0.0/8"),
         new("Webhooks:PollInterval", "00:00:00.100"),
         new("Webhooks:FirstRetryDelay", "00:00:00.200"),
     ];

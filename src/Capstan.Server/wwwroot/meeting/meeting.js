@@ -298,6 +298,7 @@
       onremotetrack: (track, mid, on) => {
         const feed = midToFeed.get(mid);
         if (feed === undefined) return;
+        if (on && state.recorder) holdPlayout(track);
         const info = feeds.get(feed);
         if (!info) return;
         if (track.kind === 'video') {
@@ -336,6 +337,20 @@
         updateRecorder();
       },
     });
+  }
+
+  // The recorder plays every stream at one fixed, generous delay: the jitter buffers of sound and picture aim at the
+  // same target, so their lip sync has little left to correct and sound is not sped up or slowed down to chase a
+  // changing one (a participant's view wants low latency; a recording does not).
+  const RECORDER_PLAYOUT_MS = 400;
+  function holdPlayout(track) {
+    const pc = sub && sub.webrtcStuff && sub.webrtcStuff.pc;
+    if (!pc) return;
+    for (const r of pc.getReceivers()) {
+      if (r.track !== track) continue;
+      if ('jitterBufferTarget' in r) r.jitterBufferTarget = RECORDER_PLAYOUT_MS;
+      else if ('playoutDelayHint' in r) r.playoutDelayHint = RECORDER_PLAYOUT_MS / 1000;
+    }
   }
 
   // ---- controls ------------------------------------------------------------------------------------------------

@@ -400,6 +400,9 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.Property<long?>("FileSize")
                         .HasColumnType("bigint");
 
+                    b.Property<string>("GapsJson")
+                        .HasColumnType("text");
+
                     b.Property<DateTime>("InvokedTime")
                         .HasColumnType("timestamp with time zone");
 

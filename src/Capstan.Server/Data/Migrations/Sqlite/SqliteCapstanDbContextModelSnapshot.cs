@@ -393,6 +393,9 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.Property<long?>("FileSize")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("GapsJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime>("InvokedTime")
                         .HasColumnType("TEXT");
 

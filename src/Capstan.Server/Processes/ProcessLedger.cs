@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Capstan.Server.Processes;
+
+/// <summary>The capture processes (Xvfb, Chromium, ffmpeg, PulseAudio) a worker has running, one file each in a
+/// folder of its work folder: <c>{pid}</c> holding the process's start time (field 22 of <c>/proc/{pid}/stat</c>,
+/// so a reused pid is never mistaken for it) and its name. A file goes when its process exits. A worker that was
+/// killed leaves its files behind; the next worker on the same work folder calls <see cref="ReapLeftovers"/> when it
+/// starts, before it takes its recordings back: each listed process still running, and every process below it, is
+/// killed.</summary>
+public sealed partial class ProcessLedger
+{
+    private readonly string _dir;
+
+    public ProcessLedger(string dir)
+    {
+        _dir = dir;
+        Directory.CreateDirectory(dir);
+    }
+
+    /// <summary>Lists <paramref name="process"/> until it exits; returns it.</summary>
+    public ChildProcess Track(ChildProcess process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        var file = Path.Combine(_dir, process.Id.ToString(CultureInfo.InvariantCulture));
+        if (StartTime(process.Id) is { } started)
+        {
+            File.WriteAllText(file, started.ToString(CultureInfo.InvariantCulture) + " " + process.Name);
+        }
+        _ = process.Exited.ContinueWith(_ => File.Delete(file), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return process;
+    }
+
+    /// <summary>Kills what an earlier worker on this folder left running; returns the names of the processes killed.</summary>
+    public IReadOnlyList<string> ReapLeftovers()
+    {
+        var killed = new List<string>();
+        foreach (var file in Directory.GetFiles(_dir))
+        {
+            var parts = File.ReadAllText(file).Split(' ', 2);
+            if (int.TryParse(Path.GetFileName(file), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+                && long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var started)
+                && StartTime(pid) == started && pid != Environment.ProcessId)
+            {
+                foreach (var p in Descendants(pid).Prepend(pid))
+                {
+                    if (Kill(p, 9) == 0)
+                    {
+                        killed.Add($"{(parts.Length > 1 ? parts[1] : "process")} ({p.ToString(CultureInfo.InvariantCulture)})");
+                    }
+                }
+            }
+            File.Delete(file);
+        }
+        return killed;
+    }
+
+    /// <summary>The start time of <paramref name="pid"/> in clock ticks since boot, or null when it is not running.</summary>
+    public static long? StartTime(int pid)
+    {
+        var fields = StatFields(pid);
+        return fields is { Length: > 19 } && long.TryParse(fields[19], NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : null;
+    }
+
+    private static IEnumerable<int> Descendants(int root)
+    {
+        var parents = new Dictionary<int, int>();
+        foreach (var d in Directory.GetDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(d), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+                && StatFields(pid) is { Length: > 1 } f && int.TryParse(f[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var ppid))
+            {
+                parents[pid] = ppid;
+            }
+        }
+        var found = new List<int>();
+        var frontier = new Queue<int>([root]);
+        while (frontier.TryDequeue(out var p))
+        {
+            foreach (var child in parents.Where(kv => kv.Value == p).Select(kv => kv.Key))
+            {
+                found.Add(child);
+                frontier.Enqueue(child);
+            }
+        }
+        return found;
+    }
+
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the fields after it, from field 3 (state).
+    private static string[]? StatFields(int pid)
+    {
+        try
+        {
+            var text = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            var close = text.LastIndexOf(')');
+            return close < 0 ? null : text[(close + 2)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

@@ -1,0 +1,277 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Capstan.Testing;
+
+/// <summary>Sound-and-picture sync, measured from a delivered file. The source flashes white and plays a 1 kHz tone
+/// at the same instants, at uneven intervals (so that a flash cannot be paired with the wrong tone): a page for the
+/// custom <c>url</c> path (<see cref="PageHtml"/>), or a participant's fake camera and microphone
+/// (<see cref="WriteFakeCaptureAsync"/>). <see cref="MeasureAsync"/> finds the flash onsets from each frame's mean
+/// luma and the tone onsets from the audio's energy (on the audio's sample count, the way a player plays it), and
+/// pairs them. Shared by the media tests and bench/recorder.</summary>
+public static class AvSync
+{
+    /// <summary>Seconds between events, repeated: one cycle is <see cref="CycleSeconds"/>.</summary>
+    public static readonly IReadOnlyList<double> Intervals = [0.7, 1.3, 0.9, 1.6, 1.1, 0.8, 1.4, 1.0];
+
+    /// <summary>How long each flash and each tone lasts.</summary>
+    public const double EventSeconds = 0.1;
+
+    /// <summary>Where the first event of a cycle falls in the fake capture files.</summary>
+    public const double FirstEventSeconds = 0.5;
+
+    public static double CycleSeconds => Intervals.Sum();
+
+    /// <summary>The event instants of one cycle of the fake capture files.</summary>
+    public static IReadOnlyList<double> CycleEvents()
+    {
+        var list = new List<double>();
+        var t = FirstEventSeconds;
+        foreach (var i in Intervals)
+        {
+            list.Add(t);
+            t += i;
+        }
+        return list;
+    }
+
+    /// <summary>A page that flashes and beeps together. The tone is scheduled on the audio clock; the flash is shown
+    /// while that instant is being played (<c>AudioContext.getOutputTimestamp</c> maps the audio clock to the page's
+    /// clock), so the page's own output is in sync whatever its audio latency. Each flash's wall-clock instant is
+    /// kept in <c>window.capstanSync.flashes</c> and, when the page is opened with <c>?report=URL</c>, sent there as
+    /// <c>?flash=EPOCH_MS</c>.</summary>
+    public static string PageHtml { get; } = $$"""
+        <!doctype html><html><body style="margin:0;background:#000;overflow:hidden">
+        <div id="f" style="position:fixed;left:0;top:0;right:0;bottom:0;background:#fff;visibility:hidden"></div>
+        <script>
+        const intervals = [{{string.Join(",", Intervals.Select(i => i.ToString(CultureInfo.InvariantCulture)))}}];
+        const report = new URLSearchParams(location.search).get('report');
+        const ctx = new AudioContext();
+        const gain = ctx.createGain(); gain.gain.value = 0; gain.connect(ctx.destination);
+        const osc = ctx.createOscillator(); osc.frequency.value = 1000; osc.connect(gain); osc.start();
+        const flash = document.getElementById('f');
+        const pending = []; let next = null, i = 0, shown = null;
+        window.capstanSync = { flashes: [] };
+        function frame() {
+          if (next === null && ctx.state === 'running') next = ctx.currentTime + 0.5;
+          if (next !== null) {
+            while (next < ctx.currentTime + 1.0) {
+              gain.gain.setValueAtTime(0.8, next); gain.gain.setValueAtTime(0, next + {{EventSeconds.ToString(CultureInfo.InvariantCulture)}});
+              pending.push(next); next += intervals[i++ % intervals.length];
+            }
+            const ts = ctx.getOutputTimestamp();
+            const playing = ts.contextTime + (performance.now() - ts.performanceTime) / 1000;
+            let on = null;
+            for (const t of pending) if (playing >= t && playing < t + {{EventSeconds.ToString(CultureInfo.InvariantCulture)}}) on = t;
+            while (pending.length && pending[0] + 1 < playing) pending.shift();
+            flash.style.visibility = on !== null ? 'visible' : 'hidden';
+            if (on !== null && on !== shown) {
+              shown = on;
+              const at = Date.now() - (playing - on) * 1000;
+              window.capstanSync.flashes.push(at);
+              if (report) fetch(report + (report.includes('?') ? '&' : '?') + 'flash=' + Math.round(at), { mode: 'no-cors' }).catch(() => {});
+            }
+          }
+          requestAnimationFrame(frame);
+        }
+        requestAnimationFrame(frame);
+        </script></body></html>
+        """;
+
+    /// <summary>Writes one cycle of flash+beep as a Y4M video and a WAV file for Chromium's
+    /// <c>--use-file-for-fake-video-capture</c> and <c>--use-file-for-fake-audio-capture</c> (both loop, and both
+    /// are exactly one cycle long, so they stay together).</summary>
+    public static async Task WriteFakeCaptureAsync(string y4m, string wav, int width = 320, int height = 180, int fps = 30)
+    {
+        var events = CycleEvents();
+        var on = string.Join("+", events.Select(e => $"between(t\\,{F(e)}\\,{F(e + EventSeconds - 0.001)})"));
+        var cycle = F(CycleSeconds);
+        await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", $"color=c=black:s={width}x{height}:r={fps}:d={cycle}",
+            "-vf", $"drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='{on}'", "-pix_fmt", "yuv420p", y4m]);
+        var tone = string.Join("+", events.Select(e => $"between(t,{F(e)},{F(e + EventSeconds)})"));
+        await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+            $"aevalsrc='0.7*sin(2*PI*1000*t)*({tone})':s=48000:d={cycle}", "-ac", "1", "-c:a", "pcm_s16le", wav]);
+    }
+
+    /// <summary>Flash and tone onsets in <paramref name="file"/>, paired (see <see cref="SyncReport"/>). Times are
+    /// seconds from the file's start. Only the region <paramref name="crop"/> (x, y, w, h) is looked at for
+    /// flashes when given.</summary>
+    public static async Task<SyncReport> MeasureAsync(string file, (int X, int Y, int W, int H)? crop = null)
+    {
+        var start = double.Parse((await RunAsync("ffprobe", ["-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0", file])).Trim(), CultureInfo.InvariantCulture);
+        var flashes = await FlashOnsetsAsync(file, crop);
+        var tones = await ToneOnsetsAsync(file, start);
+        return SyncReport.Pair(flashes, tones);
+    }
+
+    // ffmpeg's filters see the input's times less the file's start time: already seconds from the file's start.
+    private static async Task<List<double>> FlashOnsetsAsync(string file, (int X, int Y, int W, int H)? crop)
+    {
+        var region = crop is { } c ? $"crop={c.W}:{c.H}:{c.X}:{c.Y}," : string.Empty;
+        var text = await RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-i", file, "-an", "-vf",
+            $"{region}scale=64:36,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-", "-f", "null", "-"]);
+        var frames = new List<(double T, double Y)>();
+        double? t = null;
+        foreach (var line in text.Split('\n'))
+        {
+            var p = line.IndexOf("pts_time:", StringComparison.Ordinal);
+            if (p >= 0)
+            {
+                t = double.Parse(line[(p + 9)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            }
+            var y = line.IndexOf("YAVG=", StringComparison.Ordinal);
+            if (y >= 0 && t is { } at)
+            {
+                frames.Add((at, double.Parse(line[(y + 5)..].Trim(), CultureInfo.InvariantCulture)));
+            }
+        }
+        if (frames.Count == 0)
+        {
+            return [];
+        }
+        var lo = Percentile(frames.Select(f => f.Y), 0.05);
+        var hi = frames.Max(f => f.Y);
+        return hi - lo < 20 ? [] : Onsets(frames, (lo + hi) / 2);
+    }
+
+    private static async Task<List<double>> ToneOnsetsAsync(string file, double start)
+    {
+        var audioStart = (await RunAsync("ffprobe", ["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=start_time", "-of", "csv=p=0", file])).Trim();
+        if (audioStart.Length == 0)
+        {
+            return [];
+        }
+        var a0 = double.Parse(audioStart, CultureInfo.InvariantCulture) - start;
+        // The samples as played: decoded in order, timed by their count from the stream's start.
+        var pcm = await RunBytesAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", file, "-vn", "-af", "highpass=f=700,lowpass=f=1400",
+            "-ac", "1", "-ar", "48000", "-f", "s16le", "-"]);
+        const int Window = 96; // 2 ms
+        var levels = new List<(double T, double Y)>();
+        for (var i = 0; i + 2 * Window <= pcm.Length; i += 2 * Window)
+        {
+            double e = 0;
+            for (var k = 0; k < Window; k++)
+            {
+                var v = (short)(pcm[i + 2 * k] | (pcm[i + 2 * k + 1] << 8));
+                e += (double)v * v;
+            }
+            levels.Add((a0 + i / 2 / 48000.0, 10 * Math.Log10(e / Window + 1)));
+        }
+        if (levels.Count == 0)
+        {
+            return [];
+        }
+        var floor = Percentile(levels.Select(l => l.Y), 0.5);
+        var peak = levels.Max(l => l.Y);
+        return peak - floor < 15 ? [] : Onsets(levels, (floor + peak) / 2);
+    }
+
+    /// <summary>Rising crossings of <paramref name="threshold"/> after at least 0.25 s below it.</summary>
+    private static List<double> Onsets(List<(double T, double Y)> series, double threshold)
+    {
+        var onsets = new List<double>();
+        var lastAbove = double.NegativeInfinity;
+        var wasAbove = false;
+        foreach (var (t, y) in series)
+        {
+            var above = y > threshold;
+            if (above && !wasAbove && t - lastAbove > 0.25)
+            {
+                onsets.Add(t);
+            }
+            if (above)
+            {
+                lastAbove = t;
+            }
+            wasAbove = above;
+        }
+        return onsets;
+    }
+
+    private static double Percentile(IEnumerable<double> values, double q)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[(int)Math.Clamp(Math.Round(q * (sorted.Count - 1)), 0, sorted.Count - 1)];
+    }
+
+    private static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+
+    private static async Task<string> RunAsync(string tool, string[] args) => Encoding.UTF8.GetString(await RunBytesAsync(tool, args));
+
+    private static async Task<byte[]> RunBytesAsync(string tool, string[] args)
+    {
+        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        using var output = new MemoryStream();
+        var copy = p.StandardOutput.BaseStream.CopyToAsync(output);
+        var error = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{tool} did not finish in 5 minutes");
+        }
+        await copy;
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{tool} failed ({p.ExitCode}): {await error}");
+        }
+        return output.ToArray();
+    }
+}
+
+/// <summary>One flash and the tone paired with it (the nearest tone within 0.45 s); the offset is tone minus flash:
+/// negative when the sound runs ahead of the picture.</summary>
+public sealed record SyncEvent(double Flash, double Tone)
+{
+    public double OffsetMs => (Tone - Flash) * 1000;
+}
+
+/// <summary>What <see cref="AvSync.MeasureAsync"/> found.</summary>
+public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<double> Tones, IReadOnlyList<SyncEvent> Pairs)
+{
+    public double MedianMs => Pairs.Count == 0 ? double.NaN : Median(Pairs.Select(p => p.OffsetMs));
+
+    public double MaxAbsMs => Pairs.Count == 0 ? double.NaN : Pairs.Max(p => Math.Abs(p.OffsetMs));
+
+    /// <summary>Median offset of the first and of the last <paramref name="n"/> pairs: a drift shows as a difference.</summary>
+    public (double First, double Last) Ends(int n) =>
+        Pairs.Count == 0 ? (double.NaN, double.NaN) : (Median(Pairs.Take(n).Select(p => p.OffsetMs)), Median(Pairs.TakeLast(n).Select(p => p.OffsetMs)));
+
+    public static SyncReport Pair(IReadOnlyList<double> flashes, IReadOnlyList<double> tones)
+    {
+        ArgumentNullException.ThrowIfNull(flashes);
+        ArgumentNullException.ThrowIfNull(tones);
+        var pairs = new List<SyncEvent>();
+        foreach (var f in flashes)
+        {
+            var best = tones.Where(t => Math.Abs(t - f) < 0.45).OrderBy(t => Math.Abs(t - f)).Cast<double?>().FirstOrDefault();
+            if (best is { } t)
+            {
+                pairs.Add(new SyncEvent(f, t));
+            }
+        }
+        return new SyncReport(flashes, tones, pairs);
+    }
+
+    public override string ToString() =>
+        $"{Pairs.Count} pairs of {Flashes.Count} flashes and {Tones.Count} tones; median {MedianMs:0} ms, max |offset| {MaxAbsMs:0} ms; offsets: "
+        + string.Join(" ", Pairs.Select(p => $"{p.Flash:0.00}s:{p.OffsetMs:+0;-0}"))
+        + "; flashes: " + string.Join(" ", Flashes.Select(f => f.ToString("0.000", CultureInfo.InvariantCulture)))
+        + "; tones: " + string.Join(" ", Tones.Select(t => t.ToString("0.000", CultureInfo.InvariantCulture)));
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var s = values.Order().ToList();
+        return s.Count == 0 ? double.NaN : s.Count % 2 == 1 ? s[s.Count / 2] : (s[(s.Count / 2) - 1] + s[s.Count / 2]) / 2;
+    }
+}
