@@ -3,6 +3,8 @@
 # the postgres user). Usage:
 #   scripts/pg.sh start DIR [PORT]   prints the connection string of a superuser-capable role "capstan"
 #   scripts/pg.sh stop DIR
+#   scripts/pg.sh halt DIR           stops the server and keeps its data (an outage, for readiness tests)
+#   scripts/pg.sh resume DIR PORT    starts a halted server again on the same data
 set -euo pipefail
 cmd=${1:?start|stop}; root=${2:?data folder}; port=${3:-55432}
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
@@ -27,5 +29,12 @@ case "$cmd" in
     fi
     rm -rf "$root"
     ;;
-  *) echo "usage: $0 start|stop DIR [PORT]" >&2; exit 2 ;;
+  halt)
+    runuser -u postgres -- "$bin/pg_ctl" -D "$root/data" -m fast -w -t 30 stop >/dev/null
+    ;;
+  resume)
+    runuser -u postgres -- "$bin/pg_ctl" -D "$root/data" -l "$root/server.log" -w -t 30 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $root/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null
+    ;;
+  *) echo "usage: $0 start|stop|halt|resume DIR [PORT]" >&2; exit 2 ;;
 esac

@@ -7,7 +7,7 @@ namespace Capstan.Server.Domain;
 /// <summary>Every recording status change goes through here: it checks the transition, releases the meeting's
 /// recording guard when a composite recording stops being active, and writes <c>recording.statusUpdate</c>
 /// to the outbox. Callers run it inside a transaction and save.</summary>
-public sealed class RecordingLifecycle(CapstanDbContext db, TimeProvider time, RecordingCounts? counts = null)
+public sealed class RecordingLifecycle(CapstanDbContext db, TimeProvider time, RecordingCounts? counts = null, Hosting.CapstanMetrics? metrics = null)
 {
     public static readonly ReasonDto OrganizationCaller = new() { Reason = StopReasons.ApiCall, Caller = new CallerDto { Type = "ORGANIZATION" } };
 
@@ -99,6 +99,8 @@ public sealed class RecordingLifecycle(CapstanDbContext db, TimeProvider time, R
         }
         r.StartedTime = startedTime;
         await TransitionAsync(r, RecordingStatus.Recording, "start", ct);
+        // Recorded when the transition is accepted (the caller saves next): capstan_recording_start_seconds.
+        metrics?.RecordingStarted(r.InvokedTime, startedTime);
     }
 
     /// <summary>The files are in place: UPLOADING becomes UPLOADED with sizes and download URLs.</summary>
@@ -111,6 +113,7 @@ public sealed class RecordingLifecycle(CapstanDbContext db, TimeProvider time, R
         r.AudioDownloadUrl = audioDownloadUrl;
         r.DownloadUrlExpiry = expiry;
         await TransitionAsync(r, RecordingStatus.Uploaded, "complete", ct);
+        metrics?.RecordingUploaded(r.StoppedTime, Now);
     }
 
     /// <summary>Nothing usable came out: ERRORED with a message.</summary>

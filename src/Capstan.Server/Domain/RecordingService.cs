@@ -247,6 +247,8 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
             }
             row.SessionId = await db.Sessions.Where(x => x.MeetingId == meeting.Id && x.Status == SessionService.Live).Select(x => (Guid?)x.Id).FirstOrDefaultAsync(ct);
             db.Recordings.Add(row);
+            // The API call's span names the recording, so its trace joins the worker's recording.session trace.
+            System.Diagnostics.Activity.Current?.SetTag("capstan.recording_id", id.ToString("D"));
             db.RecorderJobs.Add(new RecorderJobRow
             {
                 Id = Guid.NewGuid(), RecordingId = id, State = JobStates.Queued, DesiredState = JobStates.DesiredRecord, CreatedAt = now, UpdatedAt = now,

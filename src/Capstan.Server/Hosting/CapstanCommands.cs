@@ -42,12 +42,47 @@ public static class CapstanCommands
                 return await TokenAsync(rest, settings);
             case "app":
                 return await AppStorageAsync(rest, settings);
+            case "install-units":
+                return await InstallUnitsAsync(rest);
             case "help" or "--help" or "-h":
                 await Console.Out.WriteLineAsync("usage: capstan serve [--port N] [--data-dir DIR] [--database CONN] | capstan worker --database CONN --server-url URL [--slots N] | capstan token create --account ID");
                 return 0;
             default:
                 await Console.Error.WriteLineAsync($"unknown command '{command}'");
                 return 2;
+        }
+    }
+
+    /// <summary><c>install-units [--prefix /opt/capstan] [--user capstan] [--units-dir /etc/systemd/system]
+    /// [--env-file /etc/capstan/capstan.env]</c>: writes the systemd units and (when absent) the settings file; run by
+    /// <c>./capstan install</c> after it has published the build into <c>{prefix}/lib</c>.</summary>
+    private static async Task<int> InstallUnitsAsync(string[] rest)
+    {
+        string Flag(string name, string fallback)
+        {
+            var i = Array.IndexOf(rest, name);
+            return i >= 0 && i + 1 < rest.Length ? rest[i + 1] : fallback;
+        }
+        var known = new[] { "--prefix", "--user", "--units-dir", "--env-file" };
+        if (rest.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).FirstOrDefault() is { } unknown)
+        {
+            await Console.Error.WriteLineAsync($"unknown flag '{unknown}'; usage: capstan install-units [--prefix DIR] [--user NAME] [--units-dir DIR] [--env-file FILE]");
+            return 2;
+        }
+        var d = InstallLayout.Default;
+        var layout = new InstallLayout(Flag("--prefix", d.Prefix), Flag("--user", d.User), Flag("--units-dir", d.UnitsDir), Flag("--env-file", d.EnvironmentFile));
+        try
+        {
+            foreach (var path in SystemdUnits.Write(layout))
+            {
+                await Console.Out.WriteLineAsync(path);
+            }
+            return 0;
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
         }
     }
 

@@ -48,13 +48,20 @@ public static class CapstanHost
             k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             k.AddServerHeader = false;
             k.Listen(IPAddress.Parse(options.ListenAddress), options.Port);
+            if (builder.Configuration.GetValue<int?>("Metrics:Port") is { } metricsPort and > 0 and <= 65535)
+            {
+                k.Listen(IPAddress.Parse(builder.Configuration["Metrics:ListenAddress"] ?? options.ListenAddress), metricsPort);
+            }
         });
+        builder.AddCapstanLogging();
+        builder.AddCapstanMetrics(options);
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
 
         var services = builder.Services;
         services.AddCapstanCore(options);
         services.AddRecorder();
+        services.AddCapstanHealthChecks();
         services.AddOptions<JanusOptions>().BindConfiguration(JanusOptions.Section).ValidateOnStart();
         services.AddHttpClient("janus", c => c.Timeout = TimeSpan.FromSeconds(10));
         services.AddHttpClient("janus-proxy", c => c.Timeout = TimeSpan.FromSeconds(90));
@@ -136,6 +143,8 @@ public static class CapstanHost
             throw new InvalidOperationException("capstan worker needs the server to record from: --server-url http://capstan-host:8080 (Recorder:ServerUrl)");
         }
         builder.Services.AddSingleton(options);
+        builder.AddCapstanLogging();
+        builder.AddCapstanMetrics(options, standaloneWorker: true);
         builder.Services.AddCapstanCore(options);
         builder.Services.AddRecorder();
         return builder.Build();
@@ -147,13 +156,14 @@ public static class CapstanHost
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UsePathBase("/client/v4");
+        app.MapCapstanMetrics();
         app.UseExceptionHandler();
         app.UseStatusCodePages(EmptyErrorBodies.WriteAsync);
         app.UseRouting();
         app.UseMiddleware<ApiAuthMiddleware>();
         app.UseCapstanRateLimits();
 
-        app.MapGet("/healthz", () => Envelopes.Ok(new { status = "ok" })).ExcludeFromDescription();
+        app.MapCapstanHealth();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapApiReference();
         app.MapMeetingPages();

@@ -126,6 +126,9 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
     private readonly SemaphoreSlim _landed = new(0);
     private int _launching;
 
+    /// <summary>Warm surfaces that are still healthy (readiness, metrics).</summary>
+    public int ReadyCount => _ready.Count(s => s.Healthy);
+
     /// <summary>A healthy warm surface; if none is ready but one is being launched, that one (launching a second
     /// would only slow both down); null when none is coming (the caller launches one itself).</summary>
     public async Task<CaptureSurface?> TakeAsync(CancellationToken ct = default)

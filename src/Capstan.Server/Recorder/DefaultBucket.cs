@@ -21,9 +21,12 @@ public sealed class DefaultBucket
 
     private readonly Storage.StorageDestinations? _destinations;
 
+    private readonly CapstanMetrics? _metrics;
+
     public DefaultBucket(CapstanOptions options, IOptions<DefaultBucketOptions> bucket, SecretProtector protector, Microsoft.AspNetCore.Hosting.Server.IServer? server = null,
-        Storage.StorageDestinations? destinations = null)
+        Storage.StorageDestinations? destinations = null, CapstanMetrics? metrics = null)
     {
+        _metrics = metrics;
         _server = server;
         _destinations = destinations;
         ArgumentNullException.ThrowIfNull(options);
@@ -64,13 +67,16 @@ public sealed class DefaultBucket
     /// copied into the folder (through a temporary name, so a crash never leaves half a file under the real one).</summary>
     public async Task StoreAsync(Guid appId, Guid recordingId, string sourceFile, string fileName, CancellationToken ct)
     {
+        using var upload = UploadObservation.Start(_metrics, CapstanMetrics.DefaultBucketType, fileName, new FileInfo(sourceFile).Length);
         if (IsRemote)
         {
             await using var remote = Remote();
             await remote.UploadAsync(await Storage.UploadItem.ForFileAsync(sourceFile, RemoteKey(appId, recordingId, fileName), ct), ct);
+            upload.Succeeded();
             return;
         }
         Store(appId, recordingId, sourceFile, fileName);
+        upload.Succeeded();
     }
 
     /// <summary>Removes a recording's files (retention).</summary>

@@ -13,7 +13,8 @@ public sealed partial class RecorderWorker(
     IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
     Storage.UploadSpool spool, Security.SecretProtector protector, Security.OutboundPolicy outbound,
-    ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null) : BackgroundService
+    ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null,
+    CapstanMetrics? metrics = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -69,7 +70,7 @@ public sealed partial class RecorderWorker(
         await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, logger);
         var http = httpClients.CreateClient("recorder");
         await using var pool = new WarmPool(o, pulse, http, workDir, ledger, logger);
-        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, ledger, stoppingToken);
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, ledger, metrics, stoppingToken);
         LogStarted(logger, o.Slots, workDir);
         try
         {
@@ -84,6 +85,7 @@ public sealed partial class RecorderWorker(
         pool.Replenish(o.Slots, stoppingToken);
         var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
+        metrics?.AttachRecorder(() => new RecorderLoad(o.Slots, recordings.Count, pool.ReadyCount)); // slots/busy gauges, readiness
         foreach (var job in await reclaim)
         {
             if (recordings.TryAdd(job.RecordingId, true))
@@ -147,6 +149,7 @@ public sealed partial class RecorderWorker(
     private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, Action done, CancellationToken ct)
     {
         await Task.Yield();
+        using var observed = RecordingTelemetry.Begin(job, ctx.Logger, ctx.Owner, await RecordingTelemetry.LookupAsync(job, ctx.Scopes, ct)); // span + log scope
         try
         {
             await using var session = new RecordingSession(job, ctx);

@@ -12,7 +12,7 @@ namespace Capstan.Server.Recorder;
 public sealed record RecorderContext(
     RecorderOptions Options, IServiceScopeFactory Scopes, PulseServer Pulse, DefaultBucket Bucket, HttpClient Http,
     RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir, WarmPool Pool,
-    Storage.UploadSpool Spool, Security.SecretProtector Protector, ProcessLedger Ledger, CancellationToken Stopping);
+    Storage.UploadSpool Spool, Security.SecretProtector Protector, ProcessLedger Ledger, Hosting.CapstanMetrics? Metrics, CancellationToken Stopping);
 
 /// <summary>One recording, start to finish: its own X display, audio sink and Chromium on the recorder view (or
 /// the custom <c>url</c>), capture segments (a GStreamer pipeline each, <see cref="MediaArgs.Capture"/>) that follow
@@ -121,6 +121,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// before it started, or the job was taken over).</summary>
     private async Task<bool> CaptureAsync(CancellationToken ct)
     {
+        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.capture");
         await StartBrowserAsync(ct);
         while (true)
         {
@@ -227,6 +228,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             LogGaveUp(ctx.Logger, _restarts - 1, captureTail ?? _surface?.Chromium.Tail() ?? string.Empty);
             return false;
         }
+        ctx.Metrics?.CaptureRestarted();
         LogRestart(ctx.Logger, _restarts, _surface is { Healthy: false } ? "chromium or Xvfb" : "the capture");
         try
         {
@@ -363,6 +365,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             _recordedSeconds += seg.Seconds;
             SaveOrigin(seg);
             LogSegment(ctx.Logger, Path.GetFileName(seg.Path), seg.Seconds, seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate));
+            ctx.Metrics?.CaptureFramesDropped(Math.Max(0, seg.ExpectedFrames(ctx.Options.FrameRate) - seg.Grabs));
         }
         _current = null;
     }
@@ -391,6 +394,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// recording UPLOADED. With nothing captured the recording ends ERRORED.</summary>
     private async Task DeliverAsync(CancellationToken ct)
     {
+        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.postprocess");
         await RemoveRecorderParticipantAsync(ct);
         _recording = await _store.LoadAsync(ct);
         var outDir = Path.Combine(_dir, "out");

@@ -67,6 +67,7 @@ public sealed partial class TrackRecorder(
                     var claimed = job;
                     running.Add(Task.Run(async () =>
                     {
+                        using var observed = RecordingTelemetry.Begin(claimed, logger, owner, await RecordingTelemetry.LookupAsync(claimed, scopes, stoppingToken)); // span + log scope
                         try
                         {
                             await new TrackRecordingSession(claimed, ctx).RunAsync(stoppingToken);

@@ -6,7 +6,8 @@ namespace Capstan.Server.Storage;
 /// <summary>Delivers finished files to a destination: a destination that refuses us fails at once; one that is
 /// only unreachable is retried with exponential backoff for <see cref="StorageOptions.RetryFor"/>. The files stay
 /// on disk (the spool) until delivered; the recorder session keeps its job's lease alive meanwhile.</summary>
-public sealed partial class UploadSpool(StorageDestinations destinations, IOptions<StorageOptions> options, TimeProvider time, ILogger<UploadSpool> logger)
+public sealed partial class UploadSpool(StorageDestinations destinations, IOptions<StorageOptions> options, TimeProvider time, ILogger<UploadSpool> logger,
+    Hosting.CapstanMetrics? metrics = null)
 {
     public async Task DeliverAsync(StorageConfig config, IReadOnlyList<UploadItem> items, CancellationToken ct)
     {
@@ -17,12 +18,14 @@ public sealed partial class UploadSpool(StorageDestinations destinations, IOptio
         {
             DateTimeOffset? firstFailure = null;
             var delay = o.FirstRetryDelay;
+            using var span = Hosting.CapstanTelemetry.StartUpload(config.Type, item.Key, item.Size);
             while (true)
             {
                 try
                 {
                     await destination.UploadAsync(item, ct);
                     LogUploaded(logger, item.Key, item.Size, destination.Description);
+                    metrics?.Upload(config.Type, Hosting.CapstanMetrics.Success, item.Size);
                     break;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -30,14 +33,20 @@ public sealed partial class UploadSpool(StorageDestinations destinations, IOptio
                     var failure = e as StorageException ?? new StorageException(StorageFailure.Unreachable, $"{destination.Description}: {e.Message}", e);
                     if (failure.Failure == StorageFailure.Refused)
                     {
+                        metrics?.Upload(config.Type, Hosting.CapstanMetrics.Refused, 0);
+                        span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
                         throw failure;
                     }
                     var now = time.GetUtcNow();
                     firstFailure ??= now;
                     if (now - firstFailure.Value >= o.RetryFor)
                     {
+                        metrics?.Upload(config.Type, Hosting.CapstanMetrics.Failed, 0);
+                        span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure.Message);
                         throw new StorageException(StorageFailure.Unreachable, $"{failure.Message} (still failing after {o.RetryFor})", failure);
                     }
+                    metrics?.Upload(config.Type, Hosting.CapstanMetrics.Retry, 0);
+                    span?.AddEvent(new System.Diagnostics.ActivityEvent("retry"));
                     LogRetry(logger, item.Key, delay.TotalSeconds, failure.Message);
                     await Task.Delay(delay, time, ct);
                     delay = TimeSpan.FromTicks(Math.Min(o.MaxRetryDelay.Ticks, delay.Ticks * 2));

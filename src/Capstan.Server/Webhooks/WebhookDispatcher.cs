@@ -16,7 +16,7 @@ namespace Capstan.Server.Webhooks;
 /// reason. Redirects are not followed.</summary>
 public sealed partial class WebhookDispatcher(
     IServiceScopeFactory scopes, WebhookSigner signer, IHttpClientFactory httpClients, IOptions<WebhookOptions> options,
-    TimeProvider time, ILogger<WebhookDispatcher> logger) : BackgroundService
+    TimeProvider time, ILogger<WebhookDispatcher> logger, CapstanMetrics? metrics = null) : BackgroundService
 {
     public const string Pending = "PENDING";
     public const string Delivered = "DELIVERED";
@@ -109,6 +109,11 @@ public sealed partial class WebhookDispatcher(
             return;
         }
         var delivery = await db.WebhookDeliveries.FirstAsync(d => d.Id == id, ct);
+        // One trace per delivery attempt (the HTTP POST is its child span).
+        using var span = CapstanTelemetry.Source.StartActivity("webhook.delivery");
+        span?.SetTag("capstan.delivery_id", id.ToString("D"));
+        span?.SetTag("capstan.webhook_id", delivery.WebhookId.ToString("D"));
+        span?.SetTag("capstan.event", delivery.EventName);
         var hook = await db.Webhooks.AsNoTracking().FirstOrDefaultAsync(w => w.Id == delivery.WebhookId, ct);
         var payload = await db.OutboxEvents.AsNoTracking().Where(e => e.Id == delivery.OutboxEventId).Select(e => e.PayloadJson).FirstAsync(ct);
         var attempt = new WebhookAttemptRow { DeliveryId = id, AttemptedAt = time.GetUtcNow().UtcDateTime };
@@ -143,6 +148,14 @@ public sealed partial class WebhookDispatcher(
         }
         db.WebhookAttempts.Add(attempt);
         await db.SaveChangesAsync(ct);
+        var result = delivery.Status switch { Delivered => "delivered", Pending => "retry", _ => "failed" };
+        metrics?.WebhookDelivery(result);
+        span?.SetTag("capstan.result", result);
+        span?.SetTag("http.response.status_code", attempt.StatusCode);
+        if (delivery.Status != Delivered)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, attempt.Error);
+        }
         LogAttempt(logger, delivery.EventName, hook?.Url ?? "(deleted)", attempt.StatusCode ?? 0, delivery.Status);
     }
 
