@@ -216,11 +216,14 @@ public sealed class RecordingDto
     /// capture process that died and was restarted, a recorder that was killed and took the recording back), each
     /// from the last frame before it to the first frame after it. The file holds no such stretch: like a pause, it is
     /// joined over. Empty when there was none.</summary>
+    [System.ComponentModel.Description("Capstan extension: stretches of the meeting the recording missed while it was on (a capture restart, a recorder killed and restarted), each from the last frame before it to the first frame after it; joined over in the file like a pause. Empty when there was none.")]
     public IReadOnlyList<RecordingGap> Gaps { get; init; } = [];
 }
 
 /// <summary>A stretch of a meeting that a recording missed: <c>start</c> and <c>end</c> are wall-clock instants.</summary>
-public sealed record RecordingGap(DateTime Start, DateTime End);
+public sealed record RecordingGap(
+    [property: System.ComponentModel.Description("Wall-clock time of the last frame before the gap (ISO 8601, UTC)")] DateTime Start,
+    [property: System.ComponentModel.Description("Wall-clock time of the first frame after the gap (ISO 8601, UTC)")] DateTime End);
 
 public sealed record TrackRecordingResponse(RecordingDto Recording);
 

@@ -259,6 +259,9 @@ public abstract class ResourcesApiTests(ServerFixture server)
         using var c = server.Client();
         var doc = (await c.GetJsonAsync("/openapi/v1.json")).Body;
         Assert.NotNull(doc["paths"]!["/accounts/{account_id}/realtime/kit/{app_id}/recordings"]!["post"]);
+        // The gaps extension of a recording, described.
+        var recording = doc["components"]!["schemas"]!["RecordingDto"]!;
+        Assert.Contains("missed", recording["properties"]!["gaps"]!["description"]!.GetValue<string>(), StringComparison.Ordinal);
         using var docs = await c.GetAsync("/docs", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, docs.StatusCode);
         Assert.Contains("openapi/v1.json", await docs.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
