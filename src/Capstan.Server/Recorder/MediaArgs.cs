@@ -89,7 +89,9 @@ public static class MediaArgs
         }
         if (s.RtmpPort is not null)
         {
-            a.AddRange(["!", "tee", "name=v", "!", "queue", "!", "mux.", "v.", "!", "queue", "leaky=downstream", "max-size-time=2000000000", "!", "ts."]);
+            // Matroska takes H.264 as AVC, MPEG-TS as a byte stream: each branch gets its own form.
+            a.AddRange(["!", "tee", "name=v", "!", "queue", "!", "mux.", "v.", "!", "queue", "leaky=downstream", "max-size-time=2000000000", "!",
+                "h264parse", "!", "video/x-h264,stream-format=byte-stream", "!", "ts."]);
         }
         else
         {
@@ -115,7 +117,8 @@ public static class MediaArgs
         a.AddRange(["!", "identity", "name=sound", $"ts-offset={((long)Math.Round(audioShift * 1e9)).ToString(CultureInfo.InvariantCulture)}"]);
         if (s.RtmpPort is { } port)
         {
-            a.AddRange(["!", "tee", "name=au", "!", "queue", "!", "mux.", "au.", "!", "queue", "leaky=downstream", "max-size-time=2000000000", "!", "ts.",
+            var tsAudio = s.AudioCodec == "MP3" ? new[] { "mpegaudioparse" } : ["aacparse", "!", "audio/mpeg,stream-format=adts"];
+            a.AddRange(["!", "tee", "name=au", "!", "queue", "!", "mux.", "au.", "!", "queue", "leaky=downstream", "max-size-time=2000000000", "!", .. tsAudio, "!", "ts.",
                 "mpegtsmux", "name=ts", "!", "udpsink", "host=127.0.0.1", $"port={I(port)}", "sync=false", "async=false"]);
         }
         else
