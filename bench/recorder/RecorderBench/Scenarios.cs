@@ -29,7 +29,8 @@ public sealed record Bench(Server Server, Api Api, Browsers Browsers, Recordings
     public static string F(double v, string format = "0.00") => v.ToString(format, CultureInfo.InvariantCulture);
 }
 
-public sealed record StartSample(int Index, double GapSeconds, int SurfacesUp, double LatencyMs, double ClientMs, double StopToUploadedMs, StartPhases? Phases);
+/// <summary>One start of the latency scenario; <see cref="Load"/>: the machine's 1-minute load average as it was sent.</summary>
+public sealed record StartSample(int Index, double GapSeconds, int SurfacesUp, double LatencyMs, double ClientMs, double StopToUploadedMs, StartPhases? Phases, double Load);
 
 public sealed record LatencyResult(StartSample First, IReadOnlyList<StartSample> Spaced, IReadOnlyList<StartSample> BackToBack, double Gap);
 
@@ -170,12 +171,13 @@ public static class Scenarios
             }
             var actualGap = (b.Recordings.Now - last).TotalSeconds;
             var up = b.Server.Surfaces().Chromium;
+            var load = Proc.LoadAverage();
             var started = await b.Recordings.StartAsync(meeting.Id, 1280, 720, false, ct);
             await Task.Delay(TimeSpan.FromSeconds(s.RecordSeconds), ct);
             var done = await b.Recordings.StopAsync(started, ct);
             last = b.Recordings.Now;
-            var sample = new StartSample(index, actualGap, up, started.LatencyMs, started.ClientMs, done.StopToUploadedMs, started.Phases);
-            Console.WriteLine($"   {what,-14} gap {Bench.F(actualGap, "0.0")} s, {up} surfaces up: started_time - invoked_time {Bench.F(sample.LatencyMs, "0")} ms " +
+            var sample = new StartSample(index, actualGap, up, started.LatencyMs, started.ClientMs, done.StopToUploadedMs, started.Phases, load);
+            Console.WriteLine($"   {what,-14} gap {Bench.F(actualGap, "0.0")} s, {up} surfaces up, load {Bench.F(load)}: started_time - invoked_time {Bench.F(sample.LatencyMs, "0")} ms " +
                 $"({started.Phases?.ToString() ?? "phases unknown"}; client saw it after {Bench.F(sample.ClientMs, "0")} ms); stop to UPLOADED {Bench.F(sample.StopToUploadedMs, "0")} ms ({done.Phases})");
             return sample;
         }
