@@ -66,6 +66,27 @@ public static partial class Proc
         return null;
     }
 
+    /// <summary>Pss of <paramref name="pid"/> in kB (<c>/proc/PID/smaps_rollup</c>: its private pages plus its share of
+    /// the pages it shares, so a sum over processes counts shared libraries once), or null when it is gone.</summary>
+    public static long? PssKb(int pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/smaps_rollup"))
+            {
+                if (line.StartsWith("Pss:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line[4..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+        return null;
+    }
+
     /// <summary>Every process visible now.</summary>
     public static List<ProcStat> All()
     {

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Capstan recorder benchmark: start latency (p50/p95 over 10 starts), CPU of one recording session (ffmpeg, Xvfb,
-# Chromium, its PulseAudio share; in shares of one core) at 640x360@15, 1280x720@30 and 1920x1080@30 with 2
-# participants, how many 720p30 recordings run at once before frames drop, and stop to UPLOADED of a 10-minute
-# recording; the figures and their ratio to the targets. Then track recordings (no targets): Janus's CPU and RSS
+# Capstan recorder benchmark: start latency (p50/p95 over 10 starts, with the server's breakdown), CPU and memory of
+# one recording session (gst-launch-1.0, Xvfb, Chromium, its PulseAudio share) at 640x360@15, 1280x720@30 and
+# 1920x1080@30 with 2 participants, frames in the file and grabbed with 1, 2, ... 720p30 recordings at once, and a
+# 10-minute recording of a flash+beep page (sound/picture offsets at its start and end, stop to UPLOADED); the
+# figures, their ratio to the targets and the machine load. Then track recordings (no targets): Janus's CPU and RSS
 # without and with one, its start, stop to UPLOADED and the files, with 2 and 4 participants.
 #   bench/recorder/run.sh [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track]
 #   (or: ./capstan bench recorder ...)
 # --quick shortens everything for development (3 latency starts, 10 s windows, 1-minute long recording, one track run).
-# Everything runs inside scripts/netns.sh; BENCH_OUT=DIR keeps the server logs and the recorder's ffmpeg logs.
+# Everything runs inside scripts/netns.sh; BENCH_OUT=DIR keeps the server logs and the recorder's capture logs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/bench/recorder"
@@ -53,7 +54,7 @@ cleanup() {
       name=$(basename "$d")
       mkdir -p "$BENCH_OUT/$name"
       cp -f "$d/server.log" "$BENCH_OUT/$name/" 2>/dev/null || true
-      (cd "$d/data/recorder" 2>/dev/null && find . -name 'ffmpeg*.log' -exec cp --parents {} "$BENCH_OUT/$name/" \;) || true
+      (cd "$d/data/recorder" 2>/dev/null && find . \( -name 'capture*.log' -o -name 'ffmpeg*.log' \) -exec cp --parents {} "$BENCH_OUT/$name/" \;) || true
     done
   fi
   rm -rf "$work"

@@ -72,16 +72,22 @@ public sealed class Api(Server server) : IDisposable
         return r.IsSuccessStatusCode;
     }
 
-    /// <summary><c>POST .../recordings</c> (H264 + AAC at <paramref name="width"/> x <paramref name="height"/>).</summary>
-    public async Task<RecordingView> StartRecordingAsync(string meeting, int width, int height, bool allowMultiple, CancellationToken ct)
+    /// <summary><c>POST .../recordings</c> (H264 + AAC at <paramref name="width"/> x <paramref name="height"/>), of
+    /// the built-in view, or of the custom page <paramref name="url"/> when given.</summary>
+    public async Task<RecordingView> StartRecordingAsync(string meeting, int width, int height, bool allowMultiple, CancellationToken ct, Uri? url = null)
     {
-        using var r = await _http.PostAsJsonAsync($"{AppPath}/recordings", new
+        var body = new JsonObject
         {
-            meeting_id = meeting,
-            video_config = new { codec = "H264", width, height },
-            audio_config = new { codec = "AAC" },
-            allow_multiple_recordings = allowMultiple,
-        }, ct);
+            ["meeting_id"] = meeting,
+            ["video_config"] = new JsonObject { ["codec"] = "H264", ["width"] = width, ["height"] = height },
+            ["audio_config"] = new JsonObject { ["codec"] = "AAC" },
+            ["allow_multiple_recordings"] = allowMultiple,
+        };
+        if (url is not null)
+        {
+            body["url"] = url.ToString();
+        }
+        using var r = await _http.PostAsJsonAsync($"{AppPath}/recordings", body, ct);
         return View((await BodyAsync(r, null, "start a recording", ct))["data"]!);
     }
 

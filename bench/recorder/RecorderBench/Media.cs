@@ -4,80 +4,121 @@ using System.Text.Json;
 
 namespace Capstan.Bench.Recorder;
 
-/// <summary>What ffmpeg's <c>-progress</c> lines in <c>recorder/{id}/ffmpeg.log</c> say: the last values of the
-/// current segment (frames encoded, fps, dropped and duplicated frames, speed), with segments summed when there
-/// were several (the frame counter starts again), and the other lines (warnings).</summary>
-public sealed record FfmpegProgress(long Frames, double Fps, long DropFrames, long DupFrames, string Speed, int Segments, IReadOnlyList<string> Warnings)
+/// <summary>Where the start latency went, as the server logs it once the first frame is in
+/// (<c>Recording started: first frame {LatencyMs} ms after invoke (claimed +..., surface +..., page +..., capture
+/// launched +..., first frame +... ms)</c>): the job claimed after the invoke, a surface taken (warm or launched),
+/// the page loaded and ready, the gst-launch-1.0 capture started, and its first frame grabbed.</summary>
+public sealed record StartPhases(double LatencyMs, double ClaimMs, double SurfaceMs, double PageMs, double LaunchMs, double FrameMs)
 {
-    public static FfmpegProgress Read(string path)
+    public override string ToString() =>
+        $"claim {Bench.F(ClaimMs, "0")} + surface {Bench.F(SurfaceMs, "0")} + page {Bench.F(PageMs, "0")} + capture launched {Bench.F(LaunchMs, "0")} + first frame {Bench.F(FrameMs, "0")} ms";
+}
+
+/// <summary>One capture segment as the server logs it when the segment ends (<c>Segment seg_0001.mkv: {Seconds} s,
+/// {Grabs} frames grabbed of {Expected}</c>): the frames ximagesrc really grabbed against what the segment's span
+/// calls for. videorate repeats a frame for each one missed, so the file's frame count cannot show a miss: this can.</summary>
+public sealed record SegmentGrabs(string Segment, double Seconds, long Grabs, long Expected);
+
+/// <summary>What the server logged about one recording (its JSON log lines carry the recording id in their scope):
+/// the start breakdown, the segments' grabs, the capture restarts and the warnings and errors; and the warnings and
+/// errors of the capture's own log (<c>recorder/{id}/capture.log</c>, gst-launch-1.0 -v: caps and messages, no
+/// per-frame lines).</summary>
+public sealed record CaptureLog(StartPhases? Start, IReadOnlyList<SegmentGrabs> Segments, int Restarts, IReadOnlyList<string> Warnings)
+{
+    public long Grabs => Segments.Sum(g => g.Grabs);
+
+    public long Expected => Segments.Sum(g => g.Expected);
+
+    /// <summary>Frames grabbed over frames expected, over every segment (NaN before a segment has ended).</summary>
+    public double GrabRatio => Expected > 0 ? (double)Grabs / Expected : double.NaN;
+
+    public string GrabText => Segments.Count == 0 ? "no segment logged"
+        : $"{Grabs} frames grabbed of {Expected} ({Bench.F(100 * GrabRatio, "0.0")}%{(Segments.Count > 1 ? $", {Segments.Count} segments" : "")})";
+
+    public static CaptureLog Read(string serverLog, string recorderDir, string recordingId)
     {
-        string[] lines;
+        StartPhases? start = null;
+        var segments = new List<SegmentGrabs>();
+        var restarts = 0;
+        var warnings = new List<string>();
+        foreach (var line in ReadShared(serverLog))
+        {
+            if (!line.StartsWith('{') || !line.Contains(recordingId, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            JsonDocument doc;
+            try
+            {
+                doc = JsonDocument.Parse(line);
+            }
+            catch (JsonException)
+            {
+                continue;
+            }
+            using (doc)
+            {
+                var root = doc.RootElement;
+                if (!OfRecording(root, recordingId) || !root.TryGetProperty("State", out var state))
+                {
+                    continue;
+                }
+                var format = S(state, "{OriginalFormat}");
+                var message = S(root, "Message");
+                if (format.StartsWith("Recording started: first frame", StringComparison.Ordinal))
+                {
+                    start = new StartPhases(D(state, "LatencyMs"), D(state, "ClaimMs"), D(state, "SurfaceMs"), D(state, "PageMs"), D(state, "LaunchMs"), D(state, "FrameMs"));
+                }
+                else if (format.StartsWith("Segment {Segment}:", StringComparison.Ordinal))
+                {
+                    segments.Add(new SegmentGrabs(S(state, "Segment"), D(state, "Seconds"), (long)D(state, "Grabs"), (long)D(state, "Expected")));
+                }
+                else if (format.StartsWith("Capture restart", StringComparison.Ordinal))
+                {
+                    restarts++;
+                    warnings.Add(message);
+                }
+                else if (S(root, "LogLevel") is "Warning" or "Error" or "Critical")
+                {
+                    warnings.Add(message);
+                }
+            }
+        }
+        // gst-launch-1.0 prints "WARNING: from element ..." and "ERROR: from element ..." for the pipeline's messages.
+        foreach (var line in ReadShared(Path.Combine(recorderDir, recordingId, "capture.log")))
+        {
+            var t = line.Trim();
+            if (t.StartsWith("WARNING:", StringComparison.Ordinal) || t.StartsWith("ERROR:", StringComparison.Ordinal))
+            {
+                warnings.Add("capture.log: " + t);
+            }
+        }
+        return new CaptureLog(start, segments, restarts, warnings);
+    }
+
+    /// <summary>Whether a log line is of this recording: a scope with its <c>RecordingId</c>.</summary>
+    private static bool OfRecording(JsonElement root, string id) =>
+        root.TryGetProperty("Scopes", out var scopes) && scopes.ValueKind == JsonValueKind.Array
+        && scopes.EnumerateArray().Any(sc => sc.ValueKind == JsonValueKind.Object && S(sc, "RecordingId") == id);
+
+    private static string S(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) ? (v.ValueKind == JsonValueKind.String ? v.GetString() ?? "" : v.GetRawText()) : "";
+
+    private static double D(JsonElement e, string name) =>
+        double.TryParse(S(e, name), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : double.NaN;
+
+    private static string[] ReadShared(string path)
+    {
         try
         {
             using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             using var r = new StreamReader(s);
-            lines = r.ReadToEnd().Split('\n');
+            return r.ReadToEnd().Split('\n');
         }
         catch (IOException)
         {
-            return new FfmpegProgress(0, 0, 0, 0, "-", 0, []);
+            return [];
         }
-        long framesDone = 0, dropDone = 0, dupDone = 0, frame = 0, drop = 0, dup = 0;
-        double fps = 0;
-        var speed = "-";
-        var segments = 0;
-        var warnings = new List<string>();
-        foreach (var raw in lines)
-        {
-            var line = raw.Trim();
-            if (line.Length == 0)
-            {
-                continue;
-            }
-            var eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0 || !line[..eq].All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_'))
-            {
-                // Not a progress line: a warning, unless one of the two every capture prints.
-                if (!line.Contains("Guessed Channel Layout", StringComparison.Ordinal) && !line.Contains("not enough frames to estimate rate", StringComparison.Ordinal))
-                {
-                    warnings.Add(line);
-                }
-                continue;
-            }
-            var key = line[..eq];
-            var value = line[(eq + 1)..].Trim();
-            switch (key)
-            {
-                case "frame" when long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var f):
-                    if (f < frame)
-                    {
-                        // a new segment: keep what the last one ended with
-                        framesDone += frame;
-                        dropDone += drop;
-                        dupDone += dup;
-                        drop = dup = 0;
-                        segments++;
-                    }
-                    segments = Math.Max(segments, 1);
-                    frame = f;
-                    break;
-                case "fps" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v):
-                    fps = v;
-                    break;
-                case "drop_frames" when long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var d):
-                    drop = d;
-                    break;
-                case "dup_frames" when long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var u):
-                    dup = u;
-                    break;
-                case "speed":
-                    speed = value;
-                    break;
-                default:
-                    break;
-            }
-        }
-        return new FfmpegProgress(framesDone + frame, fps, dropDone + drop, dupDone + dup, speed, segments, warnings);
     }
 }
 

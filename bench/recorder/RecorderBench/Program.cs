@@ -189,7 +189,8 @@ namespace Capstan.Bench.Recorder
             var latency = (1 + s.LatencyStarts + s.BackToBackStarts) * (s.Gap + s.RecordSeconds + 20) + 120;
             var cpu = 3 * (s.CpuWindow + s.Warmup + 150);
             var concurrency = s.MaxLevel * (s.ConcurrencyWindow + s.Warmup + 150);
-            var longRec = s.LongSeconds + 240;
+            // the long recording, its stop and download, and the sound/picture measurement of its two ends
+            var longRec = s.LongSeconds + 240 + 120;
             var track = s.TrackParticipants.Count * TrackRunSeconds(s);
             return 4 * 120 + latency + cpu + concurrency + longRec + track;
         }

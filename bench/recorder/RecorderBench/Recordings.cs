@@ -3,43 +3,19 @@ using System.Diagnostics;
 namespace Capstan.Bench.Recorder;
 
 /// <summary>A started recording: <c>invoked_time</c> and <c>started_time</c> from the API (the server sets the first
-/// on the start request and the second when ffmpeg has encoded its first frame), and what the client saw.</summary>
+/// on the start request and the second at the capture's first grabbed frame), what the client saw, and the server's
+/// breakdown of the start (<see cref="StartPhases"/>, from its log).</summary>
 public sealed record Started(string Id, DateTime Invoked, DateTime StartedAt, double LatencyMs, double ClientMs, TimeSpan ClientAt, StartPhases? Phases);
-
-/// <summary>Where the start latency went, from the birth times of what the worker creates: <c>recorder/{id}/</c> when
-/// it has claimed the job (queue), <c>recorder/{id}/ffmpeg.log</c> as it starts ffmpeg (prepare: the recorder token, a
-/// warm surface, resize and navigate, waiting up to <c>Recorder:ReadyTimeout</c> for the page), then until
-/// <c>started_time</c> (ffmpeg: process start, input probing, first frame encoded and reported).</summary>
-public sealed record StartPhases(double QueueMs, double PrepareMs, double FfmpegMs)
-{
-    public static StartPhases? Read(string recordingDir, DateTime invoked, DateTime started)
-    {
-        if (Proc.BirthTimeUtc(recordingDir) is not { } claimed || Proc.BirthTimeUtc(Path.Combine(recordingDir, "ffmpeg.log")) is not { } ffmpeg)
-        {
-            return null;
-        }
-        // The server's times are whole milliseconds.
-        var slack = TimeSpan.FromMilliseconds(2);
-        if (claimed < invoked - slack || ffmpeg < claimed || ffmpeg > started + slack)
-        {
-            return null;
-        }
-        return new StartPhases(Math.Max(0, (claimed - invoked).TotalMilliseconds), (ffmpeg - claimed).TotalMilliseconds, Math.Max(0, (started - ffmpeg).TotalMilliseconds));
-    }
-
-    public override string ToString() =>
-        $"queue {Bench.F(QueueMs, "0")} + prepare {Bench.F(PrepareMs, "0")} + ffmpeg {Bench.F(FfmpegMs, "0")} ms";
-}
 
 /// <summary>A stopped and delivered recording: how long the stop request took to answer, how long until the API
 /// showed UPLOADED (both from the moment the stop request was sent), and the recording as it ended.</summary>
 public sealed record Delivered(string Id, string StopAnswer, double StopAnswerMs, double StopToUploadedMs, RecordingView View, double RecordedSeconds, StopPhases Phases);
 
 /// <summary>Where the time from the stop request to UPLOADED went, from the server's process tree polled every 50 ms
-/// (ms after the stop request): the capture ffmpeg gone, the surface (Chromium and Xvfb) gone, the post-processing
+/// (ms after the stop request): the capture (gst-launch-1.0) gone, the surface (Chromium and Xvfb) gone, the post-processing
 /// tools on this recording's files (ffprobe of the segments, the ffmpeg join, the probe of the result; for a track
 /// recording janus-pp-rec too) first and last seen, and the same per tool in <see cref="Tools"/>.</summary>
-public sealed record StopPhases(double? FfmpegExitMs, double? SurfaceClosedMs, double? PostFirstMs, double? PostLastMs, IReadOnlyDictionary<string, ToolSpan> Tools)
+public sealed record StopPhases(double? CaptureExitMs, double? SurfaceClosedMs, double? PostFirstMs, double? PostLastMs, IReadOnlyDictionary<string, ToolSpan> Tools)
 {
     /// <summary>Per tool: "janus-pp-rec 3 +120..+900, ffmpeg 2 +950..+1100 ms" (processes seen, first and last seen).</summary>
     public string ToolsText() => Tools.Count == 0 ? "no post-processing tool seen"
@@ -48,7 +24,7 @@ public sealed record StopPhases(double? FfmpegExitMs, double? SurfaceClosedMs, d
     public override string ToString()
     {
         static string Ms(double? v) => v is { } x ? Bench.F(x, "0") : "?";
-        return $"capture ffmpeg gone +{Ms(FfmpegExitMs)}, surface gone +{Ms(SurfaceClosedMs)}, post-processing tools +{Ms(PostFirstMs)}..+{Ms(PostLastMs)} ms";
+        return $"capture gone +{Ms(CaptureExitMs)}, surface gone +{Ms(SurfaceClosedMs)}, post-processing tools +{Ms(PostFirstMs)}..+{Ms(PostLastMs)} ms";
     }
 }
 
@@ -66,10 +42,10 @@ public sealed class Recordings(Server server, Api api)
     public TimeSpan Now => _clock.Elapsed;
 
     /// <summary>Starts a recording and polls it (every 50 ms) until <c>started_time</c> is set.</summary>
-    public async Task<Started> StartAsync(string meeting, int width, int height, bool allowMultiple, CancellationToken ct)
+    public async Task<Started> StartAsync(string meeting, int width, int height, bool allowMultiple, CancellationToken ct, Uri? url = null)
     {
         var t0 = _clock.Elapsed;
-        var v = await api.StartRecordingAsync(meeting, width, height, allowMultiple, ct);
+        var v = await api.StartRecordingAsync(meeting, width, height, allowMultiple, ct, url);
         return await WaitStartedAsync(v.Id, t0, ct);
     }
 
@@ -86,8 +62,13 @@ public sealed class Recordings(Server server, Api api)
     {
         var (seen, at) = await api.WaitAsync(id, r => r.StartedTime is not null, "started_time", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50), _clock, ct);
         var startedAt = seen.StartedTime!.Value;
-        return new Started(id, seen.InvokedTime, startedAt, (startedAt - seen.InvokedTime).TotalMilliseconds, (at - sentAt).TotalMilliseconds, at,
-            StartPhases.Read(Path.Combine(server.RecorderDir, id), seen.InvokedTime, startedAt));
+        // The server logs the breakdown just after it has set started_time: up to 2 s for the line to show.
+        StartPhases? phases = null;
+        for (var i = 0; i < 40 && (phases = CaptureLog(id).Start) is null; i++)
+        {
+            await Task.Delay(50, ct);
+        }
+        return new Started(id, seen.InvokedTime, startedAt, (startedAt - seen.InvokedTime).TotalMilliseconds, (at - sentAt).TotalMilliseconds, at, phases);
     }
 
     /// <summary>Sends the stop and polls (every 50 ms) until the recording is UPLOADED, following the session's
@@ -109,12 +90,12 @@ public sealed class Recordings(Server server, Api api)
 
     private async Task<StopPhases> TraceAsync(string id, SessionProcesses session, TimeSpan t0, CancellationToken ct)
     {
-        var capture = session.Ffmpeg.Select(p => (p.Pid, p.StartTime)).ToList();
+        var capture = session.Capture.Select(p => (p.Pid, p.StartTime)).ToList();
         var surface = session.Xvfb.Concat(session.Chromium.Where(p => p.ParentPid == server.Pid)).Select(p => (p.Pid, p.StartTime)).ToList();
         // The composite recorder's files are under recorder/{id}/; a track recording's under janus/recordings/{id}/
         // and recorder/track-{id}/.
         string[] markers = ["/" + id + "/", "/track-" + id + "/"];
-        double? ffmpegGone = null, surfaceGone = null, postFirst = null, postLast = null;
+        double? captureGone = null, surfaceGone = null, postFirst = null, postLast = null;
         var tools = new Dictionary<string, (HashSet<(int, long)> Seen, double First, double Last)>();
         static bool Alive(List<ProcStat> all, List<(int Pid, long Start)> set) => set.Any(x => all.Any(p => p.Pid == x.Pid && p.StartTime == x.Start));
         try
@@ -123,9 +104,9 @@ public sealed class Recordings(Server server, Api api)
             {
                 var all = Proc.All();
                 var ms = (_clock.Elapsed - t0).TotalMilliseconds;
-                if (ffmpegGone is null && !Alive(all, capture))
+                if (captureGone is null && !Alive(all, capture))
                 {
-                    ffmpegGone = ms;
+                    captureGone = ms;
                 }
                 if (surfaceGone is null && !Alive(all, surface))
                 {
@@ -151,18 +132,16 @@ public sealed class Recordings(Server server, Api api)
         {
             // UPLOADED was seen
         }
-        return new StopPhases(ffmpegGone, surfaceGone, postFirst, postLast, tools.ToDictionary(t => t.Key, t => new ToolSpan(t.Value.Seen.Count, t.Value.First, t.Value.Last)));
+        return new StopPhases(captureGone, surfaceGone, postFirst, postLast, tools.ToDictionary(t => t.Key, t => new ToolSpan(t.Value.Seen.Count, t.Value.First, t.Value.Last)));
     }
 
-    /// <summary>The progress ffmpeg reported so far for a recording (<c>recorder/{id}/ffmpeg.log</c>).</summary>
-    public FfmpegProgress Progress(string id) => FfmpegProgress.Read(Path.Combine(server.RecorderDir, id, "ffmpeg.log"));
+    /// <summary>What the server and the capture logged so far about a recording (the segments' grabs once they ended).</summary>
+    public CaptureLog CaptureLog(string id) => Recorder.CaptureLog.Read(server.LogPath, server.RecorderDir, id);
 
     /// <summary>Downloads the delivered file from <c>download_url</c> and probes it; the download is deleted after.</summary>
     public async Task<FileFacts> ProbeAsync(Delivered d, bool decode, string workDir, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(d);
-        var url = d.View.DownloadUrl ?? throw new BenchException($"recording {d.Id} is UPLOADED without a download_url");
-        var file = await Download.ToFileAsync(url, workDir, ct);
+        var file = await DownloadAsync(d, workDir, ct);
         try
         {
             return await FileFacts.ProbeAsync(file, decode, ct);
@@ -171,5 +150,13 @@ public sealed class Recordings(Server server, Api api)
         {
             File.Delete(file);
         }
+    }
+
+    /// <summary>Downloads the delivered file from <c>download_url</c>; the caller deletes it.</summary>
+    public static async Task<string> DownloadAsync(Delivered d, string workDir, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        var url = d.View.DownloadUrl ?? throw new BenchException($"recording {d.Id} is UPLOADED without a download_url");
+        return await Download.ToFileAsync(url, workDir, ct);
     }
 }

@@ -9,7 +9,7 @@ namespace Capstan.Bench.Recorder;
 
 /// <summary>Capstan.Server as a process of its own (<c>dotnet Capstan.Server.dll serve</c>) with a fresh data folder,
 /// a bootstrap account, app and token, and the recorder settings of a scenario; its recorder worker's children
-/// (PulseAudio, the warm Xvfb + Chromium surfaces, the ffmpeg of each recording) are read from /proc.</summary>
+/// (PulseAudio, the warm Xvfb + Chromium surfaces, the gst-launch-1.0 capture of each recording) are read from /proc.</summary>
 public sealed class Server : IAsyncDisposable
 {
     private readonly Process _process;
@@ -36,7 +36,7 @@ public sealed class Server : IAsyncDisposable
 
     public string DataDir { get; }
 
-    /// <summary>The worker's folder: one sub-folder per recording (segments, <c>ffmpeg.log</c>), the warm surfaces.</summary>
+    /// <summary>The worker's folder: one sub-folder per recording (segments, <c>capture.log</c>), the warm surfaces.</summary>
     public string RecorderDir => Path.Combine(DataDir, "recorder");
 
     public int Port { get; }
@@ -80,6 +80,11 @@ public sealed class Server : IAsyncDisposable
         psi.Environment["Janus__Interface"] = netnsInterface;
         psi.Environment["Recorder__FrameRate"] = frameRate.ToString(CultureInfo.InvariantCulture);
         psi.Environment["Recorder__Slots"] = slots.ToString(CultureInfo.InvariantCulture);
+        // JSON log lines carry the recording's id (its scope): the start breakdown and the frames grabbed per segment
+        // are read from them (CaptureLog).
+        psi.Environment["Logging__Format"] = "json";
+        // The long scenario records a page this benchmark serves on 127.0.0.1 (custom url).
+        psi.Environment["Outbound__AllowedNetworks__0"] = "127.0.0.0/8";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         var logPath = Path.Combine(dir, "server.log");
         var log = new StreamWriter(new FileStream(logPath, FileMode.Create, FileAccess.Write, FileShare.ReadWrite), Encoding.UTF8) { AutoFlush = true };

@@ -3,30 +3,35 @@ using System.Globalization;
 
 namespace Capstan.Bench.Recorder;
 
-/// <summary>The processes of one recording session, found by walking /proc from the server: its ffmpeg (the one
-/// writing into <c>recorder/{id}/</c>), the Xvfb of the display that ffmpeg grabs, the Chromium child of the server started with <c>DISPLAY=:{N}</c> and all its descendants
-/// (renderers, GPU, utility processes). The Xvfb is the one holding a socket of <c>/tmp/.X11-unix/X{N}</c> (abstract
-/// or not, from <c>/proc/self/net/unix</c> of this network namespace), or else the pid in <c>/tmp/.X{N}-lock</c>. PulseAudio is one process for the whole worker: a session is given its share.</summary>
-public sealed record SessionProcesses(int? Display, List<ProcStat> Ffmpeg, List<ProcStat> Xvfb, List<ProcStat> Chromium)
+/// <summary>The processes of one recording session, found by walking /proc from the server: its capture (the
+/// gst-launch-1.0 writing <c>recorder/{id}/seg_*</c>), the Xvfb of the display that capture grabs
+/// (<c>ximagesrc display-name=:N</c>), the Chromium child of the server started with <c>DISPLAY=:{N}</c> and all its
+/// descendants (renderers, GPU, utility processes). The Xvfb is the one holding a socket of <c>/tmp/.X11-unix/X{N}</c>
+/// (abstract or not, from <c>/proc/self/net/unix</c> of this network namespace), or else the pid in
+/// <c>/tmp/.X{N}-lock</c>. PulseAudio is one process for the whole worker: a session is given its share.</summary>
+public sealed record SessionProcesses(int? Display, List<ProcStat> Capture, List<ProcStat> Xvfb, List<ProcStat> Chromium)
 {
-    public bool Complete => Display is not null && Ffmpeg.Count > 0 && Xvfb.Count > 0 && Chromium.Count > 0;
+    /// <summary>The capture's process name (<c>comm</c>).</summary>
+    public const string CaptureComm = "gst-launch-1.0";
+
+    public bool Complete => Display is not null && Capture.Count > 0 && Xvfb.Count > 0 && Chromium.Count > 0;
+
+    public IEnumerable<ProcStat> All => Capture.Concat(Xvfb).Concat(Chromium);
 
     public static SessionProcesses Find(List<ProcStat> all, int serverPid, string recordingId)
     {
         ArgumentNullException.ThrowIfNull(all);
         var tree = Proc.Descendants(all, serverPid);
         var marker = "/" + recordingId + "/seg_";
-        var ffmpeg = tree.Where(p => p.Comm == "ffmpeg" && Proc.Cmdline(p.Pid).Any(a => a.Contains(marker, StringComparison.Ordinal))).ToList();
+        var capture = tree.Where(p => p.Comm == CaptureComm && Proc.Cmdline(p.Pid).Any(a => a.Contains(marker, StringComparison.Ordinal))).ToList();
         int? display = null;
-        foreach (var f in ffmpeg)
+        foreach (var c in capture)
         {
-            var args = Proc.Cmdline(f.Pid);
-            for (var i = 0; i + 1 < args.Count; i++)
+            foreach (var a in Proc.Cmdline(c.Pid))
             {
-                // "-i :N.0+0,0" (x11grab input)
-                if (args[i] == "-i" && args[i + 1].StartsWith(':') &&
-                    int.TryParse(args[i + 1].AsSpan(1, args[i + 1].IndexOf('.', StringComparison.Ordinal) is var dot and > 1 ? dot - 1 : args[i + 1].Length - 1),
-                        NumberStyles.None, CultureInfo.InvariantCulture, out var d))
+                // "display-name=:N" (ximagesrc)
+                if (a.StartsWith("display-name=:", StringComparison.Ordinal)
+                    && int.TryParse(a.AsSpan("display-name=:".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var d))
                 {
                     display = d;
                 }
@@ -50,7 +55,7 @@ public sealed record SessionProcesses(int? Display, List<ProcStat> Ffmpeg, List<
                 chromium.AddRange(Proc.Descendants(all, browser.Pid));
             }
         }
-        return new SessionProcesses(display, ffmpeg, xvfb, chromium);
+        return new SessionProcesses(display, capture, xvfb, chromium);
     }
 
     /// <summary>Inodes of the sockets bound to display <paramref name="display"/> in this network namespace.</summary>
@@ -105,10 +110,13 @@ public sealed record SessionProcesses(int? Display, List<ProcStat> Ffmpeg, List<
     }
 }
 
-/// <summary>CPU of a window, in shares of one core, per part.</summary>
-public sealed record SessionCpu(double Ffmpeg, double Xvfb, double Chromium, double PulseShare, int ChromiumProcesses, double FfmpegPeakRssMb)
+/// <summary>CPU of a window, in shares of one core, per part; and the memory of everything the recording started,
+/// sampled once a second: the peak of the sum over its processes (capture, Xvfb, Chromium tree, its share of
+/// PulseAudio) of RSS (which counts a page shared by several processes once per process) and of PSS (which splits
+/// it between them: the memory the recording really holds), and the capture's own peak RSS.</summary>
+public sealed record SessionCpu(double Capture, double Xvfb, double Chromium, double PulseShare, int ChromiumProcesses, double CapturePeakRssMb, double PeakRssMb, double PeakPssMb)
 {
-    public double Total => Ffmpeg + Xvfb + Chromium + PulseShare;
+    public double Total => Capture + Xvfb + Chromium + PulseShare;
 }
 
 /// <summary>What one measured window saw: the sessions' CPU, and for context the server, PulseAudio as a whole, the
@@ -136,7 +144,9 @@ public sealed class SessionMeter
     private readonly IReadOnlyList<string> _recordings;
     private readonly Dictionary<(int Pid, long Start), (string Recording, string Part, long First, long Last)> _seen = [];
     private readonly Stopwatch _clock = new();
-    private readonly Dictionary<string, long> _ffmpegRssKb = [];
+    private readonly Dictionary<string, long> _captureRssKb = [];
+    private readonly Dictionary<string, long> _sessionRssKb = [];
+    private readonly Dictionary<string, long> _sessionPssKb = [];
     private (long Busy, long Total) _machine0;
     private ProcStat? _server0;
     private ProcStat? _pulse0;
@@ -179,12 +189,19 @@ public sealed class SessionMeter
             var s = SessionProcesses.Find(all, _server.Pid, id);
             if (first && !s.Complete)
             {
-                Missing.Add($"{id[..8]}: {(s.Ffmpeg.Count == 0 ? "ffmpeg " : "")}{(s.Xvfb.Count == 0 ? "Xvfb " : "")}{(s.Chromium.Count == 0 ? "Chromium" : "")}".Trim());
+                Missing.Add($"{id[..8]}: {(s.Capture.Count == 0 ? SessionProcesses.CaptureComm + " " : "")}{(s.Xvfb.Count == 0 ? "Xvfb " : "")}{(s.Chromium.Count == 0 ? "Chromium" : "")}".Trim());
             }
-            // ffmpeg holds up to -thread_queue_size raw frames when its encoder falls behind: its memory shows it.
-            var rss = s.Ffmpeg.Sum(p => Proc.RssKb(p.Pid) ?? 0);
-            _ffmpegRssKb[id] = Math.Max(_ffmpegRssKb.GetValueOrDefault(id), rss);
-            foreach (var (part, list) in new[] { ("ffmpeg", s.Ffmpeg), ("Xvfb", s.Xvfb), ("Chromium", s.Chromium) })
+            // The capture queues raw frames when its encoder falls behind: its memory shows it. The whole session's
+            // memory is the capture, Xvfb, the Chromium tree and this recording's share of PulseAudio.
+            var captureRss = s.Capture.Sum(p => Proc.RssKb(p.Pid) ?? 0);
+            _captureRssKb[id] = Math.Max(_captureRssKb.GetValueOrDefault(id), captureRss);
+            var pulse = all.FirstOrDefault(p => p.ParentPid == _server.Pid && p.Comm == "pulseaudio");
+            var share = Math.Max(1, _recordings.Count);
+            var rss = s.All.Sum(p => Proc.RssKb(p.Pid) ?? 0) + (pulse is { Pid: > 0 } ? (Proc.RssKb(pulse.Pid) ?? 0) / share : 0);
+            var pss = s.All.Sum(p => Proc.PssKb(p.Pid) ?? 0) + (pulse is { Pid: > 0 } ? (Proc.PssKb(pulse.Pid) ?? 0) / share : 0);
+            _sessionRssKb[id] = Math.Max(_sessionRssKb.GetValueOrDefault(id), rss);
+            _sessionPssKb[id] = Math.Max(_sessionPssKb.GetValueOrDefault(id), pss);
+            foreach (var (part, list) in new[] { ("capture", s.Capture), ("Xvfb", s.Xvfb), ("Chromium", s.Chromium) })
             {
                 foreach (var p in list)
                 {
@@ -221,8 +238,9 @@ public sealed class SessionMeter
         foreach (var id in _recordings)
         {
             double Part(string part) => Share(_seen.Values.Where(v => v.Recording == id && v.Part == part).Sum(v => v.Last - v.First));
-            sessions[id] = new SessionCpu(Part("ffmpeg"), Part("Xvfb"), Part("Chromium"), pulse / Math.Max(1, _recordings.Count),
-                _seen.Count(kv => kv.Value.Recording == id && kv.Value.Part == "Chromium"), _ffmpegRssKb.GetValueOrDefault(id) / 1024.0);
+            sessions[id] = new SessionCpu(Part("capture"), Part("Xvfb"), Part("Chromium"), pulse / Math.Max(1, _recordings.Count),
+                _seen.Count(kv => kv.Value.Recording == id && kv.Value.Part == "Chromium"), _captureRssKb.GetValueOrDefault(id) / 1024.0,
+                _sessionRssKb.GetValueOrDefault(id) / 1024.0, _sessionPssKb.GetValueOrDefault(id) / 1024.0);
         }
         var machineTotal = machine1.Total - _machine0.Total;
         var machine = machineTotal > 0 ? Environment.ProcessorCount * (double)(machine1.Busy - _machine0.Busy) / machineTotal : double.NaN;
