@@ -158,7 +158,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
                     SaveOrigin(seg);
                     await OnFirstFrameAsync(first, ct);
                 }
-                StartRtmp();
+                await StartRtmpAsync();
                 if (_recordedSeconds + seg.Seconds >= _config.MaxSeconds)
                 {
                     await StopSegmentAsync();
@@ -298,19 +298,21 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l)));
         _current = seg;
         _segments.Add(output);
-        StartRtmp();
-        await Task.CompletedTask;
+        await StartRtmpAsync();
     }
 
     /// <summary>The RTMP pusher of the current segment (when the recording streams out): started with the segment,
     /// and again, at most every 2 s, when it exits while the segment runs (the target was down, or refused).</summary>
-    private void StartRtmp()
+    private async Task StartRtmpAsync()
     {
         if (_config.RtmpUrl is not { } url || _rtmpPort is not { } port || _capture is null || _rtmp is { HasExited: false } || ctx.Time.GetUtcNow().UtcDateTime < _rtmpRetryAt)
         {
             return;
         }
-        _rtmp?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3));
+        if (_rtmp is not null)
+        {
+            await _rtmp.DisposeAsync();
+        }
         _rtmpRetryAt = ctx.Time.GetUtcNow().UtcDateTime.AddSeconds(2);
         _rtmp = ctx.Ledger.Track(ChildProcess.Start("ffmpeg-rtmp", ctx.Options.Ffmpeg, MediaArgs.RtmpPush(port, url), Path.Combine(_dir, "rtmp.log")));
     }
