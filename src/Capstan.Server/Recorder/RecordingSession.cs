@@ -642,12 +642,16 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     {
         await using var scope = ctx.Scopes.CreateAsyncScope();
         var meetings = scope.ServiceProvider.GetRequiredService<MeetingService>();
+        // One recorder participant per recording: a worker that takes the recording back after a restart reuses the
+        // one the earlier run added.
+        var customId = "capstan-recorder-" + job.RecordingId.ToString("N")[..12];
+        _recorderParticipant ??= (await meetings.FindParticipantByCustomIdAsync(_recording.AppId, _recording.MeetingId, customId, ct))?.Id;
         if (_recorderParticipant is { } existing)
         {
             return await meetings.RefreshTokenAsync(_recording.AppId, _recording.MeetingId, existing, ct);
         }
         var (participant, token) = await meetings.AddParticipantAsync(_recording.AppId, _recording.MeetingId,
-            new AddParticipantRequest { CustomParticipantId = "capstan-recorder-" + job.RecordingId.ToString("N")[..12], PresetName = Presets.Recorder, Name = "Recorder" }, ct);
+            new AddParticipantRequest { CustomParticipantId = customId, PresetName = Presets.Recorder, Name = "Recorder" }, ct);
         _recorderParticipant = participant.Id;
         return token;
     }
@@ -713,32 +717,21 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     }
 
     /// <summary>A segment's or file's duration; a Matroska segment from a killed capture has none in its header: then
-    /// its packets' span.</summary>
+    /// where its packets end (<see cref="MediaTools.SpanAsync"/>).</summary>
     private async Task<double> ProbeDurationAsync(string file, CancellationToken ct)
     {
         try
         {
-            return await MediaTools.DurationAsync(ctx.Options.Ffprobe, file, ct) ?? await ProbePacketsAsync(file, ct);
+            if (await MediaTools.DurationAsync(ctx.Options.Ffprobe, file, ct) is { } duration)
+            {
+                return duration;
+            }
         }
         catch (ChildProcessException)
         {
-            return await ProbePacketsAsync(file, ct);
+            // no duration in the header
         }
-    }
-
-    private async Task<double> ProbePacketsAsync(string file, CancellationToken ct)
-    {
-        var last = 0.0;
-        await using var p = ChildProcess.Start("ffprobe", ctx.Options.Ffprobe,
-            ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file], onLine: l =>
-            {
-                if (double.TryParse(l.Trim().TrimEnd(','), NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && t > last)
-                {
-                    last = t;
-                }
-            });
-        await p.Exited.WaitAsync(TimeSpan.FromSeconds(60), ct);
-        return last;
+        return (await SpanAsync(file, ct))?.End ?? 0;
     }
 
     private Task RunToolAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct) =>
