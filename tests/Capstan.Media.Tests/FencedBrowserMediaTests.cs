@@ -102,113 +102,58 @@ public sealed class FencedBrowserMediaTests(FencedMediaFixture f) : IClassFixtur
     private sealed class TargetServer : IDisposable
     {
         private static readonly byte[] Png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==");
-        private readonly HttpListener _listener = new();
-        private readonly Task _loop;
+        private readonly TestHttpServer _server;
 
-        public TargetServer(string address)
-        {
-            var port = StaticServer.FreePort();
-            Base = $"http://{address}:{port.ToString(CultureInfo.InvariantCulture)}";
-            _listener.Prefixes.Add(Base + "/");
-            _listener.Start();
-            _loop = Task.Run(LoopAsync);
-        }
+        public TargetServer(string address) => _server = new TestHttpServer(AnswerAsync, address);
 
-        public string Base { get; }
+        public string Base => _server.Base;
 
         public string? Page { get; set; }
 
-        public List<string> Requests { get; } = [];
+        /// <summary>Path and query of every request.</summary>
+        public IEnumerable<string> Requests => _server.Requests.Select(r => r.PathAndQuery);
 
         public string Report { get; private set; } = "(nothing)";
 
-        public bool Seen(string path)
-        {
-            lock (Requests)
-            {
-                return Requests.Any(r => r.StartsWith(path, StringComparison.Ordinal));
-            }
-        }
-
-        private async Task LoopAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext c;
-                try
-                {
-                    c = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-                _ = Task.Run(() => AnswerAsync(c));
-            }
-        }
+        public bool Seen(string path) => Requests.Any(r => r.StartsWith(path, StringComparison.Ordinal));
 
         private async Task AnswerAsync(HttpListenerContext c)
         {
-            var path = c.Request.Url!.AbsolutePath;
-            lock (Requests)
+            if (c.Request.IsWebSocketRequest)
             {
-                Requests.Add(c.Request.Url.PathAndQuery);
+                var ws = await c.AcceptWebSocketAsync(null);
+                await ws.WebSocket.CloseAsync(WebSocketCloseStatus.NormalClosure, "reached", CancellationToken.None);
+                return;
             }
-            try
+            c.Response.Headers["Access-Control-Allow-Origin"] = "*";
+            switch (c.Request.Url!.AbsolutePath)
             {
-                if (c.Request.IsWebSocketRequest)
-                {
-                    var ws = await c.AcceptWebSocketAsync(null);
-                    await ws.WebSocket.CloseAsync(WebSocketCloseStatus.NormalClosure, "reached", CancellationToken.None);
-                    return;
-                }
-                c.Response.Headers["Access-Control-Allow-Origin"] = "*";
-                switch (path)
-                {
-                    case "/app.html" when Page is not null:
-                        Write(c, Page, "text/html");
-                        break;
-                    case "/redirect":
-                        c.Response.StatusCode = 302;
-                        c.Response.RedirectLocation = c.Request.QueryString["to"];
-                        break;
-                    case "/done":
-                        Report = $"own={c.Request.QueryString["own"]} hits={c.Request.QueryString["hits"]}";
-                        Write(c, "ok", "text/plain");
-                        break;
-                    case "/ok" or "/data":
-                        Write(c, "{\"reached\":true}", "application/json");
-                        break;
-                    case "/img.png":
-                        c.Response.ContentType = "image/png";
-                        c.Response.OutputStream.Write(Png);
-                        break;
-                    case "/frame.html":
-                        Write(c, $$"""<script>parent.postMessage({ reached: '{{Base}} {{c.Request.QueryString["via"]}}' }, '*');</script>""", "text/html");
-                        break;
-                    default:
-                        c.Response.StatusCode = 404;
-                        break;
-                }
-                c.Response.Close();
-            }
-            catch (Exception e) when (e is HttpListenerException or IOException or WebSocketException or ObjectDisposedException)
-            {
-                // the browser went away
+                case "/app.html" when Page is not null:
+                    TestHttpServer.Write(c, Page, "text/html");
+                    break;
+                case "/redirect":
+                    c.Response.StatusCode = 302;
+                    c.Response.RedirectLocation = c.Request.QueryString["to"];
+                    break;
+                case "/done":
+                    Report = $"own={c.Request.QueryString["own"]} hits={c.Request.QueryString["hits"]}";
+                    TestHttpServer.Write(c, "ok", "text/plain");
+                    break;
+                case "/ok" or "/data":
+                    TestHttpServer.Write(c, "{\"reached\":true}", "application/json");
+                    break;
+                case "/img.png":
+                    TestHttpServer.Write(c, Png, "image/png");
+                    break;
+                case "/frame.html":
+                    TestHttpServer.Write(c, $$"""<script>parent.postMessage({ reached: '{{Base}} {{c.Request.QueryString["via"]}}' }, '*');</script>""", "text/html");
+                    break;
+                default:
+                    c.Response.StatusCode = 404;
+                    break;
             }
         }
 
-        private static void Write(HttpListenerContext c, string body, string type)
-        {
-            c.Response.ContentType = type;
-            c.Response.OutputStream.Write(Encoding.UTF8.GetBytes(body));
-        }
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
-            _loop.Wait(TimeSpan.FromSeconds(2));
-        }
+        public void Dispose() => _server.Dispose();
     }
 }

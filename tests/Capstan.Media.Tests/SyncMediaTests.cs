@@ -139,12 +139,9 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
             Assert.Empty(done["gaps"]!.AsArray());
 
             List<DateTime> reported;
-            lock (app.Requests)
-            {
-                reported = app.Requests.Where(r => r.AbsolutePath == "/report")
-                    .Select(r => DateTime.UnixEpoch.AddMilliseconds(double.Parse(System.Web.HttpUtility.ParseQueryString(r.Query)["flash"]!, CultureInfo.InvariantCulture)))
-                    .ToList();
-            }
+            reported = app.Requests.Where(r => r.AbsolutePath == "/report")
+                .Select(r => DateTime.UnixEpoch.AddMilliseconds(double.Parse(System.Web.HttpUtility.ParseQueryString(r.Query)["flash"]!, CultureInfo.InvariantCulture)))
+                .ToList();
             Assert.NotEmpty(reported);
             var firstFrame = FirstFrameErrorMs(sync, reported, started);
             Assert.True(Math.Abs(firstFrame) <= 100, $"the file's first frame is {firstFrame:0} ms from started_time");

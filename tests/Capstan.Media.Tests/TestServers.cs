@@ -6,75 +6,52 @@ using System.Text;
 
 namespace Capstan.Media.Tests;
 
-/// <summary>A tiny HTTP server on 127.0.0.1 for test pages and images; remembers every request URL.</summary>
+/// <summary>A tiny HTTP server on 127.0.0.1 for test pages and images (<see cref="TestHttpServer"/>); remembers
+/// every request URL.</summary>
 public sealed class StaticServer : IDisposable
 {
-    private readonly HttpListener _listener = new();
     private readonly Dictionary<string, (byte[] Body, string Type)> _files = [];
-    private readonly Task _loop;
+    private readonly TestHttpServer _server;
 
-    public StaticServer()
+    public StaticServer() => _server = new TestHttpServer(Answer);
+
+    public int Port => _server.Port;
+
+    public IReadOnlyList<Uri> Requests => _server.Requests;
+
+    public string Url(string path) => _server.Url(path);
+
+    public void Add(string path, byte[] body, string type)
     {
-        Port = FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
-        _loop = Task.Run(LoopAsync);
-    }
-
-    public int Port { get; }
-
-    public List<Uri> Requests { get; } = [];
-
-    public string Url(string path) => $"http://127.0.0.1:{Port}/{path}";
-
-    public void Add(string path, byte[] body, string type) => _files[path] = (body, type);
-
-    public void Add(string path, string body, string type) => Add(path, Encoding.UTF8.GetBytes(body), type);
-
-    private async Task LoopAsync()
-    {
-        while (_listener.IsListening)
+        lock (_files)
         {
-            HttpListenerContext c;
-            try
-            {
-                c = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-            {
-                return;
-            }
-            lock (Requests)
-            {
-                Requests.Add(c.Request.Url!);
-            }
-            var path = c.Request.Url!.AbsolutePath.TrimStart('/');
-            if (_files.TryGetValue(path, out var f))
-            {
-                c.Response.ContentType = f.Type;
-                await c.Response.OutputStream.WriteAsync(f.Body);
-            }
-            else
-            {
-                c.Response.StatusCode = 404;
-            }
-            c.Response.Close();
+            _files[path] = (body, type);
         }
     }
 
-    public static int FreePort()
+    public void Add(string path, string body, string type) => Add(path, Encoding.UTF8.GetBytes(body), type);
+
+    private void Answer(HttpListenerContext c)
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        (byte[] Body, string Type) f;
+        bool found;
+        lock (_files)
+        {
+            found = _files.TryGetValue(c.Request.Url!.AbsolutePath.TrimStart('/'), out f);
+        }
+        if (found)
+        {
+            TestHttpServer.Write(c, f.Body, f.Type);
+        }
+        else
+        {
+            c.Response.StatusCode = 404;
+        }
     }
 
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        _loop.Wait(TimeSpan.FromSeconds(2));
-    }
+    public static int FreePort() => TestHttpServer.FreePort();
+
+    public void Dispose() => _server.Dispose();
 }
 
 /// <summary>nginx from Debian with libnginx-mod-rtmp, in the foreground with a private config on 127.0.0.1.</summary>

@@ -19,7 +19,7 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public async Task Serve_BootstrapsOnNewDataFolder_ReusesItLater_AndStopsCleanlyOnSigterm()
     {
-        var port = FreePort();
+        var port = TestHttpServer.FreePort();
         var first = await ServeAsync(port, bootstrap: true);
         var path = $"/client/v4/accounts/{_account}/realtime/kit/{_app}/meetings";
         using (var c = Client(port, _token))
@@ -137,13 +137,6 @@ public sealed class CommandLineTests : IDisposable
             c.DefaultRequestHeaders.Authorization = new("Bearer", token);
         }
         return c;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -28,8 +28,8 @@ public sealed class NginxTlsTests
         Assert.True(File.Exists("/usr/sbin/nginx"), "nginx is missing: scripts/deps.sh test installs nginx-light");
         var dir = Path.Combine(Path.GetTempPath(), "capstan-nginx-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
-        var tlsPort = FreePort();
-        var httpPort = FreePort();
+        var tlsPort = TestHttpServer.FreePort();
+        var httpPort = TestHttpServer.FreePort();
         using var cert = SelfSigned();
         await File.WriteAllTextAsync(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem(), Ct);
         await File.WriteAllTextAsync(Path.Combine(dir, "key.pem"), cert.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem(), Ct);
@@ -152,12 +152,5 @@ public sealed class NginxTlsTests
         san.AddDnsName("localhost");
         request.CertificateExtensions.Add(san.Build());
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }

@@ -196,47 +196,26 @@ public sealed class OutboundPolicyTests
     public async Task Handler_ReChecksRedirectTargets()
     {
         // A real server on loopback (allowed as a listed network) that redirects to a metadata address.
-        using var listener = new HttpListener();
-        var port = FreePort();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        var serve = Task.Run(async () =>
+        using var server = new TestHttpServer(ctx =>
         {
-            var ctx = await listener.GetContextAsync();
             ctx.Response.StatusCode = 302;
             ctx.Response.RedirectLocation = "http://169.254.169.254/latest/meta-data/";
-            ctx.Response.Close();
-        }, Ct);
+        });
+        var port = server.Port;
         var p = Policy(networks: ["127.0.0.1/32"]);
         using var client = new HttpClient(p.CreateHandler(allowRedirects: true));
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(new Uri($"http://127.0.0.1:{port}/wm.png"), Ct));
         Assert.Contains("metadata", OutboundRefusal.Find(e)!.Message, StringComparison.Ordinal);
-        await serve;
+        Assert.Single(server.Requests);
     }
 
     [Fact]
     public async Task Handler_ConnectsToAllowedAddresses()
     {
-        using var listener = new HttpListener();
-        var port = FreePort();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        var serve = Task.Run(async () =>
-        {
-            var ctx = await listener.GetContextAsync();
-            ctx.Response.StatusCode = 204;
-            ctx.Response.Close();
-        }, Ct);
+        using var server = new TestHttpServer(ctx => ctx.Response.StatusCode = 204);
+        var port = server.Port;
         using var client = new HttpClient(Policy(networks: ["127.0.0.0/8"]).CreateHandler(allowRedirects: true));
         using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/"), Ct);
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
-        await serve;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }

@@ -15,60 +15,40 @@ public sealed class OutboundProxyTests : IAsyncLifetime
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private readonly HttpListener _trustedServer = new();
-    private readonly HttpListener _otherServer = new();
+    private TestHttpServer? _trustedServer;
+    private TestHttpServer? _otherServer;
     private int _trustedPort;
     private int _otherPort;
     private int _otherHits;
 
     public ValueTask InitializeAsync()
     {
-        _trustedPort = FreePort();
-        _otherPort = FreePort();
-        Serve(_trustedServer, _trustedPort, "trusted", () => { });
-        Serve(_otherServer, _otherPort, "other", () => Interlocked.Increment(ref _otherHits));
+        _trustedServer = Serve("trusted", () => { });
+        _otherServer = Serve("other", () => Interlocked.Increment(ref _otherHits));
+        _trustedPort = _trustedServer.Port;
+        _otherPort = _otherServer.Port;
         return ValueTask.CompletedTask;
     }
 
     public ValueTask DisposeAsync()
     {
-        _trustedServer.Close();
-        _otherServer.Close();
+        _trustedServer?.Dispose();
+        _otherServer?.Dispose();
         return ValueTask.CompletedTask;
     }
 
-    private static void Serve(HttpListener listener, int port, string name, Action hit)
+    private static TestHttpServer Serve(string name, Action hit) => new(ctx =>
     {
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        _ = Task.Run(async () =>
+        hit();
+        if (ctx.Request.Url!.AbsolutePath == "/redirect")
         {
-            while (listener.IsListening)
-            {
-                HttpListenerContext ctx;
-                try
-                {
-                    ctx = await listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-                hit();
-                if (ctx.Request.Url!.AbsolutePath == "/redirect")
-                {
-                    ctx.Response.StatusCode = 302;
-                    ctx.Response.RedirectLocation = "http://169.254.169.254/latest/meta-data/";
-                    ctx.Response.Close();
-                    continue;
-                }
-                var body = Encoding.UTF8.GetBytes($"{name} {ctx.Request.HttpMethod} {ctx.Request.Url.PathAndQuery} proxy-header={ctx.Request.Headers["Proxy-Authorization"] ?? "none"}");
-                ctx.Response.KeepAlive = true;
-                ctx.Response.OutputStream.Write(body);
-                ctx.Response.Close();
-            }
-        });
-    }
+            ctx.Response.StatusCode = 302;
+            ctx.Response.RedirectLocation = "http://169.254.169.254/latest/meta-data/";
+            return;
+        }
+        ctx.Response.KeepAlive = true;
+        TestHttpServer.Write(ctx, $"{name} {ctx.Request.HttpMethod} {ctx.Request.Url.PathAndQuery} proxy-header={ctx.Request.Headers["Proxy-Authorization"] ?? "none"}", "text/plain");
+    });
 
     private async Task<OutboundProxy> StartAsync(OutboundOptions? options = null, Action<OutboundPolicy>? configure = null)
     {
@@ -207,12 +187,5 @@ public sealed class OutboundProxyTests : IAsyncLifetime
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
         Assert.Equal(0, await stream.ReadAsync(buffer, timeout.Token));
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }

@@ -60,7 +60,7 @@ public sealed class Server : IAsyncDisposable
         var dir = Path.Combine(workDir, name);
         var dataDir = Path.Combine(dir, "data");
         Directory.CreateDirectory(dataDir);
-        var port = FreePort();
+        var port = TestHttpServer.FreePort();
         var account = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var app = Guid.NewGuid();
         var token = "cap_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).Replace('+', '-').Replace('/', '_').TrimEnd('=');
@@ -247,13 +247,6 @@ public sealed class Server : IAsyncDisposable
         {
             _log.Dispose();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }
 

@@ -1,79 +1,36 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Capstan.Bench.Recorder;
 
 /// <summary><see cref="AvSync.PageHtml"/> (flashes white and beeps at the same instants, at uneven intervals) served
-/// on 127.0.0.1 by an <see cref="HttpListener"/> of this benchmark, for a custom <c>url</c> recording; every path
+/// on 127.0.0.1 by a <see cref="TestHttpServer"/> of this benchmark, for a custom <c>url</c> recording; every path
 /// answers the page (the recorder adds its own query). The server must allow 127.0.0.0/8 outbound (Server.cs).</summary>
 public sealed class SyncPage : IAsyncDisposable
 {
-    private readonly HttpListener _listener;
-    private readonly Task _loop;
+    private readonly TestHttpServer _server;
     private readonly byte[] _page = Encoding.UTF8.GetBytes(AvSync.PageHtml);
 
-    private SyncPage(HttpListener listener, Uri url)
+    private SyncPage()
     {
-        _listener = listener;
-        Url = url;
-        _loop = Task.Run(ServeAsync);
+        _server = new TestHttpServer(c =>
+        {
+            c.Response.Headers["Cache-Control"] = "no-store";
+            TestHttpServer.Write(c, _page, "text/html; charset=utf-8");
+        });
+        Url = new Uri(_server.Url("sync.html"));
     }
 
     public Uri Url { get; }
 
-    public int Requests { get; private set; }
+    public int Requests => _server.Requests.Count;
 
-    public static SyncPage Start()
-    {
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-        var prefix = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/";
-        var listener = new HttpListener();
-        listener.Prefixes.Add(prefix);
-        listener.Start();
-        return new SyncPage(listener, new Uri(prefix + "sync.html"));
-    }
+    public static SyncPage Start() => new();
 
-    private async Task ServeAsync()
+    public ValueTask DisposeAsync()
     {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext c;
-            try
-            {
-                c = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-            Requests++;
-            try
-            {
-                c.Response.ContentType = "text/html; charset=utf-8";
-                c.Response.Headers["Cache-Control"] = "no-store";
-                c.Response.ContentLength64 = _page.Length;
-                await c.Response.OutputStream.WriteAsync(_page);
-                c.Response.Close();
-            }
-            catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
-            {
-                // the browser went away
-            }
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _listener.Stop();
-        _listener.Close();
-        await _loop;
+        _server.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>The offsets at the start and at the end of a delivered file: its first and last

@@ -7,7 +7,8 @@ namespace Capstan.Server.Tests.Infrastructure;
 /// request (headers with lower-case names, the raw body, the answer given).</summary>
 public sealed class WebhookReceiver : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly TestHttpServer _server;
+    private readonly SemaphoreSlim _oneAtATime = new(1);
     private readonly ConcurrentQueue<int> _answers = new();
     private readonly SemaphoreSlim _arrived = new(0);
 
@@ -22,10 +23,10 @@ public sealed class WebhookReceiver : IDisposable
         {
             _answers.Enqueue(a);
         }
+        // The receiver listens at the URL's port; its path is what senders are given.
+        var uri = new Uri(url);
+        _server = new TestHttpServer(AnswerAsync, uri.Host, uri.Port);
         Url = url;
-        _listener.Prefixes.Add(Url);
-        _listener.Start();
-        _ = Task.Run(LoopAsync);
     }
 
     public string Url { get; }
@@ -35,9 +36,7 @@ public sealed class WebhookReceiver : IDisposable
     /// <summary>A loopback URL on a port nothing listens on (yet).</summary>
     public static string FreeUrl()
     {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return $"http://127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}/hook/";
+        return $"http://127.0.0.1:{TestHttpServer.FreePort()}/hook/";
     }
 
     /// <summary>The first request, waiting up to 20 s for it.</summary>
@@ -48,32 +47,29 @@ public sealed class WebhookReceiver : IDisposable
         return (first.Headers, first.Body);
     }
 
-    private async Task LoopAsync()
+    // One request at a time, in arrival order: the queued answers go to the requests in the order they came.
+    private async Task AnswerAsync(HttpListenerContext c)
     {
-        while (_listener.IsListening)
+        await _oneAtATime.WaitAsync();
+        try
         {
-            HttpListenerContext c;
-            try
-            {
-                c = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-            {
-                return;
-            }
             using var ms = new MemoryStream();
             await c.Request.InputStream.CopyToAsync(ms);
             var answer = _answers.TryDequeue(out var a) ? a : 200;
             Requests.Enqueue((c.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!.ToLowerInvariant(), k => c.Request.Headers[k]!), ms.ToArray(), answer));
             _arrived.Release();
             c.Response.StatusCode = answer;
-            c.Response.Close();
+        }
+        finally
+        {
+            _oneAtATime.Release();
         }
     }
 
     public void Dispose()
     {
-        _listener.Close();
+        _server.Dispose();
+        _oneAtATime.Dispose();
         _arrived.Dispose();
     }
 }

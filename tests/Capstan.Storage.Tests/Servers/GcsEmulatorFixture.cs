@@ -63,7 +63,7 @@ public sealed class GcsEmulatorFixture : IAsyncLifetime
         var launcher = Path.Combine(_home, "launch.cjs");
         await File.WriteAllTextAsync(launcher, Launcher);
 
-        var port = FreePort();
+        var port = TestHttpServer.FreePort();
         Endpoint = $"http://127.0.0.1:{port}";
         var psi = new ProcessStartInfo("node")
         {
@@ -148,7 +148,7 @@ public sealed class GcsEmulatorFixture : IAsyncLifetime
             ["client_email"] = "capstan-test@demo-capstan.iam.gserviceaccount.com",
             ["client_id"] = "100000000000000000001",
             ["auth_uri"] = "https://accounts.google.com/o/oauth2/auth",
-            ["token_uri"] = $"http://127.0.0.1:{FreePort()}/token",
+            ["token_uri"] = $"http://127.0.0.1:{TestHttpServer.FreePort()}/token",
         });
     }
 
@@ -183,13 +183,6 @@ public sealed class GcsEmulatorFixture : IAsyncLifetime
         psi.Environment.Remove("GOOGLE_APPLICATION_CREDENTIALS");
         psi.Environment["NO_UPDATE_NOTIFIER"] = "1";
         psi.Environment["npm_config_update_notifier"] = "false";
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static string ServerDir()

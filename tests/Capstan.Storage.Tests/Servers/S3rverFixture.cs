@@ -47,7 +47,7 @@ public sealed class S3rverFixture : IAsyncLifetime
         }
 
         _dataDir = Directory.CreateTempSubdirectory("capstan-s3rver-").FullName;
-        _port = FreePort();
+        _port = TestHttpServer.FreePort();
         Url = $"http://127.0.0.1:{_port}";
         await LaunchAsync();
     }
@@ -188,13 +188,6 @@ public sealed class S3rverFixture : IAsyncLifetime
             }
         }
         throw new InvalidOperationException("tests/Capstan.Storage.Tests/servers/s3rver not found above " + AppContext.BaseDirectory);
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static async Task RunAsync(string file, string dir, params string[] args)

@@ -237,7 +237,7 @@ public sealed class SftpServerFixture : IAsyncLifetime
     {
         for (var attempt = 1; ; attempt++)
         {
-            Port = FreePort();
+            Port = TestHttpServer.FreePort();
             var config = Path.Combine(WorkDirectory, "sshd_config");
             await File.WriteAllTextAsync(config, $"""
                 ListenAddress 127.0.0.1
@@ -320,13 +320,6 @@ public sealed class SftpServerFixture : IAsyncLifetime
         {
             _log.AppendLine(line);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static async Task<string> RunAsync(string file, string[] args, string? stdin = null, bool check = true)
