@@ -50,8 +50,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     // The last frame of a segment that ended unexpectedly: the gap closes at the next segment's first frame.
     private DateTime? _gapFrom;
 
-    // Where the time to the first frame went: the session began, the surface was ready, the page was opened, the
-    // capture launched.
+    // Where the time to the first frame went: the session began, the surface was ready, the capture launched (its
+    // first frame follows); the page opens alongside the capture's start (the recorder's token, the navigation).
     private DateTime _claimedAt, _surfaceAt, _pageAt, _launchedAt;
 
     public async Task RunAsync(CancellationToken stopping)
@@ -199,8 +199,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             _started = true;
             await UpdateRecordingAsync((r, l, c) => l.MarkStartedAsync(r, first, c), ct);
-            LogStarted(ctx.Logger, Ms(first - _recording.InvokedTime), Ms(_claimedAt - _recording.InvokedTime), Ms(_surfaceAt - _claimedAt), Ms(_pageAt - _surfaceAt),
-                Ms(_launchedAt - _pageAt), Ms(first - _launchedAt));
+            LogStarted(ctx.Logger, Ms(first - _recording.InvokedTime), Ms(_claimedAt - _recording.InvokedTime), Ms(_surfaceAt - _claimedAt),
+                Ms(_launchedAt - _surfaceAt), Ms(first - _launchedAt), Ms(_pageAt - _surfaceAt));
         }
         if (_gapFrom is { } from)
         {
@@ -213,7 +213,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
                 r.GapsJson = json;
                 return Task.CompletedTask;
             }, ct);
-            LogGap(ctx.Logger, (gap.End - gap.Start).TotalSeconds, gap.Start.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), gap.End.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), Ms(_claimedAt - from), Ms(_surfaceAt - _claimedAt), Ms(_pageAt - _surfaceAt), Ms(_launchedAt - _pageAt), Ms(first - _launchedAt));
+            LogGap(ctx.Logger, (gap.End - gap.Start).TotalSeconds, gap.Start.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), gap.End.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), Ms(_claimedAt - from), Ms(_surfaceAt - _claimedAt), Ms(_launchedAt - _surfaceAt), Ms(first - _launchedAt), Ms(_pageAt - _surfaceAt));
         }
     }
 
@@ -841,8 +841,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: took the recording back with {Segments} segments ({Seconds} s) on disk")]
     private static partial void LogResumed(ILogger logger, int segments, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded, {From} to {To} (session +{ClaimMs}, surface +{SurfaceMs}, page +{PageMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms)")]
-    private static partial void LogGap(ILogger logger, double seconds, string from, string to, long claimMs, long surfaceMs, long pageMs, long launchMs, long frameMs);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded, {From} to {To} (session +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface)")]
+    private static partial void LogGap(ILogger logger, double seconds, string from, string to, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}")]
     private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected);
@@ -852,8 +852,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     private static long Ms(TimeSpan t) => (long)Math.Round(t.TotalMilliseconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame {LatencyMs} ms after invoke (claimed +{ClaimMs}, surface +{SurfaceMs}, page +{PageMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms)")]
-    private static partial void LogStarted(ILogger logger, long latencyMs, long claimMs, long surfaceMs, long pageMs, long launchMs, long frameMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame {LatencyMs} ms after invoke (claimed +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface)")]
+    private static partial void LogStarted(ILogger logger, long latencyMs, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Capture restart {Count}: {What} died")]
     private static partial void LogRestart(ILogger logger, int count, string what);
