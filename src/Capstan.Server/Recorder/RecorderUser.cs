@@ -49,9 +49,11 @@ public static partial class RecorderUser
             var entry = await LookupAsync(name, ct);
             if (entry is null && name == DefaultName)
             {
-                await CreateAsync(name, ct);
+                if (await CreateAsync(name, ct))
+                {
+                    LogCreated(logger, name);
+                }
                 entry = await LookupAsync(name, ct);
-                LogCreated(logger, name);
             }
             var (uid, gid) = entry ?? throw new InvalidOperationException($"Recorder:RunAsUser: there is no user '{name}' on this machine");
             if (uid == 0)
@@ -99,8 +101,8 @@ public static partial class RecorderUser
     }
 
     /// <summary>A system user with a group of its own, no home folder and no login shell. Another Capstan that
-    /// created it at the same moment is fine (useradd answers 9: exists).</summary>
-    private static async Task CreateAsync(string name, CancellationToken ct)
+    /// created it at the same moment is fine (useradd answers 9: exists). True when this call created it.</summary>
+    private static async Task<bool> CreateAsync(string name, CancellationToken ct)
     {
         var output = new System.Text.StringBuilder();
         await using var p = ChildProcess.Start("useradd", "/usr/sbin/useradd",
@@ -111,6 +113,7 @@ public static partial class RecorderUser
         {
             throw new ChildProcessException("useradd", code, output.ToString());
         }
+        return code == 0;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Created the system user {User} for the recorder's browser and capture")]
