@@ -108,9 +108,12 @@ public sealed class ArgumentBuilderTests
         Assert.Contains("--autoplay-policy=no-user-gesture-required", c);
         Assert.Contains("--disable-background-networking", c);
         Assert.DoesNotContain(c, a => a.StartsWith("--proxy", StringComparison.Ordinal));
+        // Chromium's own sandbox stays on: the recorder's browser runs as an unprivileged user.
+        Assert.DoesNotContain("--no-sandbox", c);
         var fenced = MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x", "http://127.0.0.1:3128");
         Assert.Contains("--proxy-server=http://127.0.0.1:3128", fenced);
         Assert.Contains("--proxy-bypass-list=<-loopback>", fenced);
+        Assert.DoesNotContain("--no-sandbox", fenced);
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using Capstan.Server.Meetings;
 using Capstan.Server.Recorder;
 using Capstan.Server.Security;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Capstan.Server.Hosting;
 
@@ -121,6 +122,7 @@ public static class CapstanHost
     public static IServiceCollection AddRecorder(this IServiceCollection services)
     {
         services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<RecorderOptions>, RecorderOptionsValidator>());
         services.AddScoped<JobQueue>();
         services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHostedService<RecorderWorker>();

@@ -31,10 +31,17 @@ public sealed partial class ChildProcess : IAsyncDisposable
     public bool HasExited => _exited.Task.IsCompleted;
 
     /// <summary>Starts <paramref name="fileName"/> with <paramref name="arguments"/>; <paramref name="onLine"/> sees
-    /// every output line (stdout and stderr) as it arrives.</summary>
+    /// every output line (stdout and stderr) as it arrives. With <paramref name="runAs"/>, it runs as that user with
+    /// that user's clean environment (plus <paramref name="environment"/>); its pid is still the tool's own.</summary>
     public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, string? logFile = null,
-        IReadOnlyDictionary<string, string>? environment = null, Action<string>? onLine = null, bool redirectStdin = false, Func<string, bool>? logFilter = null)
+        IReadOnlyDictionary<string, string>? environment = null, Action<string>? onLine = null, bool redirectStdin = false, Func<string, bool>? logFilter = null,
+        ProcessUser? runAs = null)
     {
+        if (runAs is not null)
+        {
+            (fileName, var wrapped) = runAs.Wrap(fileName, arguments);
+            arguments = wrapped;
+        }
         var psi = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
@@ -46,6 +53,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         {
             psi.ArgumentList.Add(a);
         }
+        runAs?.Apply(psi.Environment);
         foreach (var (k, v) in environment ?? new Dictionary<string, string>())
         {
             psi.Environment[k] = v;

@@ -8,7 +8,8 @@ namespace Capstan.Server.Processes;
 /// so a reused pid is never mistaken for it) and its name. A file goes when its process exits. A worker that was
 /// killed leaves its files behind; the next worker on the same work folder calls <see cref="ReapLeftoversAsync"/> when it
 /// starts, before it takes its recordings back: each listed process still running, and every process below it, is
-/// killed.</summary>
+/// killed. The processes may run as the recorder's user (<see cref="ProcessUser"/>): started through an exec of
+/// <c>setpriv</c>, their pids are the tools' own, and a root worker may kill them.</summary>
 public sealed partial class ProcessLedger
 {
     private readonly string _dir;

@@ -7,7 +7,9 @@ namespace Capstan.Server.Recorder;
 
 /// <summary>What a recording is captured from: an X display of its own (<c>Xvfb -displayfd</c>), a PulseAudio
 /// null sink of its own, and a Chromium app window at the top-left of the display, driven over DevTools.
-/// Launched ahead of time (warm) so that a recording only resizes the window and navigates.</summary>
+/// Launched ahead of time (warm) so that a recording only resizes the window and navigates.
+/// <para>Xvfb and Chromium run as the recorder's user (<see cref="RecorderUser"/>), Chromium with its sandbox on.
+/// The surface's folder is Capstan's (the logs are written there); the browser profile inside it is the user's.</para></summary>
 public sealed class CaptureSurface : IAsyncDisposable
 {
     private CaptureSurface(string dir, string sink, int sinkModule, int display, ChildProcess xvfb, ChildProcess chromium, Cdp cdp, PulseServer pulse)
@@ -40,11 +42,13 @@ public sealed class CaptureSurface : IAsyncDisposable
 
     public bool Healthy => !Xvfb.HasExited && !Chromium.HasExited;
 
-    public static async Task<CaptureSurface> LaunchAsync(RecorderOptions o, PulseServer pulse, HttpClient http, string dir, Processes.ProcessLedger ledger, CancellationToken ct)
+    public static async Task<CaptureSurface> LaunchAsync(RecorderOptions o, PulseServer pulse, HttpClient http, string dir, Processes.ProcessLedger ledger, ProcessUser user, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(user);
         Directory.CreateDirectory(dir);
+        user.ShareDirectory(dir);
         var displayReady = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var xvfb = ledger.Track(ChildProcess.Start("Xvfb", o.Xvfb, MediaArgs.Xvfb(o.MaxWidth, o.MaxHeight), Path.Combine(dir, "xvfb.log"), onLine: line =>
+        var xvfb = ledger.Track(ChildProcess.Start("Xvfb", o.Xvfb, MediaArgs.Xvfb(o.MaxWidth, o.MaxHeight), Path.Combine(dir, "xvfb.log"), runAs: user, onLine: line =>
         {
             if (int.TryParse(line.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var d))
             {
@@ -64,13 +68,31 @@ public sealed class CaptureSurface : IAsyncDisposable
             var sink = "rec_" + Guid.NewGuid().ToString("N")[..12];
             sinkModule = await pulse.LoadSinkAsync(sink, ct);
             var profile = Path.Combine(dir, "chromium-profile");
+            user.CreateOwnedDirectory(profile);
             var env = new Dictionary<string, string>(pulse.Environment)
             {
                 ["DISPLAY"] = ":" + display.ToString(CultureInfo.InvariantCulture),
                 ["PULSE_SINK"] = sink,
             };
-            chromium = ledger.Track(ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, MediaArgs.BlankApp, o.BrowserProxyServer), Path.Combine(dir, "chromium.log"), env));
-            var cdp = await Cdp.ConnectAsync(profile, http, TimeSpan.FromSeconds(20), ct);
+            chromium = ledger.Track(ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, MediaArgs.BlankApp, o.BrowserProxyServer), Path.Combine(dir, "chromium.log"), env, runAs: user));
+            // A browser that exits at once (no usable sandbox: unprivileged user namespaces turned off on the host)
+            // says why in its output: that, not a DevTools timeout.
+            using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var connect = Cdp.ConnectAsync(profile, http, TimeSpan.FromSeconds(20), connecting.Token);
+            if (await Task.WhenAny(connect, chromium.Exited) != connect)
+            {
+                await connecting.CancelAsync();
+                try
+                {
+                    await connect;
+                }
+                catch (OperationCanceledException)
+                {
+                    // given up: the browser is gone
+                }
+                throw new ChildProcessException("chromium", await chromium.Exited, chromium.Tail());
+            }
+            var cdp = await connect;
             return new CaptureSurface(dir, sink, sinkModule, display, xvfb, chromium, cdp, pulse);
         }
         catch
@@ -120,7 +142,7 @@ public sealed class CaptureSurface : IAsyncDisposable
 }
 
 /// <summary>Warm capture surfaces, one per worker slot, launched ahead of the recordings that will use them.</summary>
-public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse, HttpClient http, string workDir, Processes.ProcessLedger ledger, ILogger logger) : IAsyncDisposable
+public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse, HttpClient http, string workDir, Processes.ProcessLedger ledger, ProcessUser user, ILogger logger) : IAsyncDisposable
 {
     private readonly ConcurrentQueue<CaptureSurface> _ready = new();
     private readonly SemaphoreSlim _landed = new(0);
@@ -162,7 +184,7 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
             {
                 try
                 {
-                    var s = await CaptureSurface.LaunchAsync(options, pulse, http, Path.Combine(workDir, "warm-" + Guid.NewGuid().ToString("N")[..8]), ledger, ct);
+                    var s = await CaptureSurface.LaunchAsync(options, pulse, http, Path.Combine(workDir, "warm-" + Guid.NewGuid().ToString("N")[..8]), ledger, user, ct);
                     _ready.Enqueue(s);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)

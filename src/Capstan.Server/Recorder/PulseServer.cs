@@ -8,8 +8,11 @@ namespace Capstan.Server.Recorder;
 /// <para>Each sink is kept running at a low latency from the moment it is made: a loopback from a silent source
 /// plays into it (20 ms). An idle null sink renders in 2-second blocks, so a capture that opened its monitor while
 /// nothing played got its first sound up to 2 s late, and its clock (the capture's clock is the audio clock) stood
-/// still meanwhile.</para></summary>
-public sealed partial class PulseServer(RecorderOptions options, string runtimeDir, Processes.ProcessLedger ledger, ILogger logger) : IAsyncDisposable
+/// still meanwhile.</para>
+/// <para>It runs as the recorder's user (<see cref="RecorderUser"/>), as do the <c>pactl</c> calls, Chromium and the
+/// capture: its runtime folder (socket, pid file) is that user's, <c>rwx------</c>, and only that user (and root)
+/// reaches the socket; a client of the same user is let in by its credentials, no cookie needed.</para></summary>
+public sealed partial class PulseServer(RecorderOptions options, string runtimeDir, Processes.ProcessLedger ledger, ProcessUser user, ILogger logger) : IAsyncDisposable
 {
     private const string SilenceSource = "capstan_silence";
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -43,18 +46,19 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
             {
                 await _process.DisposeAsync();
             }
-            Directory.CreateDirectory(RuntimeDir);
-            File.SetUnixFileMode(RuntimeDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            // A pid file left by a server that was killed (this worker reaped it, see ProcessLedger): its pid may
-            // still be a zombie no one waits for, which PulseAudio would take for a running daemon.
-            var stalePid = Path.Combine(RuntimeDir, "pulse", "pid");
-            if (File.Exists(stalePid))
+            user.CreateOwnedDirectory(RuntimeDir);
+            // What a server that was killed left (this worker reaped it, see ProcessLedger): its pid file names a
+            // pid that may still be a zombie no one waits for, which PulseAudio would take for a running daemon;
+            // and a folder made by an earlier run as another user would not be this user's. PulseAudio makes it again.
+            var stale = Path.Combine(RuntimeDir, "pulse");
+            if (Directory.Exists(stale))
             {
-                File.Delete(stalePid);
+                Directory.Delete(stale, recursive: true);
             }
             _process = ledger.Track(ChildProcess.Start("pulseaudio", options.PulseAudio,
                 ["--daemonize=no", "--system=false", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix", "--load=module-always-sink", "--log-target=stderr", "--log-level=error"],
-                Path.Combine(RuntimeDir, "pulseaudio.log"), Environment));
+                // The log is Capstan's, beside the runtime folder (which is the user's).
+                Path.Combine(Path.GetDirectoryName(RuntimeDir)!, "pulseaudio.log"), Environment, runAs: user));
             var deadline = DateTime.UtcNow.AddSeconds(10);
             while ((await PactlAsync(["info"], ct)).ExitCode != 0)
             {
@@ -112,7 +116,7 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
     private async Task<(int ExitCode, string Output)> PactlAsync(IEnumerable<string> args, CancellationToken ct)
     {
         var output = new System.Text.StringBuilder();
-        await using var p = ChildProcess.Start("pactl", options.Pactl, args, environment: Environment, onLine: l => output.AppendLine(l));
+        await using var p = ChildProcess.Start("pactl", options.Pactl, args, environment: Environment, onLine: l => output.AppendLine(l), runAs: user);
         var code = await p.Exited.WaitAsync(TimeSpan.FromSeconds(10), ct);
         return (code, output.ToString());
     }

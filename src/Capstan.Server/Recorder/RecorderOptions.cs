@@ -43,6 +43,14 @@ public sealed class RecorderOptions
     /// <summary>Capture restarts (a died ffmpeg or Chromium) before the recording is finished with what it has.</summary>
     public int MaxCaptureRestarts { get; set; } = 3;
 
+    /// <summary>The user the display, sound server, browser and capture run as (<see cref="RecorderUser"/>). Unset: when
+    /// Capstan runs as root, <c>capstan-recorder</c> (a system user created at start when missing); otherwise the
+    /// user Capstan runs as. Never root: Chromium's own sandbox is always on.</summary>
+    public string? RunAsUser { get; set; }
+
+    /// <summary>util-linux <c>setpriv</c>: starts each of those processes as <see cref="RunAsUser"/> when Capstan runs as root.</summary>
+    public string Setpriv { get; set; } = "/usr/bin/setpriv";
+
     public string Chromium { get; set; } = "/usr/bin/chromium";
 
     public string Xvfb { get; set; } = "/usr/bin/Xvfb";
@@ -65,6 +73,34 @@ public sealed class RecorderOptions
     public int MaxWidth { get; set; } = 1920;
 
     public int MaxHeight { get; set; } = 1920;
+}
+
+/// <summary>Refuses a recorder that would run its browser as root, or as another user without the right to switch.</summary>
+public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<RecorderOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, RecorderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!options.Enabled || string.IsNullOrEmpty(options.RunAsUser))
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+        }
+        if (options.RunAsUser is "root" or "0")
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
+                "Recorder:RunAsUser: root is refused; the recorder's browser runs unprivileged, with Chromium's sandbox on");
+        }
+        if (!RecorderUser.LooksLikeUserName(options.RunAsUser))
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:RunAsUser: '{options.RunAsUser}' is not a user name");
+        }
+        if (Processes.ProcessUser.EffectiveUid != 0 && options.RunAsUser != Environment.UserName)
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
+                $"Recorder:RunAsUser: running the recorder as '{options.RunAsUser}' needs Capstan to run as root (it runs as '{Environment.UserName}'); leave it unset to record as '{Environment.UserName}'");
+        }
+        return Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+    }
 }
 
 /// <summary>The default bucket, section <c>Storage:DefaultBucket</c>: files under a folder, served through

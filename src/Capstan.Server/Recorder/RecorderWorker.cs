@@ -67,10 +67,22 @@ public sealed partial class RecorderWorker(
                 Directory.Delete(warm, recursive: true);
             }
         }
-        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, logger);
+        // The unprivileged user the display, sound, browser and capture run as: without it, no recording here (the
+        // jobs stay queued for another worker).
+        Processes.ProcessUser user;
+        try
+        {
+            user = await RecorderUser.ResolveAsync(o, workDir, logger, stoppingToken);
+        }
+        catch (Exception e) when (e is InvalidOperationException or Processes.ChildProcessException or IOException or UnauthorizedAccessException or TimeoutException)
+        {
+            LogUserFailed(logger, e.Message);
+            return;
+        }
+        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, user, logger);
         var http = httpClients.CreateClient("recorder");
-        await using var pool = new WarmPool(o, pulse, http, workDir, ledger, logger);
-        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, ledger, metrics, stoppingToken);
+        await using var pool = new WarmPool(o, pulse, http, workDir, ledger, user, logger);
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, ledger, user, metrics, stoppingToken);
         LogStarted(logger, o.Slots, workDir);
         try
         {
@@ -169,6 +181,9 @@ public sealed partial class RecorderWorker(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Took back recording {RecordingId}, which this node was running when it stopped")]
     private static partial void LogReclaimed(ILogger logger, Guid recordingId);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The recorder does not run: no unprivileged user for its browser and capture: {Reason}")]
+    private static partial void LogUserFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PulseAudio did not start: {Reason}")]
     private static partial void LogPulseFailed(ILogger logger, string reason);

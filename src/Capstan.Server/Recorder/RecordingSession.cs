@@ -12,7 +12,7 @@ namespace Capstan.Server.Recorder;
 public sealed record RecorderContext(
     RecorderOptions Options, IServiceScopeFactory Scopes, PulseServer Pulse, DefaultBucket Bucket, HttpClient Http,
     RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir, WarmPool Pool,
-    Storage.UploadSpool Spool, Security.SecretProtector Protector, ProcessLedger Ledger, Hosting.CapstanMetrics? Metrics, CancellationToken Stopping);
+    Storage.UploadSpool Spool, Security.SecretProtector Protector, ProcessLedger Ledger, ProcessUser User, Hosting.CapstanMetrics? Metrics, CancellationToken Stopping);
 
 /// <summary>One recording, start to finish: its own X display, audio sink and Chromium on the recorder view (or
 /// the custom <c>url</c>), capture segments (a GStreamer pipeline each, <see cref="MediaArgs.Capture"/>) that follow
@@ -57,6 +57,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     public async Task RunAsync(CancellationToken stopping)
     {
         Directory.CreateDirectory(_dir);
+        // Capstan's folder; the capture, running as the recorder's user, writes only the segment files made for it.
+        ctx.User.ShareDirectory(_dir);
         using var scopeLog = ctx.Logger.BeginScope(new Dictionary<string, object> { ["RecordingId"] = job.RecordingId, ["JobId"] = job.Id });
         // The lease is renewed in the background for the whole session (capture, joining, uploads); losing it
         // (the job was taken over) cancels the session.
@@ -256,7 +258,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
 
         // A warm surface (display, sink, browser) when one is ready; otherwise launch one now.
-        _surface = await ctx.Pool.TakeAsync(ct) ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ct);
+        _surface = await ctx.Pool.TakeAsync(ct) ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ctx.User, ct);
         ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
         _surfaceAt = ctx.Time.GetUtcNow().UtcDateTime;
         // Without a ready wait, the capture starts with the page rather than after it: its start-up (the
@@ -307,9 +309,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         var spec = new CaptureSpec(surface.Display, surface.Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
             MediaArgs.Channels(_config), ctx.Options.AudioOffsetSeconds, output, _watermark, _config.Watermark?.Position,
             _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _rtmpPort);
+        ctx.User.CreateOwnedFile(output);
         _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
         _capture = ctx.Ledger.Track(ChildProcess.Start("gst-launch", ctx.Options.GstLaunch, MediaArgs.Capture(spec), Path.Combine(_dir, "capture.log"),
-            ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l)));
+            ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l), runAs: ctx.User));
         _current = seg;
         _segments.Add(output);
         await StartRtmpAsync();
@@ -328,7 +331,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             await _rtmp.DisposeAsync();
         }
         _rtmpRetryAt = ctx.Time.GetUtcNow().UtcDateTime.AddSeconds(2);
-        _rtmp = ctx.Ledger.Track(ChildProcess.Start("ffmpeg-rtmp", ctx.Options.Ffmpeg, MediaArgs.RtmpPush(port, url), Path.Combine(_dir, "rtmp.log")));
+        _rtmp = ctx.Ledger.Track(ChildProcess.Start("ffmpeg-rtmp", ctx.Options.Ffmpeg, MediaArgs.RtmpPush(port, url), Path.Combine(_dir, "rtmp.log"), runAs: ctx.User));
     }
 
     private static int FreeUdpPort()
@@ -701,6 +704,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             }
             await output.WriteAsync(buffer.AsMemory(0, n), ct);
         }
+        ctx.User.ShareFile(file);
         return file;
     }
 
