@@ -96,11 +96,13 @@ public class GstElement : IDisposable
         return new GstElement(gst_object_ref_sink(p));
     }
 
-    /// <summary>A bin from a description; its unlinked pads are ghosted (the bin's own <c>src</c>/<c>sink</c>).</summary>
-    public static GstElement Bin(string description)
+    /// <summary>A bin from a description. With <paramref name="ghostUnlinkedPads"/> its unlinked pads are ghosted
+    /// (the bin's own <c>src</c>/<c>sink</c>); beware that this links an element's optional sink pads too (a
+    /// <c>textoverlay</c> then waits for text): otherwise <see cref="GhostSource"/> picks the pad.</summary>
+    public static GstElement Bin(string description, bool ghostUnlinkedPads = true)
     {
         GstLib.Init();
-        var p = gst_parse_bin_from_description(description, 1, out var error);
+        var p = gst_parse_bin_from_description(description, ghostUnlinkedPads ? 1 : 0, out var error);
         if (error != IntPtr.Zero)
         {
             if (p != IntPtr.Zero)
@@ -113,6 +115,18 @@ public class GstElement : IDisposable
     }
 
     public string? Name => TakeString(gst_object_get_name(Handle));
+
+    /// <summary>Gives the bin a <c>src</c> pad that is <paramref name="element"/>'s <c>src</c> pad.</summary>
+    public void GhostSource(string element)
+    {
+        using var inner = Get(element);
+        using var target = inner.StaticPad("src");
+        var ghost = gst_ghost_pad_new("src", target.Handle);
+        if (ghost == IntPtr.Zero || gst_element_add_pad(Handle, ghost) == 0)
+        {
+            throw new GstException($"cannot ghost {element}'s src pad");
+        }
+    }
 
     /// <summary>A child element by name (searched recursively), or null.</summary>
     public GstElement? Child(string name)

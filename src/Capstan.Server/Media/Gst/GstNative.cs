@@ -29,6 +29,12 @@ internal static unsafe partial class GstNative
     [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial IntPtr gst_parse_bin_from_description(string description, int ghostUnlinkedPads, out IntPtr error);
 
+    [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial IntPtr gst_ghost_pad_new(string name, IntPtr target);
+
+    [LibraryImport(Gst)]
+    internal static partial int gst_element_add_pad(IntPtr element, IntPtr pad);
+
     [LibraryImport(Gst)]
     internal static partial IntPtr gst_object_ref_sink(IntPtr obj);
 
