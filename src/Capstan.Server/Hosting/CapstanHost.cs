@@ -120,7 +120,8 @@ public static class CapstanHost
     /// <summary>The recorder worker (hosted in <c>serve</c>, alone in <c>worker</c>).</summary>
     public static IServiceCollection AddRecorder(this IServiceCollection services)
     {
-        services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section).ValidateOnStart();
+        services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section)
+            .Validate(o => o.Compositor is RecorderOptions.BrowserCompositor or RecorderOptions.NativeCompositor, "Recorder:Compositor must be 'browser' or 'native'").ValidateOnStart();
         services.AddScoped<JobQueue>();
         services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHostedService<RecorderWorker>();
