@@ -5,6 +5,19 @@ public sealed class RecorderOptions
 {
     public const string Section = "Recorder";
 
+    public const string BrowserCompositor = "browser";
+
+    public const string NativeCompositor = "native";
+
+    /// <summary>How the built-in layout is composited: <c>browser</c> (Xvfb, Chromium on the recorder view, the
+    /// display grabbed; the default) or <c>native</c> (Janus RTP forwarders into one GStreamer compositor per segment,
+    /// <see cref="NativeComposite"/>). A custom <c>url</c> always uses the browser.</summary>
+    public string Compositor { get; set; } = BrowserCompositor;
+
+    /// <summary>The executable that hosts a native composite pipeline (<c>compositor-host</c>); by default the
+    /// server's own.</summary>
+    public string? CompositorHost { get; set; }
+
     /// <summary>Host the worker inside <c>capstan serve</c> (the single-machine default).</summary>
     public bool Enabled { get; set; } = true;
 
@@ -81,6 +94,10 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
     public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, RecorderOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Compositor is not (RecorderOptions.BrowserCompositor or RecorderOptions.NativeCompositor))
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:Compositor: '{options.Compositor}' must be 'browser' or 'native'");
+        }
         if (!options.Enabled || string.IsNullOrEmpty(options.RunAsUser))
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Success;

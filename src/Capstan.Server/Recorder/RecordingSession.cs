@@ -35,6 +35,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private RecordingRow _recording = null!;
     private EffectiveRecordingConfig _config = null!;
     private CaptureSurface? _surface;
+    private ICompositeCapture? _native;
     private ChildProcess? _capture;
     private ChildProcess? _rtmp;
     private int? _rtmpPort;
@@ -250,6 +251,12 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     private async Task StartBrowserAsync(CancellationToken ct)
     {
+        // The built-in layout without a browser (Recorder:Compositor = native): NativeComposite.cs.
+        if (_config.Url is null && ctx.Options.Compositor == RecorderOptions.NativeCompositor)
+        {
+            _native ??= await NativeComposite.OpenAsync(ctx.Scopes, ctx.Http, _recording.MeetingId, ctx.Options.CompositorHost ?? NativeComposite.DefaultHostPath(), ctx.Ledger, ctx.Logger, ct);
+            return;
+        }
         var w = _config.Width;
         var h = _config.Height;
         if (_config.Watermark is { Url: { } wmUrl } && _watermark is null)
@@ -304,6 +311,16 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         var index = _segments.Count + 1;
         var output = Path.Combine(_dir, $"seg_{index:D4}.mkv");
         var seg = new Segment(output, ctx.Time);
+        if (_native is not null)
+        {
+            _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
+            _capture = _native.StartSegment(new Media.Compositor.CompositorSpec(_config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
+                MediaArgs.Channels(_config), output, WatermarkFile: _watermark, WatermarkPosition: _config.Watermark?.Position,
+                WatermarkWidth: _config.Watermark?.Size?.Width ?? 120, WatermarkHeight: _config.Watermark?.Size?.Height ?? 60), Path.Combine(_dir, "capture.log"), seg.OnLine);
+            (_current, _rtmpPort) = (seg, null);
+            _segments.Add(output);
+            return;
+        }
         var surface = _surface ?? throw new InvalidOperationException("no capture surface");
         _rtmpPort = _config.RtmpUrl is null ? null : FreeUdpPort();
         var spec = new CaptureSpec(surface.Display, surface.Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
@@ -402,6 +419,11 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private async Task TeardownAsync()
     {
         await StopSegmentAsync();
+        if (_native is not null)
+        {
+            await _native.DisposeAsync();
+            _native = null;
+        }
         if (_surface is not null)
         {
             await _surface.DisposeAsync();

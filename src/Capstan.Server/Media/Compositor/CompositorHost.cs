@@ -1,0 +1,230 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Capstan.Server.Media.Gst;
+
+namespace Capstan.Server.Media.Compositor;
+
+/// <summary>The child process that hosts one native composite pipeline (<c>Capstan.Server compositor-host SPEC_JSON</c>,
+/// a hidden subcommand), so that a native crash in GStreamer cannot take the worker down.
+/// <para>Commands on stdin, one a line: <c>add KEY video|audio CODEC DISPLAY NAME</c> (answered <c>port KEY N</c>, the
+/// free UDP port its <c>udpsrc</c> bound), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
+/// and the end of stdin also end the pipeline: end-of-stream, wait for it on the bus (5 s at most), exit 0.
+/// On stdout: <c>ready</c> once playing, each composited frame as the capture's grab line
+/// (<see cref="Recorder.MediaArgs.GrabLine"/>), and <c>error TEXT</c> before exiting 1 on a pipeline error.</para></summary>
+public static class CompositorHost
+{
+    public const string Command = "compositor-host";
+
+    private sealed class Input(GstElement bin, GstPad mixerPad, string kind)
+    {
+        public GstElement Bin { get; } = bin;
+
+        public GstPad MixerPad { get; } = mixerPad;
+
+        public string Kind { get; } = kind;
+    }
+
+    public static int Run(string[] args)
+    {
+        if (args.Length < 1)
+        {
+            Console.Error.WriteLine("usage: compositor-host SPEC_JSON");
+            return 2;
+        }
+        var spec = JsonSerializer.Deserialize<CompositorSpec>(args[0]) ?? throw new ArgumentException("no spec");
+        var output = Console.Out;
+        var gate = new Lock();
+        void Say(string line)
+        {
+            lock (gate)
+            {
+                output.WriteLine(line);
+                output.Flush();
+            }
+        }
+
+        using var pipeline = GstElement.Launch(CompositorPipeline.Describe(spec));
+        using var comp = pipeline.Get("comp");
+        using var mix = pipeline.Get("mix");
+        using (var grab = pipeline.Get("grab"))
+        using (var pad = grab.StaticPad("src"))
+        {
+            pad.OnBuffer(pts =>
+            {
+                if (pts >= 0)
+                {
+                    Say("/GstPipeline:pipeline0/GstIdentity:grab: last-message = chain   ******* (grab:sink) (0 bytes, dts: none, pts: " + Clock(pts) + ", flags: 00000000 ) 0x0");
+                }
+            });
+        }
+        using var bus = pipeline.Bus();
+        var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
+        var video = new List<string>();
+        var stop = new ManualResetEventSlim();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = true;
+            stop.Set();
+        });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stop.Set();
+        });
+
+        pipeline.SetState(GstState.Playing);
+        Say("ready");
+
+        void Relayout()
+        {
+            var tiles = CompositorPipeline.Layout(video.Count, spec.Width, spec.Height);
+            for (var i = 0; i < video.Count; i++)
+            {
+                var pad = inputs[video[i]].MixerPad;
+                pad.Set("xpos", I(tiles[i].X));
+                pad.Set("ypos", I(tiles[i].Y));
+                pad.Set("width", I(tiles[i].Width));
+                pad.Set("height", I(tiles[i].Height));
+            }
+        }
+
+        void Remove(string key)
+        {
+            if (!inputs.Remove(key, out var input))
+            {
+                return;
+            }
+            // The mixer's pad first (it stops waiting on the input), then the bin.
+            input.MixerPad.Release();
+            input.Bin.SetState(GstState.Null);
+            pipeline.Remove(input.Bin);
+            input.MixerPad.Dispose();
+            input.Bin.Dispose();
+            if (video.Remove(key))
+            {
+                Relayout();
+            }
+        }
+
+        var commands = new Thread(() =>
+        {
+            try
+            {
+                while (Console.In.ReadLine() is { } line)
+                {
+                    var parts = line.Split(' ', 5, StringSplitOptions.RemoveEmptyEntries);
+                    if (parts.Length == 0)
+                    {
+                        continue;
+                    }
+                    try
+                    {
+                        switch (parts[0])
+                        {
+                            case "add" when parts.Length >= 4:
+                                {
+                                    var (key, kind, codec) = (parts[1], parts[2], parts[3]);
+                                    Remove(key);
+                                    var bin = GstElement.Bin(CompositorPipeline.InputBin(kind, codec, spec.JitterMs), ghostUnlinkedPads: false);
+                                    bin.GhostSource("out");
+                                    if (kind == "video" && bin.Child("label") is { } label)
+                                    {
+                                        using (label)
+                                        {
+                                            label.Set("text", parts.Length > 4 ? parts[4] : string.Empty);
+                                        }
+                                    }
+                                    pipeline.Add(bin);
+                                    var mixerPad = (kind == "video" ? comp : mix).RequestPad("sink_%u");
+                                    if (kind == "video")
+                                    {
+                                        mixerPad.Set("sizing-policy", "keep-aspect-ratio");
+                                    }
+                                    using (var src = bin.StaticPad("src"))
+                                    {
+                                        src.Link(mixerPad);
+                                    }
+                                    inputs[key] = new Input(bin, mixerPad, kind);
+                                    if (kind == "video")
+                                    {
+                                        video.Add(key);
+                                        Relayout();
+                                    }
+                                    bin.SyncStateWithParent();
+                                    using var udp = bin.Get("rtp");
+                                    Say($"port {key} {I(udp.GetInt("port"))}");
+                                    break;
+                                }
+                            case "remove" when parts.Length >= 2:
+                                Remove(parts[1]);
+                                Say($"removed {parts[1]}");
+                                break;
+                            case "eos":
+                                stop.Set();
+                                return;
+                            default:
+                                Console.Error.WriteLine("unknown command: " + line);
+                                break;
+                        }
+                    }
+                    catch (GstException e)
+                    {
+                        Say("failed " + (parts.Length > 1 ? parts[1] : "?") + " " + e.Message);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // stdin went away
+            }
+            stop.Set();
+        })
+        { IsBackground = true, Name = "commands" };
+        commands.Start();
+
+        while (!stop.IsSet)
+        {
+            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is not { } m)
+            {
+                continue;
+            }
+            if (m.Kind == GstMessageKind.Error)
+            {
+                Say($"error {m.Source}: {m.Text}");
+                pipeline.SetState(GstState.Null);
+                return 1;
+            }
+            if (m.Kind == GstMessageKind.Warning)
+            {
+                Console.Error.WriteLine($"warning {m.Source}: {m.Text}");
+            }
+            if (m.Kind == GstMessageKind.Eos)
+            {
+                pipeline.SetState(GstState.Null);
+                return 0;
+            }
+        }
+
+        pipeline.SendEos();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is { Kind: GstMessageKind.Eos or GstMessageKind.Error })
+            {
+                break;
+            }
+        }
+        pipeline.SetState(GstState.Null);
+        return 0;
+    }
+
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A time in ns as GStreamer prints it: h:mm:ss.nnnnnnnnn.</summary>
+    public static string Clock(long ns)
+    {
+        var s = ns / 1_000_000_000;
+        return string.Create(CultureInfo.InvariantCulture, $"{s / 3600}:{s / 60 % 60:D2}:{s % 60:D2}.{ns % 1_000_000_000:D9}");
+    }
+}

@@ -1,0 +1,129 @@
+using System.Globalization;
+
+namespace Capstan.Server.Media.Compositor;
+
+/// <summary>What one native composite pipeline records: the picture's size and rate, the recording's codecs, the
+/// file, and the latency every input's jitter buffer holds (the mixers wait that long plus a decode margin).</summary>
+public sealed record CompositorSpec(
+    int Width, int Height, int FrameRate, string VideoCodec, string AudioCodec, int Channels, string Output,
+    int JitterMs = 200, int MarginMs = 300, string? WatermarkFile = null, string? WatermarkPosition = null, int WatermarkWidth = 120, int WatermarkHeight = 60);
+
+/// <summary>A tile of the layout, in pixels.</summary>
+public readonly record struct Tile(int X, int Y, int Width, int Height);
+
+/// <summary>The pipeline descriptions of the native compositor. Pure: nothing is started here.
+/// <para>Fixed part: a live black <c>videotestsrc</c> under a <c>compositor</c> and a live silent <c>audiotestsrc</c>
+/// under an <c>audiomixer</c> (the mixers run with no participant at all), both with an explicit latency so that
+/// inputs added later are not late, then the encoders and muxer of the browser path's capture
+/// (<see cref="Recorder.MediaArgs.Capture"/>): x264/AAC or VP8, VP9/Vorbis into Matroska written as it goes. Every
+/// composited frame passes an <c>identity</c> named <c>grab</c>, whose buffers the host reports in the capture's
+/// grab-line form, so a segment is followed exactly like the browser path's.</para>
+/// <para>One bin per forwarded stream: <c>udpsrc</c> on a free port with the RTP caps of the forward, a jitter
+/// buffer, the depayloader and decoder of the stream's codec; video gets the participant's name drawn at the bottom
+/// left.</para></summary>
+public static class CompositorPipeline
+{
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The payload types the forwarders are asked to write (Janus rewrites them), matching the caps.</summary>
+    public const int VideoPt = 96;
+
+    public const int AudioPt = 111;
+
+    public static string Describe(CompositorSpec s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        var latencyNs = I((long)(s.JitterMs + s.MarginMs) * 1_000_000);
+        var raw = $"video/x-raw,format=I420,width={I(s.Width)},height={I(s.Height)},framerate={I(s.FrameRate)}/1";
+        var gop = I(s.FrameRate * 2);
+        var bitrate = Math.Max(500, s.Width * s.Height * s.FrameRate / 10_000);
+        var video = s.VideoCodec switch
+        {
+            "VP8" => $"vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate={I(bitrate * 1000)} keyframe-max-dist={gop} lag-in-frames=0 threads=2",
+            "VP9" => $"vp9enc deadline=1 cpu-used=8 row-mt=true end-usage=cbr target-bitrate={I(bitrate * 1000)} keyframe-max-dist={gop} lag-in-frames=0 threads=2",
+            _ => $"x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max={gop} ! h264parse",
+        };
+        var audio = s.AudioCodec switch
+        {
+            "VORBIS" => $"vorbisenc bitrate={I(s.Channels == 1 ? 96000 : 128000)}",
+            "MP3" => $"lamemp3enc bitrate={I(s.Channels == 1 ? 128 : 192)} target=bitrate cbr=true ! mpegaudioparse",
+            _ => $"avenc_aac bitrate={I(s.Channels == 1 ? 192000 : 384000)} ! aacparse",
+        };
+        var watermark = string.Empty;
+        if (s.WatermarkFile is not null)
+        {
+            var x = s.WatermarkPosition is "right top" or "right bottom" ? s.Width - s.WatermarkWidth : 0;
+            var y = s.WatermarkPosition is "left bottom" or "right bottom" ? s.Height - s.WatermarkHeight : 0;
+            watermark = $"gdkpixbufoverlay location={Quote(s.WatermarkFile)} offset-x={I(x)} offset-y={I(y)} overlay-width={I(s.WatermarkWidth)} overlay-height={I(s.WatermarkHeight)} ! ";
+        }
+        return
+            $"videotestsrc is-live=true pattern=black ! {raw} ! comp.sink_0 "
+            + $"compositor name=comp background=black latency={latencyNs} min-upstream-latency={latencyNs} ! {raw} ! identity name=grab ! "
+            + $"queue max-size-buffers=16 max-size-bytes=0 max-size-time=0 leaky=downstream ! {watermark}{video} ! queue ! mux. "
+            + "audiotestsrc is-live=true wave=silence samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! mix. "
+            + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! queue ! mux. "
+            + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={Quote(s.Output)}";
+    }
+
+    /// <summary>The bin of one forwarded stream (<paramref name="kind"/> <c>video</c> or <c>audio</c>, codec as Janus
+    /// names it: vp8, h264, opus). Its <c>udpsrc</c> is named <c>rtp</c>, the name overlay <c>label</c>, the last
+    /// element <c>out</c> (whose src pad the host ghosts: the overlay's text pad must stay unlinked).</summary>
+    public static string InputBin(string kind, string codec, int jitterMs)
+    {
+        var jitter = $"rtpjitterbuffer latency={I(jitterMs)} drop-on-latency=true";
+        const string udp = "udpsrc name=rtp port=0 buffer-size=4194304";
+        if (kind == "audio")
+        {
+            return $"{udp} caps=\"application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload={I(AudioPt)}\" ! {jitter} ! rtpopusdepay ! opusdec plc=true ! "
+                + "audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! queue name=out max-size-time=1000000000";
+        }
+        var (name, depay) = codec.ToLowerInvariant() switch
+        {
+            "h264" => ("H264", "rtph264depay request-keyframe=true wait-for-keyframe=true ! h264parse ! avdec_h264"),
+            "vp9" => ("VP9", "rtpvp9depay ! avdec_vp9"),
+            _ => ("VP8", "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! avdec_vp8"),
+        };
+        return $"{udp} caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={name},payload={I(VideoPt)}\" ! {jitter} ! {depay} ! videoconvert ! "
+            + "textoverlay name=label valignment=bottom halignment=left font-desc=\"Sans 16\" shaded-background=true ! queue name=out max-size-buffers=8";
+    }
+
+    /// <summary>The layout of the recorder view (meeting.js): the largest 16:9 tiles that fit, 4 px apart and from
+    /// the edges, rows centred.</summary>
+    public static IReadOnlyList<Tile> Layout(int n, int width, int height)
+    {
+        if (n <= 0)
+        {
+            return [];
+        }
+        const int gap = 4, pad = 4;
+        double W = width - (2 * pad), H = height - (2 * pad);
+        var (cols, w) = (1, 0.0);
+        for (var c = 1; c <= n; c++)
+        {
+            var r = (n + c - 1) / c;
+            var cw = Math.Min((W - (gap * (c - 1))) / c, (H - (gap * (r - 1))) / r * 16 / 9);
+            if (cw > w)
+            {
+                (cols, w) = (c, cw);
+            }
+        }
+        var tw = (int)Math.Floor(w);
+        var th = (int)Math.Floor(w * 9 / 16);
+        var rows = (n + cols - 1) / cols;
+        var y0 = pad + (int)((H - ((rows * th) + ((rows - 1) * gap))) / 2);
+        var tiles = new List<Tile>(n);
+        for (var i = 0; i < n; i++)
+        {
+            var row = i / cols;
+            var inRow = Math.Min(cols, n - (row * cols));
+            var x0 = pad + (int)((W - ((inRow * tw) + ((inRow - 1) * gap))) / 2);
+            tiles.Add(new Tile(x0 + ((i % cols) * (tw + gap)), y0 + (row * (th + gap)), tw, th));
+        }
+        return tiles;
+    }
+
+    private static string Quote(string value) =>
+        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}

@@ -1,0 +1,333 @@
+using System.Runtime.InteropServices;
+using static Capstan.Server.Media.Gst.GstNative;
+
+namespace Capstan.Server.Media.Gst;
+
+/// <summary>A GStreamer failure: a description that does not parse, a link refused, an element that will not
+/// change state.</summary>
+public sealed class GstException(string message) : Exception(message);
+
+/// <summary>Element states.</summary>
+public enum GstState
+{
+    Null = 1,
+    Ready = 2,
+    Paused = 3,
+    Playing = 4,
+}
+
+/// <summary>The bus message kinds read (GstMessageType flags).</summary>
+[Flags]
+public enum GstMessageKind
+{
+    None = 0,
+    Eos = 1 << 0,
+    Error = 1 << 1,
+    Warning = 1 << 2,
+    StateChanged = 1 << 6,
+    Element = 1 << 15,
+}
+
+/// <summary>A bus message, copied out: its kind, the name of the object that posted it, and its text (the error or
+/// warning message with its debug detail, or an element message's structure).</summary>
+public sealed record GstMessage(GstMessageKind Kind, string? Source, string? Text);
+
+/// <summary>One reference on a GstObject (element, bin, pad, bus), dropped when disposed.</summary>
+public sealed class GstRef : SafeHandle
+{
+    public GstRef(IntPtr handle)
+        : base(IntPtr.Zero, ownsHandle: true) => SetHandle(handle);
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    protected override bool ReleaseHandle()
+    {
+        gst_object_unref(handle);
+        return true;
+    }
+}
+
+/// <summary>The GStreamer library: <see cref="Init"/> once per process.</summary>
+public static class GstLib
+{
+    private static readonly Lock Gate = new();
+    private static bool _ready;
+
+    /// <summary>Initialises GStreamer (the first call scans the plugins into the registry cache under HOME).</summary>
+    public static void Init()
+    {
+        lock (Gate)
+        {
+            if (_ready)
+            {
+                return;
+            }
+            if (gst_init_check(IntPtr.Zero, IntPtr.Zero, out var error) == 0)
+            {
+                throw new GstException("gst_init failed: " + TakeError(error));
+            }
+            _ready = true;
+        }
+    }
+}
+
+/// <summary>A GstElement (a pipeline or a bin too) we hold a reference on.</summary>
+public class GstElement : IDisposable
+{
+    private protected GstElement(IntPtr handle) => Ref = new GstRef(handle);
+
+    internal GstRef Ref { get; }
+
+    internal IntPtr Handle => Ref.DangerousGetHandle();
+
+    /// <summary>A pipeline from a gst-launch description.</summary>
+    public static GstElement Launch(string description)
+    {
+        GstLib.Init();
+        var p = gst_parse_launch(description, out var error);
+        if (error != IntPtr.Zero)
+        {
+            if (p != IntPtr.Zero)
+            {
+                gst_object_unref(gst_object_ref_sink(p));
+            }
+            throw new GstException("bad pipeline: " + TakeError(error));
+        }
+        return new GstElement(gst_object_ref_sink(p));
+    }
+
+    /// <summary>A bin from a description. With <paramref name="ghostUnlinkedPads"/> its unlinked pads are ghosted
+    /// (the bin's own <c>src</c>/<c>sink</c>); beware that this links an element's optional sink pads too (a
+    /// <c>textoverlay</c> then waits for text): otherwise <see cref="GhostSource"/> picks the pad.</summary>
+    public static GstElement Bin(string description, bool ghostUnlinkedPads = true)
+    {
+        GstLib.Init();
+        var p = gst_parse_bin_from_description(description, ghostUnlinkedPads ? 1 : 0, out var error);
+        if (error != IntPtr.Zero)
+        {
+            if (p != IntPtr.Zero)
+            {
+                gst_object_unref(gst_object_ref_sink(p));
+            }
+            throw new GstException("bad bin: " + TakeError(error));
+        }
+        return new GstElement(gst_object_ref_sink(p));
+    }
+
+    public string? Name => TakeString(gst_object_get_name(Handle));
+
+    /// <summary>Gives the bin a <c>src</c> pad that is <paramref name="element"/>'s <c>src</c> pad.</summary>
+    public void GhostSource(string element)
+    {
+        using var inner = Get(element);
+        using var target = inner.StaticPad("src");
+        var ghost = gst_ghost_pad_new("src", target.Handle);
+        if (ghost == IntPtr.Zero || gst_element_add_pad(Handle, ghost) == 0)
+        {
+            throw new GstException($"cannot ghost {element}'s src pad");
+        }
+    }
+
+    /// <summary>A child element by name (searched recursively), or null.</summary>
+    public GstElement? Child(string name)
+    {
+        var p = gst_bin_get_by_name(Handle, name);
+        return p == IntPtr.Zero ? null : new GstElement(p);
+    }
+
+    /// <summary>A child element by name; throws when there is none.</summary>
+    public GstElement Get(string name) => Child(name) ?? throw new GstException($"no element '{name}'");
+
+    public void Add(GstElement child)
+    {
+        ArgumentNullException.ThrowIfNull(child);
+        if (gst_bin_add(Handle, child.Handle) == 0)
+        {
+            throw new GstException($"cannot add '{child.Name}'");
+        }
+    }
+
+    public void Remove(GstElement child)
+    {
+        ArgumentNullException.ThrowIfNull(child);
+        if (gst_bin_remove(Handle, child.Handle) == 0)
+        {
+            throw new GstException($"cannot remove '{child.Name}'");
+        }
+    }
+
+    /// <summary>A request pad from a template name (<c>sink_%u</c>).</summary>
+    public GstPad RequestPad(string template)
+    {
+        var p = gst_element_request_pad_simple(Handle, template);
+        return p == IntPtr.Zero ? throw new GstException($"no request pad '{template}' on '{Name}'") : new GstPad(p, this);
+    }
+
+    public GstPad StaticPad(string name)
+    {
+        var p = gst_element_get_static_pad(Handle, name);
+        return p == IntPtr.Zero ? throw new GstException($"no pad '{name}' on '{Name}'") : new GstPad(p, null);
+    }
+
+    /// <summary>Sets a property from its string form (enums by nick, caps, fractions...).</summary>
+    public void Set(string property, string value) => gst_util_set_object_arg(Handle, property, value);
+
+    public int GetInt(string property)
+    {
+        var v = default(GValue);
+        g_value_init(ref v, GTypeInt);
+        g_object_get_property(Handle, property, ref v);
+        var r = g_value_get_int(ref v);
+        g_value_unset(ref v);
+        return r;
+    }
+
+    public void SetState(GstState state)
+    {
+        if (gst_element_set_state(Handle, (int)state) == 0)
+        {
+            throw new GstException($"'{Name}' refused state {state}");
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for a pending state change; the state reached.</summary>
+    public GstState WaitState(TimeSpan timeout)
+    {
+        gst_element_get_state(Handle, out var state, out _, (ulong)(timeout.TotalMilliseconds * 1_000_000));
+        return (GstState)state;
+    }
+
+    /// <summary>Brings an element added to a running bin to the bin's state (it shares the bin's clock and base time).</summary>
+    public void SyncStateWithParent()
+    {
+        if (gst_element_sync_state_with_parent(Handle) == 0)
+        {
+            throw new GstException($"'{Name}' cannot follow its parent's state");
+        }
+    }
+
+    /// <summary>Sends end-of-stream into the element (a pipeline forwards it to its sources).</summary>
+    public void SendEos() => gst_element_send_event(Handle, gst_event_new_eos());
+
+    public GstBus Bus() => new(gst_element_get_bus(Handle));
+
+    public void Dispose()
+    {
+        Ref.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>A pad; a request pad remembers its element so that it can be released.</summary>
+public sealed class GstPad : IDisposable
+{
+    private readonly GstElement? _owner;
+
+    internal GstPad(IntPtr handle, GstElement? owner)
+    {
+        Ref = new GstRef(handle);
+        _owner = owner;
+    }
+
+    internal GstRef Ref { get; }
+
+    internal IntPtr Handle => Ref.DangerousGetHandle();
+
+    public string? Name => TakeString(gst_object_get_name(Handle));
+
+    public void Set(string property, string value) => gst_util_set_object_arg(Handle, property, value);
+
+    public void Link(GstPad sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        var r = gst_pad_link(Handle, sink.Handle);
+        if (r != 0)
+        {
+            throw new GstException($"link {Name} -> {sink.Name} failed ({r})");
+        }
+    }
+
+    /// <summary>Calls <paramref name="onBuffer"/> with every buffer's PTS (ns, -1 when none) passing this pad. The
+    /// callback runs on a streaming thread and must be quick.</summary>
+    public unsafe void OnBuffer(Action<long> onBuffer)
+    {
+        var id = GCHandle.ToIntPtr(GCHandle.Alloc(onBuffer));
+        gst_pad_add_probe(Handle, 1 << 4, &Probe, id, IntPtr.Zero);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Probe(IntPtr pad, IntPtr info, IntPtr user)
+    {
+        var buffer = Marshal.ReadIntPtr(info, ProbeInfoDataOffset);
+        if (buffer != IntPtr.Zero && GCHandle.FromIntPtr(user).Target is Action<long> f)
+        {
+            var pts = Marshal.ReadInt64(buffer, BufferPtsOffset);
+            try
+            {
+                f(pts);
+            }
+            catch (IOException)
+            {
+                // the reader went away
+            }
+        }
+        return 1; // GST_PAD_PROBE_OK
+    }
+
+    /// <summary>Gives a request pad back to its element.</summary>
+    public void Release() => _owner?.Let(o => gst_element_release_request_pad(o.Handle, Handle));
+
+    public void Dispose() => Ref.Dispose();
+}
+
+/// <summary>A pipeline's bus, read by popping messages.</summary>
+public sealed class GstBus(IntPtr handle) : IDisposable
+{
+    private readonly GstRef _ref = new(handle);
+
+    /// <summary>The next message of the given kinds within <paramref name="timeout"/>, or null.</summary>
+    public GstMessage? Pop(TimeSpan timeout, GstMessageKind kinds = GstMessageKind.Eos | GstMessageKind.Error | GstMessageKind.Warning | GstMessageKind.Element)
+    {
+        var m = gst_bus_timed_pop_filtered(_ref.DangerousGetHandle(), (ulong)(timeout.TotalMilliseconds * 1_000_000), (int)kinds);
+        if (m == IntPtr.Zero)
+        {
+            return null;
+        }
+        try
+        {
+            var kind = (GstMessageKind)Marshal.ReadInt32(m, MessageTypeOffset);
+            var src = Marshal.ReadIntPtr(m, MessageSourceOffset);
+            var source = src == IntPtr.Zero ? null : TakeString(gst_object_get_name(src));
+            string? text = null;
+            if (kind is GstMessageKind.Error or GstMessageKind.Warning)
+            {
+                IntPtr error, debug;
+                if (kind == GstMessageKind.Error)
+                {
+                    gst_message_parse_error(m, out error, out debug);
+                }
+                else
+                {
+                    gst_message_parse_warning(m, out error, out debug);
+                }
+                text = TakeError(error) + (TakeString(debug) is { } d ? " (" + d + ")" : string.Empty);
+            }
+            else if (gst_message_get_structure(m) is var s && s != IntPtr.Zero)
+            {
+                text = TakeString(gst_structure_to_string(s));
+            }
+            return new GstMessage(kind, source, text);
+        }
+        finally
+        {
+            gst_mini_object_unref(m);
+        }
+    }
+
+    public void Dispose() => _ref.Dispose();
+}
+
+internal static class GstExtensions
+{
+    internal static void Let<T>(this T value, Action<T> f) => f(value);
+}

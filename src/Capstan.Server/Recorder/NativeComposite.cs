@@ -1,0 +1,351 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Capstan.Server.Data;
+using Capstan.Server.Media.Compositor;
+using Capstan.Server.Meetings;
+using Capstan.Server.Processes;
+using Microsoft.EntityFrameworkCore;
+
+namespace Capstan.Server.Recorder;
+
+/// <summary>A composite capture: what a recording session starts for each segment. The browser composite is
+/// <see cref="CaptureSurface"/> with <see cref="MediaArgs.Capture"/>; this is the small interface the native one
+/// sits behind.</summary>
+public interface ICompositeCapture : IAsyncDisposable
+{
+    /// <summary>Starts the segment's capture process writing <see cref="CompositorSpec.Output"/>; its stdout lines
+    /// (grabbed frames among them, <see cref="MediaArgs.GrabLine"/>) go to <paramref name="onLine"/>. SIGINT ends it
+    /// cleanly.</summary>
+    ChildProcess StartSegment(CompositorSpec spec, string logFile, Action<string> onLine);
+}
+
+/// <summary>The browserless composite of the built-in layout (<c>Recorder:Compositor = native</c>): the
+/// meeting's room is watched by a Janus handle that joins it as a publisher that never publishes (the joined
+/// answer and the room's events list every publisher with its streams, mid and codec, as the recorder view
+/// sees them), and every publisher's audio and video is <c>rtp_forward</c>ed to the UDP ports of the input bins of
+/// the segment's pipeline, hosted in a child process (<see cref="CompositorHost"/>) so that a native crash only
+/// ends the segment. A video forwarder has a local RTCP port: a PLI sent there makes the publisher send a
+/// keyframe at once, so a new input shows within a frame or two of its first packets.
+/// <para>Publishers joining, leaving, unpublishing or renegotiating (a new stream set) are followed from the
+/// handle's events: inputs are added and removed while the pipeline runs, and a late joiner lands at the moment it
+/// joined (the input bins share the pipeline's clock and base time). Without video, a publisher is heard but has
+/// no tile, as in the recorder view.</para></summary>
+public sealed partial class NativeComposite : ICompositeCapture
+{
+    private readonly HttpClient _http;
+    private readonly JanusClient _janus;
+    private readonly long _room;
+    private readonly string _pin;
+    private readonly string _secret;
+    private readonly string _hostPath;
+    private readonly ProcessLedger _ledger;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Dictionary<long, Publisher> _publishers = [];
+    private readonly Dictionary<string, Forward> _forwards = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TaskCompletionSource<int>> _ports = new(StringComparer.Ordinal);
+    private long _session;
+    private long _handle;
+    private Task? _watch;
+    private ChildProcess? _child;
+
+    private sealed record Stream(string Mid, string Type, string Codec);
+
+    private sealed record Publisher(long Id, string Display, IReadOnlyList<Stream> Streams);
+
+    private sealed record Forward(long Publisher, long StreamId, string Kind);
+
+    private NativeComposite(HttpClient http, JanusClient janus, long room, string pin, string secret, string hostPath, ProcessLedger ledger, ILogger logger)
+    {
+        (_http, _janus, _room, _pin, _secret, _hostPath, _ledger, _logger) = (http, janus, room, pin, secret, hostPath, ledger, logger);
+    }
+
+    /// <summary>The executable that runs <see cref="CompositorHost"/>: the server's own (beside this assembly when
+    /// the server is hosted by another program, as in the tests).</summary>
+    public static string DefaultHostPath()
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, "Capstan.Server");
+        return File.Exists(beside) ? beside : Environment.ProcessPath ?? beside;
+    }
+
+    /// <summary>Opens the meeting's room (created if nobody joined yet) and starts following its publishers.</summary>
+    public static async Task<NativeComposite> OpenAsync(IServiceScopeFactory scopes, HttpClient http, Guid meetingId, string hostPath, ProcessLedger ledger, ILogger logger, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scopes);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        var meeting = await db.Meetings.AsNoTracking().FirstAsync(m => m.Id == meetingId, ct);
+        var (room, janus) = await scope.ServiceProvider.GetRequiredService<RoomService>().EnsureAsync(meeting, ct);
+        var native = new NativeComposite(http, janus.Client, room.RoomId, room.Pin, room.Secret, hostPath, ledger, logger);
+        await native.JoinAsync(ct);
+        return native;
+    }
+
+    private async Task JoinAsync(CancellationToken ct)
+    {
+        _session = Id(await PostAsync(string.Empty, new JsonObject { ["janus"] = "create" }, ct));
+        _handle = Id(await PostAsync($"/{_session}", new JsonObject { ["janus"] = "attach", ["plugin"] = "janus.plugin.videoroom" }, ct));
+        await PostAsync($"/{_session}/{_handle}", new JsonObject
+        {
+            ["janus"] = "message",
+            ["body"] = new JsonObject { ["request"] = "join", ["ptype"] = "publisher", ["room"] = _room, ["pin"] = _pin, ["display"] = "capstan-native-recorder" },
+        }, ct);
+        _watch = Task.Run(() => WatchAsync(_stop.Token), CancellationToken.None);
+    }
+
+    public ChildProcess StartSegment(CompositorSpec spec, string logFile, Action<string> onLine)
+    {
+        ArgumentNullException.ThrowIfNull(onLine);
+        var child = _ledger.Track(ChildProcess.Start("compositor", _hostPath, [CompositorHost.Command, JsonSerializer.Serialize(spec)], logFile,
+            onLine: line =>
+            {
+                if (line.StartsWith("port ", StringComparison.Ordinal) && line.Split(' ') is [_, var key, var p] && int.TryParse(p, CultureInfo.InvariantCulture, out var port))
+                {
+                    lock (_ports)
+                    {
+                        if (_ports.Remove(key, out var tcs))
+                        {
+                            tcs.TrySetResult(port);
+                        }
+                    }
+                    return;
+                }
+                onLine(line);
+            },
+            redirectStdin: true, logFilter: l => !MediaArgs.IsGrabLine(l)));
+        _ = Task.Run(async () =>
+        {
+            await _gate.WaitAsync(_stop.Token);
+            try
+            {
+                await StopForwardsAsync(_stop.Token);
+                _child = child;
+                foreach (var p in _publishers.Values.ToList())
+                {
+                    await AddAsync(p, _stop.Token);
+                }
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }, CancellationToken.None);
+        return child;
+    }
+
+    /// <summary>Follows the handle's events (long poll; this also keeps the session alive).</summary>
+    private async Task WatchAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            JsonNode? events;
+            try
+            {
+                using var r = await _http.GetAsync(new Uri($"{_janus.BaseUrl}/{_session}?maxev=10"), ct);
+                events = await r.Content.ReadFromJsonAsync<JsonNode>(ct);
+            }
+            catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                LogWatch(_logger, e.Message);
+                await Task.Delay(500, ct);
+                continue;
+            }
+            foreach (var ev in events as JsonArray ?? [events])
+            {
+                if (ev?["plugindata"]?["data"] is JsonObject data)
+                {
+                    await OnEventAsync(data, ct);
+                }
+            }
+        }
+    }
+
+    private async Task OnEventAsync(JsonObject data, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (data["publishers"] is JsonArray list)
+            {
+                foreach (var p in list.OfType<JsonObject>())
+                {
+                    var id = p["id"]!.GetValue<long>();
+                    var streams = (p["streams"] as JsonArray ?? []).OfType<JsonObject>()
+                        .Where(s => s["disabled"]?.GetValue<bool>() != true && s["type"]?.GetValue<string>() is "audio" or "video")
+                        .Select(s => new Stream(s["mid"]!.GetValue<string>(), s["type"]!.GetValue<string>(), s["codec"]?.GetValue<string>() ?? "vp8")).ToList();
+                    var publisher = new Publisher(id, p["display"]?.GetValue<string>() ?? "Participant", streams);
+                    if (_publishers.TryGetValue(id, out var known) && known.Streams.SequenceEqual(streams) && known.Display == publisher.Display)
+                    {
+                        continue;
+                    }
+                    await RemoveAsync(id, ct);
+                    _publishers[id] = publisher;
+                    await AddAsync(publisher, ct);
+                }
+            }
+            foreach (var key in new[] { "unpublished", "leaving", "kicked" })
+            {
+                if (data[key] is JsonValue v && v.TryGetValue<long>(out var gone))
+                {
+                    await RemoveAsync(gone, ct);
+                    _publishers.Remove(gone);
+                }
+            }
+        }
+        catch (Exception e) when (e is JanusException or HttpRequestException or IOException or TimeoutException or InvalidOperationException)
+        {
+            LogWatch(_logger, e.Message);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Adds the publisher's streams to the running pipeline and forwards them there.</summary>
+    private async Task AddAsync(Publisher p, CancellationToken ct)
+    {
+        if (_child is not { HasExited: false } child || p.Streams.Count == 0)
+        {
+            return;
+        }
+        var streams = new JsonArray();
+        var kinds = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var s in p.Streams)
+        {
+            var key = $"{p.Id}-{s.Mid}";
+            var tcs = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_ports)
+            {
+                _ports[key] = tcs;
+            }
+            var name = s.Type == "video" ? " " + p.Display.Replace('\n', ' ').Replace('\r', ' ') : string.Empty;
+            await child.StandardInput.WriteLineAsync($"add {key} {s.Type} {s.Codec}{name}".AsMemory(), ct);
+            await child.StandardInput.FlushAsync(ct);
+            var port = await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+            var stream = new JsonObject { ["mid"] = s.Mid, ["port"] = port, ["pt"] = s.Type == "video" ? CompositorPipeline.VideoPt : CompositorPipeline.AudioPt };
+            if (s.Type == "video")
+            {
+                // Janus sends nothing there; it listens on a local port of its own for our PLIs.
+                stream["rtcp_port"] = port + 1;
+            }
+            streams.Add(stream);
+            kinds[s.Mid] = s.Type;
+        }
+        var answer = await _janus.VideoRoomAsync(new JsonObject
+        {
+            ["request"] = "rtp_forward", ["room"] = _room, ["publisher_id"] = p.Id, ["host"] = "127.0.0.1", ["secret"] = _secret, ["admin_key"] = _janus.AdminKey, ["streams"] = streams,
+        }, ct);
+        foreach (var f in (answer["forwarders"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var type = f["type"]?.GetValue<string>() ?? "audio";
+            var streamId = f["stream_id"]!.GetValue<long>();
+            var mid = p.Streams.FirstOrDefault(s => s.Type == type)?.Mid ?? "?";
+            _forwards[$"{p.Id}-{mid}"] = new Forward(p.Id, streamId, type);
+            if (f["local_rtcp_port"] is JsonValue rtcp && rtcp.TryGetValue<int>(out var rtcpPort))
+            {
+                _ = RequestKeyframesAsync(rtcpPort, f["ssrc"] is JsonValue ssrc && ssrc.TryGetValue<uint>(out var s) ? s : 0u);
+            }
+        }
+        LogAdded(_logger, p.Id, p.Display, string.Join(",", p.Streams.Select(s => s.Type + ":" + s.Codec)));
+    }
+
+    /// <summary>A few PLIs (RTCP PT 206, FMT 1) to the forwarder's local RTCP port: the first frames a new input
+    /// gets are then a keyframe's, and one lost keyframe is made up for.</summary>
+    private async Task RequestKeyframesAsync(int port, uint ssrc)
+    {
+        try
+        {
+            using var udp = new UdpClient(System.Net.Sockets.AddressFamily.InterNetwork);
+            var pli = new byte[] { 0x81, 206, 0, 2, 0, 0, 0, 1, (byte)(ssrc >> 24), (byte)(ssrc >> 16), (byte)(ssrc >> 8), (byte)ssrc };
+            foreach (var delay in new[] { 0, 300, 1000, 2000 })
+            {
+                await Task.Delay(delay, _stop.Token);
+                await udp.SendAsync(pli, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port), _stop.Token);
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            // the recording ended
+        }
+    }
+
+    private async Task RemoveAsync(long publisher, CancellationToken ct)
+    {
+        foreach (var (key, f) in _forwards.Where(kv => kv.Value.Publisher == publisher).ToList())
+        {
+            _forwards.Remove(key);
+            await StopForwardAsync(f, ct);
+            if (_child is { HasExited: false } child)
+            {
+                await child.StandardInput.WriteLineAsync($"remove {key}".AsMemory(), ct);
+                await child.StandardInput.FlushAsync(ct);
+            }
+        }
+    }
+
+    private async Task StopForwardsAsync(CancellationToken ct)
+    {
+        foreach (var f in _forwards.Values.ToList())
+        {
+            await StopForwardAsync(f, ct);
+        }
+        _forwards.Clear();
+    }
+
+    private async Task StopForwardAsync(Forward f, CancellationToken ct)
+    {
+        try
+        {
+            await _janus.VideoRoomAsync(new JsonObject
+            {
+                ["request"] = "stop_rtp_forward", ["room"] = _room, ["publisher_id"] = f.Publisher, ["stream_id"] = f.StreamId, ["secret"] = _secret, ["admin_key"] = _janus.AdminKey,
+            }, ct);
+        }
+        catch (Exception e) when (e is JanusException or HttpRequestException)
+        {
+            // the publisher is gone, and its forwarders with it
+        }
+    }
+
+    private async Task<JsonObject> PostAsync(string path, JsonObject body, CancellationToken ct)
+    {
+        body["transaction"] = "capstan-native-" + Guid.NewGuid().ToString("N")[..12];
+        using var r = await _http.PostAsJsonAsync(new Uri(_janus.BaseUrl + path), body, ct);
+        r.EnsureSuccessStatusCode();
+        var reply = await r.Content.ReadFromJsonAsync<JsonObject>(ct) ?? throw new JanusException("empty Janus reply");
+        return reply["janus"]?.GetValue<string>() == "error" ? throw new JanusException("Janus refused: " + reply.ToJsonString()) : reply;
+    }
+
+    private static long Id(JsonObject reply) => reply["data"]!["id"]!.GetValue<long>();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_watch is not null)
+        {
+            await _watch.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await StopForwardsAsync(cts.Token);
+            await PostAsync($"/{_session}", new JsonObject { ["janus"] = "destroy" }, cts.Token);
+        }
+        catch (Exception e) when (e is JanusException or HttpRequestException or OperationCanceledException)
+        {
+            LogWatch(_logger, e.Message);
+        }
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Native composite: publisher {Publisher} ({Display}) added: {Streams}")]
+    private static partial void LogAdded(ILogger logger, long publisher, string display, string streams);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Native composite: {Message}")]
+    private static partial void LogWatch(ILogger logger, string message);
+}

@@ -1,0 +1,35 @@
+using Capstan.Server.Media.Compositor;
+
+namespace Capstan.Server.Tests;
+
+public sealed class CompositorPipelineTests
+{
+    [Fact]
+    public void Layout_MatchesTheRecorderView_LargestSixteenByNineTilesCentred()
+    {
+        Assert.Empty(CompositorPipeline.Layout(0, 640, 360));
+        // One: limited by the height (352 px high, 4 px from the edges), centred across.
+        Assert.Equal([new Tile(7, 4, 625, 352)], CompositorPipeline.Layout(1, 640, 360));
+        // Two side by side, centred vertically.
+        Assert.Equal([new Tile(4, 92, 314, 176), new Tile(322, 92, 314, 176)], CompositorPipeline.Layout(2, 640, 360));
+        // Three: two rows of two, the last row centred.
+        var three = CompositorPipeline.Layout(3, 1280, 720);
+        Assert.Equal(2, three.Select(t => t.Y).Distinct().Count());
+        Assert.Equal((1280 - three[2].Width) / 2, three[2].X);
+    }
+
+    [Fact]
+    public void Describe_UsesTheRecordingsEncoders()
+    {
+        var h264 = CompositorPipeline.Describe(new CompositorSpec(1280, 720, 30, "H264", "AAC", 1, "/tmp/a.mkv"));
+        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast", h264, StringComparison.Ordinal);
+        Assert.Contains("avenc_aac bitrate=192000", h264, StringComparison.Ordinal);
+        Assert.Contains("audio/x-raw,channels=1", h264, StringComparison.Ordinal);
+        Assert.Contains("compositor name=comp background=black latency=500000000", h264, StringComparison.Ordinal);
+        var vp9 = CompositorPipeline.Describe(new CompositorSpec(640, 360, 15, "VP9", "VORBIS", 2, "/tmp/b.mkv"));
+        Assert.Contains("vp9enc", vp9, StringComparison.Ordinal);
+        Assert.Contains("vorbisenc", vp9, StringComparison.Ordinal);
+        Assert.Contains("rtph264depay", CompositorPipeline.InputBin("video", "h264", 200), StringComparison.Ordinal);
+        Assert.Contains("rtpopusdepay", CompositorPipeline.InputBin("audio", "opus", 200), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using Capstan.Server.Media.Gst;
+
+namespace Capstan.Server.Tests;
+
+/// <summary>The P/Invoke layer over the real libgstreamer-1.0: pipelines into files, bins added and removed while
+/// playing, the bus, properties and pad probes.</summary>
+public sealed class GstTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("capstan-gst-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static GstMessage? WaitFor(GstBus bus, GstMessageKind kind, TimeSpan within)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < within)
+        {
+            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is { } m)
+            {
+                Assert.False(m.Kind == GstMessageKind.Error && kind != GstMessageKind.Error, m.Text);
+                if (m.Kind == kind)
+                {
+                    return m;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static async Task<string> ProbeAsync(string file)
+    {
+        var p = Process.Start(new ProcessStartInfo("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width,height:format=duration", "-of", "compact", file])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        var text = await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
+        return text;
+    }
+
+    [Fact]
+    public async Task Launch_TestSourcesIntoFile_WritesBothStreamsAndEndsWithEos()
+    {
+        var file = Path.Combine(_dir, "a.mkv");
+        using var pipeline = GstElement.Launch(
+            "videotestsrc num-buffers=30 ! video/x-raw,width=320,height=180,framerate=30/1 ! identity name=tap ! x264enc speed-preset=ultrafast ! h264parse ! queue ! mux. "
+            + "audiotestsrc num-buffers=40 ! audioconvert ! avenc_aac ! aacparse ! queue ! mux. matroskamux name=mux ! filesink name=out");
+        using (var sink = pipeline.Get("out"))
+        {
+            sink.Set("location", file);
+        }
+        var pts = new List<long>();
+        using (var tap = pipeline.Get("tap"))
+        using (var pad = tap.StaticPad("src"))
+        {
+            pad.OnBuffer(t =>
+            {
+                lock (pts)
+                {
+                    pts.Add(t);
+                }
+            });
+        }
+        using var bus = pipeline.Bus();
+        pipeline.SetState(GstState.Playing);
+        Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(20)));
+        pipeline.SetState(GstState.Null);
+
+        var probe = await ProbeAsync(file);
+        Assert.Contains("codec_name=h264|width=320|height=180", probe, StringComparison.Ordinal);
+        Assert.Contains("codec_name=aac", probe, StringComparison.Ordinal);
+        // The probe read each buffer's PTS from the struct: 30 frames, 1/30 s apart from 0.
+        Assert.Equal(30, pts.Count);
+        Assert.Equal(0, pts[0]);
+        Assert.InRange(pts[29], 966_000_000, 967_000_000);
+    }
+
+    [Fact]
+    public void Launch_BadDescription_ThrowsWithGStreamersMessage()
+    {
+        var e = Assert.Throws<GstException>(() => GstElement.Launch("videotestsrc ! no-such-element-here"));
+        Assert.Contains("no-such-element-here", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bus_Error_CarriesSourceAndText()
+    {
+        using var pipeline = GstElement.Launch("filesrc location=/nonexistent/capstan ! fakesink");
+        using var bus = pipeline.Bus();
+        gstSetPlaying(pipeline);
+        var m = WaitFor(bus, GstMessageKind.Error, TimeSpan.FromSeconds(5));
+        Assert.NotNull(m);
+        Assert.Equal("filesrc0", m.Source);
+        Assert.Contains("/nonexistent/capstan", m.Text, StringComparison.Ordinal);
+        pipeline.SetState(GstState.Null);
+
+        static void gstSetPlaying(GstElement p)
+        {
+            try
+            {
+                p.SetState(GstState.Playing);
+            }
+            catch (GstException)
+            {
+                // the state change fails at once; the error is on the bus
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Bins_AddedAndRemovedWhilePlaying_ReachTheMixerAndFile()
+    {
+        var file = Path.Combine(_dir, "b.mkv");
+        using var pipeline = GstElement.Launch(
+            "videotestsrc is-live=true pattern=black ! video/x-raw,width=320,height=180,framerate=30/1 ! comp. "
+            + "compositor name=comp background=black ! video/x-raw,width=320,height=180,framerate=30/1 ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast ! h264parse ! matroskamux ! filesink name=out "
+            + "udpsrc name=u port=0 ! fakesink async=false");
+        using (var sink = pipeline.Get("out"))
+        {
+            sink.Set("location", file);
+        }
+        using var bus = pipeline.Bus();
+        pipeline.SetState(GstState.Playing);
+        Assert.Equal(GstState.Playing, pipeline.WaitState(TimeSpan.FromSeconds(5)));
+        using (var u = pipeline.Get("u"))
+        {
+            Assert.InRange(u.GetInt("port"), 1, 65535); // port 0 bound a free port
+        }
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+
+        using var comp = pipeline.Get("comp");
+        using var bin = GstElement.Bin("videotestsrc is-live=true pattern=white ! video/x-raw,width=160,height=90,framerate=30/1 ! queue");
+        pipeline.Add(bin);
+        using var sinkPad = comp.RequestPad("sink_%u");
+        sinkPad.Set("xpos", "80");
+        sinkPad.Set("ypos", "45");
+        using (var src = bin.StaticPad("src"))
+        {
+            src.Link(sinkPad);
+        }
+        bin.SyncStateWithParent();
+        Assert.Equal(GstState.Playing, pipeline.WaitState(TimeSpan.FromSeconds(2)));
+        await Task.Delay(1000, TestContext.Current.CancellationToken);
+
+        // Release the mixer's pad first (it stops waiting on the input), then stop the bin.
+        sinkPad.Release();
+        bin.SetState(GstState.Null);
+        pipeline.Remove(bin);
+        Assert.Equal(GstState.Playing, pipeline.WaitState(TimeSpan.FromSeconds(2)));
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+
+        pipeline.SendEos();
+        Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(10)));
+        pipeline.SetState(GstState.Null);
+
+        var probe = await ProbeAsync(file);
+        Assert.Contains("codec_name=h264|width=320|height=180", probe, StringComparison.Ordinal);
+        // The white tile was there in the middle of the recording and gone at the end.
+        Assert.True(await MeanLumaAsync(file, 1.0) > 40, "the added bin's white tile is missing");
+        Assert.True(await MeanLumaAsync(file, 1.85) < 25, "the removed bin's tile stayed");
+    }
+
+    private static async Task<double> MeanLumaAsync(string file, double at)
+    {
+        var p = Process.Start(new ProcessStartInfo("ffmpeg", ["-v", "error", "-ss", at.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", file,
+            "-frames:v", "1", "-vf", "format=gray,scale=32:18", "-f", "rawvideo", "-"]) { RedirectStandardOutput = true })!;
+        using var ms = new MemoryStream();
+        await p.StandardOutput.BaseStream.CopyToAsync(ms, TestContext.Current.CancellationToken);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
+        var bytes = ms.ToArray();
+        Assert.NotEmpty(bytes);
+        return bytes.Average(b => (double)b);
+    }
+}
