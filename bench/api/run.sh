@@ -40,6 +40,7 @@ dotnet build "$ROOT/src/Capstan.Server/Capstan.Server.csproj" -c Release -v quie
 dotnet build "$HERE/LoadClient/LoadClient.csproj" -c Release -v quiet -nologo -clp:ErrorsOnly
 
 work=$(mktemp -d /tmp/capstan-bench-api.XXXXXX)
+chmod 755 "$work" # the recorder's unprivileged user passes it
 chmod 755 "$work" # the PostgreSQL cluster below it runs as the postgres user
 server_pid=""
 pg_dir=""

@@ -41,6 +41,7 @@ dotnet build "$ROOT/src/Capstan.Server/Capstan.Server.csproj" -c Release -v quie
 dotnet build "$HERE/MeetingBench/MeetingBench.csproj" -c Release -v quiet -nologo -clp:ErrorsOnly
 
 work=$(mktemp -d /tmp/capstan-bench-meeting.XXXXXX)
+chmod 755 "$work" # the recorder's unprivileged user passes it
 cleanup() {
   # The program stops the server itself; this covers a crash or a kill of the program.
   local pid

@@ -38,6 +38,7 @@ dotnet build "$ROOT/src/Capstan.Server/Capstan.Server.csproj" -c Release -v quie
 dotnet build "$HERE/RecorderBench/RecorderBench.csproj" -c Release -v quiet -nologo -clp:ErrorsOnly
 
 work=$(mktemp -d /tmp/capstan-bench-recorder.XXXXXX)
+chmod 755 "$work" # the recorder's unprivileged user passes it
 cleanup() {
   # The program stops each server itself (SIGTERM; the server stops its recorder's processes); this covers a crash.
   local pid

@@ -12,6 +12,36 @@ public sealed class RecorderUserTests : IDisposable
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "capstan-user-" + Guid.NewGuid().ToString("N"));
 
     [Fact]
+    public void WorkFolder_UnderAFolderTheUserCannotPass_MovesUnderVarTmp_TheSameForTheSameDataFolder()
+    {
+        var closed = Path.Combine(_dir, "closed");
+        var open = Path.Combine(_dir, "open");
+        Directory.CreateDirectory(Path.Combine(closed, "data"));
+        Directory.CreateDirectory(Path.Combine(open, "data"));
+        File.SetUnixFileMode(_dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        File.SetUnixFileMode(closed, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(open, (UnixFileMode)Convert.ToInt32("755", 8));
+        var log = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        var options = new RecorderOptions();
+
+        Assert.False(RecorderWorker.PassableByOthers(Path.Combine(closed, "data", "recorder")));
+        Assert.True(RecorderWorker.PassableByOthers(Path.Combine(open, "data", "recorder")));
+        Assert.Equal(Path.Combine(open, "data", "recorder"), RecorderWorker.WorkDirFor(options, Path.Combine(open, "data"), log));
+        var moved = RecorderWorker.WorkDirFor(options, Path.Combine(closed, "data"), log);
+        if (ProcessUser.EffectiveUid == 0)
+        {
+            Assert.StartsWith("/var/tmp/capstan-recorder-", moved, StringComparison.Ordinal);
+            Assert.Equal(moved, RecorderWorker.WorkDirFor(options, Path.Combine(closed, "data"), log));
+            Assert.NotEqual(moved, RecorderWorker.WorkDirFor(options, Path.Combine(closed, "other"), log));
+        }
+        else
+        {
+            Assert.Equal(Path.Combine(closed, "data", "recorder"), moved);
+        }
+        Assert.Equal("/x/y", RecorderWorker.WorkDirFor(new RecorderOptions { WorkDir = "/x/y" }, Path.Combine(closed, "data"), log));
+    }
+
+    [Fact]
     public void Wrap_StartsTheToolThroughSetpriv_AsTheUser_OrAsItIsForCapstansOwnUser()
     {
         var other = new ProcessUser("capstan-recorder", 999, 995, "/w/home", "/usr/bin/setpriv");

@@ -27,7 +27,8 @@ public sealed class RecorderOptions
     /// <summary>The Capstan server the recorder page is loaded from; default: this server's own address.</summary>
     public string? ServerUrl { get; set; }
 
-    /// <summary>Work folder for segments and logs; default <c>{DataDir}/recorder</c>.</summary>
+    /// <summary>Work folder for segments and logs; default <c>{DataDir}/recorder</c> (under <c>/var/tmp</c> when the
+    /// recorder's user cannot reach the data folder: <see cref="RecorderWorker.WorkDirFor"/>).</summary>
     public string? WorkDir { get; set; }
 
     public int FrameRate { get; set; } = 30;

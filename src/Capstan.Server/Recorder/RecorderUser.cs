@@ -75,9 +75,16 @@ public static partial class RecorderUser
     private static async Task CheckAsync(ProcessUser user, RecorderOptions options, string workDir, CancellationToken ct)
     {
         var output = new System.Text.StringBuilder();
-        await using var p = ChildProcess.Start("gst-launch", options.GstLaunch, ["-q", "fakesrc", "num-buffers=1", "!", "fakesink"],
+        // Written into its home: a home the user cannot reach fails here, not at the first recording.
+        var probe = Path.Combine(user.Home, ".capstan-check");
+        await using var p = ChildProcess.Start("gst-launch", options.GstLaunch, ["-q", "fakesrc", "num-buffers=1", "!", "filesink", $"location={probe}"],
             onLine: l => output.AppendLine(l), runAs: user);
         var code = await p.Exited.WaitAsync(TimeSpan.FromSeconds(60), ct);
+        if (code == 0 && !File.Exists(probe))
+        {
+            code = -1;
+        }
+        File.Delete(probe);
         if (code != 0)
         {
             throw new ChildProcessException("gst-launch", code,

@@ -45,7 +45,7 @@ public sealed partial class RecorderWorker(
             proxy.Start();
             o.BrowserProxyServer = proxy.ProxyServer;
         }
-        var workDir = Path.GetFullPath(o.WorkDir ?? Path.Combine(options.DataDir, "recorder"));
+        var workDir = WorkDirFor(o, options.DataDir, logger);
         Directory.CreateDirectory(workDir);
         using var identity = NodeIdentity.Acquire(workDir, "composite");
         var owner = identity.Owner;
@@ -172,6 +172,44 @@ public sealed partial class RecorderWorker(
             done();
         }
     }
+
+    /// <summary>The recorder's work folder: <c>Recorder:WorkDir</c>, else <c>{DataDir}/recorder</c>. Choice: when
+    /// Capstan runs as root and switches to an unprivileged user, that user must be able to pass every folder above
+    /// the work folder; a data folder under one it cannot pass (a clone in <c>/root</c>, mode 0700) gets its work
+    /// folder under <c>/var/tmp</c> instead, one per data folder (the same across restarts, so a restarted worker
+    /// finds its segments and its node identity there), and a warning says so.</summary>
+    internal static string WorkDirFor(RecorderOptions o, string dataDir, ILogger logger)
+    {
+        if (o.WorkDir is { } set)
+        {
+            return Path.GetFullPath(set);
+        }
+        var preferred = Path.GetFullPath(Path.Combine(dataDir, "recorder"));
+        if (Processes.ProcessUser.EffectiveUid != 0 || o.RunAsUser is "root" || PassableByOthers(preferred))
+        {
+            return preferred;
+        }
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(preferred)))[..12];
+        var fallback = Path.Combine(Path.GetTempPath() == "/tmp/" ? "/var/tmp" : Path.GetTempPath(), "capstan-recorder-" + hash);
+        LogWorkDirMoved(logger, preferred, fallback);
+        return fallback;
+    }
+
+    /// <summary>Whether every existing folder above <paramref name="path"/> lets any user pass (o+x).</summary>
+    internal static bool PassableByOthers(string path)
+    {
+        for (var dir = Path.GetDirectoryName(path); !string.IsNullOrEmpty(dir); dir = Path.GetDirectoryName(dir))
+        {
+            if (Directory.Exists(dir) && !File.GetUnixFileMode(dir).HasFlag(UnixFileMode.OtherExecute))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recorder: the recorder's user cannot pass a folder above {Preferred}; its work folder is {WorkDir} (set Recorder:WorkDir to choose)")]
+    private static partial void LogWorkDirMoved(ILogger logger, string preferred, string workDir);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder worker started: {Slots} slots, work folder {WorkDir}")]
     private static partial void LogStarted(ILogger logger, int slots, string workDir);
