@@ -63,6 +63,9 @@ public static class CapstanHost
         services.AddRecorder();
         services.AddCapstanHealthChecks();
         services.AddOptions<JanusOptions>().BindConfiguration(JanusOptions.Section).ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<TurnOptions>, TurnOptionsValidator>();
+        services.AddOptions<TurnOptions>().BindConfiguration(TurnOptions.Section).ValidateOnStart();
+        services.AddSingleton<TurnService>();
         services.AddHttpClient("janus", c => c.Timeout = TimeSpan.FromSeconds(10));
         services.AddHttpClient("janus-proxy", c => c.Timeout = TimeSpan.FromSeconds(90));
         services.AddSingleton<JanusInstances>();
