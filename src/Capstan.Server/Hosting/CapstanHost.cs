@@ -179,6 +179,7 @@ public static class CapstanHost
 
         var account = app.MapGroup("/accounts/{account_id}/realtime/kit").WithMetadata(new RequiresAccountAttribute());
         account.MapAppsApi();
+        app.MapGroup("/accounts/{account_id}").WithMetadata(new RequiresAccountAttribute()).MapSystemApi();
         var kitApp = account.MapGroup("/{app_id}");
         kitApp.MapMeetingsApi();
         kitApp.MapPresetsApi();
