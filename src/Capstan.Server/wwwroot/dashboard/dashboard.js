@@ -684,6 +684,13 @@
           h('div', { class: 'card' }, h('h2', null, 'Janus'), janus),
           h('div', { class: 'card' }, h('h2', null, 'Active recordings'), recordings))));
 
+    /** "4 s ago" from the server's own clock (its answer's now), so a skewed browser clock does not matter. */
+    function ago(iso, now) {
+      if (!iso) return h('span', { class: 'muted' }, 'no report');
+      const s = Math.max(0, Math.round((new Date(now) - new Date(iso)) / 1000));
+      return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+    }
+
     function facts(dl, pairs) {
       replace(dl, pairs.map(([k, v, id]) => [h('dt', null, k), h('dd', { dataset: { fact: id } }, v)]));
     }
@@ -691,7 +698,7 @@
     async function refresh() {
       const res = await api('GET', `/accounts/${encodeURIComponent(session.account)}/system`);
       const d = res.data;
-      const sig = JSON.stringify({ ...d, now: undefined });
+      const sig = JSON.stringify(d);
       if (sig === signature) return;
       signature = sig;
       replace(status, badge(d.status === 'ready' ? 'READY' : 'NOT_READY'));
@@ -709,7 +716,7 @@
           h('td', { class: 'num warm' }, String(n.warm)),
           h('td', { class: 'num jobs' }, String(n.jobs)),
           h('td', null, when(n.started_at)),
-          h('td', null, when(n.seen_at)))));
+          h('td', { class: 'nowrap seen', title: n.seen_at || '' }, ago(n.seen_at, d.now)))));
       }
       facts(queue, [['Waiting for a worker', String(d.queue.depth), 'depth'], ['Oldest since', when(d.queue.oldest_since), 'oldest']]);
       facts(janus, [['Instances', String(d.janus.instances), 'instances'], ['Rooms', String(d.janus.rooms), 'rooms'], ['Participants', String(d.janus.participants), 'participants']]);
