@@ -168,6 +168,10 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
                     $"gap {i + 1} is {length:0.00} s for a restart of {restarts[i].TotalSeconds:0.00} s; workers' log:\n{string.Join('\n', File.ReadAllLines(log).TakeLast(60))}");
             }
 
+            // The workers that took the recording back reused its recorder participant: one, not one per restart.
+            var participants = (await f.GetAsync($"/meetings/{meeting}/participants?per_page=100"))!.AsArray();
+            Assert.Single(participants, p => (p!["custom_participant_id"]?.GetValue<string>() ?? "").StartsWith("capstan-recorder-", StringComparison.Ordinal));
+
             var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
             try
             {

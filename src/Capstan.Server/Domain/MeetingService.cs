@@ -121,6 +121,12 @@ public sealed class MeetingService(CapstanDbContext db, TimeProvider time, Secre
         return (items, total);
     }
 
+    /// <summary>The participant of the meeting added with <paramref name="customParticipantId"/>, if any (the oldest
+    /// one when several were).</summary>
+    public async Task<ParticipantRow?> FindParticipantByCustomIdAsync(Guid appId, Guid meetingId, string customParticipantId, CancellationToken ct) =>
+        await db.Participants.AsNoTracking().Where(p => p.MeetingId == meetingId && p.AppId == appId && p.CustomParticipantId == customParticipantId)
+            .OrderBy(p => p.CreatedAt).ThenBy(p => p.Id).FirstOrDefaultAsync(ct);
+
     public async Task<ParticipantRow> FindParticipantAsync(Guid appId, Guid meetingId, Guid participantId, bool tracking, CancellationToken ct)
     {
         var q = tracking ? db.Participants : db.Participants.AsNoTracking();

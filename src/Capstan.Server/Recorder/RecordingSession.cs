@@ -250,10 +250,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     {
         var w = _config.Width;
         var h = _config.Height;
-        var token = await RecorderTokenAsync(ct);
-        var url = _config.Url is { } custom
-            ? custom + (custom.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "authToken=" + Uri.EscapeDataString(token) + "&config=" + Uri.EscapeDataString(PublicConfigJson())
-            : $"{ctx.ServerUrl.TrimEnd('/')}/meeting?authToken={Uri.EscapeDataString(token)}";
         if (_config.Watermark is { Url: { } wmUrl } && _watermark is null)
         {
             _watermark = await FetchWatermarkAsync(wmUrl, ct);
@@ -263,6 +259,17 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         _surface = await ctx.Pool.TakeAsync(ct) ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ct);
         ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
         _surfaceAt = ctx.Time.GetUtcNow().UtcDateTime;
+        // Without a ready wait, the capture starts with the page rather than after it: its start-up (the
+        // pipeline's launch, the first grab) overlaps the recorder's token and the navigation, and the first frames
+        // show the page as it opens.
+        if (ctx.Options.ReadyTimeout <= TimeSpan.Zero && await CapturingWantedAsync(ct))
+        {
+            await StartSegmentAsync(ct);
+        }
+        var token = await RecorderTokenAsync(ct);
+        var url = _config.Url is { } custom
+            ? custom + (custom.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "authToken=" + Uri.EscapeDataString(token) + "&config=" + Uri.EscapeDataString(PublicConfigJson())
+            : $"{ctx.ServerUrl.TrimEnd('/')}/meeting?authToken={Uri.EscapeDataString(token)}";
         await _surface.ShowAsync(url, w, h, ct);
         _pageAt = ctx.Time.GetUtcNow().UtcDateTime;
         var deadline = ctx.Time.GetUtcNow() + ctx.Options.ReadyTimeout;
@@ -281,6 +288,13 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             }
             await Task.Delay(TimeSpan.FromMilliseconds(50), ctx.Time, ct);
         }
+    }
+
+    /// <summary>Whether the recording wants a capture running now (not paused, not stopping).</summary>
+    private async Task<bool> CapturingWantedAsync(CancellationToken ct)
+    {
+        var (desired, status, _) = await _store.ReadStateAsync(ct);
+        return desired == JobStates.DesiredRecord && status is RecordingStatus.Invoked or RecordingStatus.Recording;
     }
 
     private async Task StartSegmentAsync(CancellationToken ct)
@@ -628,12 +642,16 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     {
         await using var scope = ctx.Scopes.CreateAsyncScope();
         var meetings = scope.ServiceProvider.GetRequiredService<MeetingService>();
+        // One recorder participant per recording: a worker that takes the recording back after a restart reuses the
+        // one the earlier run added.
+        var customId = "capstan-recorder-" + job.RecordingId.ToString("N")[..12];
+        _recorderParticipant ??= (await meetings.FindParticipantByCustomIdAsync(_recording.AppId, _recording.MeetingId, customId, ct))?.Id;
         if (_recorderParticipant is { } existing)
         {
             return await meetings.RefreshTokenAsync(_recording.AppId, _recording.MeetingId, existing, ct);
         }
         var (participant, token) = await meetings.AddParticipantAsync(_recording.AppId, _recording.MeetingId,
-            new AddParticipantRequest { CustomParticipantId = "capstan-recorder-" + job.RecordingId.ToString("N")[..12], PresetName = Presets.Recorder, Name = "Recorder" }, ct);
+            new AddParticipantRequest { CustomParticipantId = customId, PresetName = Presets.Recorder, Name = "Recorder" }, ct);
         _recorderParticipant = participant.Id;
         return token;
     }
@@ -699,32 +717,21 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     }
 
     /// <summary>A segment's or file's duration; a Matroska segment from a killed capture has none in its header: then
-    /// its packets' span.</summary>
+    /// where its packets end (<see cref="MediaTools.SpanAsync"/>).</summary>
     private async Task<double> ProbeDurationAsync(string file, CancellationToken ct)
     {
         try
         {
-            return await MediaTools.DurationAsync(ctx.Options.Ffprobe, file, ct) ?? await ProbePacketsAsync(file, ct);
+            if (await MediaTools.DurationAsync(ctx.Options.Ffprobe, file, ct) is { } duration)
+            {
+                return duration;
+            }
         }
         catch (ChildProcessException)
         {
-            return await ProbePacketsAsync(file, ct);
+            // no duration in the header
         }
-    }
-
-    private async Task<double> ProbePacketsAsync(string file, CancellationToken ct)
-    {
-        var last = 0.0;
-        await using var p = ChildProcess.Start("ffprobe", ctx.Options.Ffprobe,
-            ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file], onLine: l =>
-            {
-                if (double.TryParse(l.Trim().TrimEnd(','), NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && t > last)
-                {
-                    last = t;
-                }
-            });
-        await p.Exited.WaitAsync(TimeSpan.FromSeconds(60), ct);
-        return last;
+        return (await SpanAsync(file, ct))?.End ?? 0;
     }
 
     private Task RunToolAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct) =>

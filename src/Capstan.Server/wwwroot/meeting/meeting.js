@@ -286,7 +286,10 @@
       success: (handle) => {
         sub = handle;
         const first = pendingStreams.splice(0);
-        sub.send({ message: { request: 'join', ptype: 'subscriber', room: join.room, pin: join.pin, streams: first } });
+        // use_msid: each publisher's sound and picture share an msid stream of their own ("janus" + its id), so the
+        // browser lip-syncs every participant; without it every stream is in the one stream "janus", and a browser
+        // pairs one audio with one video of that group only.
+        sub.send({ message: { request: 'join', ptype: 'subscriber', room: join.room, pin: join.pin, use_msid: true, streams: first } });
       },
       error: (e) => fail('Could not receive the other participants.', String(e)),
       onmessage: (msg, jsep) => {
