@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Capstan.Server.Data;
+using Capstan.Server.Domain;
 using Capstan.Server.Hosting;
 using Capstan.Server.Recorder;
 using Capstan.Server.Tests.Infrastructure;
@@ -40,6 +41,7 @@ public abstract class SystemApiTests(ServerFixture server)
             var a = NodeOf(data, live)!;
             Assert.Equal(("node-a", 3, 1, 2, 0, false, false), (a.Str("node"), a["slots"]!.GetValue<int>(), a["busy"]!.GetValue<int>(), a["warm"]!.GetValue<int>(),
                 a["jobs"]!.GetValue<int>(), a["lost"]!.GetValue<bool>(), a["this_process"]!.GetValue<bool>()));
+            Assert.Equal("composite", a.Str("role"));
             var b = NodeOf(data, lost)!;
             Assert.True(b["lost"]!.GetValue<bool>());
             Assert.Equal("node-b", b.Str("node"));
@@ -63,6 +65,40 @@ public abstract class SystemApiTests(ServerFixture server)
         {
             await using var scope = server.Services.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<CapstanDbContext>().RecorderNodes.Where(n => n.Owner == live || n.Owner == lost).ExecuteDeleteAsync(Ct);
+        }
+    }
+
+    [Fact]
+    public async Task System_CountsTheQueue_AndListsALeaseHolderThatDoesNotReport_ByItsRole()
+    {
+        var own = await server.CreateAccountAsync();
+        var meeting = (await own.Client().PostJsonAsync($"{own.AppPath}/meetings", new { title = "queued" })).Data(HttpStatusCode.Created).Str("id");
+        var recording = Guid.Parse((await own.Client().PostJsonAsync($"{own.AppPath}/recordings", new { meeting_id = meeting })).Data().Str("id"));
+        var path = $"/client/v4/accounts/{own.AccountId}/system";
+        var queued = (await own.Client().GetJsonAsync(path)).Data();
+        Assert.True(queued["queue"]!["depth"]!.GetValue<long>() >= 1);
+        Assert.NotNull(queued["queue"]!["oldest_since"]);
+        Assert.True(queued["active_recordings"]!["INVOKED"]!.GetValue<long>() >= 1);
+
+        // A holder of the job that writes no report (the track recorder, or a worker of an older build).
+        var owner = "host-t:track:" + Guid.NewGuid().ToString("N");
+        await using var scope = server.Services.CreateAsyncScope();
+        var jobs = scope.ServiceProvider.GetRequiredService<JobQueue>();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        var job = await db.RecorderJobs.AsNoTracking().FirstAsync(j => j.RecordingId == recording, Ct);
+        var claimed = await jobs.ClaimAsync(owner, TimeSpan.FromMinutes(1), Ct);
+        Assert.Equal(job.Id, claimed!.Id);
+        try
+        {
+            var data = (await own.Client().GetJsonAsync(path)).Data();
+            var holder = NodeOf(data, owner)!;
+            Assert.Equal(("host-t", "track", 0, 1, 1), (holder.Str("node"), holder.Str("role"), holder["slots"]!.GetValue<int>(), holder["busy"]!.GetValue<int>(), holder["jobs"]!.GetValue<int>()));
+            Assert.Null(holder["seen_at"]);
+            Assert.Equal(queued["queue"]!["depth"]!.GetValue<long>() - 1, data["queue"]!["depth"]!.GetValue<long>());
+        }
+        finally
+        {
+            await jobs.FinishAsync(job.Id, JobStates.Cancelled, Ct);
         }
     }
 

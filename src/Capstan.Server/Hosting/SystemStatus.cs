@@ -11,8 +11,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Capstan.Server.Hosting;
 
 /// <summary>One recorder node: its reported slots, busy and warm counts, and the jobs the database shows it holding.</summary>
+/// <summary>One recorder node. <c>Role</c>: <c>composite</c> (a recorder worker, which reports itself) or what a
+/// lease owner's name says (<c>track</c>: the track recorder beside Janus, which has no slots).</summary>
 public sealed record SystemNode(
-    string Node, string Owner, int Slots, int Busy, int Warm, int Jobs, DateTime? StartedAt, DateTime? SeenAt, bool Lost, bool ThisProcess);
+    string Node, string Owner, string Role, int Slots, int Busy, int Warm, int Jobs, DateTime? StartedAt, DateTime? SeenAt, bool Lost, bool ThisProcess);
 
 public sealed record SystemQueue(long Depth, DateTime? OldestSince);
 
@@ -53,13 +55,14 @@ public static class SystemStatus
             .Where(j => j.State == JobStates.Claimed && j.LeaseOwner != null && j.LeaseExpiresAt >= now)
             .GroupBy(j => j.LeaseOwner!).Select(g => new { Owner = g.Key, Count = g.Count() }).ToListAsync(ct);
         var jobs = leases.ToDictionary(l => l.Owner, l => l.Count);
-        var mine = metrics.Recorder is not null ? metrics.Node : null;
-        var nodes = reported.Select(n => new SystemNode(n.Node, n.Owner, n.Slots, n.Busy, n.Warm, jobs.GetValueOrDefault(n.Owner), n.StartedAt, n.SeenAt,
-            now - n.SeenAt > RecorderNodes.Stale, mine is not null && n.Node == mine && now - n.SeenAt <= RecorderNodes.Stale)).ToList();
+        var mine = metrics.RecorderOwner;
+        var nodes = reported.Select(n => new SystemNode(n.Node, n.Owner, "composite", n.Slots, n.Busy, n.Warm, jobs.GetValueOrDefault(n.Owner), n.StartedAt, n.SeenAt,
+            now - n.SeenAt > RecorderNodes.Stale, n.Owner == mine)).ToList();
         // The track recorder beside Janus, and workers of builds that do not report, hold leases too.
         foreach (var (owner, count) in jobs.Where(j => reported.All(n => n.Owner != j.Key)).OrderBy(j => j.Key, StringComparer.Ordinal))
         {
-            nodes.Add(new SystemNode(owner.Split(':')[0], owner, 0, count, 0, count, null, null, false, false));
+            var parts = owner.Split(':');
+            nodes.Add(new SystemNode(parts[0], owner, parts.Length > 1 ? parts[1] : "unknown", 0, count, 0, count, null, null, false, false));
         }
 
         var waiting = db.RecorderJobs.AsNoTracking()

@@ -86,7 +86,7 @@ public sealed partial class RecorderWorker(
         var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
         RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount);
-        metrics?.AttachRecorder(Load); // slots/busy gauges, readiness
+        metrics?.AttachRecorder(Load, owner); // slots/busy gauges, readiness, the System page's "this server"
         // The nodes table (the dashboard's System page): this node's slots and load every few seconds.
         var report = RecorderNodes.ReportAsync(scopes, time, owner, metrics?.Node ?? Environment.MachineName, Load, logger, stoppingToken);
         foreach (var job in await reclaim)

@@ -709,7 +709,8 @@
         replace(nodes, h('tr', null, h('td', { colspan: 7 }, empty('No recorder node is running.', h('span', null, 'Start one with ', h('code', null, './capstan worker'), ', or set Recorder:Enabled on this server.')))));
       } else {
         replace(nodes, d.nodes.map((n) => h('tr', { dataset: { node: n.node, owner: n.owner, lost: String(n.lost) } },
-          h('td', null, h('div', { class: 'cell-title' }, n.node, n.this_process ? h('span', { class: 'muted small' }, ' (this server)') : null, n.lost ? [' ', badge('LOST')] : null),
+          h('td', null, h('div', { class: 'cell-title' }, n.node, n.this_process ? h('span', { class: 'muted small' }, ' (this server)') : null,
+            n.role !== 'composite' ? h('span', { class: 'muted small' }, ` (${n.role} recorder)`) : null, n.lost ? [' ', badge('LOST')] : null),
             h('div', { class: 'cell-sub mono' }, n.owner)),
           h('td', { class: 'num slots' }, String(n.slots)),
           h('td', { class: 'num busy' }, String(n.busy)),
