@@ -11,8 +11,9 @@ runtime_pkgs=(ca-certificates janus janus-tools libjs-janus-gateway libjs-webrtc
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-pulseaudio)
 # PostgreSQL for the API suites, Node for the official-SDK suite, iproute2 for the media namespace, nginx with
-# the RTMP module as the RTMP-out target, systemd for systemd-analyze verify of the installed units.
-test_pkgs=(postgresql postgresql-client nodejs npm iproute2 util-linux nginx-light libnginx-mod-rtmp openssh-server openssh-client systemd)
+# the RTMP module as the RTMP-out target, systemd for systemd-analyze verify of the installed units, coturn as the
+# TURN server of the relay test.
+test_pkgs=(postgresql postgresql-client nodejs npm iproute2 util-linux nginx-light libnginx-mod-rtmp openssh-server openssh-client systemd coturn)
 
 case "${1:-runtime}" in
   runtime) want=("${runtime_pkgs[@]}") ;;

@@ -347,6 +347,57 @@ public sealed partial class DashboardMediaTests(MediaFixture f) : IClassFixture<
         UpdatedAt = invoked,
     };
 
+    [Fact]
+    public async Task SystemPage_ShowsThisNodesSlotsAndLoad_TheQueue_Janus_AndTheReadinessChecks()
+    {
+        using var tenant = await NewTenantAsync("Dashboard system app");
+        var page = await OpenDashboardAsync();
+        await SignInAsync(page, tenant);
+        await Tab(page, "System").ClickAsync();
+        await Expect(Tab(page, "System")).ToHaveAttributeAsync("aria-current", "page");
+        await Expect(page.Locator("#system-status")).ToHaveAttributeAsync("data-status", "ready", new() { Timeout = 30_000 });
+        foreach (var check in new[] { "database", "janus", "recorder" })
+        {
+            await Expect(page.Locator($"#checks-table tr[data-check='{check}']")).ToHaveAttributeAsync("data-status", "ok");
+        }
+        await Expect(page.Locator("#checks-table tr[data-check='recorder']")).ToContainTextAsync("2 slot(s)");
+
+        // This server's recorder: 2 slots, warm, idle.
+        var node = page.Locator("#nodes-table tbody tr[data-node]").Filter(new() { HasText = "(this server)" });
+        await Expect(node).ToHaveCountAsync(1);
+        await Expect(node.Locator("td.slots")).ToHaveTextAsync("2");
+        await Expect(node.Locator("td.warm")).ToHaveTextAsync("2", new() { Timeout = 30_000 });
+        await Expect(node.Locator("td.busy")).ToHaveTextAsync("0");
+        await Expect(node).ToHaveAttributeAsync("data-lost", "false");
+        await Expect(page.Locator("#system-janus [data-fact='instances']")).ToHaveTextAsync("1");
+
+        // A participant and a recording: the node is busy with the job it holds, Janus has the room and its peers.
+        var meeting = await tenant.NewMeetingAsync("System page meeting");
+        var added = await tenant.Api.PostAsJsonAsync($"{tenant.AppPath}/meetings/{meeting}/participants", new { custom_participant_id = "alice", preset_name = Presets.Participant, name = "Alice" }, Ct);
+        var token = (await added.Content.ReadFromJsonAsync<JsonObject>(Ct))!["data"]!["token"]!.GetValue<string>();
+        var alice = await f.OpenAsync(token, 640, 360);
+        await Wait.UntilAsync(async () => await alice.EvaluateAsync<bool>("() => window.capstanState.joined"), "Alice joined");
+        var started = await tenant.Api.PostAsJsonAsync($"{tenant.AppPath}/recordings", new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }, Ct);
+        var id = (await started.Content.ReadFromJsonAsync<JsonObject>(Ct))!["data"]!["id"]!.GetValue<string>();
+        await Wait.UntilAsync(async () => (await tenant.GetAsync($"/recordings/{id}"))["status"]!.GetValue<string>() == "RECORDING", "RECORDING", 40);
+        await Expect(node.Locator("td.busy")).ToHaveTextAsync("1", new() { Timeout = 15_000 });
+        await Expect(node.Locator("td.jobs")).ToHaveTextAsync("1");
+        await Expect(page.Locator("#system-recordings [data-fact='RECORDING']")).ToHaveTextAsync("1");
+        await Expect(page.Locator("#system-janus [data-fact='rooms']")).ToHaveTextAsync(new Regex("^[1-9][0-9]*$"));
+        // Alice and the recorder.
+        await Expect(page.Locator("#system-janus [data-fact='participants']")).ToHaveTextAsync(new Regex("^([2-9]|[1-9][0-9]+)$"), new() { Timeout = 15_000 });
+        await Expect(page.Locator("#system-queue [data-fact='depth']")).ToHaveTextAsync("0");
+
+        Assert.True((await tenant.Api.PutAsJsonAsync($"{tenant.AppPath}/recordings/{id}", new { action = "stop" }, Ct)).IsSuccessStatusCode);
+        await Wait.UntilAsync(async () => (await tenant.GetAsync($"/recordings/{id}"))["status"]!.GetValue<string>() == "UPLOADED", "UPLOADED", 60);
+        await Expect(node.Locator("td.busy")).ToHaveTextAsync("0", new() { Timeout = 15_000 });
+        await Expect(node.Locator("td.jobs")).ToHaveTextAsync("0");
+        await alice.EvaluateAsync("() => window.capstanLeave()");
+        await Task.Delay(300, Ct);
+        await alice.Context.CloseAsync();
+        await page.Context.CloseAsync();
+    }
+
     [GeneratedRegex(@"<!-- dashboard-steps[^>]*-->(.*?)<!-- /dashboard-steps -->", RegexOptions.Singleline)]
     private static partial Regex StepsBlock();
 

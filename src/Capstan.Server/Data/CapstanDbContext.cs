@@ -22,6 +22,7 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<JanusFeedRow> JanusFeeds => Set<JanusFeedRow>();
     public DbSet<WebhookDeliveryRow> WebhookDeliveries => Set<WebhookDeliveryRow>();
     public DbSet<WebhookAttemptRow> WebhookAttempts => Set<WebhookAttemptRow>();
+    public DbSet<RecorderNodeRow> RecorderNodes => Set<RecorderNodeRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -199,6 +200,14 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
             e.HasIndex(x => new { x.Status, x.NextAttemptAt });
             e.HasIndex(x => new { x.WebhookId, x.CreatedAt });
             e.HasOne<WebhookRow>().WithMany().HasForeignKey(x => x.WebhookId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<RecorderNodeRow>(e =>
+        {
+            e.ToTable("RecorderNodes");
+            e.HasKey(x => x.Owner);
+            e.Property(x => x.Owner).HasMaxLength(128);
+            e.Property(x => x.Node).HasMaxLength(128);
         });
 
         modelBuilder.Entity<WebhookAttemptRow>(e =>

@@ -270,3 +270,20 @@ public sealed class WebhookAttemptRow
     public string? Error { get; set; }
     public int DurationMs { get; set; }
 }
+
+/// <summary>A recorder worker as it last reported itself (every few seconds while it runs; removed when it stops
+/// cleanly): what the dashboard's System page lists as the nodes.</summary>
+public sealed class RecorderNodeRow
+{
+    /// <summary>The worker's lease owner name (<see cref="Recorder.NodeIdentity.Owner"/>).</summary>
+    public required string Owner { get; set; }
+
+    /// <summary>The <c>node</c> label of its metrics (<c>Metrics:Node</c>, default the machine name).</summary>
+    public required string Node { get; set; }
+
+    public int Slots { get; set; }
+    public int Busy { get; set; }
+    public int Warm { get; set; }
+    public DateTime StartedAt { get; set; }
+    public DateTime SeenAt { get; set; }
+}

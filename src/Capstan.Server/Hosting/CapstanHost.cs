@@ -64,6 +64,9 @@ public static class CapstanHost
         services.AddRecorder();
         services.AddCapstanHealthChecks();
         services.AddOptions<JanusOptions>().BindConfiguration(JanusOptions.Section).ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<TurnOptions>, TurnOptionsValidator>();
+        services.AddOptions<TurnOptions>().BindConfiguration(TurnOptions.Section).ValidateOnStart();
+        services.AddSingleton<TurnService>();
         services.AddHttpClient("janus", c => c.Timeout = TimeSpan.FromSeconds(10));
         services.AddHttpClient("janus-proxy", c => c.Timeout = TimeSpan.FromSeconds(90));
         services.AddSingleton<JanusInstances>();
@@ -178,6 +181,7 @@ public static class CapstanHost
 
         var account = app.MapGroup("/accounts/{account_id}/realtime/kit").WithMetadata(new RequiresAccountAttribute());
         account.MapAppsApi();
+        app.MapGroup("/accounts/{account_id}").WithMetadata(new RequiresAccountAttribute()).MapSystemApi();
         var kitApp = account.MapGroup("/{app_id}");
         kitApp.MapMeetingsApi();
         kitApp.MapPresetsApi();

@@ -130,7 +130,14 @@ public sealed class CapstanMetrics
     public void WebhookDelivery(string result) => _webhookDeliveries.Add(1, new KeyValuePair<string, object?>("result", result));
 
     /// <summary>Called by the recorder worker of this process: its slots and how many recordings it runs.</summary>
-    public void AttachRecorder(Func<RecorderLoad> load) => _recorder = load;
+    public void AttachRecorder(Func<RecorderLoad> load, string? owner = null)
+    {
+        _recorder = load;
+        RecorderOwner = owner;
+    }
+
+    /// <summary>The lease owner name of this process's recorder worker (its row in the nodes table), once it runs.</summary>
+    public string? RecorderOwner { get; private set; }
 
     /// <summary>This process's recorder now, or null when no worker runs here (yet).</summary>
     public RecorderLoad? Recorder => _recorder?.Invoke();

@@ -15,12 +15,16 @@ public sealed record JanusConfigSpec(
     string EventsPassword,
     string? Interface,
     string? PublicIp,
-    string RtpPortRange);
+    string RtpPortRange,
+    string? TurnRestApi = null,
+    string? TurnRestApiKey = null);
 
 /// <summary>Writes the configuration of a private Janus: transports on loopback only (HTTP API and admin API),
 /// no WebSockets, only the VideoRoom plugin, no demo rooms, room creation locked by an admin key, a random admin
 /// secret, the HTTP event handler posting VideoRoom events to the server, and protected folders that do not
-/// include the data folder. Pure: the files are returned as text.</summary>
+/// include the data folder; with TURN (<c>Turn:Urls</c>, <c>Turn:Janus</c>) Janus asks the server's TURN REST API
+/// for a time-limited credential of each connection (<c>turn_rest_api</c>) and gathers relay candidates through it.
+/// Pure: the files are returned as text.</summary>
 public static class JanusConfig
 {
     private static readonly string[] DisabledPlugins =
@@ -46,6 +50,14 @@ public static class JanusConfig
         if (!string.IsNullOrWhiteSpace(s.PublicIp))
         {
             nat.AppendLine(CultureInfo.InvariantCulture, $"\tnat_1_1_mapping = {Quote(s.PublicIp)}");
+        }
+        if (!string.IsNullOrWhiteSpace(s.TurnRestApi))
+        {
+            // Janus 1.1's TURN REST API client: GET ?service=turn&username=<opaque id>&key=<key> per connection.
+            nat.AppendLine(CultureInfo.InvariantCulture, $"\tturn_rest_api = {Quote(s.TurnRestApi)}");
+            nat.AppendLine(CultureInfo.InvariantCulture, $"\tturn_rest_api_key = {Quote(s.TurnRestApiKey ?? string.Empty)}");
+            nat.AppendLine("\tturn_rest_api_method = \"GET\"");
+            nat.AppendLine("\tturn_rest_api_timeout = 2");
         }
         var janus = $$"""
             general: {

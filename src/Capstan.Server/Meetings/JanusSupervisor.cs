@@ -14,7 +14,7 @@ namespace Capstan.Server.Meetings;
 /// event handler posts back to it), restarted with backoff when it dies, stopped with the server. With
 /// <c>Janus:Urls</c> set it starts nothing and registers the external instances instead.</summary>
 public sealed partial class JanusSupervisor(
-    IOptions<JanusOptions> janusOptions, CapstanOptions options, JanusInstances instances, IHttpClientFactory httpClients,
+    IOptions<JanusOptions> janusOptions, IOptions<TurnOptions> turnOptions, CapstanOptions options, JanusInstances instances, IHttpClientFactory httpClients,
     IServer server, IHostApplicationLifetime lifetime, ILogger<JanusSupervisor> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -85,8 +85,11 @@ public sealed partial class JanusSupervisor(
         Directory.CreateDirectory(conf);
         Directory.CreateDirectory(o.RecordingsDir ?? Path.Combine(root, "recordings"));
         var httpPort = o.HttpPort > 0 ? o.HttpPort : FreePort();
+        var turn = turnOptions.Value;
+        var eventsPassword = Secret();
         var spec = new JanusConfigSpec(conf, JanusConfig.FindLibFolder(), httpPort, FreePort(), Secret(), Secret(),
-            serverUrl.TrimEnd('/') + "/internal/janus-events", Secret(), o.Interface, o.PublicIp, o.RtpPortRange);
+            serverUrl.TrimEnd('/') + "/internal/janus-events", eventsPassword, o.Interface, o.PublicIp, o.RtpPortRange,
+            turn.Janus && turn.TurnUrls.Count > 0 ? serverUrl.TrimEnd('/') + "/internal/turn-credentials" : null, eventsPassword);
         foreach (var (name, text) in JanusConfig.Files(spec))
         {
             var path = Path.Combine(conf, name);

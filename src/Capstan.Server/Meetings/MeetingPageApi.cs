@@ -16,10 +16,12 @@ public sealed class JoinRequest
     public string? AuthToken { get; set; }
 }
 
-/// <summary>What the meeting page needs to join the meeting's Janus room. Only a valid participant token gets it.</summary>
+/// <summary>What the meeting page needs to join the meeting's Janus room. Only a valid participant token gets it.
+/// <c>IceServers</c>: the TURN server with a time-limited credential of this participant (<c>Turn:*</c>; empty
+/// without TURN, and for the recorder, which runs beside Janus).</summary>
 public sealed record JoinResponse(
     string MeetingId, string? MeetingTitle, string ParticipantId, string DisplayName, string PresetName, bool Recorder,
-    long Room, string Pin, long FeedId, string JanusPath);
+    long Room, string Pin, long FeedId, string JanusPath, IReadOnlyList<IceServer> IceServers);
 
 /// <summary>The meeting page (<c>/meeting?authToken=...</c>), its join call, the Janus proxy browsers talk to,
 /// the Debian janus.js and adapter.js, and the endpoint Janus posts its events to.</summary>
@@ -42,12 +44,14 @@ public static class MeetingPageApi
         app.MapMethods("/janus/{**rest}", ["GET", "POST"], ProxyAsync).ExcludeFromDescription();
         app.MapMethods("/janus", ["GET", "POST"], ProxyAsync).ExcludeFromDescription();
         app.MapPost("/internal/janus-events", EventsAsync).ExcludeFromDescription();
+        app.MapMethods("/internal/turn-credentials", ["GET", "POST"], TurnCredentialsAsync).ExcludeFromDescription();
         return app;
     }
 
     /// <summary>Checks the participant token and hands out the room pin and a feed id the server will recognise
     /// in Janus's events. 401: missing, invalid or expired token, or a deleted participant; 403: meeting INACTIVE.</summary>
-    private static async Task<Ok<Envelope<JoinResponse>>> JoinAsync(JoinRequest? body, ParticipantTokens tokens, CapstanDbContext db, RoomService rooms, TimeProvider time, CancellationToken ct)
+    private static async Task<Ok<Envelope<JoinResponse>>> JoinAsync(
+        JoinRequest? body, ParticipantTokens tokens, CapstanDbContext db, RoomService rooms, TurnService turn, TimeProvider time, CancellationToken ct)
     {
         var claims = await tokens.VerifyAsync(body?.AuthToken, ct)
             ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "This meeting link is not valid or has expired. Ask the organiser for a new one.");
@@ -74,7 +78,8 @@ public static class MeetingPageApi
         await db.SaveChangesAsync(ct);
         return TypedResults.Ok(new Envelope<JoinResponse>(true, new JoinResponse(
             Ids.Format(meeting.Id), meeting.Title, Ids.Format(participant.Id), participant.Name ?? participant.CustomParticipantId,
-            participant.PresetName, recorder, room.RoomId, room.Pin, feed.FeedId, janus.BrowserPath)));
+            participant.PresetName, recorder, room.RoomId, room.Pin, feed.FeedId, janus.BrowserPath,
+            recorder ? [] : turn.IceServersFor(Ids.Format(participant.Id)))));
     }
 
     /// <summary>Forwards the Janus HTTP API (sessions, handles, long polls) to the local Janus, so browsers reach
@@ -98,6 +103,37 @@ public static class MeetingPageApi
         context.Response.ContentType = "application/json";
         context.Response.Headers.CacheControl = "no-store";
         await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    /// <summary>Janus's TURN REST API client (<c>turn_rest_api</c>, draft-uberti-behave-turn-rest-00) asks here for
+    /// the credential of each connection it sets up: <c>?service=turn&amp;username=...&amp;key=...</c>, where the key is
+    /// the instance's event-handler password (for external instances, <c>Janus:EventsPassword</c>). 404 without TURN.</summary>
+    private static async Task<IResult> TurnCredentialsAsync(HttpContext context, JanusInstances instances, TurnService turn)
+    {
+        var query = context.Request.Query;
+        string? key = query["key"].FirstOrDefault() ?? query["api"].FirstOrDefault(), user = query["username"].FirstOrDefault(), service = query["service"].FirstOrDefault();
+        if (context.Request.HasFormContentType)
+        {
+            var form = await context.Request.ReadFormAsync(context.RequestAborted);
+            key ??= form["key"].FirstOrDefault() ?? form["api"].FirstOrDefault();
+            user ??= form["username"].FirstOrDefault();
+            service ??= form["service"].FirstOrDefault();
+        }
+        var ok = key is not null && instances.All.Any(i => CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(i.EventsPassword)));
+        if (!ok)
+        {
+            throw new CapstanException(ErrorCategory.Unauthorized, "unauthorized", "a Janus instance's key is required");
+        }
+        if (!turn.Options.Enabled || turn.Options.TurnUrls.Count == 0)
+        {
+            throw CapstanException.NotFound("no TURN server is configured (Turn:Urls)");
+        }
+        if (service is not null && service != "turn")
+        {
+            throw new CapstanException(ErrorCategory.Validation, "invalid_service", "service must be 'turn'");
+        }
+        context.Response.Headers.CacheControl = "no-store";
+        return Results.Json(turn.ForJanus(user), CapstanJson.Options);
     }
 
     /// <summary>Janus's HTTP event handler posts here, with basic auth (user <c>janus</c>, a per-instance password).</summary>

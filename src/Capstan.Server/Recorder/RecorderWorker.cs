@@ -97,7 +97,10 @@ public sealed partial class RecorderWorker(
         pool.Replenish(o.Slots, stoppingToken);
         var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
-        metrics?.AttachRecorder(() => new RecorderLoad(o.Slots, recordings.Count, pool.ReadyCount)); // slots/busy gauges, readiness
+        RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount);
+        metrics?.AttachRecorder(Load, owner); // slots/busy gauges, readiness, the System page's "this server"
+        // The nodes table (the dashboard's System page): this node's slots and load every few seconds.
+        var report = RecorderNodes.ReportAsync(scopes, time, owner, metrics?.Node ?? Environment.MachineName, Load, logger, stoppingToken);
         foreach (var job in await reclaim)
         {
             if (recordings.TryAdd(job.RecordingId, true))
@@ -142,6 +145,7 @@ public sealed partial class RecorderWorker(
             }
         }
         await Task.WhenAll(running);
+        await report;
     }
 
     private async Task<IReadOnlyList<Data.RecorderJobRow>> ReclaimAsync(string owner, TimeSpan lease, CancellationToken ct)

@@ -71,6 +71,23 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     /// <summary>Follows the recording's desired state until it stops. False when there is nothing to deliver.</summary>
     private async Task<bool> CaptureAsync(CancellationToken ct)
     {
+        // The stretch during which Janus records the room's tracks (as the composite session's span of the same name).
+        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.capture");
+        span?.SetTag("capstan.capture", "janus");
+        try
+        {
+            return await FollowAsync(ct);
+        }
+        finally
+        {
+            span?.SetTag("capstan.janus_room", _state.RoomId);
+            span?.SetTag("capstan.recorded_seconds", Math.Round(RecordedSeconds(), 3));
+            span?.SetTag("capstan.feeds", _state.Feeds.Count);
+        }
+    }
+
+    private async Task<bool> FollowAsync(CancellationToken ct)
+    {
         while (true)
         {
             ct.ThrowIfCancellationRequested();
@@ -208,6 +225,8 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     /// no participant track was recorded).</summary>
     private async Task DeliverAsync(CancellationToken ct)
     {
+        // janus-pp-rec, the joins and the manifest, then each upload (its own child span), as the composite session.
+        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.postprocess");
         await RefreshFeedsAsync(ct);
         var outDir = Path.Combine(_dir, "out");
         var produced = File.Exists(Path.Combine(_dir, "delivery.json"))
@@ -221,6 +240,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             return;
         }
         await SaveDeliveryAsync(produced, ct);
+        span?.SetTag("capstan.files", produced.Files.Count);
 
         var layers = _config.Track!.Layers;
         string? destinationError = null;

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 namespace Capstan.Server.Tests.Infrastructure;
 
 /// <summary>An OTLP/HTTP (protobuf) trace receiver on a loopback Kestrel port: decodes every
-/// <c>ExportTraceServiceRequest</c> POSTed to <c>/v1/traces</c> into spans (name, ids, string attributes) with a
+/// <c>ExportTraceServiceRequest</c> POSTed to <c>/v1/traces</c> into spans (name, ids, string and number attributes) with a
 /// small protobuf reader (the OTLP .proto types are not a package here).</summary>
 public sealed class OtlpReceiver : IAsyncDisposable
 {
@@ -72,6 +72,10 @@ public sealed class OtlpReceiver : IAsyncDisposable
                         {
                             attributes[key] = Encoding.UTF8.GetString(str);
                         }
+                        else if (Number(any) is { } number)
+                        {
+                            attributes[key] = number;
+                        }
                     }
                     yield return new Span(
                         Encoding.UTF8.GetString(Fields(span, 5).FirstOrDefault() ?? []),
@@ -82,6 +86,43 @@ public sealed class OtlpReceiver : IAsyncDisposable
                 }
             }
         }
+    }
+
+    /// <summary>An AnyValue's int_value (3, varint) or double_value (4, fixed64) as invariant text, or null.</summary>
+    private static string? Number(byte[] any)
+    {
+        var i = 0;
+        while (i < any.Length)
+        {
+            var tag = Varint(any, ref i);
+            var (field, wire) = ((int)(tag >> 3), (int)(tag & 7));
+            switch (wire)
+            {
+                case 0:
+                    var v = Varint(any, ref i);
+                    if (field == 3)
+                    {
+                        return ((long)v).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                    break;
+                case 1:
+                    if (field == 4)
+                    {
+                        return BitConverter.ToDouble(any, i).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                    i += 8;
+                    break;
+                case 2:
+                    i += (int)Varint(any, ref i);
+                    break;
+                case 5:
+                    i += 4;
+                    break;
+                default:
+                    return null;
+            }
+        }
+        return null;
     }
 
     /// <summary>The length-delimited fields numbered <paramref name="number"/> of one message; others are skipped.</summary>

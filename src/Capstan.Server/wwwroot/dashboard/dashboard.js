@@ -654,6 +654,79 @@
     return { root, refresh };
   }
 
+  // ---------------------------------------------------------------------------------------------- system
+
+  /** The deployment: readiness checks, recorder nodes (slots, busy, warm), the queue, Janus (GET …/system). */
+  function systemView() {
+    const status = h('span', { id: 'system-status' });
+    const checks = h('tbody', null, h('tr', { class: 'loading-row' }, h('td', { colspan: 3 }, 'Loading…')));
+    const nodes = h('tbody', null, h('tr', { class: 'loading-row' }, h('td', { colspan: 7 }, 'Loading…')));
+    const queue = h('dl', { class: 'facts', id: 'system-queue' });
+    const janus = h('dl', { class: 'facts', id: 'system-janus' });
+    const recordings = h('dl', { class: 'facts', id: 'system-recordings' });
+    let signature = '';
+
+    const root = h('section', { 'aria-labelledby': 'system-h' },
+      h('div', { class: 'page-head' }, h('div', { class: 'grow' }, h('h1', { id: 'system-h' }, 'System ', status),
+        h('div', { class: 'muted' }, 'The whole deployment: recorder nodes, the queue, Janus and this server\'s readiness (/readyz).'))),
+      h('div', { class: 'grid-2' },
+        h('div', { class: 'stack' },
+          h('div', { class: 'card' }, h('h2', null, 'Recorder nodes'),
+            h('div', { class: 'table-wrap' }, h('table', { id: 'nodes-table' },
+              h('thead', null, h('tr', null, h('th', null, 'Node'), h('th', { class: 'num' }, 'Slots'), h('th', { class: 'num' }, 'Busy'), h('th', { class: 'num' }, 'Warm'),
+                h('th', { class: 'num' }, 'Jobs held'), h('th', null, 'Up since'), h('th', null, 'Last report'))),
+              nodes))),
+          h('div', { class: 'card' }, h('h2', null, 'Readiness checks'),
+            h('div', { class: 'table-wrap' }, h('table', { id: 'checks-table' },
+              h('thead', null, h('tr', null, h('th', null, 'Check'), h('th', null, 'Status'), h('th', null, 'Detail'))), checks)))),
+        h('div', { class: 'stack' },
+          h('div', { class: 'card' }, h('h2', null, 'Queue'), queue),
+          h('div', { class: 'card' }, h('h2', null, 'Janus'), janus),
+          h('div', { class: 'card' }, h('h2', null, 'Active recordings'), recordings))));
+
+    /** "4 s ago" from the server's own clock (its answer's now), so a skewed browser clock does not matter. */
+    function ago(iso, now) {
+      if (!iso) return h('span', { class: 'muted' }, 'no report');
+      const s = Math.max(0, Math.round((new Date(now) - new Date(iso)) / 1000));
+      return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+    }
+
+    function facts(dl, pairs) {
+      replace(dl, pairs.map(([k, v, id]) => [h('dt', null, k), h('dd', { dataset: { fact: id } }, v)]));
+    }
+
+    async function refresh() {
+      const res = await api('GET', `/accounts/${encodeURIComponent(session.account)}/system`);
+      const d = res.data;
+      const sig = JSON.stringify(d);
+      if (sig === signature) return;
+      signature = sig;
+      replace(status, badge(d.status === 'ready' ? 'READY' : 'NOT_READY'));
+      status.dataset.status = d.status;
+      replace(checks, Object.entries(d.checks).map(([name, c]) => h('tr', { dataset: { check: name, status: c.status } },
+        h('td', null, name), h('td', null, badge(c.status === 'ok' ? 'OK' : 'FAILING')), h('td', { class: 'small' }, c.description || ''))));
+      if (!d.nodes.length) {
+        replace(nodes, h('tr', null, h('td', { colspan: 7 }, empty('No recorder node is running.', h('span', null, 'Start one with ', h('code', null, './capstan worker'), ', or set Recorder:Enabled on this server.')))));
+      } else {
+        replace(nodes, d.nodes.map((n) => h('tr', { dataset: { node: n.node, owner: n.owner, lost: String(n.lost) } },
+          h('td', null, h('div', { class: 'cell-title' }, n.node, n.this_process ? h('span', { class: 'muted small' }, ' (this server)') : null,
+            n.role !== 'composite' ? h('span', { class: 'muted small' }, ` (${n.role} recorder)`) : null, n.lost ? [' ', badge('LOST')] : null),
+            h('div', { class: 'cell-sub mono' }, n.owner)),
+          h('td', { class: 'num slots' }, String(n.slots)),
+          h('td', { class: 'num busy' }, String(n.busy)),
+          h('td', { class: 'num warm' }, String(n.warm)),
+          h('td', { class: 'num jobs' }, String(n.jobs)),
+          h('td', null, when(n.started_at)),
+          h('td', { class: 'nowrap seen', title: n.seen_at || '' }, ago(n.seen_at, d.now)))));
+      }
+      facts(queue, [['Waiting for a worker', String(d.queue.depth), 'depth'], ['Oldest since', when(d.queue.oldest_since), 'oldest']]);
+      facts(janus, [['Instances', String(d.janus.instances), 'instances'], ['Rooms', String(d.janus.rooms), 'rooms'], ['Participants', String(d.janus.participants), 'participants']]);
+      facts(recordings, Object.entries(d.active_recordings).map(([k, v]) => [k, String(v), k]));
+    }
+
+    return { root, refresh };
+  }
+
   // ---------------------------------------------------------------------------------------------- routing
 
   function parseHash() {
@@ -664,13 +737,14 @@
     if (parts[0] === 'recordings' && parts[1]) return { name: 'recording:' + parts[1], make: () => recordingView(parts[1]), tab: 'recordings' };
     if (parts[0] === 'recordings') return { name: 'recordings', make: () => recordingsView(params), params, tab: 'recordings' };
     if (parts[0] === 'meetings' && parts[1]) return { name: 'meeting:' + parts[1], make: () => meetingView(parts[1]), tab: 'meetings' };
+    if (parts[0] === 'system') return { name: 'system', make: systemView, tab: 'system' };
     return { name: 'meetings', make: meetingsView, tab: 'meetings' };
   }
 
   function route() {
     if (!session.account) return;
     const r = parseHash();
-    for (const [id, tab] of [['nav-meetings', 'meetings'], ['nav-recordings', 'recordings']]) {
+    for (const [id, tab] of [['nav-meetings', 'meetings'], ['nav-recordings', 'recordings'], ['nav-system', 'system']]) {
       if (r.tab === tab) $(id).setAttribute('aria-current', 'page'); else $(id).removeAttribute('aria-current');
     }
     if (!session.app) {

@@ -1,4 +1,5 @@
-// Capstan meeting page. /meeting?authToken=<participant token>
+// Capstan meeting page. /meeting?authToken=<participant token>[&iceTransportPolicy=relay]
+// iceTransportPolicy=relay (for tests and diagnostics) makes this participant use only the TURN server's relay.
 // Participants join at once, publish camera and microphone, and see everyone else in a grid with names.
 // A token of the recorder_preset_v2 preset opens the recorder view: hidden (publishes nothing), subscribed to
 // every publisher, all audio played, videos in a 16:9 grid, and window.capstanRecorder.ready for the recorder.
@@ -8,6 +9,7 @@
 
   const params = new URLSearchParams(location.search);
   const token = params.get('authToken');
+  const forceRelay = params.get('iceTransportPolicy') === 'relay';
   const stage = document.getElementById('stage');
   const notice = document.getElementById('notice');
   const controls = document.getElementById('controls');
@@ -16,7 +18,7 @@
   // What tests and the recorder read.
   const state = window.capstanState = {
     phase: 'loading', error: null, joined: false, recorder: false, publishers: [], left: false, kicked: false, ended: false,
-    firstRemoteFrameMs: null, joinedMs: null,
+    firstRemoteFrameMs: null, joinedMs: null, relay: forceRelay,
   };
   window.capstanRecorder = { ready: false, participants: 0, error: null };
 
@@ -152,6 +154,10 @@
       return;
     }
     join = body.data;
+    if (forceRelay && !(join.ice_servers || []).length) {
+      fail('This link asks for a relayed connection, but the server has no TURN server (Turn:Urls).');
+      return;
+    }
     state.recorder = join.recorder;
     document.body.classList.toggle('recorder', join.recorder);
     document.title = join.meeting_title || 'Capstan meeting';
@@ -162,7 +168,8 @@
   function connect() {
     janus = new Janus({
       server: new URL(join.janus_path, location.href).href,
-      iceServers: [],
+      iceServers: join.ice_servers || [],
+      iceTransportPolicy: forceRelay ? 'relay' : 'all',
       success: attachPublisher,
       error: (e) => { if (!finished) fail('The connection to the meeting was lost.', String(e)); },
       destroyed: () => { if (!finished) end('left', 'You left the meeting.'); },
@@ -384,6 +391,22 @@
   window.addEventListener('pagehide', () => { if (janus && !finished) janus.destroy({ unload: true }); });
 
   // ---- stats for tests and diagnostics -----------------------------------------------------------------------
+  // The candidate types of each connection's selected pair: { publisher: {local, remote}, subscriber: {...} }.
+  window.capstanCandidates = async function () {
+    async function selected(handle) {
+      const pc = handle && handle.webrtcStuff && handle.webrtcStuff.pc;
+      if (!pc) return null;
+      const stats = await pc.getStats();
+      let pair = null;
+      stats.forEach((r) => { if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId); });
+      if (!pair) stats.forEach((r) => { if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r; });
+      if (!pair) return null;
+      const local = stats.get(pair.localCandidateId) || {}, remote = stats.get(pair.remoteCandidateId) || {};
+      return { local: local.candidateType, remote: remote.candidateType, localAddress: local.address, relayProtocol: local.relayProtocol, bytesSent: pair.bytesSent };
+    }
+    return { publisher: await selected(pub), subscriber: await selected(sub) };
+  };
+
   window.capstanStats = async function () {
     const out = { framesDecoded: {}, audioPackets: {}, framesSent: 0 };
     const pc = sub && sub.webrtcStuff && sub.webrtcStuff.pc;

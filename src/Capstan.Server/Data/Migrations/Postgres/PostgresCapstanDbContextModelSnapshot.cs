@@ -358,6 +358,37 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.ToTable("RecorderJobs", (string)null);
                 });
 
+            modelBuilder.Entity("Capstan.Server.Data.RecorderNodeRow", b =>
+                {
+                    b.Property<string>("Owner")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<int>("Busy")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTime>("SeenAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Slots")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Warm")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Owner");
+
+                    b.ToTable("RecorderNodes", (string)null);
+                });
+
             modelBuilder.Entity("Capstan.Server.Data.RecordingRow", b =>
                 {
                     b.Property<Guid>("Id")

@@ -351,6 +351,37 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.ToTable("RecorderJobs", (string)null);
                 });
 
+            modelBuilder.Entity("Capstan.Server.Data.RecorderNodeRow", b =>
+                {
+                    b.Property<string>("Owner")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Busy")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("SeenAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Slots")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Warm")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Owner");
+
+                    b.ToTable("RecorderNodes", (string)null);
+                });
+
             modelBuilder.Entity("Capstan.Server.Data.RecordingRow", b =>
                 {
                     b.Property<Guid>("Id")
