@@ -11,8 +11,14 @@ namespace Capstan.Media.Tests;
 /// own (not the browser's), with a seccomp-bpf filter (<c>Seccomp: 2</c>) and no new privileges. Not root: every
 /// process of it, the display, the capture and the sound server has real, effective, saved and file-system uid
 /// of the recorder's user (<c>capstan-recorder</c> when the tests run as root).</summary>
-public sealed class SandboxMediaTests(MediaFixture f) : IClassFixture<MediaFixture>
+public sealed class SandboxMediaTests(SandboxMediaTests.UnprivilegedFixture f) : IClassFixture<SandboxMediaTests.UnprivilegedFixture>
 {
+    /// <summary>A server whose recorder runs as <c>capstan-recorder</c> (opt-in: <c>Recorder:RunAsUser</c>).</summary>
+    public sealed class UnprivilegedFixture : MediaFixture
+    {
+        protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [new("Recorder:RunAsUser", Server.Recorder.RecorderUser.DefaultName)];
+    }
+
     [Fact]
     public async Task RecordersChromium_RunsUnprivileged_WithItsSandbox_AndStillRecords()
     {

@@ -114,6 +114,7 @@ public sealed class ArgumentBuilderTests
         Assert.Contains("--proxy-server=http://127.0.0.1:3128", fenced);
         Assert.Contains("--proxy-bypass-list=<-loopback>", fenced);
         Assert.DoesNotContain("--no-sandbox", fenced);
+        Assert.Contains("--no-sandbox", MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x", sandbox: false));
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class RecorderUserTests : IDisposable
         File.SetUnixFileMode(closed, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.SetUnixFileMode(open, (UnixFileMode)Convert.ToInt32("755", 8));
         var log = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        var options = new RecorderOptions();
+        var options = new RecorderOptions { RunAsUser = RecorderUser.DefaultName };
 
         Assert.False(RecorderWorker.PassableByOthers(Path.Combine(closed, "data", "recorder")));
         Assert.True(RecorderWorker.PassableByOthers(Path.Combine(open, "data", "recorder")));

@@ -74,7 +74,7 @@ public sealed class CaptureSurface : IAsyncDisposable
                 ["DISPLAY"] = ":" + display.ToString(CultureInfo.InvariantCulture),
                 ["PULSE_SINK"] = sink,
             };
-            chromium = ledger.Track(ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, MediaArgs.BlankApp, o.BrowserProxyServer), Path.Combine(dir, "chromium.log"), env, runAs: user));
+            chromium = ledger.Track(ChildProcess.Start("chromium", o.Chromium, MediaArgs.Chromium(profile, 640, 360, MediaArgs.BlankApp, o.BrowserProxyServer, sandbox: user.Uid != 0), Path.Combine(dir, "chromium.log"), env, runAs: user));
             // A browser that exits at once (no usable sandbox: unprivileged user namespaces turned off on the host)
             // says why in its output: that, not a DevTools timeout.
             using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -27,11 +27,13 @@ public static class MediaArgs
 
     /// <param name="proxyServer">The recorder's filtering proxy (<see cref="OutboundProxy"/>): every request of the
     /// browser goes through it, loopback included (<c>&lt;-loopback&gt;</c> removes Chromium's implicit bypass).</param>
-    /// <remarks>No <c>--no-sandbox</c>: the browser runs as the recorder's unprivileged user (<see cref="RecorderUser"/>)
-    /// with Chromium's own sandbox (namespaces and seccomp-bpf for its renderers and utilities).</remarks>
-    public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url, string? proxyServer = null) =>
+    /// <param name="sandbox">Chromium's own sandbox (namespaces and seccomp-bpf for its renderers and utilities): on
+    /// when the browser runs as an unprivileged user (<see cref="RecorderUser"/>); Chromium refuses it as root, where
+    /// <c>--no-sandbox</c> is the only way it starts.</param>
+    public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url, string? proxyServer = null, bool sandbox = true) =>
     [
         .. proxyServer is null ? Array.Empty<string>() : [$"--proxy-server={proxyServer}", "--proxy-bypass-list=<-loopback>"],
+        .. sandbox ? Array.Empty<string>() : ["--no-sandbox"],
         "--test-type", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--no-first-run", "--no-default-browser-check",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--password-store=basic",
         "--disable-features=Translate,MediaRouter,WebRtcHideLocalIpsWithMdns", "--disable-notifications", "--hide-scrollbars",

@@ -8,13 +8,13 @@ namespace Capstan.Server.Recorder;
 /// <c>--no-sandbox</c>; on Debian's Chromium that is the namespace sandbox, which needs unprivileged user
 /// namespaces: Debian's default) while it opens pages chosen by API callers.
 /// <list type="bullet">
-/// <item><c>Recorder:RunAsUser</c> unset and Capstan running as root (<c>./capstan up</c> as root, the tests): the
-/// system user <c>capstan-recorder</c>. Choice: it is created when the worker starts and finds it missing
-/// (<c>useradd --system --user-group</c>, no home, no login shell), so that every way of starting Capstan as root
-/// gets it without a separate setup step.</item>
-/// <item>Unset and Capstan not root (the installed systemd units run it as <c>capstan</c>): Capstan's own user.</item>
-/// <item>Set: that user, which must exist; another user than Capstan's own needs Capstan to run as root
-/// (<see cref="RecorderOptionsValidator"/>).</item>
+/// <item><c>Recorder:RunAsUser</c> unset: Capstan's own user. Choice, for now: as root that is root, and Chromium then
+/// runs with <c>--no-sandbox</c>. Measured on this 2-core machine, the switched user (below) put the sound of a
+/// recording 0.2 s ahead of its picture under load (PulseAudio and Chromium's audio lose the scheduling priority root
+/// gives them), so the switch is opt-in until that is mended.</item>
+/// <item>Set (for example <c>capstan-recorder</c>, created when it is that name and missing: <c>useradd --system
+/// --user-group</c>, no home, no login shell): that user, with Chromium's own sandbox on; another user than Capstan's
+/// own needs Capstan to run as root (<see cref="RecorderOptionsValidator"/>).</item>
 /// </list>
 /// Its <c>HOME</c> is <c>{WorkDir}/home</c>, kept across runs (GStreamer's plugin registry, built once there, takes
 /// about 1.5 s). The job runner, the join, the probes and the uploads stay Capstan's.</summary>
@@ -34,7 +34,7 @@ public static partial class RecorderUser
         ArgumentNullException.ThrowIfNull(options);
         var home = Path.Combine(workDir, "home");
         var euid = ProcessUser.EffectiveUid;
-        var name = string.IsNullOrEmpty(options.RunAsUser) ? (euid == 0 ? DefaultName : null) : options.RunAsUser;
+        var name = string.IsNullOrEmpty(options.RunAsUser) ? null : options.RunAsUser;
         ProcessUser user;
         if (name is null || (euid != 0 && name == Environment.UserName))
         {

@@ -189,7 +189,7 @@ public sealed partial class RecorderWorker(
             return Path.GetFullPath(set);
         }
         var preferred = Path.GetFullPath(Path.Combine(dataDir, "recorder"));
-        if (Processes.ProcessUser.EffectiveUid != 0 || o.RunAsUser is "root" || PassableByOthers(preferred))
+        if (Processes.ProcessUser.EffectiveUid != 0 || string.IsNullOrEmpty(o.RunAsUser) || o.RunAsUser is "root" || PassableByOthers(preferred))
         {
             return preferred;
         }
