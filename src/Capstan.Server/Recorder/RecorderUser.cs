@@ -64,7 +64,11 @@ public static partial class RecorderUser
         }
         user.ShareDirectory(workDir);
         user.CreateOwnedDirectory(home);
-        await CheckAsync(user, options, workDir, ct);
+        // The check is the switched user's: Capstan's own user reaches its own folders.
+        if (user.Switches)
+        {
+            await CheckAsync(user, options, workDir, ct);
+        }
         LogUser(logger, user.Name, user.Uid, user.Switches ? "switched to by setpriv" : "Capstan's own");
         return user;
     }
