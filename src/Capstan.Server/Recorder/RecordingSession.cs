@@ -259,6 +259,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
         var w = _config.Width;
         var h = _config.Height;
+        var token = await RecorderTokenAsync(ct);
+        var url = _config.Url is { } custom
+            ? custom + (custom.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "authToken=" + Uri.EscapeDataString(token) + "&config=" + Uri.EscapeDataString(PublicConfigJson())
+            : $"{ctx.ServerUrl.TrimEnd('/')}/meeting?authToken={Uri.EscapeDataString(token)}";
         if (_config.Watermark is { Url: { } wmUrl } && _watermark is null)
         {
             _watermark = await FetchWatermarkAsync(wmUrl, ct);
@@ -268,17 +272,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         _surface = await ctx.Pool.TakeAsync(ct) ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ctx.User, ct);
         ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
         _surfaceAt = ctx.Time.GetUtcNow().UtcDateTime;
-        // Without a ready wait, the capture starts with the page rather than after it: its start-up (the
-        // pipeline's launch, the first grab) overlaps the recorder's token and the navigation, and the first frames
-        // show the page as it opens.
-        if (ctx.Options.ReadyTimeout <= TimeSpan.Zero && await CapturingWantedAsync(ct))
-        {
-            await StartSegmentAsync(ct);
-        }
-        var token = await RecorderTokenAsync(ct);
-        var url = _config.Url is { } custom
-            ? custom + (custom.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "authToken=" + Uri.EscapeDataString(token) + "&config=" + Uri.EscapeDataString(PublicConfigJson())
-            : $"{ctx.ServerUrl.TrimEnd('/')}/meeting?authToken={Uri.EscapeDataString(token)}";
         await _surface.ShowAsync(url, w, h, ct);
         _pageAt = ctx.Time.GetUtcNow().UtcDateTime;
         var deadline = ctx.Time.GetUtcNow() + ctx.Options.ReadyTimeout;
@@ -297,13 +290,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             }
             await Task.Delay(TimeSpan.FromMilliseconds(50), ctx.Time, ct);
         }
-    }
-
-    /// <summary>Whether the recording wants a capture running now (not paused, not stopping).</summary>
-    private async Task<bool> CapturingWantedAsync(CancellationToken ct)
-    {
-        var (desired, status, _) = await _store.ReadStateAsync(ct);
-        return desired == JobStates.DesiredRecord && status is RecordingStatus.Invoked or RecordingStatus.Recording;
     }
 
     private async Task StartSegmentAsync(CancellationToken ct)
