@@ -8,11 +8,11 @@ namespace Capstan.Bench.Recorder;
 /// (<c>Recording started: first frame {LatencyMs} ms after invoke (claimed +..., surface +..., capture launched +...,
 /// first frame +... ms; the page opened ... ms after the surface)</c>): the job claimed after the invoke, a surface
 /// taken (warm or launched), the gst-launch-1.0 capture started, and its first frame grabbed; the page (token,
-/// navigation) opens alongside the capture's start, so it is not a term of the sum.</summary>
+/// navigation) opens before the capture's launch: it is a part of "capture launched", shown apart.</summary>
 public sealed record StartPhases(double LatencyMs, double ClaimMs, double SurfaceMs, double PageMs, double LaunchMs, double FrameMs)
 {
     public override string ToString() =>
-        $"claim {Bench.F(ClaimMs, "0")} + surface {Bench.F(SurfaceMs, "0")} + capture launched {Bench.F(LaunchMs, "0")} + first frame {Bench.F(FrameMs, "0")} ms (page {Bench.F(PageMs, "0")} ms alongside)";
+        $"claim {Bench.F(ClaimMs, "0")} + surface {Bench.F(SurfaceMs, "0")} + capture launched {Bench.F(LaunchMs, "0")} + first frame {Bench.F(FrameMs, "0")} ms (page {Bench.F(PageMs, "0")} ms of it)";
 }
 
 /// <summary>One capture segment as the server logs it when the segment ends (<c>Segment seg_0001.mkv: {Seconds} s,

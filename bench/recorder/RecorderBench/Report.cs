@@ -157,7 +157,7 @@ public static class Report
             : "== summary");
         sb.Append(Table(["figure", "measured", "target", "ratio", "met", "load"], rows, leftColumns: 1));
         sb.AppendLine("ratio = measured / target (at most 1 meets it; for +-bounds |measured| / bound). load: the machine's 1-minute load average while it was measured (a range over several starts). " +
-            "Latency: started_time - invoked_time from the API; its breakdown from the server's log line \"Recording started: first frame ... (claimed, surface, capture launched, first frame; the page alongside)\". " +
+            "Latency: started_time - invoked_time from the API; its breakdown from the server's log line \"Recording started: first frame ... (claimed, surface, capture launched, first frame; the page, a part of capture launched)\". " +
             "Sound - picture: tone onset minus flash onset (negative: the sound leads) in the long recording of the flash+beep page (tests/Shared/AvSync.cs), its first and last seconds cut with ffmpeg -c copy. " +
             "Frames: in the file, ffprobe -count_frames / (duration x fps); grabbed, the server's \"Segment ...: N frames grabbed of M\" (videorate repeats a missed frame, so the file alone cannot show a miss). " +
             "CPU: utime+stime of the session's gst-launch-1.0 capture, Xvfb and Chromium tree plus its share of PulseAudio, in shares of one core. Memory: the same processes' PSS (and RSS) summed, peak of samples once a second.");
@@ -276,7 +276,7 @@ public static class Report
                 sb.AppendLine($"   where it goes (p50 of each over the spaced starts, from the server's log): claim {P(p => p.ClaimMs)} ms (invoked to the worker's claim of the job), " +
                     $"surface {P(p => p.SurfaceMs)} ms (a warm Xvfb + Chromium taken, or launched), " +
                     $"capture launched {P(p => p.LaunchMs)} ms (gst-launch-1.0 started), first frame {P(p => p.FrameMs)} ms (its first grabbed frame: started_time); " +
-                    $"alongside the capture's start, the page {P(p => p.PageMs)} ms after the surface (token, resize, navigate)");
+                    $"of which the page {P(p => p.PageMs)} ms after the surface (token, resize, navigate)");
             }
             sb.AppendLine("   per start (claim/surface/launched/frame ms, page): " + string.Join("; ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.Phases is { } ph
                 ? $"{F(ph.ClaimMs, "0")}/{F(ph.SurfaceMs, "0")}/{F(ph.LaunchMs, "0")}/{F(ph.FrameMs, "0")}, {F(ph.PageMs, "0")}" : "?")));

@@ -52,7 +52,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private DateTime? _gapFrom;
 
     // Where the time to the first frame went: the session began, the surface was ready, the capture launched (its
-    // first frame follows); the page opens alongside the capture's start (the recorder's token, the navigation).
+    // first frame follows); the page (the recorder's token, the navigation) opens before the launch, within "capture launched".
     private DateTime _claimedAt, _surfaceAt, _pageAt, _launchedAt;
 
     public async Task RunAsync(CancellationToken stopping)
