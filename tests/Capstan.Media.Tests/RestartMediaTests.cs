@@ -154,6 +154,11 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
             var secondRestart = await worker.Up.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken) - secondKill;
             await Task.Delay(5000, TestContext.Current.CancellationToken);
 
+            // The workers that took the recording back reused its recorder participant: one while it records, not one
+            // per restart (it is removed when the recording ends).
+            var participants = (await f.GetAsync($"/meetings/{meeting}/participants?per_page=100"))!.AsArray();
+            Assert.Single(participants, p => (p!["custom_participant_id"]?.GetValue<string>() ?? "").StartsWith("capstan-recorder-", StringComparison.Ordinal));
+
             await f.ActAsync(id, "stop");
             var done = await f.WaitStatusAsync(id, "UPLOADED", 90);
             var gaps = done["gaps"]!.AsArray().Select(g => (Start: Time(g!, "start"), End: Time(g!, "end"))).ToList();
@@ -167,10 +172,6 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
                 Assert.True(length > 0 && length <= restarts[i].TotalSeconds + 3,
                     $"gap {i + 1} is {length:0.00} s for a restart of {restarts[i].TotalSeconds:0.00} s; workers' log:\n{string.Join('\n', File.ReadAllLines(log).TakeLast(60))}");
             }
-
-            // The workers that took the recording back reused its recorder participant: one, not one per restart.
-            var participants = (await f.GetAsync($"/meetings/{meeting}/participants?per_page=100"))!.AsArray();
-            Assert.Single(participants, p => (p!["custom_participant_id"]?.GetValue<string>() ?? "").StartsWith("capstan-recorder-", StringComparison.Ordinal));
 
             var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
             try
