@@ -49,8 +49,6 @@ public sealed class StaticServer : IDisposable
         }
     }
 
-    public static int FreePort() => TestHttpServer.FreePort();
-
     public void Dispose() => _server.Dispose();
 }
 
@@ -62,8 +60,8 @@ public sealed class RtmpServer : IDisposable
 
     public RtmpServer()
     {
-        Port = StaticServer.FreePort();
-        var http = StaticServer.FreePort();
+        Port = TestHttpServer.FreePort();
+        var http = TestHttpServer.FreePort();
         Directory.CreateDirectory(Path.Combine(_dir, "logs"));
         Directory.CreateDirectory(Path.Combine(_dir, "tmp"));
         var conf = Path.Combine(_dir, "nginx.conf");
