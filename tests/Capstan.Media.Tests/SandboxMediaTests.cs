@@ -11,14 +11,8 @@ namespace Capstan.Media.Tests;
 /// own (not the browser's), with a seccomp-bpf filter (<c>Seccomp: 2</c>) and no new privileges. Not root: every
 /// process of it, the display, the capture and the sound server has real, effective, saved and file-system uid
 /// of the recorder's user (<c>capstan-recorder</c> when the tests run as root).</summary>
-public sealed class SandboxMediaTests(SandboxMediaTests.UnprivilegedFixture f) : IClassFixture<SandboxMediaTests.UnprivilegedFixture>
+public sealed class SandboxMediaTests(MediaFixture f) : IClassFixture<MediaFixture>
 {
-    /// <summary>A server whose recorder runs as <c>capstan-recorder</c> (opt-in: <c>Recorder:RunAsUser</c>).</summary>
-    public sealed class UnprivilegedFixture : MediaFixture
-    {
-        protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [new("Recorder:RunAsUser", Server.Recorder.RecorderUser.DefaultName)];
-    }
-
     [Fact]
     public async Task RecordersChromium_RunsUnprivileged_WithItsSandbox_AndStillRecords()
     {
@@ -61,12 +55,23 @@ public sealed class SandboxMediaTests(SandboxMediaTests.UnprivilegedFixture f) :
             // A clean environment: none of the server's own (this test process's) variables reach the browser.
             Assert.Null(browser.Environment("CAPSTAN_NETNS_INTERFACE"));
             Assert.Equal(Path.Combine(f.DataDir, "recorder", "home"), browser.Environment("HOME"));
+            // What root gave them: the sound server's main thread at nice -11 and its sink threads real-time (Capstan
+            // sets those), the browser's main thread at nice -8 (Chromium sets it, with the one capability it keeps).
+            if (new Proc(Environment.ProcessId).Uids[0] == 0)
+            {
+                var pulseThreads = pulse.Threads();
+                Assert.True(pulseThreads.Single(t => t.Tid == pulse.Pid).Nice == -11, $"PulseAudio runs at nice {pulseThreads.Single(t => t.Tid == pulse.Pid).Nice}");
+                Assert.True(pulseThreads.Where(t => t.Tid != pulse.Pid).All(t => t.Policy == 2), "PulseAudio's sink threads are not real-time: " + string.Join(", ", pulseThreads));
+                Assert.True(browser.Threads().Single(t => t.Tid == browser.Pid).Nice < 0, "the browser's main thread has no raised priority");
+                Assert.Equal("0000000000800000", browser.Status("CapEff"));
+            }
             var renderers = tree.Where(p => p.Flags.Contains("--type=renderer")).ToList();
             Assert.True(renderers.Count > 0, "the recorder's browser has no renderer:\n" + report);
             foreach (var renderer in renderers)
             {
                 Assert.True(renderer.Status("Seccomp") == "2", $"renderer {renderer.Pid} has no seccomp-bpf filter:\n{report}");
                 Assert.True(renderer.Status("NoNewPrivs") == "1", $"renderer {renderer.Pid} may gain privileges:\n{report}");
+                Assert.True(renderer.Status("CapEff") == "0000000000000000", $"renderer {renderer.Pid} holds capabilities {renderer.Status("CapEff")}:\n{report}");
                 Assert.True(renderer.Namespace("user") != browser.Namespace("user"), $"renderer {renderer.Pid} shares the browser's user namespace:\n{report}");
                 Assert.True(renderer.Namespace("pid") != browser.Namespace("pid"), $"renderer {renderer.Pid} shares the browser's PID namespace:\n{report}");
             }
@@ -187,6 +192,16 @@ public sealed class SandboxMediaTests(SandboxMediaTests.UnprivilegedFixture f) :
             }
             return found;
         }
+
+        /// <summary>Each thread's nice value and scheduling policy (0 normal, 2 round-robin), from its <c>stat</c>.</summary>
+        public IReadOnlyList<(int Tid, int Nice, int Policy)> Threads() =>
+            Directory.GetDirectories(Dir + "/task").Select(t =>
+            {
+                // Fields after the command name (which may hold spaces) in parentheses: nice is field 19, policy 41.
+                var after = Read(t + "/stat");
+                var fields = after[(after.LastIndexOf(')') + 2)..].Split(' ');
+                return (int.Parse(Path.GetFileName(t), CultureInfo.InvariantCulture), int.Parse(fields[16], CultureInfo.InvariantCulture), int.Parse(fields[38], CultureInfo.InvariantCulture));
+            }).ToList();
 
         public string Describe() =>
             $"{Pid} {Comm} uid {Status("Uid")} seccomp {Status("Seccomp")} nnp {Status("NoNewPrivs")} {Namespace("user")} {Namespace("pid")}: {CommandLine[..Math.Min(CommandLine.Length, 140)]}";

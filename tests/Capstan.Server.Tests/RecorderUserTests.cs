@@ -42,12 +42,26 @@ public sealed class RecorderUserTests : IDisposable
     }
 
     [Fact]
+    public void TheDefaultUser_IsCapstanRecorder_AsRoot_AndCapstansOwnOtherwise()
+    {
+        var root = ProcessUser.EffectiveUid == 0;
+        Assert.Equal(root ? RecorderUser.DefaultName : null, RecorderUser.NameFor(new RecorderOptions()));
+        Assert.Equal("someone", RecorderUser.NameFor(new RecorderOptions { RunAsUser = "someone" }));
+        if (!root)
+        {
+            // Naming Capstan's own user is no switch.
+            Assert.Null(RecorderUser.NameFor(new RecorderOptions { RunAsUser = Environment.UserName }));
+        }
+    }
+
+    [Fact]
     public void Wrap_StartsTheToolThroughSetpriv_AsTheUser_OrAsItIsForCapstansOwnUser()
     {
         var other = new ProcessUser("capstan-recorder", 999, 995, "/w/home", "/usr/bin/setpriv");
         var (file, args) = other.Wrap("/usr/bin/Xvfb", ["-displayfd", "1"]);
         Assert.Equal("/usr/bin/setpriv", file);
-        Assert.Equal(["--reuid=999", "--regid=995", "--init-groups", "--no-new-privs", "--", "/usr/bin/Xvfb", "-displayfd", "1"], args);
+        Assert.Equal(["--reuid=999", "--regid=995", "--init-groups", "--inh-caps=-all,+sys_nice", "--ambient-caps=+sys_nice", "--bounding-set=-all,+sys_nice",
+            "--no-new-privs", "--", "/usr/bin/Xvfb", "-displayfd", "1"], args);
         Assert.True(other.Switches);
 
         var self = new ProcessUser("capstan", 1000, 1000, "/w/home", setpriv: null);

@@ -6,7 +6,8 @@ namespace Capstan.Server.Processes;
 /// <summary>The user a group of child processes runs as (the recorder's display, sound server, browser and
 /// capture: <see cref="Recorder.RecorderUser"/>), and what it may reach on disk.
 /// <para>When Capstan runs as root the processes run as another, unprivileged user: each is started through
-/// <c>setpriv --reuid --regid --init-groups --no-new-privs</c> (util-linux), which execs the tool in the same
+/// <c>setpriv --reuid --regid --init-groups --no-new-privs</c> (util-linux; keeping <c>CAP_SYS_NICE</c> alone,
+/// see <see cref="KeptCapabilities"/>), which execs the tool in the same
 /// process, so its pid is the tool's own: signals, <see cref="ChildProcess.StopAsync"/> and the
 /// <see cref="ProcessLedger"/> reach it as before (root may signal any user's process). Otherwise
 /// (<see cref="Switches"/> false) they run as Capstan itself.</para>
@@ -59,7 +60,16 @@ public sealed partial class ProcessUser
     public (string FileName, IReadOnlyList<string> Arguments) Wrap(string fileName, IEnumerable<string> arguments) =>
         Setpriv is null
             ? (fileName, [.. arguments])
-            : (Setpriv, [$"--reuid={I(Uid)}", $"--regid={I(Gid)}", "--init-groups", "--no-new-privs", "--", fileName, .. arguments]);
+            : (Setpriv, [$"--reuid={I(Uid)}", $"--regid={I(Gid)}", "--init-groups", .. KeptCapabilities, "--no-new-privs", "--", fileName, .. arguments]);
+
+    /// <summary>The one capability the switched processes keep: <c>CAP_SYS_NICE</c>, as an ambient capability (the
+    /// only one in their bounding set, so nothing they exec can gain another). Chromium, started as root, gives its
+    /// display and input threads nice -8 and its audio threads real-time priority; as a user without it, those stay
+    /// at the priority of any busy process, and the sound of a recording ran ahead of its picture on busy cores.
+    /// Chromium's sandboxed processes (renderers, which run the page's code) drop every capability in their own user
+    /// namespace; what is left with it is the browser process, the display and the capture, which may then change
+    /// processes' scheduling priorities (not read or write them).</summary>
+    private static readonly string[] KeptCapabilities = ["--inh-caps=-all,+sys_nice", "--ambient-caps=+sys_nice", "--bounding-set=-all,+sys_nice"];
 
     /// <summary>Replaces <paramref name="environment"/> (a child's, inherited from Capstan) with this user's clean one.</summary>
     public void Apply(IDictionary<string, string?> environment)

@@ -18,6 +18,7 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> _keepalive = new();
     private ChildProcess? _process;
+    private bool _priorityWarned;
 
     public string RuntimeDir { get; } = runtimeDir;
 
@@ -73,6 +74,7 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
             {
                 throw new ChildProcessException("pactl", silence.ExitCode, silence.Output);
             }
+            RaisePriority();
             LogStarted(logger, _process.Id);
         }
         finally
@@ -98,7 +100,25 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
             throw new ChildProcessException("pactl", loop.ExitCode, loop.Output);
         }
         _keepalive[module] = loopModule;
+        // The new sink's thread (and the loopback's) start at the main thread's priority.
+        RaisePriority();
         return module;
+    }
+
+    /// <summary>As another user PulseAudio cannot raise its own priority (<see cref="Scheduling"/>): Capstan gives it
+    /// what it takes as root. Nothing to do when it runs as Capstan's own user (as root it raises itself).</summary>
+    private void RaisePriority()
+    {
+        if (!user.Switches || _process is not { HasExited: false } p)
+        {
+            return;
+        }
+        var failed = Scheduling.RaiseLikePulseAudio(p.Id);
+        if (failed.Count > 0 && !_priorityWarned)
+        {
+            _priorityWarned = true;
+            LogPriority(logger, string.Join(", ", failed));
+        }
     }
 
     public async Task UnloadSinkAsync(int module, CancellationToken ct)
@@ -130,6 +150,9 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
         }
         _gate.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "PulseAudio runs without its priority (recordings may lose A/V sync on busy cores): {Failures}")]
+    private static partial void LogPriority(ILogger logger, string failures);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "PulseAudio started (pid {Pid})")]
     private static partial void LogStarted(ILogger logger, int pid);

@@ -58,9 +58,8 @@ public sealed class RecorderOptions
     public int MaxCaptureRestarts { get; set; } = 3;
 
     /// <summary>The user the display, sound server, browser and capture run as (<see cref="RecorderUser"/>), with
-    /// Chromium's own sandbox on: for example <c>capstan-recorder</c> (a system user created at start when missing).
-    /// Unset: the user Capstan runs as (as root, Chromium with <c>--no-sandbox</c>: opt-in for now, see
-    /// <see cref="RecorderUser"/>). Root cannot be set.</summary>
+    /// Chromium's own sandbox on. Unset: <c>capstan-recorder</c> (a system user created at start when missing) when
+    /// Capstan runs as root, else Capstan's own user. Root cannot be set.</summary>
     public string? RunAsUser { get; set; }
 
     /// <summary>util-linux <c>setpriv</c>: starts each of those processes as <see cref="RunAsUser"/> when Capstan runs as root.</summary>

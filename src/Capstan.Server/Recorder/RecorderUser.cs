@@ -8,19 +8,29 @@ namespace Capstan.Server.Recorder;
 /// <c>--no-sandbox</c>; on Debian's Chromium that is the namespace sandbox, which needs unprivileged user
 /// namespaces: Debian's default) while it opens pages chosen by API callers.
 /// <list type="bullet">
-/// <item><c>Recorder:RunAsUser</c> unset: Capstan's own user. Choice, for now: as root that is root, and Chromium then
-/// runs with <c>--no-sandbox</c>. Measured on this 2-core machine, the switched user (below) put the sound of a
-/// recording 0.2 s ahead of its picture under load (PulseAudio and Chromium's audio lose the scheduling priority root
-/// gives them), so the switch is opt-in until that is mended.</item>
-/// <item>Set (for example <c>capstan-recorder</c>, created when it is that name and missing: <c>useradd --system
-/// --user-group</c>, no home, no login shell): that user, with Chromium's own sandbox on; another user than Capstan's
-/// own needs Capstan to run as root (<see cref="RecorderOptionsValidator"/>).</item>
+/// <item><c>Recorder:RunAsUser</c> unset: <c>capstan-recorder</c> when Capstan runs as root (created when missing:
+/// <c>useradd --system --user-group</c>, no home, no login shell), else Capstan's own user (which is not root).</item>
+/// <item>Set: that user (another user than Capstan's own needs Capstan to run as root, see
+/// <see cref="RecorderOptionsValidator"/>); root is refused.</item>
 /// </list>
+/// Either way Chromium runs with its own sandbox. The switched processes keep one capability, <c>CAP_SYS_NICE</c>
+/// (<see cref="ProcessUser"/>), and Capstan raises the sound server's priority itself (<see cref="PulseServer"/>):
+/// measured on this 2-core machine, without those the sound of a recording ran 0.2 s ahead of its picture when
+/// the cores were busy (the scheduling priority root gives PulseAudio and Chromium's audio was lost).
 /// Its <c>HOME</c> is <c>{WorkDir}/home</c>, kept across runs (GStreamer's plugin registry, built once there, takes
 /// about 1.5 s). The job runner, the join, the probes and the uploads stay Capstan's.</summary>
 public static partial class RecorderUser
 {
     public const string DefaultName = "capstan-recorder";
+
+    /// <summary>The user the recorder switches to: <c>Recorder:RunAsUser</c>, else <see cref="DefaultName"/> when
+    /// Capstan runs as root; null when the processes run as Capstan's own user.</summary>
+    public static string? NameFor(RecorderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var name = string.IsNullOrEmpty(options.RunAsUser) ? (ProcessUser.EffectiveUid == 0 ? DefaultName : null) : options.RunAsUser;
+        return name is not null && ProcessUser.EffectiveUid != 0 && name == Environment.UserName ? null : name;
+    }
 
     /// <summary>A user name useradd and setpriv take (no option, path or list syntax).</summary>
     public static bool LooksLikeUserName(string name) =>
@@ -34,9 +44,9 @@ public static partial class RecorderUser
         ArgumentNullException.ThrowIfNull(options);
         var home = Path.Combine(workDir, "home");
         var euid = ProcessUser.EffectiveUid;
-        var name = string.IsNullOrEmpty(options.RunAsUser) ? null : options.RunAsUser;
+        var name = NameFor(options);
         ProcessUser user;
-        if (name is null || (euid != 0 && name == Environment.UserName))
+        if (name is null)
         {
             user = new ProcessUser(Environment.UserName, euid, ProcessUser.EffectiveGid, home, setpriv: null);
         }

@@ -189,12 +189,12 @@ public sealed partial class RecorderWorker(
             return Path.GetFullPath(set);
         }
         var preferred = Path.GetFullPath(Path.Combine(dataDir, "recorder"));
-        if (Processes.ProcessUser.EffectiveUid != 0 || string.IsNullOrEmpty(o.RunAsUser) || o.RunAsUser is "root" || PassableByOthers(preferred))
+        if (Processes.ProcessUser.EffectiveUid != 0 || RecorderUser.NameFor(o) is null || PassableByOthers(preferred))
         {
             return preferred;
         }
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(preferred)))[..12];
-        var fallback = Path.Combine(Path.GetTempPath() == "/tmp/" ? "/var/tmp" : Path.GetTempPath(), "capstan-recorder-" + hash);
+        var fallback = Path.Combine("/var/tmp", "capstan-recorder-" + hash);
         LogWorkDirMoved(logger, preferred, fallback);
         return fallback;
     }
