@@ -44,6 +44,31 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
         return values.Average();
     }
 
+    /// <summary>The processes that have a file open whose path ends with <paramref name="pathEnd"/> (read from /proc).</summary>
+    public static IReadOnlyList<int> WritersOf(string pathEnd)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(dir + "/fd").Any(fd => new FileInfo(fd).LinkTarget is { } t && t.EndsWith(pathEnd, StringComparison.Ordinal)))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // gone, or not ours to read
+            }
+        }
+        return found;
+    }
+
     /// <summary>The RGB colour of one pixel of the frame at <paramref name="seconds"/>.</summary>
     public static async Task<(int R, int G, int B)> PixelAsync(string file, double seconds, int x, int y)
     {

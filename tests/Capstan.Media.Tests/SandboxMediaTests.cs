@@ -33,9 +33,10 @@ public sealed class SandboxMediaTests(MediaFixture f) : IClassFixture<MediaFixtu
             var expectedUid = ExpectedUid();
             Assert.NotEqual(0, expectedUid);
 
-            // The recording's capture: its gst-launch writes this recording's segment and grabs its display.
-            var capture = Proc.All().Single(p => p.Program.EndsWith("gst-launch-1.0", StringComparison.Ordinal) && p.CommandLine.Contains(id, StringComparison.Ordinal));
-            var display = capture.Args.Single(a => a.StartsWith("display-name=:", StringComparison.Ordinal))["display-name=".Length..];
+            // The recording's capture: the process that writes this recording's segment (the surface's warm capture
+            // host, or a gst-launch-1.0), on its display.
+            var capture = Proc.All().Single(p => p.HoldsFile(f => f.Contains(id, StringComparison.Ordinal) && f.EndsWith(".mkv", StringComparison.Ordinal)));
+            var display = capture.Environment("DISPLAY") ?? capture.Args.Single(a => a.StartsWith("display-name=:", StringComparison.Ordinal))["display-name=".Length..];
             // The display's server: the Xvfb that holds the socket bound to it (in this network namespace).
             var sockets = File.ReadLines("/proc/self/net/unix").Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 .Where(c => c.Length >= 8 && c[7].EndsWith("/tmp/.X11-unix/X" + display[1..], StringComparison.Ordinal)).Select(c => "socket:[" + c[6] + "]").ToHashSet();
@@ -170,6 +171,18 @@ public sealed class SandboxMediaTests(MediaFixture f) : IClassFixture<MediaFixtu
             try
             {
                 return Directory.EnumerateFileSystemEntries(Dir + "/fd").Any(fd => new FileInfo(fd).LinkTarget is { } t && sockets.Contains(t));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+        }
+
+        public bool HoldsFile(Func<string, bool> match)
+        {
+            try
+            {
+                return Directory.EnumerateFileSystemEntries(Dir + "/fd").Any(fd => new FileInfo(fd).LinkTarget is { } t && match(t));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -76,6 +76,63 @@ public sealed class GstTests : IDisposable
         Assert.InRange(pts[29], 966_000_000, 967_000_000);
     }
 
+    /// <summary>The warm capture host (<c>capture-host</c>, the server's own executable): warm first, then the one
+    /// pipeline it is given (gst-launch words; a path with a space stays one word), each frame as a grab line after
+    /// its wall-clock instant, and SIGINT finishes the file.</summary>
+    [Fact]
+    public async Task CaptureHost_WarmsFirst_PlaysThePipelineItIsGiven_AndFinishesTheFileOnSigint()
+    {
+        var folder = Path.Combine(_dir, "with space");
+        Directory.CreateDirectory(folder);
+        var file = Path.Combine(folder, "seg.mkv");
+        var psi = new ProcessStartInfo(Server.Recorder.NativeComposite.DefaultHostPath(), [Server.Media.Capture.CaptureHost.Command])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var host = Process.Start(psi)!;
+        try
+        {
+            var ct = TestContext.Current.CancellationToken;
+            Assert.Equal("warm", await host.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(30), ct));
+            string[] words = ["-e", "-v", "videotestsrc", "is-live=true", "!", "video/x-raw,width=320,height=180,framerate=30/1", "!", "identity", "name=grab", "silent=false", "!",
+                "x264enc", "speed-preset=ultrafast", "tune=zerolatency", "!", "h264parse", "!", "matroskamux", "!", "filesink", $"location={file}"];
+            var asked = DateTime.UtcNow;
+            await host.StandardInput.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(words).AsMemory(), ct);
+            await host.StandardInput.FlushAsync(ct);
+            var (grabs, seen) = (0, new List<DateTime>());
+            while (grabs < 15 && await host.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(20), ct) is { } line)
+            {
+                if (Server.Recorder.MediaArgs.GrabbedAtLine(line, out var at, out _))
+                {
+                    seen.Add(at);
+                }
+                else if (Server.Recorder.MediaArgs.GrabLine(line, out _))
+                {
+                    grabs++;
+                }
+            }
+            Assert.Equal(15, grabs);
+            Assert.Equal(15, seen.Count);
+            Assert.InRange((seen[0] - asked).TotalSeconds, 0, 5);
+            using (var kill = Process.Start("kill", ["-INT", host.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync(ct);
+            }
+            await host.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(15), ct);
+            Assert.Equal(0, host.ExitCode);
+            Assert.Contains("codec_name=h264|width=320|height=180", await ProbeAsync(file), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!host.HasExited)
+            {
+                host.Kill();
+            }
+        }
+    }
+
     [Fact]
     public void Launch_BadDescription_ThrowsWithGStreamersMessage()
     {

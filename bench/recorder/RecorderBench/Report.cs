@@ -160,7 +160,7 @@ public static class Report
             "Latency: started_time - invoked_time from the API; its breakdown from the server's log line \"Recording started: first frame ... (claimed, surface, capture launched, first frame; the page, a part of capture launched)\". " +
             "Sound - picture: tone onset minus flash onset (negative: the sound leads) in the long recording of the flash+beep page (tests/Shared/AvSync.cs), its first and last seconds cut with ffmpeg -c copy. " +
             "Frames: in the file, ffprobe -count_frames / (duration x fps); grabbed, the server's \"Segment ...: N frames grabbed of M\" (videorate repeats a missed frame, so the file alone cannot show a miss). " +
-            "CPU: utime+stime of the session's gst-launch-1.0 capture, Xvfb and Chromium tree plus its share of PulseAudio, in shares of one core. Memory: the same processes' PSS (and RSS) summed, peak of samples once a second.");
+            "CPU: utime+stime of the session's capture (its warm capture host or gst-launch-1.0), Xvfb and Chromium tree plus its share of PulseAudio, in shares of one core. Memory: the same processes' PSS (and RSS) summed, peak of samples once a second.");
         if (r.Track.Count > 0)
         {
             sb.AppendLine("Track recording has no targets: its ratios are Janus CPU with / without the recording, and stop to UPLOADED / the recorded length.");
@@ -179,9 +179,9 @@ public static class Report
         {
             sb.AppendLine();
             sb.AppendLine("== CPU (shares of one core) and memory per session");
-            sb.Append(Table(["recording", "window s", "session", "gst-launch-1.0", "Xvfb", "Chromium (procs)", "PulseAudio", "PSS MiB", "RSS MiB", "capture RSS MiB", "grabbed %", "file frames %", "server", "participants", "machine", "others", "load"], cpuRows, 1));
-            sb.AppendLine($"session = gst-launch-1.0 + Xvfb + Chromium + PulseAudio (the worker's one PulseAudio, divided among the recordings running). server, participants (their Chromium), machine (every process on the {Environment.ProcessorCount} cores, anyone's) and others (machine minus everything this benchmark started: other people's work) are context, not part of the session. " +
-                "PSS / RSS MiB: peak of the sum over the session's processes (PulseAudio's share included) of Pss (smaps_rollup) and of VmRSS; capture RSS: the gst-launch-1.0 alone (raw frames wait in its queue when the encoder falls behind). " +
+            sb.Append(Table(["recording", "window s", "session", "capture", "Xvfb", "Chromium (procs)", "PulseAudio", "PSS MiB", "RSS MiB", "capture RSS MiB", "grabbed %", "file frames %", "server", "participants", "machine", "others", "load"], cpuRows, 1));
+            sb.AppendLine($"session = capture + Xvfb + Chromium + PulseAudio (the worker's one PulseAudio, divided among the recordings running). server, participants (their Chromium), machine (every process on the {Environment.ProcessorCount} cores, anyone's) and others (machine minus everything this benchmark started: other people's work) are context, not part of the session. " +
+                "PSS / RSS MiB: peak of the sum over the session's processes (PulseAudio's share included) of Pss (smaps_rollup) and of VmRSS; capture RSS: the capture process alone (raw frames wait in its queue when the encoder falls behind). " +
                 "grabbed %: frames the capture grabbed / frames its segments' spans call for (the server's Segment log lines, the whole recording). " +
                 $"file frames %: frames in the delivered file (ffprobe -count_frames; -count_packets for the long one) / (frame rate x video duration). Both must be >= {Bench.FrameCheckPercent}%.");
         }
@@ -275,7 +275,7 @@ public static class Report
                 string P(Func<StartPhases, double> f) => F(Percentile(phases.Select(f), 0.5), "0");
                 sb.AppendLine($"   where it goes (p50 of each over the spaced starts, from the server's log): claim {P(p => p.ClaimMs)} ms (invoked to the worker's claim of the job), " +
                     $"surface {P(p => p.SurfaceMs)} ms (a warm Xvfb + Chromium taken, or launched), " +
-                    $"capture launched {P(p => p.LaunchMs)} ms (gst-launch-1.0 started), first frame {P(p => p.FrameMs)} ms (its first grabbed frame: started_time); " +
+                    $"capture launched {P(p => p.LaunchMs)} ms (the capture asked for: its warm host given the pipeline, or gst-launch-1.0 started), first frame {P(p => p.FrameMs)} ms (its first grabbed frame: started_time); " +
                     $"of which the page {P(p => p.PageMs)} ms after the surface (token, resize, navigate)");
             }
             sb.AppendLine("   per start (claim/surface/launched/frame ms, page): " + string.Join("; ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.Phases is { } ph

@@ -213,7 +213,7 @@ public static class Scenarios
         var meter = new SessionMeter(b.Server, [started.Id]);
         var window = await meter.RunAsync(s.CpuWindow, ct);
         var session = window.Sessions[started.Id];
-        Console.WriteLine($"   session {Bench.F(session.Total)} core ({SessionProcesses.CaptureComm} {Bench.F(session.Capture)}, Xvfb {Bench.F(session.Xvfb)}, Chromium {Bench.F(session.Chromium)} in {session.ChromiumProcesses} processes, " +
+        Console.WriteLine($"   session {Bench.F(session.Total)} core (capture {Bench.F(session.Capture)}, Xvfb {Bench.F(session.Xvfb)}, Chromium {Bench.F(session.Chromium)} in {session.ChromiumProcesses} processes, " +
             $"PulseAudio {Bench.F(session.PulseShare)}); server {Bench.F(window.Server)}, participants {Bench.F(window.Participants)}, machine {Bench.F(window.Machine)} of {Environment.ProcessorCount} cores (others' processes {Bench.F(window.Others)}), load {Bench.F(window.Load)}");
         Console.WriteLine("   " + MemoryText(session));
         foreach (var m in meter.Missing)
@@ -467,7 +467,7 @@ public static class Scenarios
 
     /// <summary>Peak memory of a session (sums over its processes, sampled once a second).</summary>
     private static string MemoryText(SessionCpu c) =>
-        $"memory peak PSS {Bench.F(c.PeakPssMb, "0")} MiB (RSS sum {Bench.F(c.PeakRssMb, "0")}; {SessionProcesses.CaptureComm} RSS {Bench.F(c.CapturePeakRssMb, "0")} MiB)";
+        $"memory peak PSS {Bench.F(c.PeakPssMb, "0")} MiB (RSS sum {Bench.F(c.PeakRssMb, "0")}; capture RSS {Bench.F(c.CapturePeakRssMb, "0")} MiB)";
 
     private static void WarnCapture(CaptureLog log)
     {

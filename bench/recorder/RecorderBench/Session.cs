@@ -4,15 +4,16 @@ using System.Globalization;
 namespace Capstan.Bench.Recorder;
 
 /// <summary>The processes of one recording session, found by walking /proc from the server: its capture (the
-/// gst-launch-1.0 writing <c>recorder/{id}/seg_*</c>), the Xvfb of the display that capture grabs
-/// (<c>ximagesrc display-name=:N</c>), the Chromium child of the server started with <c>DISPLAY=:{N}</c> and all its
+/// process writing <c>recorder/{id}/seg_*</c>: the surface's warm capture host, <c>Capstan.Server capture-host</c>, or a
+/// gst-launch-1.0), the Xvfb of the display that capture grabs (its <c>DISPLAY</c>, or <c>ximagesrc display-name=:N</c>), the Chromium child of the server started with <c>DISPLAY=:{N}</c> and all its
 /// descendants (renderers, GPU, utility processes). The Xvfb is the one holding a socket of <c>/tmp/.X11-unix/X{N}</c>
 /// (abstract or not, from <c>/proc/self/net/unix</c> of this network namespace), or else the pid in
 /// <c>/tmp/.X{N}-lock</c>. PulseAudio is one process for the whole worker: a session is given its share.</summary>
 public sealed record SessionProcesses(int? Display, List<ProcStat> Capture, List<ProcStat> Xvfb, List<ProcStat> Chromium)
 {
-    /// <summary>The capture's process name (<c>comm</c>).</summary>
-    public const string CaptureComm = "gst-launch-1.0";
+    /// <summary>The capture's process names (<c>comm</c>): gst-launch-1.0, or the warm capture host (the server's
+    /// own executable, its name cut to 15 characters).</summary>
+    public static readonly string[] CaptureComms = ["gst-launch-1.0", "Capstan.Server"];
 
     public bool Complete => Display is not null && Capture.Count > 0 && Xvfb.Count > 0 && Chromium.Count > 0;
 
@@ -23,10 +24,15 @@ public sealed record SessionProcesses(int? Display, List<ProcStat> Capture, List
         ArgumentNullException.ThrowIfNull(all);
         var tree = Proc.Descendants(all, serverPid);
         var marker = "/" + recordingId + "/seg_";
-        var capture = tree.Where(p => p.Comm == CaptureComm && Proc.Cmdline(p.Pid).Any(a => a.Contains(marker, StringComparison.Ordinal))).ToList();
+        var capture = tree.Where(p => CaptureComms.Contains(p.Comm)
+            && (Proc.Cmdline(p.Pid).Any(a => a.Contains(marker, StringComparison.Ordinal)) || HoldsPath(p.Pid, marker))).ToList();
         int? display = null;
         foreach (var c in capture)
         {
+            if (Proc.EnvironmentVariable(c.Pid, "DISPLAY") is [':', .. var env] && int.TryParse(env, NumberStyles.None, CultureInfo.InvariantCulture, out var fromEnv))
+            {
+                display = fromEnv;
+            }
             foreach (var a in Proc.Cmdline(c.Pid))
             {
                 // "display-name=:N" (ximagesrc)
@@ -79,6 +85,19 @@ public sealed record SessionProcesses(int? Display, List<ProcStat> Capture, List
             // no /proc/net/unix: the lock file is the fallback
         }
         return inodes;
+    }
+
+    /// <summary>Whether the process has a file open whose path contains <paramref name="marker"/>.</summary>
+    private static bool HoldsPath(int pid, string marker)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Any(fd => new FileInfo(fd).LinkTarget is { } t && t.Contains(marker, StringComparison.Ordinal));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private static bool HoldsAny(int pid, HashSet<string> sockets)
@@ -189,7 +208,7 @@ public sealed class SessionMeter
             var s = SessionProcesses.Find(all, _server.Pid, id);
             if (first && !s.Complete)
             {
-                Missing.Add($"{id[..8]}: {(s.Capture.Count == 0 ? SessionProcesses.CaptureComm + " " : "")}{(s.Xvfb.Count == 0 ? "Xvfb " : "")}{(s.Chromium.Count == 0 ? "Chromium" : "")}".Trim());
+                Missing.Add($"{id[..8]}: {(s.Capture.Count == 0 ? "capture " : "")}{(s.Xvfb.Count == 0 ? "Xvfb " : "")}{(s.Chromium.Count == 0 ? "Chromium" : "")}".Trim());
             }
             // The capture queues raw frames when its encoder falls behind: its memory shows it. The whole session's
             // memory is the capture, Xvfb, the Chromium tree and this recording's share of PulseAudio.

@@ -26,6 +26,11 @@ public static class CapstanCommands
         {
             return Media.Compositor.CompositorHost.Run(args[1..]);
         }
+        // Hidden: the child process that holds a capture pipeline ready (Media/Capture/CaptureHost.cs).
+        if (args.Length > 0 && args[0] == Media.Capture.CaptureHost.Command)
+        {
+            return Media.Capture.CaptureHost.Run(args[1..]);
+        }
         var (command, settings, rest) = Parse(args);
         switch (command)
         {

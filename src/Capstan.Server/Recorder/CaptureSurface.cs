@@ -12,8 +12,9 @@ namespace Capstan.Server.Recorder;
 /// The surface's folder is Capstan's (the logs are written there); the browser profile inside it is the user's.</para></summary>
 public sealed class CaptureSurface : IAsyncDisposable
 {
-    private CaptureSurface(string dir, string sink, int sinkModule, int display, ChildProcess xvfb, ChildProcess chromium, Cdp cdp, PulseServer pulse)
+    private CaptureSurface(string dir, string sink, int sinkModule, int display, ChildProcess xvfb, ChildProcess chromium, Cdp cdp, PulseServer pulse, WarmCapture? capture)
     {
+        _capture = capture;
         Dir = dir;
         Sink = sink;
         SinkModule = sinkModule;
@@ -25,6 +26,7 @@ public sealed class CaptureSurface : IAsyncDisposable
     }
 
     private readonly PulseServer _pulse;
+    private WarmCapture? _capture;
 
     public string Dir { get; }
 
@@ -93,7 +95,11 @@ public sealed class CaptureSurface : IAsyncDisposable
                 throw new ChildProcessException("chromium", await chromium.Exited, chromium.Tail());
             }
             var cdp = await connect;
-            return new CaptureSurface(dir, sink, sinkModule, display, xvfb, chromium, cdp, pulse);
+            // Its capture, held ready (Recorder:WarmCapture): it warms while the surface waits for a recording.
+            var capture = o.WarmCapture
+                ? WarmCapture.Start(o.CompositorHost ?? NativeComposite.DefaultHostPath(), Path.Combine(dir, "capture-host.log"), env, ledger, user)
+                : null;
+            return new CaptureSurface(dir, sink, sinkModule, display, xvfb, chromium, cdp, pulse, capture);
         }
         catch
         {
@@ -110,6 +116,18 @@ public sealed class CaptureSurface : IAsyncDisposable
         }
     }
 
+    /// <summary>The surface's capture host if it is warm (the caller owns it from then on), else null: the caller
+    /// starts a <c>gst-launch-1.0</c> instead. Taken once; later segments of the recording start their own.</summary>
+    public WarmCapture? TakeCapture()
+    {
+        if (_capture is not { Ready: true } ready)
+        {
+            return null;
+        }
+        _capture = null;
+        return ready;
+    }
+
     /// <summary>Sizes the window to the recording and loads <paramref name="url"/>.</summary>
     public async Task ShowAsync(string url, int width, int height, CancellationToken ct)
     {
@@ -124,6 +142,10 @@ public sealed class CaptureSurface : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_capture is not null)
+        {
+            await _capture.DisposeAsync();
+        }
         await Cdp.DisposeAsync();
         await Chromium.StopAsync(TimeSpan.FromSeconds(3));
         await Chromium.DisposeAsync();

@@ -179,7 +179,34 @@ public static class MediaArgs
     }
 
     /// <summary>A lines of the capture's stdout that need not go to its log (one per grabbed frame).</summary>
-    public static bool IsGrabLine(string line) => line is not null && line.Contains("GstIdentity:grab: last-message", StringComparison.Ordinal);
+    /// <summary>The grab line gst-launch prints for a frame stamped <paramref name="ptsNs"/> (ns), as the hosts that
+    /// run a pipeline in-process (<see cref="Media.Capture.CaptureHost"/>, <see cref="Media.Compositor.CompositorHost"/>)
+    /// print it too: one parser (<see cref="GrabLine"/>) for all of them.</summary>
+    public static string FormatGrabLine(long ptsNs)
+    {
+        var s = ptsNs / 1_000_000_000;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"/GstPipeline:pipeline0/GstIdentity:grab: last-message = chain   ******* (grab:sink) (0 bytes, dts: none, pts: {s / 3600}:{s / 60 % 60:D2}:{s % 60:D2}.{ptsNs % 1_000_000_000:D9}, flags: 00000000 ) 0x0");
+    }
+
+    /// <summary>The line an in-process host prints before a frame's grab line: the wall-clock instant (UTC ticks)
+    /// it saw the frame stamped <paramref name="ptsNs"/> at.</summary>
+    public static string FormatGrabbedAt(DateTime utc, long ptsNs) =>
+        string.Create(CultureInfo.InvariantCulture, $"grabbed-at {utc.Ticks} {ptsNs}");
+
+    public static bool GrabbedAtLine(string line, out DateTime utc, out double seconds)
+    {
+        (utc, seconds) = (default, 0);
+        if (line is null || !line.StartsWith("grabbed-at ", StringComparison.Ordinal) || line.Split(' ') is not [_, var t, var p]
+            || !long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ticks) || !long.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pts))
+        {
+            return false;
+        }
+        (utc, seconds) = (new DateTime(ticks, DateTimeKind.Utc), pts / 1e9);
+        return true;
+    }
+
+    public static bool IsGrabLine(string line) => line is not null && (line.Contains("GstIdentity:grab: last-message", StringComparison.Ordinal) || line.StartsWith("grabbed-at ", StringComparison.Ordinal));
 
     // gst-launch parses its arguments again: a value with spaces or quotes is quoted.
     private static string Quote(string value) =>

@@ -14,9 +14,14 @@ public sealed class RecorderOptions
     /// <see cref="NativeComposite"/>). A custom <c>url</c> always uses the browser.</summary>
     public string Compositor { get; set; } = BrowserCompositor;
 
-    /// <summary>The executable that hosts a native composite pipeline (<c>compositor-host</c>); by default the
-    /// server's own.</summary>
+    /// <summary>The executable that hosts the in-process pipelines (<c>compositor-host</c>, <c>capture-host</c>); by
+    /// default the server's own.</summary>
     public string? CompositorHost { get; set; }
+
+    /// <summary>Each warm slot holds its capture ready (<see cref="Recorder.WarmCapture"/>: GStreamer loaded, waiting for
+    /// the recording's pipeline), so the first frame follows the start by tens of milliseconds; off: every capture
+    /// is a <c>gst-launch-1.0</c> started when it is needed.</summary>
+    public bool WarmCapture { get; set; } = true;
 
     /// <summary>Host the worker inside <c>capstan serve</c> (the single-machine default).</summary>
     public bool Enabled { get; set; } = true;

@@ -55,6 +55,9 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     // first frame follows); the page (the recorder's token, the navigation) opens before the launch, within "capture launched".
     private DateTime _claimedAt, _surfaceAt, _pageAt, _launchedAt;
 
+    // What runs the current segment's capture: the surface's warm capture host, gst-launch, or the native compositor.
+    private string _captureBy = "gst-launch";
+
     public async Task RunAsync(CancellationToken stopping)
     {
         Directory.CreateDirectory(_dir);
@@ -203,7 +206,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             _started = true;
             await UpdateRecordingAsync((r, l, c) => l.MarkStartedAsync(r, first, c), ct);
             LogStarted(ctx.Logger, Ms(first - _recording.InvokedTime), Ms(_claimedAt - _recording.InvokedTime), Ms(_surfaceAt - _claimedAt),
-                Ms(_launchedAt - _surfaceAt), Ms(first - _launchedAt), Ms(_pageAt - _surfaceAt));
+                Ms(_launchedAt - _surfaceAt), Ms(first - _launchedAt), Ms(_pageAt - _surfaceAt), _captureBy);
         }
         if (_gapFrom is { } from)
         {
@@ -300,6 +303,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         if (_native is not null)
         {
             _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
+            _captureBy = "native compositor";
             _capture = _native.StartSegment(new Media.Compositor.CompositorSpec(_config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
                 MediaArgs.Channels(_config), output, WatermarkFile: _watermark, WatermarkPosition: _config.Watermark?.Position,
                 WatermarkWidth: _config.Watermark?.Size?.Width ?? 120, WatermarkHeight: _config.Watermark?.Size?.Height ?? 60), Path.Combine(_dir, "capture.log"), seg.OnLine);
@@ -314,8 +318,13 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _rtmpPort);
         ctx.User.CreateOwnedFile(output);
         _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
-        _capture = ctx.Ledger.Track(ChildProcess.Start("gst-launch", ctx.Options.GstLaunch, MediaArgs.Capture(spec), Path.Combine(_dir, "capture.log"),
-            ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l), runAs: ctx.User));
+        // The surface's warm capture host when it has one ready (the first segment), else gst-launch: one pipeline.
+        var warm = surface.TakeCapture();
+        _captureBy = warm is null ? "gst-launch" : "warm host";
+        _capture = warm is not null
+            ? warm.Begin(MediaArgs.Capture(spec), seg.OnLine)
+            : ctx.Ledger.Track(ChildProcess.Start("gst-launch", ctx.Options.GstLaunch, MediaArgs.Capture(spec), Path.Combine(_dir, "capture.log"),
+                ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l), runAs: ctx.User));
         _current = seg;
         _segments.Add(output);
         await StartRtmpAsync();
@@ -832,6 +841,18 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         public void OnLine(string line)
         {
             var now = time.GetUtcNow().UtcDateTime;
+            if (MediaArgs.GrabbedAtLine(line, out var at, out var pts))
+            {
+                // The host's own instant for the frame (its grab line follows): a bound the arrival cannot beat.
+                lock (_gate)
+                {
+                    if (_origin is null || at.AddSeconds(-pts) < _origin)
+                    {
+                        _origin = at.AddSeconds(-pts);
+                    }
+                }
+                return;
+            }
             if (!MediaArgs.GrabLine(line, out var t))
             {
                 return;
@@ -864,8 +885,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     private static long Ms(TimeSpan t) => (long)Math.Round(t.TotalMilliseconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame {LatencyMs} ms after invoke (claimed +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface)")]
-    private static partial void LogStarted(ILogger logger, long latencyMs, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame {LatencyMs} ms after invoke (claimed +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface; capture by {Capture})")]
+    private static partial void LogStarted(ILogger logger, long latencyMs, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs, string capture);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Capture restart {Count}: {What} died")]
     private static partial void LogRestart(ILogger logger, int count, string what);

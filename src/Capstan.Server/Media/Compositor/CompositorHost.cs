@@ -54,7 +54,7 @@ public static class CompositorHost
             {
                 if (pts >= 0)
                 {
-                    Say("/GstPipeline:pipeline0/GstIdentity:grab: last-message = chain   ******* (grab:sink) (0 bytes, dts: none, pts: " + Clock(pts) + ", flags: 00000000 ) 0x0");
+                    Say(Recorder.MediaArgs.FormatGrabLine(pts));
                 }
             });
         }
@@ -220,11 +220,4 @@ public static class CompositorHost
     }
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>A time in ns as GStreamer prints it: h:mm:ss.nnnnnnnnn.</summary>
-    public static string Clock(long ns)
-    {
-        var s = ns / 1_000_000_000;
-        return string.Create(CultureInfo.InvariantCulture, $"{s / 3600}:{s / 60 % 60:D2}:{s % 60:D2}.{ns % 1_000_000_000:D9}");
-    }
 }

@@ -69,6 +69,26 @@ public static class GstLib
             _ready = true;
         }
     }
+
+    /// <summary>Loads the plugins of these element factories now (by making one element of each and dropping it),
+    /// so that a pipeline built later does not wait for them. Returns the factories that could not be made.</summary>
+    public static IReadOnlyList<string> Preload(IEnumerable<string> factories)
+    {
+        ArgumentNullException.ThrowIfNull(factories);
+        Init();
+        var missing = new List<string>();
+        foreach (var f in factories)
+        {
+            var e = gst_element_factory_make(f, null);
+            if (e == IntPtr.Zero)
+            {
+                missing.Add(f);
+                continue;
+            }
+            gst_object_unref(gst_object_ref_sink(e));
+        }
+        return missing;
+    }
 }
 
 /// <summary>A GstElement (a pipeline or a bin too) we hold a reference on.</summary>
@@ -94,6 +114,42 @@ public class GstElement : IDisposable
             throw new GstException("bad pipeline: " + TakeError(error));
         }
         return new GstElement(gst_object_ref_sink(p));
+    }
+
+    /// <summary>A pipeline from gst-launch's arguments, each one word as gst-launch takes them (the same parse:
+    /// <c>gst_parse_launchv</c>, which escapes the spaces a word holds outside quotes).</summary>
+    public static GstElement LaunchV(IReadOnlyList<string> words)
+    {
+        ArgumentNullException.ThrowIfNull(words);
+        GstLib.Init();
+        var strings = words.Select(Marshal.StringToCoTaskMemUTF8).ToArray();
+        var argv = Marshal.AllocHGlobal(IntPtr.Size * (strings.Length + 1));
+        try
+        {
+            for (var i = 0; i < strings.Length; i++)
+            {
+                Marshal.WriteIntPtr(argv, i * IntPtr.Size, strings[i]);
+            }
+            Marshal.WriteIntPtr(argv, strings.Length * IntPtr.Size, IntPtr.Zero);
+            var p = gst_parse_launchv(argv, out var error);
+            if (error != IntPtr.Zero)
+            {
+                if (p != IntPtr.Zero)
+                {
+                    gst_object_unref(gst_object_ref_sink(p));
+                }
+                throw new GstException("bad pipeline: " + TakeError(error));
+            }
+            return new GstElement(gst_object_ref_sink(p));
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(argv);
+            foreach (var s in strings)
+            {
+                Marshal.FreeCoTaskMem(s);
+            }
+        }
     }
 
     /// <summary>A bin from a description. With <paramref name="ghostUnlinkedPads"/> its unlinked pads are ghosted

@@ -26,6 +26,12 @@ internal static unsafe partial class GstNative
     [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial IntPtr gst_parse_launch(string description, out IntPtr error);
 
+    [LibraryImport(Gst)]
+    internal static partial IntPtr gst_parse_launchv(IntPtr argv, out IntPtr error);
+
+    [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial IntPtr gst_element_factory_make(string factory, string? name);
+
     [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial IntPtr gst_parse_bin_from_description(string description, int ghostUnlinkedPads, out IntPtr error);
 

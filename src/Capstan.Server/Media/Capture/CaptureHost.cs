@@ -1,0 +1,174 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Capstan.Server.Media.Gst;
+
+namespace Capstan.Server.Media.Capture;
+
+/// <summary>A capture pipeline held ready (<c>Capstan.Server capture-host</c>, a hidden subcommand): the child
+/// process a warm capture surface keeps beside its display and browser (<see cref="Recorder.WarmCapture"/>), so that
+/// a recording's capture starts as soon as it is asked for.
+/// <para>Measured on this 2-core machine, <c>gst-launch-1.0</c> took 170-200 ms from its start to its first grabbed
+/// frame on a quiet machine (loading the libraries and plugins, parsing), and 0.5-0.8 s while a recording's page loads
+/// beside it; the host has done that before the recording: it initialises GStreamer, loads the plugins of every
+/// element a capture may use (<see cref="Elements"/>), says <c>warm</c>, and waits.</para>
+/// <para>Then, on stdin, one line: the capture's gst-launch arguments as a JSON array of strings
+/// (<see cref="Recorder.MediaArgs.Capture"/>; gst-launch's own options, the leading words that start with <c>-</c>,
+/// are skipped). It builds that pipeline with gst-launch's parser and plays it: the same pipeline, so the file's
+/// first frame is the first frame grabbed after the request. Each grabbed frame is printed as gst-launch's
+/// <c>-v</c> prints it (<see cref="Recorder.MediaArgs.FormatGrabLine"/>), so one parser follows both, after a line
+/// with the wall-clock instant the host saw it at (<see cref="Recorder.MediaArgs.FormatGrabbedAt"/>).</para>
+/// <para>SIGINT, SIGTERM or the end of stdin end it: before the pipeline, at once (exit 0); after, end-of-stream,
+/// waited for on the bus (10 s at most) so that the file is finished, as <c>gst-launch -e</c> does (exit 0). A
+/// pipeline error prints <c>error TEXT</c> and exits 1.</para></summary>
+public static class CaptureHost
+{
+    public const string Command = "capture-host";
+
+    /// <summary>Every element <see cref="Recorder.MediaArgs.Capture"/> may put in a pipeline.</summary>
+    public static readonly IReadOnlyList<string> Elements =
+    [
+        "ximagesrc", "identity", "queue", "videoconvert", "videorate", "gdkpixbufoverlay", "x264enc", "h264parse", "vp8enc", "vp9enc",
+        "tee", "pulsesrc", "audioconvert", "avenc_aac", "aacparse", "vorbisenc", "lamemp3enc", "mpegaudioparse", "mpegtsmux", "udpsink",
+        "matroskamux", "filesink", "capsfilter",
+    ];
+
+    /// <summary>Runs once, before <c>warm</c>, what the request will run (the JSON read, the parser, a probe, a
+    /// grab line), so that none of it is compiled on the way to the first frame: measured, that first use cost
+    /// about 70 ms.</summary>
+    private static void WarmUp()
+    {
+        var words = JsonSerializer.Deserialize<string[]>("[\"fakesrc\",\"num-buffers=1\",\"!\",\"identity\",\"name=grab\",\"!\",\"fakesink\"]")!;
+        using var p = GstElement.LaunchV(words);
+        using (var grab = p.Get("grab"))
+        {
+            grab.Set("silent", "true");
+            using var pad = grab.StaticPad("src");
+            pad.OnBuffer(_ => { });
+        }
+        using var bus = p.Bus();
+        p.SetState(GstState.Playing);
+        bus.Pop(TimeSpan.FromSeconds(2), GstMessageKind.Eos | GstMessageKind.Error);
+        p.SetState(GstState.Null);
+        _ = Recorder.MediaArgs.FormatGrabLine(1);
+    }
+
+    public static int Run(string[] args)
+    {
+        _ = args;
+        var output = Console.Out;
+        var gate = new Lock();
+        void Say(string line)
+        {
+            lock (gate)
+            {
+                output.WriteLine(line);
+                output.Flush();
+            }
+        }
+
+        var stop = new ManualResetEventSlim();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = true;
+            stop.Set();
+        });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stop.Set();
+        });
+
+        var missing = GstLib.Preload(Elements);
+        if (missing.Count > 0)
+        {
+            Console.Error.WriteLine("warning: no element " + string.Join(", ", missing));
+        }
+        WarmUp();
+        Say("warm");
+
+        // The one request, read on a thread of its own so that a signal still ends the wait.
+        string? request = null;
+        var received = new ManualResetEventSlim();
+        var reader = new Thread(() =>
+        {
+            request = Console.In.ReadLine();
+            received.Set();
+            // The end of stdin after the request also ends the capture.
+            while (Console.In.ReadLine() is not null)
+            {
+            }
+            stop.Set();
+        })
+        { IsBackground = true, Name = "stdin" };
+        reader.Start();
+        WaitHandle.WaitAny([received.WaitHandle, stop.WaitHandle]);
+        if (stop.IsSet || request is null)
+        {
+            return 0;
+        }
+
+        GstElement pipeline;
+        try
+        {
+            var words = JsonSerializer.Deserialize<string[]>(request) ?? throw new GstException("no pipeline");
+            pipeline = GstElement.LaunchV([.. words.SkipWhile(w => w.StartsWith('-'))]);
+        }
+        catch (Exception e) when (e is GstException or JsonException)
+        {
+            Say("error " + e.Message);
+            return 1;
+        }
+        using (pipeline)
+        {
+            using (var grab = pipeline.Get("grab"))
+            {
+                // The frame's time is taken from a probe; identity's own message per buffer is not needed.
+                grab.Set("silent", "true");
+                using var pad = grab.StaticPad("src");
+                pad.OnBuffer(pts =>
+                {
+                    if (pts >= 0)
+                    {
+                        // The wall-clock instant of the grab, taken here, ahead of its line: the reader's own arrival
+                        // time can only be later (a busy reader makes the recording's start look late).
+                        Say(Recorder.MediaArgs.FormatGrabbedAt(DateTime.UtcNow, pts));
+                        Say(Recorder.MediaArgs.FormatGrabLine(pts));
+                    }
+                });
+            }
+            using var bus = pipeline.Bus();
+            pipeline.SetState(GstState.Playing);
+            while (!stop.IsSet)
+            {
+                if (bus.Pop(TimeSpan.FromMilliseconds(100)) is not { } m)
+                {
+                    continue;
+                }
+                switch (m.Kind)
+                {
+                    case GstMessageKind.Error:
+                        Say($"error {m.Source}: {m.Text}");
+                        pipeline.SetState(GstState.Null);
+                        return 1;
+                    case GstMessageKind.Warning:
+                        Console.Error.WriteLine($"warning {m.Source}: {m.Text}");
+                        break;
+                    case GstMessageKind.Eos:
+                        pipeline.SetState(GstState.Null);
+                        return 0;
+                }
+            }
+            pipeline.SendEos();
+            var deadline = Environment.TickCount64 + 10_000;
+            while (Environment.TickCount64 < deadline)
+            {
+                if (bus.Pop(TimeSpan.FromMilliseconds(100)) is { Kind: GstMessageKind.Eos or GstMessageKind.Error })
+                {
+                    break;
+                }
+            }
+            pipeline.SetState(GstState.Null);
+            return 0;
+        }
+    }
+}
