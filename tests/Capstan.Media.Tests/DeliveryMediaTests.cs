@@ -57,7 +57,7 @@ public sealed class DeliveryMediaTests(DeliveryFixture f) : IClassFixture<Delive
         var meeting = await f.NewMeetingAsync(new { title = "Delivered" });
         var p = await f.AddParticipantAsync(meeting, "Alice");
         var page = await f.OpenAsync(p.Token, 640, 360);
-        await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+        await MediaFixture.PublishingAsync(page, "participant joined");
         return (meeting, page);
     }
 
@@ -292,7 +292,7 @@ public sealed class S3DefaultBucketTests(S3DefaultBucketFixture f) : IClassFixtu
         var meeting = await f.NewMeetingAsync(new { title = "Remote bucket" });
         var alice = await f.AddParticipantAsync(meeting, "Alice");
         var page = await f.OpenAsync(alice.Token, 640, 360);
-        await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+        await MediaFixture.PublishingAsync(page, "participant joined");
         var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }, TestContext.Current.CancellationToken);
         var id = (await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["data"]!["id"]!.GetValue<string>();
         await Wait.UntilAsync(async () => (await f.GetAsync($"/recordings/{id}"))!["status"]!.GetValue<string>() == "RECORDING", "RECORDING");

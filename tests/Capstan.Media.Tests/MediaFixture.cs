@@ -169,6 +169,12 @@ public class MediaFixture : IAsyncLifetime
     }
 
     /// <summary>Downloads <paramref name="url"/> into a new temporary file.</summary>
+    /// <summary>Waits until the participant's page publishes (its camera and microphone reach the room), not only
+    /// until it joined: a recording started between the two shows that participant only when the publisher
+    /// event reaches the recorder's view, a second or so later.</summary>
+    public static Task PublishingAsync(Microsoft.Playwright.IPage page, string what) =>
+        Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined && window.capstanState.published"), what + " (publishing)");
+
     public static async Task<string> DownloadAsync(string url, string extension)
     {
         var file = Path.Combine(Path.GetTempPath(), $"capstan-test-{Guid.NewGuid():N}.{extension}");

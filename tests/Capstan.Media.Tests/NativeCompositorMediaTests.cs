@@ -26,7 +26,7 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
         }
         foreach (var page in pages)
         {
-            await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+            await MediaFixture.PublishingAsync(page, "participant joined");
         }
         return pages;
     }
@@ -127,7 +127,7 @@ public sealed class NativeSyncMediaTests(NativeSyncFixture f, ITestOutputHelper 
         var page = await f.OpenAsync(token, 640, 360);
         try
         {
-            await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+            await MediaFixture.PublishingAsync(page, "participant joined");
             var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, TestContext.Current.CancellationToken);
             var id = (await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["data"]!["id"]!.GetValue<string>();
             var rec = await f.WaitStatusAsync(id, "RECORDING");

@@ -23,7 +23,7 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         }
         foreach (var page in pages)
         {
-            await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+            await MediaFixture.PublishingAsync(page, "participant joined");
         }
         await Wait.UntilAsync(async () => (await f.GetAsync($"/meetings/{meeting}/active-session"))?["live_participants"]?.GetValue<int>() == people, $"{people} live participants");
         return (meeting, pages);

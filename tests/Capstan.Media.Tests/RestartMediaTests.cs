@@ -118,7 +118,7 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
         var left = new List<(int Pid, long Started)>();
         try
         {
-            await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+            await MediaFixture.PublishingAsync(page, "participant joined");
             worker = new Worker(f, log);
             await Wait.UntilAsync(() => Task.FromResult(Listed().Count >= 3), "the first worker's pulseaudio and warm surface", 60);
             var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, TestContext.Current.CancellationToken);

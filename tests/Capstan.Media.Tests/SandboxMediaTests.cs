@@ -21,7 +21,7 @@ public sealed class SandboxMediaTests(MediaFixture f) : IClassFixture<MediaFixtu
         var page = await f.OpenAsync(token, 640, 360);
         try
         {
-            await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+            await MediaFixture.PublishingAsync(page, "participant joined");
             var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, TestContext.Current.CancellationToken);
             var json = await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
             Assert.True(r.StatusCode == HttpStatusCode.OK, json!.ToJsonString());

@@ -220,7 +220,7 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
         var page = await f.OpenAsync(token, 640, 360);
         try
         {
-            await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+            await MediaFixture.PublishingAsync(page, "participant joined");
             var id = (await StartAsync(new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }))["id"]!.GetValue<string>();
             await f.WaitStatusAsync(id, "RECORDING");
             await Task.Delay(20_000, TestContext.Current.CancellationToken);

@@ -44,7 +44,7 @@ public sealed class TracingMediaTests(TracedMediaFixture f) : IClassFixture<Trac
         var meeting = await f.NewMeetingAsync();
         var alice = await f.AddParticipantAsync(meeting, "Alice");
         var page = await f.OpenAsync(alice.Token, 640, 360);
-        await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+        await MediaFixture.PublishingAsync(page, "participant joined");
         await Wait.UntilAsync(async () => (await f.GetAsync($"/meetings/{meeting}/active-session"))?["live_participants"]?.GetValue<int>() == 1, "a live participant");
 
         var composite = await RecordAsync("/recordings", new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }, d => d);

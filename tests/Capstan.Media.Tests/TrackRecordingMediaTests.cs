@@ -17,7 +17,7 @@ public sealed class TrackRecordingMediaTests(TrackMediaFixture f) : IClassFixtur
     {
         var p = await f.AddParticipantAsync(meeting, name);
         var page = await f.OpenAsync(p.Token, 640, 360);
-        await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), name + " joined");
+        await MediaFixture.PublishingAsync(page, name + " joined");
         return page;
     }
 

@@ -134,7 +134,7 @@ public sealed class TurnMediaTests(TurnMediaFixture f) : IClassFixture<TurnMedia
         var context = await f.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 640, Height = 360 } });
         var page = await context.NewPageAsync();
         await page.GotoAsync(new Uri(f.BaseUrl, "/meeting?iceTransportPolicy=relay&authToken=" + Uri.EscapeDataString(alice.Token)).ToString());
-        await Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined"), "participant joined");
+        await MediaFixture.PublishingAsync(page, "participant joined");
         // Publishing: her camera's frames leave through the relay.
         await Wait.UntilAsync(async () => JsonNode.Parse(await page.EvaluateAsync<string>("async () => JSON.stringify(await window.capstanStats())"))!["framesSent"]!.GetValue<int>() > 30, "frames sent", 30);
         var pair = JsonNode.Parse(await page.EvaluateAsync<string>("async () => JSON.stringify(await window.capstanCandidates())"))!;

@@ -61,7 +61,7 @@ public sealed class ArgumentBuilderTests
     public void Capture_RtmpOut_TeesBothStreamsToLocalMpegTs_ThroughLeakyQueues()
     {
         var a = Joined(MediaArgs.Capture(Spec(rtmpPort: 5004)));
-        Assert.Contains("h264parse ! tee name=v ! queue ! mux. v. ! queue leaky=downstream max-size-time=2000000000 ! h264parse ! video/x-h264,stream-format=byte-stream ! ts.", a, StringComparison.Ordinal);
+        Assert.Contains("h264parse ! tee name=v ! queue ! mux. v. ! queue leaky=downstream max-size-time=2000000000 ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream ! ts.", a, StringComparison.Ordinal);
         Assert.Contains("tee name=au ! queue ! mux. au. ! queue leaky=downstream max-size-time=2000000000 ! aacparse ! audio/mpeg,stream-format=adts ! ts. mpegtsmux name=ts ! udpsink host=127.0.0.1 port=5004 sync=false async=false", a, StringComparison.Ordinal);
         var push = Joined(MediaArgs.RtmpPush(5004, "rtmp://127.0.0.1:1935/live/a"));
         Assert.Contains("-f mpegts -i udp://127.0.0.1:5004?", push, StringComparison.Ordinal);

@@ -70,11 +70,12 @@ public sealed class HealthTests
     [Fact]
     public async Task Readyz_WithRecorderToolsPresent_ButNoWarmSlot_Is503_CountingTheSlots()
     {
-        // Tools that exist but do nothing: the worker starts, and its warm display/browser never comes up.
+        // Tools that exist but do nothing: the worker starts, and its warm display/browser never comes up. (The real
+        // gst-launch-1.0: as root the worker first checks, with it, that the recorder's user can run the capture.)
         await using var server = await Server.StartAsync(
         [
             new("Recorder:Enabled", "true"), new("Recorder:Slots", "1"),
-            new("Recorder:Chromium", "/bin/true"), new("Recorder:Xvfb", "/bin/true"), new("Recorder:Ffmpeg", "/bin/true"), new("Recorder:GstLaunch", "/bin/true"),
+            new("Recorder:Chromium", "/bin/true"), new("Recorder:Xvfb", "/bin/true"), new("Recorder:Ffmpeg", "/bin/true"),
             new("Recorder:Ffprobe", "/bin/true"), new("Recorder:PulseAudio", "/bin/true"), new("Recorder:Pactl", "/bin/true"),
         ]);
         using var c = server.Client();

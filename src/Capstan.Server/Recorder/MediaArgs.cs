@@ -93,9 +93,11 @@ public static class MediaArgs
         }
         if (s.RtmpPort is not null)
         {
-            // Matroska takes H.264 as AVC, MPEG-TS as a byte stream: each branch gets its own form.
+            // Matroska takes H.264 as AVC, MPEG-TS as a byte stream: each branch gets its own form. The stream repeats
+            // its SPS/PPS before every keyframe: a pusher that starts (or restarts) after the capture's first packets
+            // can still decode from the next keyframe (without it, one that missed the first packets never could).
             a.AddRange(["!", "tee", "name=v", "!", "queue", "!", "mux.", "v.", "!", "queue", "leaky=downstream", "max-size-time=2000000000", "!",
-                "h264parse", "!", "video/x-h264,stream-format=byte-stream", "!", "ts."]);
+                "h264parse", "config-interval=-1", "!", "video/x-h264,stream-format=byte-stream", "!", "ts."]);
         }
         else
         {

@@ -17,7 +17,7 @@
 
   // What tests and the recorder read.
   const state = window.capstanState = {
-    phase: 'loading', error: null, joined: false, recorder: false, publishers: [], left: false, kicked: false, ended: false,
+    phase: 'loading', error: null, joined: false, published: false, recorder: false, publishers: [], left: false, kicked: false, ended: false,
     firstRemoteFrameMs: null, joinedMs: null, relay: forceRelay,
   };
   window.capstanRecorder = { ready: false, participants: 0, error: null };
@@ -186,6 +186,8 @@
       },
       error: (e) => fail('Could not join the meeting room.', String(e)),
       onmessage: onPublisherMessage,
+      // Publishing: the camera and microphone reach the room (the others, and a recorder that joins now, see them).
+      webrtcState: (on) => { state.published = !!on && !state.recorder; },
       onlocaltrack: (track, on) => {
         if (track.kind !== 'video') return;
         const el = tile('self', 'You', true);
