@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Capstan.Server.Media.Gst;
 
@@ -55,28 +54,8 @@ public static class CaptureHost
     public static int Run(string[] args)
     {
         _ = args;
-        var output = Console.Out;
-        var gate = new Lock();
-        void Say(string line)
-        {
-            lock (gate)
-            {
-                output.WriteLine(line);
-                output.Flush();
-            }
-        }
-
-        var stop = new ManualResetEventSlim();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
-        {
-            c.Cancel = true;
-            stop.Set();
-        });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            stop.Set();
-        });
+        using var host = new PipelineHost();
+        var stop = host.Stopping;
 
         var missing = GstLib.Preload(Elements);
         if (missing.Count > 0)
@@ -84,7 +63,7 @@ public static class CaptureHost
             Console.Error.WriteLine("warning: no element " + string.Join(", ", missing));
         }
         WarmUp();
-        Say("warm");
+        host.Say("warm");
 
         // The one request, read on a thread of its own so that a signal still ends the wait.
         string? request = null;
@@ -115,60 +94,17 @@ public static class CaptureHost
         }
         catch (Exception e) when (e is GstException or JsonException)
         {
-            Say("error " + e.Message);
+            host.Say("error " + e.Message);
             return 1;
         }
         using (pipeline)
         {
-            using (var grab = pipeline.Get("grab"))
-            {
-                // The frame's time is taken from a probe; identity's own message per buffer is not needed.
-                grab.Set("silent", "true");
-                using var pad = grab.StaticPad("src");
-                pad.OnBuffer(pts =>
-                {
-                    if (pts >= 0)
-                    {
-                        // The wall-clock instant of the grab, taken here, ahead of its line: the reader's own arrival
-                        // time can only be later (a busy reader makes the recording's start look late).
-                        Say(Recorder.MediaArgs.FormatGrabbedAt(DateTime.UtcNow, pts));
-                        Say(Recorder.MediaArgs.FormatGrabLine(pts));
-                    }
-                });
-            }
+            // Each frame's wall-clock instant, taken where it passes, ahead of its line: the reader's own arrival time
+            // can only be later (a busy reader would make the recording's start look late).
+            host.AnnounceGrabs(pipeline, withInstant: true);
             using var bus = pipeline.Bus();
             pipeline.SetState(GstState.Playing);
-            while (!stop.IsSet)
-            {
-                if (bus.Pop(TimeSpan.FromMilliseconds(100)) is not { } m)
-                {
-                    continue;
-                }
-                switch (m.Kind)
-                {
-                    case GstMessageKind.Error:
-                        Say($"error {m.Source}: {m.Text}");
-                        pipeline.SetState(GstState.Null);
-                        return 1;
-                    case GstMessageKind.Warning:
-                        Console.Error.WriteLine($"warning {m.Source}: {m.Text}");
-                        break;
-                    case GstMessageKind.Eos:
-                        pipeline.SetState(GstState.Null);
-                        return 0;
-                }
-            }
-            pipeline.SendEos();
-            var deadline = Environment.TickCount64 + 10_000;
-            while (Environment.TickCount64 < deadline)
-            {
-                if (bus.Pop(TimeSpan.FromMilliseconds(100)) is { Kind: GstMessageKind.Eos or GstMessageKind.Error })
-                {
-                    break;
-                }
-            }
-            pipeline.SetState(GstState.Null);
-            return 0;
+            return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(10));
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Capstan.Server.Media.Gst;
 
@@ -33,48 +32,18 @@ public static class CompositorHost
             return 2;
         }
         var spec = JsonSerializer.Deserialize<CompositorSpec>(args[0]) ?? throw new ArgumentException("no spec");
-        var output = Console.Out;
-        var gate = new Lock();
-        void Say(string line)
-        {
-            lock (gate)
-            {
-                output.WriteLine(line);
-                output.Flush();
-            }
-        }
-
+        using var host = new PipelineHost();
         using var pipeline = GstElement.Launch(CompositorPipeline.Describe(spec));
         using var comp = pipeline.Get("comp");
         using var mix = pipeline.Get("mix");
-        using (var grab = pipeline.Get("grab"))
-        using (var pad = grab.StaticPad("src"))
-        {
-            pad.OnBuffer(pts =>
-            {
-                if (pts >= 0)
-                {
-                    Say(Recorder.MediaArgs.FormatGrabLine(pts));
-                }
-            });
-        }
+        host.AnnounceGrabs(pipeline, withInstant: false);
         using var bus = pipeline.Bus();
         var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
         var video = new List<string>();
-        var stop = new ManualResetEventSlim();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
-        {
-            c.Cancel = true;
-            stop.Set();
-        });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            stop.Set();
-        });
+        var stop = host.Stopping;
 
         pipeline.SetState(GstState.Playing);
-        Say("ready");
+        host.Say("ready");
 
         void Relayout()
         {
@@ -153,12 +122,12 @@ public static class CompositorHost
                                     }
                                     bin.SyncStateWithParent();
                                     using var udp = bin.Get("rtp");
-                                    Say($"port {key} {I(udp.GetInt("port"))}");
+                                    host.Say($"port {key} {I(udp.GetInt("port"))}");
                                     break;
                                 }
                             case "remove" when parts.Length >= 2:
                                 Remove(parts[1]);
-                                Say($"removed {parts[1]}");
+                                host.Say($"removed {parts[1]}");
                                 break;
                             case "eos":
                                 stop.Set();
@@ -170,7 +139,7 @@ public static class CompositorHost
                     }
                     catch (GstException e)
                     {
-                        Say("failed " + (parts.Length > 1 ? parts[1] : "?") + " " + e.Message);
+                        host.Say("failed " + (parts.Length > 1 ? parts[1] : "?") + " " + e.Message);
                     }
                 }
             }
@@ -183,40 +152,7 @@ public static class CompositorHost
         { IsBackground = true, Name = "commands" };
         commands.Start();
 
-        while (!stop.IsSet)
-        {
-            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is not { } m)
-            {
-                continue;
-            }
-            if (m.Kind == GstMessageKind.Error)
-            {
-                Say($"error {m.Source}: {m.Text}");
-                pipeline.SetState(GstState.Null);
-                return 1;
-            }
-            if (m.Kind == GstMessageKind.Warning)
-            {
-                Console.Error.WriteLine($"warning {m.Source}: {m.Text}");
-            }
-            if (m.Kind == GstMessageKind.Eos)
-            {
-                pipeline.SetState(GstState.Null);
-                return 0;
-            }
-        }
-
-        pipeline.SendEos();
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is { Kind: GstMessageKind.Eos or GstMessageKind.Error })
-            {
-                break;
-            }
-        }
-        pipeline.SetState(GstState.Null);
-        return 0;
+        return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5));
     }
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);

@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+
+namespace Capstan.Server.Media.Gst;
+
+/// <summary>What the child processes that host one pipeline each (<see cref="Capture.CaptureHost"/>,
+/// <see cref="Compositor.CompositorHost"/>) share: their stdout (one line at a time, from any thread), the stop
+/// signals (SIGINT, SIGTERM), each grabbed frame announced as gst-launch's <c>-v</c> prints it, and the run of the
+/// pipeline until it errors, ends, or is stopped (then end-of-stream, waited for, as <c>gst-launch -e</c> does).</summary>
+public sealed class PipelineHost : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly TextWriter _output = Console.Out;
+    private readonly PosixSignalRegistration _sigint;
+    private readonly PosixSignalRegistration _sigterm;
+
+    public PipelineHost()
+    {
+        _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+    }
+
+    /// <summary>Set by SIGINT, SIGTERM or <see cref="Stop"/>.</summary>
+    public ManualResetEventSlim Stopping { get; } = new();
+
+    public void Stop() => Stopping.Set();
+
+    /// <summary>One line on stdout, flushed.</summary>
+    public void Say(string line)
+    {
+        lock (_gate)
+        {
+            _output.WriteLine(line);
+            _output.Flush();
+        }
+    }
+
+    /// <summary>Prints every frame passing the element <c>grab</c>'s source pad as a grab line
+    /// (<see cref="Recorder.MediaArgs.FormatGrabLine"/>); with <paramref name="withInstant"/>, after a line with the
+    /// wall-clock instant it passed (<see cref="Recorder.MediaArgs.FormatGrabbedAt"/>).</summary>
+    public void AnnounceGrabs(GstElement pipeline, bool withInstant)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        using var grab = pipeline.Get("grab");
+        // The frame's time is taken from a probe; identity's own message per buffer is not needed.
+        grab.Set("silent", "true");
+        using var pad = grab.StaticPad("src");
+        pad.OnBuffer(pts =>
+        {
+            if (pts < 0)
+            {
+                return;
+            }
+            if (withInstant)
+            {
+                Say(Recorder.MediaArgs.FormatGrabbedAt(DateTime.UtcNow, pts));
+            }
+            Say(Recorder.MediaArgs.FormatGrabLine(pts));
+        });
+    }
+
+    /// <summary>Reads the bus of a playing pipeline until an error (<c>error SOURCE: TEXT</c> on stdout, exit code 1),
+    /// its end (0) or <see cref="Stopping"/>: then end-of-stream, waited for at most <paramref name="eosWait"/>, so
+    /// that the file is finished (0). The pipeline is set to NULL either way.</summary>
+    public int RunUntilStopped(GstElement pipeline, GstBus bus, TimeSpan eosWait)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(bus);
+        while (!Stopping.IsSet)
+        {
+            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is not { } m)
+            {
+                continue;
+            }
+            switch (m.Kind)
+            {
+                case GstMessageKind.Error:
+                    Say($"error {m.Source}: {m.Text}");
+                    pipeline.SetState(GstState.Null);
+                    return 1;
+                case GstMessageKind.Warning:
+                    Console.Error.WriteLine($"warning {m.Source}: {m.Text}");
+                    break;
+                case GstMessageKind.Eos:
+                    pipeline.SetState(GstState.Null);
+                    return 0;
+            }
+        }
+        pipeline.SendEos();
+        var deadline = Environment.TickCount64 + (long)eosWait.TotalMilliseconds;
+        while (Environment.TickCount64 < deadline)
+        {
+            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is { Kind: GstMessageKind.Eos or GstMessageKind.Error })
+            {
+                break;
+            }
+        }
+        pipeline.SetState(GstState.Null);
+        return 0;
+    }
+
+    public void Dispose()
+    {
+        _sigint.Dispose();
+        _sigterm.Dispose();
+        Stopping.Dispose();
+    }
+
+    private void OnSignal(PosixSignalContext c)
+    {
+        c.Cancel = true;
+        Stopping.Set();
+    }
+}
