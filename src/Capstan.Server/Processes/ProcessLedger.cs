@@ -13,10 +13,12 @@ namespace Capstan.Server.Processes;
 public sealed partial class ProcessLedger
 {
     private readonly string _dir;
+    private readonly TimeProvider _time;
 
-    public ProcessLedger(string dir)
+    public ProcessLedger(string dir, TimeProvider? time = null)
     {
         _dir = dir;
+        _time = time ?? TimeProvider.System;
         Directory.CreateDirectory(dir);
     }
 
@@ -61,10 +63,10 @@ public sealed partial class ProcessLedger
         }
         // SIGKILL is not instant: wait (up to 5 s) until they are gone, so that their sockets, pid files and
         // displays are free for what this worker starts.
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (victims.Any(v => StartTime(v.Pid) == v.Started) && DateTime.UtcNow < deadline)
+        var deadline = _time.GetUtcNow().AddSeconds(5);
+        while (victims.Any(v => StartTime(v.Pid) == v.Started) && _time.GetUtcNow() < deadline)
         {
-            await Task.Delay(20, ct);
+            await Task.Delay(TimeSpan.FromMilliseconds(20), _time, ct);
         }
         return killed;
     }

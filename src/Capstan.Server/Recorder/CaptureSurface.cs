@@ -44,7 +44,7 @@ public sealed class CaptureSurface : IAsyncDisposable
 
     public bool Healthy => !Xvfb.HasExited && !Chromium.HasExited;
 
-    public static async Task<CaptureSurface> LaunchAsync(RecorderOptions o, PulseServer pulse, HttpClient http, string dir, Processes.ProcessLedger ledger, ProcessUser user, CancellationToken ct)
+    public static async Task<CaptureSurface> LaunchAsync(RecorderOptions o, PulseServer pulse, HttpClient http, string dir, Processes.ProcessLedger ledger, ProcessUser user, TimeProvider time, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(user);
         Directory.CreateDirectory(dir);
@@ -61,7 +61,7 @@ public sealed class CaptureSurface : IAsyncDisposable
         var sinkModule = -1;
         try
         {
-            var first = await Task.WhenAny(displayReady.Task, xvfb.Exited, Task.Delay(TimeSpan.FromSeconds(10), ct));
+            var first = await Task.WhenAny(displayReady.Task, xvfb.Exited, Task.Delay(TimeSpan.FromSeconds(10), time, ct));
             if (first != displayReady.Task)
             {
                 throw new ChildProcessException("Xvfb", xvfb.HasExited ? await xvfb.Exited : -1, xvfb.Tail());
@@ -80,7 +80,7 @@ public sealed class CaptureSurface : IAsyncDisposable
             // A browser that exits at once (no usable sandbox: unprivileged user namespaces turned off on the host)
             // says why in its output: that, not a DevTools timeout.
             using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var connect = Cdp.ConnectAsync(profile, http, TimeSpan.FromSeconds(20), connecting.Token);
+            var connect = Cdp.ConnectAsync(profile, http, TimeSpan.FromSeconds(20), time, connecting.Token);
             if (await Task.WhenAny(connect, chromium.Exited) != connect)
             {
                 await connecting.CancelAsync();
@@ -166,7 +166,7 @@ public sealed class CaptureSurface : IAsyncDisposable
 }
 
 /// <summary>Warm capture surfaces, one per worker slot, launched ahead of the recordings that will use them.</summary>
-public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse, HttpClient http, string workDir, Processes.ProcessLedger ledger, ProcessUser user, ILogger logger) : IAsyncDisposable
+public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse, HttpClient http, string workDir, Processes.ProcessLedger ledger, ProcessUser user, ILogger logger, TimeProvider time) : IAsyncDisposable
 {
     private readonly ConcurrentQueue<CaptureSurface> _ready = new();
     private readonly SemaphoreSlim _landed = new(0);
@@ -179,7 +179,7 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
     /// would only slow both down); null when none is coming (the caller launches one itself).</summary>
     public async Task<CaptureSurface?> TakeAsync(CancellationToken ct = default)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = time.GetUtcNow().AddSeconds(20);
         while (true)
         {
             while (_ready.TryDequeue(out var s))
@@ -190,7 +190,7 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
                 }
                 await s.DisposeAsync();
             }
-            if (Volatile.Read(ref _launching) == 0 || DateTime.UtcNow > deadline)
+            if (Volatile.Read(ref _launching) == 0 || time.GetUtcNow() > deadline)
             {
                 return null;
             }
@@ -208,7 +208,7 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
             {
                 try
                 {
-                    var s = await CaptureSurface.LaunchAsync(options, pulse, http, Path.Combine(workDir, "warm-" + Guid.NewGuid().ToString("N")[..8]), ledger, user, ct);
+                    var s = await CaptureSurface.LaunchAsync(options, pulse, http, Path.Combine(workDir, "warm-" + Guid.NewGuid().ToString("N")[..8]), ledger, user, time, ct);
                     _ready.Enqueue(s);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)

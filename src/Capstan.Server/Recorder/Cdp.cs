@@ -20,10 +20,11 @@ public sealed class Cdp : IAsyncDisposable
 
     /// <summary>Connects to the first page target of the Chromium whose DevTools port is in
     /// <c>{userDataDir}/DevToolsActivePort</c>, waiting for it up to <paramref name="timeout"/>.</summary>
-    public static async Task<Cdp> ConnectAsync(string userDataDir, HttpClient http, TimeSpan timeout, CancellationToken ct)
+    public static async Task<Cdp> ConnectAsync(string userDataDir, HttpClient http, TimeSpan timeout, TimeProvider time, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(http);
-        var deadline = DateTime.UtcNow + timeout;
+        ArgumentNullException.ThrowIfNull(time);
+        var deadline = time.GetUtcNow() + timeout;
         var portFile = Path.Combine(userDataDir, "DevToolsActivePort");
         while (true)
         {
@@ -46,11 +47,11 @@ public sealed class Cdp : IAsyncDisposable
             {
                 // not up yet
             }
-            if (DateTime.UtcNow > deadline)
+            if (time.GetUtcNow() > deadline)
             {
                 throw new TimeoutException("Chromium's DevTools endpoint did not come up");
             }
-            await Task.Delay(50, ct);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), time, ct);
         }
     }
 

@@ -12,7 +12,7 @@ namespace Capstan.Server.Recorder;
 /// <para>It runs as the recorder's user (<see cref="RecorderUser"/>), as do the <c>pactl</c> calls, Chromium and the
 /// capture: its runtime folder (socket, pid file) is that user's, <c>rwx------</c>, and only that user (and root)
 /// reaches the socket; a client of the same user is let in by its credentials, no cookie needed.</para></summary>
-public sealed partial class PulseServer(RecorderOptions options, string runtimeDir, Processes.ProcessLedger ledger, ProcessUser user, ILogger logger) : IAsyncDisposable
+public sealed partial class PulseServer(RecorderOptions options, string runtimeDir, Processes.ProcessLedger ledger, ProcessUser user, ILogger logger, TimeProvider time) : IAsyncDisposable
 {
     private const string SilenceSource = "capstan_silence";
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -60,14 +60,14 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
                 ["--daemonize=no", "--system=false", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix", "--load=module-always-sink", "--log-target=stderr", "--log-level=error"],
                 // The log is Capstan's, beside the runtime folder (which is the user's).
                 Path.Combine(Path.GetDirectoryName(RuntimeDir)!, "pulseaudio.log"), Environment, runAs: user));
-            var deadline = DateTime.UtcNow.AddSeconds(10);
+            var deadline = time.GetUtcNow().AddSeconds(10);
             while ((await PactlAsync(["info"], ct)).ExitCode != 0)
             {
-                if (_process.HasExited || DateTime.UtcNow > deadline)
+                if (_process.HasExited || time.GetUtcNow() > deadline)
                 {
                     throw new ChildProcessException("pulseaudio", _process.HasExited ? await _process.Exited : -1, _process.Tail());
                 }
-                await Task.Delay(20, ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), time, ct);
             }
             var silence = await PactlAsync(["load-module", "module-null-source", $"source_name={SilenceSource}", "rate=48000", "channels=2"], ct);
             if (silence.ExitCode != 0)

@@ -54,7 +54,7 @@ public sealed partial class RecorderWorker(
         var reclaim = identity.Stable ? ReclaimAsync(owner, o.Lease, stoppingToken) : Task.FromResult<IReadOnlyList<Data.RecorderJobRow>>([]);
         // What a killed worker on this folder left running goes first: its displays, browsers, encoders and sound
         // server would hold memory and CPU, and its PulseAudio the runtime folder.
-        var ledger = new Processes.ProcessLedger(Path.Combine(workDir, "processes"));
+        var ledger = new Processes.ProcessLedger(Path.Combine(workDir, "processes"), time);
         if (identity.Stable)
         {
             var reaped = await ledger.ReapLeftoversAsync(stoppingToken);
@@ -79,9 +79,9 @@ public sealed partial class RecorderWorker(
             LogUserFailed(logger, e.Message);
             return;
         }
-        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, user, logger);
+        await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, user, logger, time);
         var http = httpClients.CreateClient("recorder");
-        await using var pool = new WarmPool(o, pulse, http, workDir, ledger, user, logger);
+        await using var pool = new WarmPool(o, pulse, http, workDir, ledger, user, logger, time);
         var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, ledger, user, metrics, stoppingToken);
         LogStarted(logger, o.Slots, workDir);
         try

@@ -272,7 +272,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
 
         // A warm surface (display, sink, browser) when one is ready; otherwise launch one now.
-        _surface = await ctx.Pool.TakeAsync(ct) ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ctx.User, ct);
+        _surface = await ctx.Pool.TakeAsync(ct) ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ctx.User, ctx.Time, ct);
         ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
         _surfaceAt = ctx.Time.GetUtcNow().UtcDateTime;
         await _surface.ShowAsync(url, w, h, ct);
