@@ -88,27 +88,16 @@ public sealed record SessionProcesses(int? Display, List<ProcStat> Capture, List
     }
 
     /// <summary>Whether the process has a file open whose path contains <paramref name="marker"/>.</summary>
-    private static bool HoldsPath(int pid, string marker)
-    {
-        try
-        {
-            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Any(fd => new FileInfo(fd).LinkTarget is { } t && t.Contains(marker, StringComparison.Ordinal));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    private static bool HoldsPath(int pid, string marker) => Holds(pid, t => t.Contains(marker, StringComparison.Ordinal));
 
-    private static bool HoldsAny(int pid, HashSet<string> sockets)
+    private static bool HoldsAny(int pid, HashSet<string> sockets) => sockets.Count > 0 && Holds(pid, sockets.Contains);
+
+    /// <summary>Whether one of the process's open files (the targets of <c>/proc/{pid}/fd</c>) matches.</summary>
+    private static bool Holds(int pid, Func<string, bool> match)
     {
-        if (sockets.Count == 0)
-        {
-            return false;
-        }
         try
         {
-            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Any(fd => new FileInfo(fd).LinkTarget is { } t && sockets.Contains(t));
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Any(fd => new FileInfo(fd).LinkTarget is { } t && match(t));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -105,13 +105,19 @@ public class GstElement : IDisposable
     {
         GstLib.Init();
         var p = gst_parse_launch(description, out var error);
+        return Parsed(p, error, "bad pipeline: ");
+    }
+
+    /// <summary>A parser's result: the element (its floating reference sunk), or its error thrown.</summary>
+    private static GstElement Parsed(IntPtr p, IntPtr error, string what)
+    {
         if (error != IntPtr.Zero)
         {
             if (p != IntPtr.Zero)
             {
                 gst_object_unref(gst_object_ref_sink(p));
             }
-            throw new GstException("bad pipeline: " + TakeError(error));
+            throw new GstException(what + TakeError(error));
         }
         return new GstElement(gst_object_ref_sink(p));
     }
@@ -132,15 +138,7 @@ public class GstElement : IDisposable
             }
             Marshal.WriteIntPtr(argv, strings.Length * IntPtr.Size, IntPtr.Zero);
             var p = gst_parse_launchv(argv, out var error);
-            if (error != IntPtr.Zero)
-            {
-                if (p != IntPtr.Zero)
-                {
-                    gst_object_unref(gst_object_ref_sink(p));
-                }
-                throw new GstException("bad pipeline: " + TakeError(error));
-            }
-            return new GstElement(gst_object_ref_sink(p));
+            return Parsed(p, error, "bad pipeline: ");
         }
         finally
         {
@@ -159,15 +157,7 @@ public class GstElement : IDisposable
     {
         GstLib.Init();
         var p = gst_parse_bin_from_description(description, ghostUnlinkedPads ? 1 : 0, out var error);
-        if (error != IntPtr.Zero)
-        {
-            if (p != IntPtr.Zero)
-            {
-                gst_object_unref(gst_object_ref_sink(p));
-            }
-            throw new GstException("bad bin: " + TakeError(error));
-        }
-        return new GstElement(gst_object_ref_sink(p));
+        return Parsed(p, error, "bad bin: ");
     }
 
     public string? Name => TakeString(gst_object_get_name(Handle));
