@@ -68,6 +68,10 @@ for db in sqlite postgres; do
 done
 
 echo
+# The failed tests by name, with the first lines of each message: a CI log's tail must say what failed.
+for log in "$work"/*.log; do
+  grep -A6 -E "^\s*failed \S|^not ok " "$log" | sed "s|^|$(basename "$log" .log): |" | head -n 60 || true
+done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] || status=1
 exit $status
