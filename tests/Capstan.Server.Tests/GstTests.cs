@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Capstan.Server.Media.Gst;
+using Capstan.Server.Recorder;
 
 namespace Capstan.Server.Tests;
 
@@ -37,6 +38,50 @@ public sealed class GstTests : IDisposable
         var text = await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         await p.WaitForExitAsync(TestContext.Current.CancellationToken);
         return text;
+    }
+
+    private static async Task<byte[]> RunAsync(string tool, params string[] args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(tool, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        using var output = new MemoryStream();
+        var copy = p.StandardOutput.BaseStream.CopyToAsync(output, TestContext.Current.CancellationToken);
+        var error = p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
+        await copy;
+        Assert.True(p.ExitCode == 0, $"{tool}: {await error}");
+        return output.ToArray();
+    }
+
+    /// <summary>The capture's sound encoders into Matroska, then the join: a tone that starts at 0.500 s is heard at
+    /// 0.500 s in the delivered file (the encoders' priming samples are edited out of MP4).</summary>
+    [Theory]
+    [InlineData("avenc_aac ! aacparse", "AAC", "mp4")]
+    [InlineData("lamemp3enc ! mpegaudioparse", "MP3", "mp4")]
+    [InlineData("vorbisenc", "VORBIS", "webm")]
+    public async Task Join_ASegmentsTone_IsHeardWhereItWasCaptured(string encoder, string codec, string extension)
+    {
+        var wav = Path.Combine(_dir, "beep.wav");
+        await RunAsync("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "aevalsrc='0.7*sin(2*PI*1000*t)*between(t,0.5,0.6)':s=48000:d=2", "-ac", "1", "-c:a", "pcm_s16le", wav);
+        var seg = Path.Combine(_dir, "seg_0001.mkv");
+        using (var pipeline = GstElement.Launch(
+            "videotestsrc num-buffers=60 ! video/x-raw,width=320,height=180,framerate=30/1 ! "
+            + (extension == "mp4" ? "x264enc speed-preset=ultrafast ! h264parse" : "vp8enc deadline=1") + " ! queue ! mux. "
+            + $"filesrc location={wav} ! wavparse ! audioconvert ! {encoder} ! queue ! mux. matroskamux name=mux ! filesink location={seg}"))
+        {
+            using var bus = pipeline.Bus();
+            pipeline.SetState(GstState.Playing);
+            Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(20)));
+            pipeline.SetState(GstState.Null);
+        }
+        var list = Path.Combine(_dir, "list.txt");
+        await File.WriteAllTextAsync(list, $"file '{seg}'\n", TestContext.Current.CancellationToken);
+        var mp4 = Path.Combine(_dir, "out." + extension);
+        await RunAsync("ffmpeg", [.. MediaArgs.Join(list, mp4, extension, codec)]);
+        var pcm = await RunAsync("ffmpeg", "-v", "error", "-i", mp4, "-vn", "-ac", "1", "-ar", "48000", "-f", "s16le", "-");
+        var onset = Enumerable.Range(0, pcm.Length / 2).First(i => Math.Abs((short)(pcm[2 * i] | (pcm[(2 * i) + 1] << 8))) > 8000) / 48000.0;
+        Assert.InRange(onset, 0.499, 0.502);
+        var start = System.Text.Encoding.ASCII.GetString(await RunAsync("ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=start_time", "-of", "csv=p=0", mp4)).Trim();
+        Assert.Equal("0.000000", start);
     }
 
     [Fact]

@@ -557,7 +557,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             }
         }
         await File.WriteAllLinesAsync(list, lines, ct);
-        await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, _config.VideoExtension), ct);
+        await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, _config.VideoExtension, _config.AudioCodec), ct);
         var delivery = new Delivery { DurationSeconds = await ProbeDurationAsync(joined, ct) };
         if (_config.VideoExport)
         {
