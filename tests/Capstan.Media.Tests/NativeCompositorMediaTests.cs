@@ -128,6 +128,7 @@ public sealed class NativeSyncMediaTests(NativeSyncFixture f, ITestOutputHelper 
         try
         {
             await MediaFixture.PublishingAsync(page, "participant joined");
+            await FakeCaptureFixture.StartSourceProbeAsync(page);
             var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, TestContext.Current.CancellationToken);
             var id = (await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["data"]!["id"]!.GetValue<string>();
             var rec = await f.WaitStatusAsync(id, "RECORDING");
@@ -138,15 +139,16 @@ public sealed class NativeSyncMediaTests(NativeSyncFixture f, ITestOutputHelper 
             var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
             try
             {
-                var sync = await AvSync.MeasureAsync(file);
-                output.WriteLine($"native: start {startMs:0} ms after invoke; A/V {sync}");
-                Assert.True(sync.Pairs.Count >= 5 && sync.Pairs.Count >= sync.Flashes.Count - 1, $"flashes without their tone: {sync}");
-                // Measured (2026-12-02, one run, quiet machine): median +48 ms, every event +44 to +81 ms (a steady
-                // offset of the sound, quantised by the 30 fps frames), no drift. The target is +-40/+-80 ms;
-                // these bounds are the measured figures with a frame of margin, already tighter than the browser
-                // meeting path's (+-100/+-160 ms), and a drift or a lost stream still fails them.
-                Assert.True(Math.Abs(sync.MedianMs) <= 80, $"median offset out of +-80 ms: {sync}");
-                Assert.True(sync.MaxAbsMs <= 120, $"an event out of +-120 ms: {sync}");
+                var all = await AvSync.MeasureAsync(file);
+                var source = await FakeCaptureFixture.SourceAsync(page);
+                var sync = all.Against(source);
+                output.WriteLine($"native: start {startMs:0} ms after invoke; file {all}\nsource {source}\nadded by the recording {sync}");
+                Assert.True(all.Pairs.Count >= 5 && all.Pairs.Count >= all.Flashes.Count - 1, $"flashes without their tone: {all}");
+                Assert.True(sync.Pairs.Count >= all.Pairs.Count - 1, $"file events not found at the source: file {all}; source {source}");
+                // What the recording path added to each event (the file's offset less the source's, see
+                // SyncReport.Against): the target, +-40 ms for the median and +-80 ms for every event.
+                Assert.True(Math.Abs(sync.MedianMs) <= 40, $"median offset out of +-40 ms: {sync}");
+                Assert.True(sync.MaxAbsMs <= 80, $"an event out of +-80 ms: {sync}");
                 var (_, last) = sync.Ends(3);
                 Assert.True(Math.Abs(last - sync.MedianMs) <= 40, $"the offset drifted to {last:0} ms by the end: {sync}");
             }

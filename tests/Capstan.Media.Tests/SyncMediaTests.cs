@@ -12,9 +12,32 @@ namespace Capstan.Media.Tests;
 /// <para>The participants' browser runs at a higher CPU priority (nice -10) than everything else here: it stands for
 /// people on machines of their own, and Chromium's file capture, when starved, falls behind the wall clock (its
 /// frame timer drops the lag instead of catching up) while its audio does not, so a starved stand-in would itself
-/// send sound ahead of picture. The recorder, Janus and the test's CPU load share the cores as equals.</para></summary>
+/// send sound ahead of picture. The recorder, Janus and the test's CPU load share the cores as equals.</para>
+/// <para>Even so the stand-in's camera skips frames now and then (measured: its own offset went from +20 ms to -220 ms
+/// over 25 s), so the recordings are measured against what the participant's tracks held where they were captured
+/// (<see cref="StartSourceProbeAsync"/>, <see cref="SyncReport.Against"/>): the recording path is judged on what it
+/// adds, not on the stand-in's drift.</para></summary>
 public class FakeCaptureFixture : MediaFixture
 {
+    /// <summary>Starts reading the participant's own camera and microphone tracks (<see cref="AvSync.SourceProbeJs"/>).</summary>
+    public static async Task StartSourceProbeAsync(IPage page)
+    {
+        var tracks = await page.EvaluateAsync<int>("() => window.capstanLocalTracks().length");
+        Assert.True(tracks == 2, $"the participant sends {tracks} tracks, not a camera and a microphone");
+        await page.EvaluateAsync("() => (" + AvSync.SourceProbeJs + ")(window.capstanLocalTracks())");
+    }
+
+    /// <summary>The flash+beep events the participant's tracks held since <see cref="StartSourceProbeAsync"/>, in
+    /// seconds on the page's clock.</summary>
+    public static async Task<SyncReport> SourceAsync(IPage page)
+    {
+        var src = await page.EvaluateAsync<System.Text.Json.JsonElement>("() => window.capstanSource");
+        var lag = src.GetProperty("videoLag").GetDouble();
+        var flashes = src.GetProperty("flashes").EnumerateArray().Select(e => (e.GetDouble() + lag) / 1e6).ToList();
+        var tones = src.GetProperty("tones").EnumerateArray().Select(e => e.GetDouble() / 1e6).ToList();
+        return SyncReport.Pair(flashes, tones);
+    }
+
     private readonly string _media = Path.Combine(Path.GetTempPath(), "capstan-sync-" + Guid.NewGuid().ToString("N"));
 
     private string Y4m => Path.Combine(_media, "flash.y4m");
@@ -129,6 +152,7 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
         try
         {
             var sync = await AvSync.MeasureAsync(file);
+            TestContext.Current.TestOutputHelper?.WriteLine($"custom url ({(loaded ? "loaded" : "quiet")}): A/V {sync}");
             AssertInSync(sync, 8);
 
             var facts = await MediaFacts.ProbeAsync(file);
@@ -185,6 +209,7 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
             var facts = await MediaFacts.ProbeAsync(file);
             Assert.Equal(("vp9", "vorbis"), (facts.VideoCodec, facts.AudioCodec));
             var sync = await AvSync.MeasureAsync(file);
+            TestContext.Current.TestOutputHelper?.WriteLine($"VP9, watermark, pause: A/V {sync}");
             AssertInSync(sync, 8);
 
             // Pauses are joined over: the file is the recorded time, less what the resumed capture takes to grab
@@ -221,6 +246,7 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
         try
         {
             await MediaFixture.PublishingAsync(page, "participant joined");
+            await FakeCaptureFixture.StartSourceProbeAsync(page);
             var id = (await StartAsync(new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }))["id"]!.GetValue<string>();
             await f.WaitStatusAsync(id, "RECORDING");
             await Task.Delay(20_000, TestContext.Current.CancellationToken);
@@ -230,24 +256,29 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
             Keep(file, "meeting");
             try
             {
+                // Each event of the file against the same event where the participant captured it: what Janus, the
+                // recorder's browser and the capture added.
+                var all = await AvSync.MeasureAsync(file);
+                var source = await FakeCaptureFixture.SourceAsync(page);
+                var own = all.Against(source);
+                TestContext.Current.TestOutputHelper?.WriteLine($"meeting: file {all}\nsource {source}\nadded by the recording {own}");
+                Assert.True(all.Pairs.Count >= all.Flashes.Count - 1 && all.Pairs.Count >= 12, $"flashes without their tone: {all}");
+                Assert.True(own.Pairs.Count >= all.Pairs.Count - 1, $"file events not found at the source: file {all}; source {source}");
                 // The recorder's page subscribes to the participant when the recording starts: WebRTC's lip sync in
                 // its browser needs a few seconds to line sound up with picture (measured: -440 to +110 ms over the
-                // first 5 to 7 s, then within +-45 ms). The bounds hold from 8 s on; before it, within 450 ms.
-                var all = await AvSync.MeasureAsync(file);
-                Assert.True(all.MaxAbsMs <= 450, $"an event out of +-450 ms while the subscription settles: {all}");
+                // first 5 to 7 s). The bounds hold from 8 s on; before it, within 450 ms.
+                Assert.True(own.MaxAbsMs <= 450, $"an event out of +-450 ms while the subscription settles: {own}");
                 // Once settled, the recorder's browser plays a participant's sound and picture lip-synced (its
-                // subscription asks for use_msid, so each publisher's streams are one sync group). Measured over five
-                // runs on a quiet machine: settled medians -1 to +43 ms, every settled event within -14..+44 ms; the
-                // source itself (Chromium's fake camera and microphone, through the participant's WebRTC sender and
-                // Janus, whose sender reports follow arrival times) adds a part of its own: the bounds are +-60 ms
-                // for the median and +-100 ms for every event, against the capture's own +-40/+-80 (custom url tests).
-                var sync = SyncReport.Pair(all.Flashes.Where(t => t >= SettleSeconds).ToList(), all.Tones.Where(t => t >= SettleSeconds - 0.45).ToList());
-                Assert.True(sync.Pairs.Count >= 6 && sync.Pairs.Count >= sync.Flashes.Count - 1, $"flashes without their tone: {sync}");
-                Assert.True(Math.Abs(sync.MedianMs) <= MeetingMedianBoundMs, $"median offset out of +-{MeetingMedianBoundMs} ms: {sync}");
-                Assert.True(sync.MaxAbsMs <= MeetingEventBoundMs, $"an event out of +-{MeetingEventBoundMs} ms: {sync}");
+                // subscription asks for use_msid, so each publisher's streams are one sync group); Janus's sender
+                // reports to it follow arrival times, which adds a part of its own: the bounds are +-60 ms for the
+                // median and +-100 ms for every event, against the capture's own +-40/+-80 (custom url tests).
+                var settled = new SyncReport(own.Flashes, own.Tones, own.Pairs.Where(p => p.Flash >= SettleSeconds).ToList());
+                Assert.True(settled.Pairs.Count >= 6, $"too few settled events: {own}");
+                Assert.True(Math.Abs(settled.MedianMs) <= MeetingMedianBoundMs, $"median offset out of +-{MeetingMedianBoundMs} ms: {own}");
+                Assert.True(settled.MaxAbsMs <= MeetingEventBoundMs, $"an event out of +-{MeetingEventBoundMs} ms: {own}");
                 // No drift: the last events' median stays within 80 ms of the whole's.
-                var (_, last) = sync.Ends(3);
-                Assert.True(Math.Abs(last - sync.MedianMs) <= 80, $"the offset drifted to {last:0} ms by the end: {sync}");
+                var (_, last) = settled.Ends(3);
+                Assert.True(Math.Abs(last - settled.MedianMs) <= 80, $"the offset drifted to {last:0} ms by the end: {own}");
                 var facts = await MediaFacts.ProbeAsync(file);
                 var span = (Time(done, "stopped_time") - Time(done, "started_time")).TotalSeconds;
                 Assert.InRange(facts.Duration, span - 0.3, span + 0.3);

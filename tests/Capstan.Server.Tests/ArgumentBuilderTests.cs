@@ -7,8 +7,8 @@ namespace Capstan.Server.Tests;
 /// starting anything.</summary>
 public sealed class ArgumentBuilderTests
 {
-    private static CaptureSpec Spec(string codec = "H264", string audio = "AAC", int channels = 2, string? watermark = null, string? position = null, int? rtmpPort = null, double audioOffset = 0) =>
-        new(7, "rec_x", 640, 360, 15, codec, audio, channels, audioOffset, "/w/seg_0001.mkv", watermark, position, 64, 32, rtmpPort);
+    private static CaptureSpec Spec(string codec = "H264", string audio = "AAC", int channels = 2, string? watermark = null, string? position = null, int? rtmpPort = null) =>
+        new(7, "rec_x", 640, 360, 15, codec, audio, channels, "/w/seg_0001.mkv", watermark, position, 64, 32, rtmpPort);
 
     private static string Joined(IEnumerable<string> args) => string.Join(' ', args);
 
@@ -20,18 +20,23 @@ public sealed class ArgumentBuilderTests
         // A bounded, leaky queue before the encoder, then a constant frame rate.
         Assert.Contains($"queue max-size-buffers={MediaArgs.VideoQueueFrames} max-size-bytes=0 max-size-time=0 leaky=downstream ! videoconvert ! videorate ! video/x-raw,format=I420,framerate=15/1", a, StringComparison.Ordinal);
         Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=30 ! h264parse", a, StringComparison.Ordinal);
-        // The sound: the sink's monitor, the pipeline's clock (pulsesrc provides it: no provide-clock=false), half a frame later.
+        // The sound: the sink's monitor, the pipeline's clock (pulsesrc provides it: no provide-clock=false); moved at the join.
         Assert.Contains("pulsesrc device=\"rec_x.monitor\" ! audio/x-raw,rate=48000,channels=2", a, StringComparison.Ordinal);
         Assert.DoesNotContain("provide-clock", a, StringComparison.Ordinal);
-        Assert.Contains("avenc_aac bitrate=384000 ! aacparse ! identity name=sound ts-offset=33333333 ! queue ! mux.", a, StringComparison.Ordinal);
+        Assert.Contains("avenc_aac bitrate=384000 ! aacparse ! queue ! mux.", a, StringComparison.Ordinal);
         Assert.EndsWith("matroskamux name=mux ! filesink buffer-mode=unbuffered location=\"/w/seg_0001.mkv\"", a, StringComparison.Ordinal);
         Assert.DoesNotContain("tee", a, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Capture_AudioOffset_IsAddedToTheHalfFrame()
+    public void SoundShift_EncoderPriming_HalfAGrabbedFrame_JanusArrival_AndTheCalibration()
     {
-        Assert.Contains("identity name=sound ts-offset=-16666667", Joined(MediaArgs.Capture(Spec(audioOffset: -0.05))), StringComparison.Ordinal);
+        // AAC priming alone (the native compositor moves its pictures instead).
+        Assert.Equal(-1024 / 48000.0, MediaArgs.SoundShiftSeconds("AAC", 30, grabbed: false, meetingView: true, 0), 9);
+        // A custom url page in the browser, Vorbis: half a frame later.
+        Assert.Equal(0.5 / 30, MediaArgs.SoundShiftSeconds("VORBIS", 30, grabbed: true, meetingView: false, 0), 9);
+        // The built-in view in the browser, MP3 at 15 fps, with a calibration of +10 ms.
+        Assert.Equal((-1105 / 48000.0) + (0.5 / 15) - 0.020 - (312 / 48000.0) + 0.010, MediaArgs.SoundShiftSeconds("MP3", 15, grabbed: true, meetingView: true, 0.010), 9);
     }
 
     [Theory]
@@ -105,12 +110,12 @@ public sealed class ArgumentBuilderTests
     [Fact]
     public void JoinAndExtract_CopyWithoutReencoding()
     {
-        // AAC and MP3: the sound read again, 1024 or 1105 samples earlier (the encoder's priming), for MP4's edit list.
-        Assert.Equal("-f concat -safe 0 -i /w/list.txt -itsoffset -0.023021 -f concat -safe 0 -i /w/list.txt -map 0:v? -map 1:a? -c copy -movflags +faststart /w/out.mp4",
-            string.Join(' ', MediaArgs.Join("/w/list.txt", "/w/out.mp4", "mp4", "MP3").Skip(4)));
+        Assert.Equal("-f concat -safe 0 -i /w/list.txt -c copy -movflags +faststart /w/out.mp4", string.Join(' ', MediaArgs.Join("/w/list.txt", "/w/out.mp4", "mp4", 0).Skip(4)));
+        // A shift: the sound read again from the same list, that much earlier or later.
         Assert.Equal("-f concat -safe 0 -i /w/list.txt -itsoffset -0.021333 -f concat -safe 0 -i /w/list.txt -map 0:v? -map 1:a? -c copy -movflags +faststart /w/out.mp4",
-            string.Join(' ', MediaArgs.Join("/w/list.txt", "/w/out.mp4", "mp4", "AAC").Skip(4)));
-        Assert.Equal("-f concat -safe 0 -i /w/list.txt -c copy -f webm /w/out.webm", string.Join(' ', MediaArgs.Join("/w/list.txt", "/w/out.webm", "webm", "VORBIS").Skip(4)));
+            string.Join(' ', MediaArgs.Join("/w/list.txt", "/w/out.mp4", "mp4", -1024 / 48000.0).Skip(4)));
+        Assert.Equal("-f concat -safe 0 -i /w/list.txt -itsoffset 0.016667 -f concat -safe 0 -i /w/list.txt -map 0:v? -map 1:a? -c copy -f webm /w/out.webm",
+            string.Join(' ', MediaArgs.Join("/w/list.txt", "/w/out.webm", "webm", 0.5 / 30).Skip(4)));
         Assert.Contains("-vn -c:a copy -movflags +faststart /w/a.m4a", Joined(MediaArgs.ExtractAudio("/w/out.mp4", "/w/a.m4a")), StringComparison.Ordinal);
         Assert.EndsWith("-vn -c:a copy /w/a.ogg", Joined(MediaArgs.ExtractAudio("/w/out.webm", "/w/a.ogg")), StringComparison.Ordinal);
     }

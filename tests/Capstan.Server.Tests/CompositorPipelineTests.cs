@@ -29,7 +29,10 @@ public sealed class CompositorPipelineTests
         var vp9 = CompositorPipeline.Describe(new CompositorSpec(640, 360, 15, "VP9", "VORBIS", 2, "/tmp/b.mkv"));
         Assert.Contains("vp9enc", vp9, StringComparison.Ordinal);
         Assert.Contains("vorbisenc", vp9, StringComparison.Ordinal);
-        Assert.Contains("rtph264depay", CompositorPipeline.InputBin("video", "h264", 200), StringComparison.Ordinal);
-        Assert.Contains("rtpopusdepay", CompositorPipeline.InputBin("audio", "opus", 200), StringComparison.Ordinal);
+        Assert.Contains("rtph264depay", CompositorPipeline.InputBin("video", "h264", 200, 30), StringComparison.Ordinal);
+        Assert.Contains("rtpopusdepay", CompositorPipeline.InputBin("audio", "opus", 200, 30), StringComparison.Ordinal);
+        // Pictures are stamped later than they arrive by the sound's packet time, Opus's decoder delay and half a frame.
+        Assert.Contains("rtpjitterbuffer latency=200 drop-on-latency=true ts-offset=43166667 ", CompositorPipeline.InputBin("video", "vp8", 200, 30), StringComparison.Ordinal);
+        Assert.DoesNotContain("ts-offset", CompositorPipeline.InputBin("audio", "opus", 200, 30), StringComparison.Ordinal);
     }
 }

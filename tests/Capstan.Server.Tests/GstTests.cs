@@ -52,8 +52,8 @@ public sealed class GstTests : IDisposable
         return output.ToArray();
     }
 
-    /// <summary>The capture's sound encoders into Matroska, then the join: a tone that starts at 0.500 s is heard at
-    /// 0.500 s in the delivered file (the encoders' priming samples are edited out of MP4).</summary>
+    /// <summary>The capture's sound encoders into Matroska, then the join with the encoder's delay taken out: a tone
+    /// that starts at 0.500 s is heard at 0.500 s in the delivered file (the priming samples are edited out of MP4).</summary>
     [Theory]
     [InlineData("avenc_aac ! aacparse", "AAC", "mp4")]
     [InlineData("lamemp3enc ! mpegaudioparse", "MP3", "mp4")]
@@ -76,7 +76,7 @@ public sealed class GstTests : IDisposable
         var list = Path.Combine(_dir, "list.txt");
         await File.WriteAllTextAsync(list, $"file '{seg}'\n", TestContext.Current.CancellationToken);
         var mp4 = Path.Combine(_dir, "out." + extension);
-        await RunAsync("ffmpeg", [.. MediaArgs.Join(list, mp4, extension, codec)]);
+        await RunAsync("ffmpeg", [.. MediaArgs.Join(list, mp4, extension, -MediaArgs.EncoderDelaySeconds(codec))]);
         var pcm = await RunAsync("ffmpeg", "-v", "error", "-i", mp4, "-vn", "-ac", "1", "-ar", "48000", "-f", "s16le", "-");
         var onset = Enumerable.Range(0, pcm.Length / 2).First(i => Math.Abs((short)(pcm[2 * i] | (pcm[(2 * i) + 1] << 8))) > 8000) / 48000.0;
         Assert.InRange(onset, 0.499, 0.502);
@@ -188,12 +188,13 @@ public sealed class GstTests : IDisposable
     [Fact]
     public void Bus_Error_CarriesSourceAndText()
     {
-        using var pipeline = GstElement.Launch("filesrc location=/nonexistent/capstan ! fakesink");
+        // Named: GStreamer numbers unnamed elements per process (filesrc0, filesrc1...), whatever test made one first.
+        using var pipeline = GstElement.Launch("filesrc name=missing location=/nonexistent/capstan ! fakesink");
         using var bus = pipeline.Bus();
         gstSetPlaying(pipeline);
         var m = WaitFor(bus, GstMessageKind.Error, TimeSpan.FromSeconds(5));
         Assert.NotNull(m);
-        Assert.Equal("filesrc0", m.Source);
+        Assert.Equal("missing", m.Source);
         Assert.Contains("/nonexistent/capstan", m.Text, StringComparison.Ordinal);
         pipeline.SetState(GstState.Null);
 

@@ -94,6 +94,53 @@ public static class AvSync
             $"aevalsrc='0.7*sin(2*PI*1000*t)*({tone})':s=48000:d={cycle}", "-ac", "1", "-c:a", "pcm_s16le", wav]);
     }
 
+    /// <summary>A script for a page that holds the flash+beep source's own tracks (a participant's fake camera and
+    /// microphone): given the tracks, it reads their raw frames and samples (<c>MediaStreamTrackProcessor</c>) and keeps
+    /// the flash onsets (mean luma) and the tone onsets (energy) on their capture timestamps, in microseconds, in
+    /// <c>window.capstanSource</c>. The sender stamps its RTP from the same capture times, so this is the source's own
+    /// sound-to-picture offset, event by event: what a perfect recorder would reproduce (<see cref="SyncReport.Against"/>).
+    /// <para>Why it is needed: Chromium's fake camera, reading the .y4m on a timer, skips frames when its process is
+    /// starved and then shows each flash a frame or more late, while its fake microphone keeps time; measured on this
+    /// 2-core machine during a meeting recording, the source itself went from +20 ms to -120 ms and to -220 ms in 25 s.
+    /// Audio timestamps are on the page's clock (<c>performance.now</c>), video ones on the monotonic clock: the video
+    /// ones are moved onto the page's clock by the smallest capture-to-script delay seen (<c>videoLag</c>, under a
+    /// millisecond).</para></summary>
+    public const string SourceProbeJs = """
+        (tracks) => {
+          const out = window.capstanSource = { flashes: [], tones: [], videoLag: 1e15, audioLag: 1e15 };
+          const read = async (track, each) => {
+            const reader = new MediaStreamTrackProcessor({ track: track.clone() }).readable.getReader();
+            for (;;) { const { value, done } = await reader.read(); if (done) return; try { await each(value); } finally { value.close(); } }
+          };
+          let lit = false, lastLit = -1e12, loud = false, lastLoud = -1e12;
+          for (const t of tracks) {
+            if (t.kind === 'video') read(t, async (f) => {
+              out.videoLag = Math.min(out.videoLag, performance.now() * 1000 - f.timestamp);
+              const buf = new Uint8Array(f.allocationSize());
+              await f.copyTo(buf);
+              const n = f.visibleRect.width * f.visibleRect.height;
+              let sum = 0, c = 0;
+              for (let i = 0; i < n; i += 16) { sum += buf[i]; c++; }
+              const on = sum / c > 128, t = f.timestamp;
+              if (on && !lit && t - lastLit > 250000) out.flashes.push(t);
+              if (on) lastLit = t; lit = on;
+            });
+            if (t.kind === 'audio') read(t, (a) => {
+              out.audioLag = Math.min(out.audioLag, performance.now() * 1000 - a.timestamp);
+              const n = a.numberOfFrames, pcm = new Float32Array(n);
+              a.copyTo(pcm, { planeIndex: 0, format: 'f32-planar' });
+              const w = Math.max(1, Math.round(a.sampleRate / 500));
+              for (let i = 0; i + w <= n; i += w) {
+                let e = 0; for (let k = i; k < i + w; k++) e += pcm[k] * pcm[k];
+                const t = a.timestamp + (i / a.sampleRate) * 1e6, on = Math.sqrt(e / w) > 0.1;
+                if (on && !loud && t - lastLoud > 250000) out.tones.push(t);
+                if (on) lastLoud = t; loud = on;
+              }
+            });
+          }
+        }
+        """;
+
     /// <summary>Flash and tone onsets in <paramref name="file"/>, paired (see <see cref="SyncReport"/>). Times are
     /// seconds from the file's start. Only the region <paramref name="crop"/> (x, y, w, h) is looked at for
     /// flashes when given.</summary>
@@ -246,6 +293,40 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
     /// <summary>Median offset of the first and of the last <paramref name="n"/> pairs: a drift shows as a difference.</summary>
     public (double First, double Last) Ends(int n) =>
         Pairs.Count == 0 ? (double.NaN, double.NaN) : (Median(Pairs.Take(n).Select(p => p.OffsetMs)), Median(Pairs.TakeLast(n).Select(p => p.OffsetMs)));
+
+    /// <summary>This report (a recorded file's) measured against <paramref name="source"/>'s (the same flash+beep
+    /// events where they were captured, <see cref="AvSync.SourceProbeJs"/>): the file's flashes are matched to the
+    /// source's by their uneven spacing (one shift of the timelines, each within 0.1 s: events are at least 0.7 s apart), and each pair's offset
+    /// becomes the file's offset less the source's for that event. What is left is what the recording path (Janus,
+    /// the recorder, the capture) added; pairs with no source event are dropped.</summary>
+    public SyncReport Against(SyncReport source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        const double Tolerance = 0.1;
+        var best = (Shift: 0.0, Matches: -1, Residual: double.MaxValue);
+        foreach (var f in Pairs.Take(4))
+        {
+            foreach (var s in source.Pairs)
+            {
+                var shift = s.Flash - f.Flash;
+                var residuals = Pairs.Select(p => source.Pairs.Min(q => Math.Abs(q.Flash - p.Flash - shift))).Where(r => r <= Tolerance).ToList();
+                if (residuals.Count > best.Matches || (residuals.Count == best.Matches && residuals.Sum() < best.Residual))
+                {
+                    best = (shift, residuals.Count, residuals.Sum());
+                }
+            }
+        }
+        var pairs = new List<SyncEvent>();
+        foreach (var p in Pairs)
+        {
+            var match = source.Pairs.MinBy(q => Math.Abs(q.Flash - p.Flash - best.Shift));
+            if (match is not null && Math.Abs(match.Flash - p.Flash - best.Shift) <= Tolerance)
+            {
+                pairs.Add(new SyncEvent(p.Flash, p.Flash + ((p.OffsetMs - match.OffsetMs) / 1000)));
+            }
+        }
+        return new SyncReport(Flashes, Tones, pairs);
+    }
 
     public static SyncReport Pair(IReadOnlyList<double> flashes, IReadOnlyList<double> tones)
     {

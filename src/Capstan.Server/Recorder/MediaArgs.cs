@@ -7,7 +7,7 @@ namespace Capstan.Server.Recorder;
 /// MPEG-TS on that local UDP port, for the RTMP pusher (<see cref="MediaArgs.RtmpPush"/>).</summary>
 public sealed record CaptureSpec(
     int Display, string Sink, int Width, int Height, int FrameRate, string VideoCodec, string AudioCodec, int Channels,
-    double AudioOffsetSeconds, string Output, string? WatermarkFile, string? WatermarkPosition, int WatermarkWidth, int WatermarkHeight, int? RtmpPort);
+    string Output, string? WatermarkFile, string? WatermarkPosition, int WatermarkWidth, int WatermarkHeight, int? RtmpPort);
 
 /// <summary>Argument lists of the media processes. Pure: no process is started here.</summary>
 public static class MediaArgs
@@ -49,9 +49,9 @@ public static class MediaArgs
     /// picture with the running time at which each frame is grabbed and the sound with the running time of its
     /// samples less the source's latency, so a segment's time t is one instant for both. (ffmpeg's x11grab and pulse
     /// inputs did not manage this: each input opened on its own clock, and the pulse input's start-up latency
-    /// estimate put the sound 0.1 to 0.8 s early.) A grabbed frame shows what was on the screen during the frame
-    /// interval before its stamp: the sound's stamps get half a frame more, which centres that interval on them.
-    /// <see cref="RecorderOptions.AudioOffsetSeconds"/>, 0 by default, is an operator's calibration on top.</para>
+    /// estimate put the sound 0.1 to 0.8 s early.) What is left between them (half a frame, the encoder's priming,
+    /// an operator's calibration) is put right where the segments are joined (<see cref="SoundShiftSeconds"/>):
+    /// GStreamer's <c>identity ts-offset</c>, used here before, only moves <c>sync=true</c> waits, not the stamps.</para>
     /// <para>Every frame, bounded memory: a leaky queue of <see cref="VideoQueueFrames"/> raw frames between the
     /// grabber and the encoder (an encoder that falls behind drops grabs instead of queueing raw frames without
     /// bound), then <c>videorate</c> to a constant frame rate (a frame the grabber missed repeats the one before).
@@ -117,10 +117,6 @@ public static class MediaArgs
                 a.AddRange(["avenc_aac", $"bitrate={I(s.Channels == 1 ? 192000 : 384000)}", "!", "aacparse"]);
                 break;
         }
-        // A grabbed frame is stamped when it is grabbed, the end of the interval whose content it shows; the sound is
-        // stamped when it is captured. Half a frame on the sound's stamps centres the picture's interval on it.
-        var audioShift = (0.5 / s.FrameRate) + s.AudioOffsetSeconds;
-        a.AddRange(["!", "identity", "name=sound", $"ts-offset={((long)Math.Round(audioShift * 1e9)).ToString(CultureInfo.InvariantCulture)}"]);
         if (s.RtmpPort is { } port)
         {
             var tsAudio = s.AudioCodec == "MP3" ? new[] { "mpegaudioparse" } : ["aacparse", "!", "audio/mpeg,stream-format=adts"];
@@ -216,7 +212,7 @@ public static class MediaArgs
 
     /// <summary>How much silence the capture's sound encoder puts before the first real sample, at the capture's
     /// 48 kHz: AAC (<c>avenc_aac</c>, FFmpeg's encoder) 1024 samples, MP3 (<c>lamemp3enc</c>) 1105, Vorbis none.
-    /// Matroska segments carry it as sound: without the edit in <see cref="Join"/> every AAC file's sound came 21 ms
+    /// Matroska segments carry it as sound: without the shift in <see cref="Join"/> every AAC file's sound came 21 ms
     /// (MP3 23 ms) after its picture (measured: a tone at 0.500 s, encoded by the capture's chain into Matroska and
     /// decoded, was heard at 0.521 s with AAC, 0.523 s with MP3 and 0.500 s with Vorbis).</summary>
     public static double EncoderDelaySeconds(string audioCodec) => audioCodec switch
@@ -226,15 +222,40 @@ public static class MediaArgs
         _ => 0,
     };
 
-    /// <summary>Joins segments without re-encoding (the concat demuxer) into the delivered container. Sound with an
-    /// encoder delay (<see cref="EncoderDelaySeconds"/>) is read a second time from the same list, that much earlier,
-    /// so that MP4's edit list skips the encoder's priming samples (players honour it; the audio still starts at 0).</summary>
-    public static IReadOnlyList<string> Join(string listFile, string output, string extension, string audioCodec)
+    /// <summary>How late a sound packet is stamped when it is stamped on arrival (Janus sends forwarders no sender
+    /// reports, and its sender reports to subscribers follow arrival too): a sound packet leaves the sender only once
+    /// its 20 ms of samples are all captured (Opus frames of 20 ms, WebRTC's packet time), and Opus decodes 312
+    /// samples (6.5 ms) late; a picture leaves as soon as it is encoded.</summary>
+    public const double ArrivalSoundLagSeconds = 0.020 + (312 / 48000.0);
+
+    /// <summary>Where the capture's sound is moved when the segments are joined (seconds, positive later), so that
+    /// it meets its picture:
+    /// <list type="bullet">
+    /// <item>less the encoder's priming (<see cref="EncoderDelaySeconds"/>);</item>
+    /// <item>the browser's capture (<paramref name="grabbed"/>): a grabbed frame is stamped when it is grabbed, the
+    /// end of the frame interval whose content it shows, and the sound when it is captured: half a frame later
+    /// centres that interval on the sound;</item>
+    /// <item>the built-in view in the browser (<paramref name="meetingView"/>): its Chromium lines up each
+    /// participant's sound with the picture by Janus's sender reports, which follow arrival, so it plays the sound
+    /// <see cref="ArrivalSoundLagSeconds"/> late (the native compositor moves its pictures by as much instead,
+    /// <see cref="Media.Compositor.CompositorPipeline.VideoStampOffsetNs"/>);</item>
+    /// <item>plus <paramref name="calibration"/>, an operator's (<see cref="RecorderOptions.AudioOffsetSeconds"/>).</item>
+    /// </list>
+    /// Measured against the sources' own capture times (media tests, flash+beep), before: custom url pages -15 and
+    /// -19 ms (H264/AAC, VP9/Vorbis), a meeting through the browser +32 to +56 ms.</summary>
+    public static double SoundShiftSeconds(string audioCodec, int frameRate, bool grabbed, bool meetingView, double calibration) =>
+        -EncoderDelaySeconds(audioCodec) + (grabbed ? 0.5 / frameRate : 0) - (grabbed && meetingView ? ArrivalSoundLagSeconds : 0) + calibration;
+
+    /// <summary>Joins segments without re-encoding (the concat demuxer) into the delivered container. The sound is
+    /// moved by <paramref name="soundShiftSeconds"/> (<see cref="SoundShiftSeconds"/>) by reading it a second time
+    /// from the same list, that much later or earlier: MP4 keeps an earlier start as an edit list (players honour it;
+    /// the audio still starts at 0), WebM starts the picture that much later.</summary>
+    public static IReadOnlyList<string> Join(string listFile, string output, string extension, double soundShiftSeconds)
     {
         var a = new List<string> { "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", listFile };
-        if (extension == "mp4" && EncoderDelaySeconds(audioCodec) is > 0 and var delay)
+        if (Math.Abs(soundShiftSeconds) >= 0.0005)
         {
-            a.AddRange(["-itsoffset", (-delay).ToString("0.000000", CultureInfo.InvariantCulture), "-f", "concat", "-safe", "0", "-i", listFile, "-map", "0:v?", "-map", "1:a?"]);
+            a.AddRange(["-itsoffset", soundShiftSeconds.ToString("0.000000", CultureInfo.InvariantCulture), "-f", "concat", "-safe", "0", "-i", listFile, "-map", "0:v?", "-map", "1:a?"]);
         }
         a.AddRange(extension == "mp4" ? ["-c", "copy", "-movflags", "+faststart", output] : ["-c", "copy", "-f", "webm", output]);
         return a;

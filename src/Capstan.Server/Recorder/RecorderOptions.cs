@@ -41,9 +41,9 @@ public sealed class RecorderOptions
 
     public int FrameRate { get; set; } = 30;
 
-    /// <summary>An operator's calibration: audio delay applied to the PulseAudio input (seconds, may be negative).
-    /// Default 0: sound and picture are stamped on one clock (see <see cref="MediaArgs.Capture"/>), and the media
-    /// tests measure the result from the delivered files with no offset applied.</summary>
+    /// <summary>An operator's calibration: how much later the sound is put in the delivered file (seconds, may be
+    /// negative), on top of <see cref="MediaArgs.SoundShiftSeconds"/>. Default 0: the media tests measure the result
+    /// from the delivered files with no calibration.</summary>
     public double AudioOffsetSeconds { get; set; }
 
     public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);

@@ -314,7 +314,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         var surface = _surface ?? throw new InvalidOperationException("no capture surface");
         _rtmpPort = _config.RtmpUrl is null ? null : FreeUdpPort();
         var spec = new CaptureSpec(surface.Display, surface.Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
-            MediaArgs.Channels(_config), ctx.Options.AudioOffsetSeconds, output, _watermark, _config.Watermark?.Position,
+            MediaArgs.Channels(_config), output, _watermark, _config.Watermark?.Position,
             _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _rtmpPort);
         ctx.User.CreateOwnedFile(output);
         _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
@@ -557,7 +557,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             }
         }
         await File.WriteAllLinesAsync(list, lines, ct);
-        await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, _config.VideoExtension, _config.AudioCodec), ct);
+        await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, _config.VideoExtension,
+            MediaArgs.SoundShiftSeconds(_config.AudioCodec, ctx.Options.FrameRate, grabbed: _native is null, meetingView: _config.Url is null, ctx.Options.AudioOffsetSeconds)), ct);
         var delivery = new Delivery { DurationSeconds = await ProbeDurationAsync(joined, ct) };
         if (_config.VideoExport)
         {

@@ -95,7 +95,7 @@ public static class CompositorHost
                                 {
                                     var (key, kind, codec) = (parts[1], parts[2], parts[3]);
                                     Remove(key);
-                                    var bin = GstElement.Bin(CompositorPipeline.InputBin(kind, codec, spec.JitterMs), ghostUnlinkedPads: false);
+                                    var bin = GstElement.Bin(CompositorPipeline.InputBin(kind, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
                                     bin.GhostSource("out");
                                     if (kind == "video" && bin.Child("label") is { } label)
                                     {

@@ -67,10 +67,19 @@ public static class CompositorPipeline
             + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={Quote(s.Output)}";
     }
 
+    /// <summary>How much later than its arrival a picture is stamped, so that it meets the sound captured with it.
+    /// Janus sends forwarders no sender reports, so both are stamped on arrival (the jitter buffers' times), and
+    /// a sound packet is <see cref="Recorder.MediaArgs.ArrivalSoundLagSeconds"/> late for its first sample; the
+    /// compositor then shows each picture from its stamp until the next one, on average half a frame after it
+    /// arrived. Measured before this (flash+beep participant, against the source's own capture times): the sound +42
+    /// ms after the picture, steady (the AAC priming already taken out); the parts add up to 43 ms at 30 fps.</summary>
+    public static long VideoStampOffsetNs(int frameRate) => (long)Math.Round((Recorder.MediaArgs.ArrivalSoundLagSeconds + (0.5 / frameRate)) * 1e9);
+
     /// <summary>The bin of one forwarded stream (<paramref name="kind"/> <c>video</c> or <c>audio</c>, codec as Janus
     /// names it: vp8, h264, opus). Its <c>udpsrc</c> is named <c>rtp</c>, the name overlay <c>label</c>, the last
-    /// element <c>out</c> (whose src pad the host ghosts: the overlay's text pad must stay unlinked).</summary>
-    public static string InputBin(string kind, string codec, int jitterMs)
+    /// element <c>out</c> (whose src pad the host ghosts: the overlay's text pad must stay unlinked). A picture's
+    /// stamps are moved by <see cref="VideoStampOffsetNs"/> for the recording's <paramref name="frameRate"/>.</summary>
+    public static string InputBin(string kind, string codec, int jitterMs, int frameRate)
     {
         var jitter = $"rtpjitterbuffer latency={I(jitterMs)} drop-on-latency=true";
         const string udp = "udpsrc name=rtp port=0 buffer-size=4194304";
@@ -85,7 +94,7 @@ public static class CompositorPipeline
             "vp9" => ("VP9", "rtpvp9depay ! avdec_vp9"),
             _ => ("VP8", "rtpvp8depay request-keyframe=true wait-for-keyframe=true ! avdec_vp8"),
         };
-        return $"{udp} caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={name},payload={I(VideoPt)}\" ! {jitter} ! {depay} ! videoconvert ! "
+        return $"{udp} caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={name},payload={I(VideoPt)}\" ! {jitter} ts-offset={I(VideoStampOffsetNs(frameRate))} ! {depay} ! videoconvert ! "
             + "textoverlay name=label valignment=bottom halignment=left font-desc=\"Sans 16\" shaded-background=true ! queue name=out max-size-buffers=8";
     }
 

@@ -409,6 +409,11 @@
     return { publisher: await selected(pub), subscriber: await selected(sub) };
   };
 
+  // The tracks this participant sends (camera, microphone), for probes of what the source itself holds.
+  window.capstanLocalTracks = function () {
+    const pc = pub && pub.webrtcStuff && pub.webrtcStuff.pc;
+    return pc ? pc.getSenders().map((s) => s.track).filter((t) => t) : [];
+  };
   window.capstanStats = async function () {
     const out = { framesDecoded: {}, audioPackets: {}, framesSent: 0 };
     const pc = sub && sub.webrtcStuff && sub.webrtcStuff.pc;
