@@ -218,6 +218,13 @@ public sealed class RecordingDto
     /// joined over. Empty when there was none.</summary>
     [System.ComponentModel.Description("Capstan extension: stretches of the meeting the recording missed while it was on (a capture restart, a recorder killed and restarted), each from the last frame before it to the first frame after it; joined over in the file like a pause. Empty when there was none.")]
     public IReadOnlyList<RecordingGap> Gaps { get; init; } = [];
+
+    /// <summary>Capstan extension: how a composite recording is composited, <c>native</c> (GStreamer, no browser)
+    /// or <c>browser</c> (Chromium on the recorder view or the custom <c>url</c>); on single recordings, not in lists
+    /// (which do not read the recording's config); absent on track recordings.</summary>
+    [System.ComponentModel.Description("Capstan extension: how a composite recording is composited: native (a GStreamer compositor fed by Janus's forwarders, no browser) or browser (Chromium on the recorder view or the custom url, grabbed). A custom url or rtmp_out_config always uses the browser. On single recordings (start, get, active, actions), not in lists; absent on track recordings.")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Compositor { get; init; }
 }
 
 /// <summary>A stretch of a meeting that a recording missed: <c>start</c> and <c>end</c> are wall-clock instants.</summary>

@@ -49,6 +49,7 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
         var invoked = DateTime.UtcNow;
         var id = await StartAsync(meeting);
         var recording = await f.WaitStatusAsync(id, "RECORDING");
+        Assert.Equal("native", recording["compositor"]!.GetValue<string>());
         var started = DateTime.Parse(recording["started_time"]!.GetValue<string>(), CultureInfo.InvariantCulture).ToUniversalTime();
         TestContext.Current.SendDiagnosticMessage($"native start: {(started - invoked).TotalMilliseconds:F0} ms after invoke");
         await Task.Delay(6000, TestContext.Current.CancellationToken);

@@ -67,6 +67,8 @@ public static class Mapping
         AudioSha256 = r.AudioSha256,
         ErrorMessage = r.Status == RecordingStatus.Errored ? r.ErrorMessage : null,
         Gaps = r.GapsJson is not null ? Read<List<RecordingGap>>(r.GapsJson) : [],
+        // Kept in the recording's config, which lists do not read (as with the reasons): single recordings only.
+        Compositor = details && r.Type == RecordingTypes.Composite && r.ConfigJson.Length > 0 ? Read<EffectiveRecordingConfig>(r.ConfigJson)?.Compositor : null,
     };
 
     public static SessionDto ToDto(this SessionRow s, int liveParticipants, double minutesConsumed) => new()

@@ -25,10 +25,26 @@ public sealed class EffectiveRecordingConfig
     public bool AllowMultiple { get; set; }
     public StoredStorageConfig? Storage { get; set; }
 
+    /// <summary>How a composite recording is composited, chosen when it is started (<see cref="ChooseCompositor"/>):
+    /// <c>native</c> or <c>browser</c>; null for track recordings and for composite ones started before the choice was
+    /// kept (the worker then chooses as it would now).</summary>
+    public string? Compositor { get; set; }
+
     /// <summary>Adjustments made to the request (for example odd sizes rounded down to even).</summary>
     public List<string> Notes { get; set; } = [];
 
     public TrackRecordingConfig? Track { get; set; }
+
+    /// <summary>The compositor of a composite recording: a custom <c>url</c> is a page only a browser can show, and
+    /// RTMP out is carried by the browser's capture only (the native compositor does not push RTMP yet); otherwise
+    /// <c>Recorder:Compositor</c>.</summary>
+    public static string ChooseCompositor(EffectiveRecordingConfig c, string configured)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return c.Url is null && c.RtmpUrl is null && configured == Recorder.RecorderOptions.NativeCompositor
+            ? Recorder.RecorderOptions.NativeCompositor
+            : Recorder.RecorderOptions.BrowserCompositor;
+    }
 
     /// <summary>MP4 for H264, WebM for VP8/VP9 (decisions.md).</summary>
     public string VideoExtension => VideoCodec == "H264" ? "mp4" : "webm";

@@ -13,7 +13,8 @@ public sealed record RecordingListFilter(
 
 /// <summary>Starting, listing and controlling recordings. A start writes the INVOKED recording and its recorder
 /// job in one transaction; the recorder worker claims the job. Nothing here pretends to record.</summary>
-public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases, RecorderSignals signals, RecordingCounts counts, OutboundTargets outbound)
+public sealed class RecordingService(CapstanDbContext db, TimeProvider time, SecretProtector protector, RecordingLifecycle lifecycle, StorageAliases storageAliases, RecorderSignals signals, RecordingCounts counts, OutboundTargets outbound,
+    Microsoft.Extensions.Options.IOptions<Recorder.RecorderOptions> recorder)
 {
     public async Task<RecordingRow> StartAsync(Guid appId, StartRecordingRequest? body, CancellationToken ct)
     {
@@ -213,6 +214,10 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         var now = time.GetUtcNow().UtcDateTime;
         var id = Guid.NewGuid();
         var (output, audio) = FileNames(meeting, config, type, now);
+        if (type == RecordingTypes.Composite)
+        {
+            config.Compositor = EffectiveRecordingConfig.ChooseCompositor(config, recorder.Value.Compositor);
+        }
         var row = new RecordingRow
         {
             Id = id,

@@ -255,7 +255,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private async Task StartBrowserAsync(CancellationToken ct)
     {
         // The built-in layout without a browser (Recorder:Compositor = native): NativeComposite.cs.
-        if (_config.Url is null && ctx.Options.Compositor == RecorderOptions.NativeCompositor)
+        if ((_config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(_config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor)
         {
             _native ??= await NativeComposite.OpenAsync(ctx.Scopes, ctx.Http, _recording.MeetingId, ctx.Options.CompositorHost ?? NativeComposite.DefaultHostPath(), ctx.Ledger, ctx.Logger, ct);
             return;

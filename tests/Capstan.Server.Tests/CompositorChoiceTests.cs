@@ -1,0 +1,48 @@
+using System.Net;
+using Capstan.Server.Data;
+using Capstan.Server.Tests.Infrastructure;
+
+namespace Capstan.Server.Tests;
+
+/// <summary>A server whose built-in layout is composited natively (<c>Recorder:Compositor = native</c>).</summary>
+public sealed class NativeCompositorServer() : ServerFixture(DatabaseProvider.Sqlite)
+{
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [new("Recorder:Compositor", "native")];
+}
+
+/// <summary>The <c>compositor</c> extension field: chosen when a composite recording is started and kept with it.</summary>
+public sealed class CompositorChoiceTests(NativeCompositorServer native, SqliteServer browser) : IClassFixture<NativeCompositorServer>, IClassFixture<SqliteServer>
+{
+    private static async Task<(HttpStatusCode Status, System.Text.Json.Nodes.JsonNode Body, HttpResponseMessage Response)> StartAsync(ServerFixture server, object extra)
+    {
+        var account = server.Account;
+        var meeting = (await account.Client().PostJsonAsync($"{account.AppPath}/meetings", new { title = "Layout" })).Data(HttpStatusCode.Created).Str("id");
+        var body = new Dictionary<string, object> { ["meeting_id"] = meeting };
+        foreach (var p in extra.GetType().GetProperties())
+        {
+            body[p.Name] = p.GetValue(extra)!;
+        }
+        return await account.Client().PostJsonAsync($"{account.AppPath}/recordings", body);
+    }
+
+    [Fact]
+    public async Task BuiltInLayout_FollowsTheSetting_AndIsKeptWithTheRecording()
+    {
+        var rec = (await StartAsync(native, new { })).Data();
+        Assert.Equal("native", rec.Str("compositor"));
+        var again = (await native.Account.Client().GetJsonAsync($"{native.Account.AppPath}/recordings/{rec.Str("id")}")).Data();
+        Assert.Equal("native", again.Str("compositor"));
+        var listed = (await native.Account.Client().GetJsonAsync($"{native.Account.AppPath}/recordings?meeting_id={rec.Str("meeting_id")}")).Body;
+        // Lists leave it out (they do not read the recording's config).
+        Assert.Null(listed["data"]![0]!["compositor"]);
+
+        Assert.Equal("browser", (await StartAsync(browser, new { })).Data().Str("compositor"));
+    }
+
+    [Fact]
+    public async Task CustomUrl_AndRtmpOut_UseTheBrowser()
+    {
+        Assert.Equal("browser", (await StartAsync(native, new { url = "https://93.184.216.34/app" })).Data().Str("compositor"));
+        Assert.Equal("browser", (await StartAsync(native, new { rtmp_out_config = new { rtmp_url = "rtmp://93.184.216.34/live/key" } })).Data().Str("compositor"));
+    }
+}
