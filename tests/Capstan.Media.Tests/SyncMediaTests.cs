@@ -114,15 +114,17 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
         Assert.True(sync.MaxAbsMs <= EventBoundMs, $"an event out of +-{EventBoundMs} ms: {sync}");
     }
 
-    /// <summary>The page's reported flash instants against the file's flashes: where on the wall clock the file's
-    /// first frame lies, as a median over the flashes (paint and capture take a frame or two, so it reads a few tens of
-    /// milliseconds late).</summary>
-    private static double FirstFrameErrorMs(SyncReport sync, IReadOnlyList<DateTime> reported, DateTime started)
+    /// <summary>The page's reported instants against the file's events: where on the wall clock the file's first
+    /// frame lies, as a median over the events. The page reports when each tone was played (by its audio clock,
+    /// <c>getOutputTimestamp</c>), so the file's tones are compared to them; its flashes come a paint later (a frame
+    /// or two, more under load: measured 112 ms once with both cores busy), which is the page's and not the file's.
+    /// The file's flashes and tones are held together by the sync bounds.</summary>
+    private static double FirstFrameErrorMs(IReadOnlyList<double> events, IReadOnlyList<DateTime> reported, DateTime started)
     {
         var errors = new List<double>();
-        foreach (var flash in sync.Flashes)
+        foreach (var at in events)
         {
-            var expected = started.AddSeconds(flash);
+            var expected = started.AddSeconds(at);
             var nearest = reported.OrderBy(r => Math.Abs((r - expected).TotalMilliseconds)).First();
             errors.Add((expected - nearest).TotalMilliseconds);
         }
@@ -167,7 +169,8 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
                 .Select(r => DateTime.UnixEpoch.AddMilliseconds(double.Parse(System.Web.HttpUtility.ParseQueryString(r.Query)["flash"]!, CultureInfo.InvariantCulture)))
                 .ToList();
             Assert.NotEmpty(reported);
-            var firstFrame = FirstFrameErrorMs(sync, reported, started);
+            var firstFrame = FirstFrameErrorMs(sync.Tones, reported, started);
+            TestContext.Current.TestOutputHelper?.WriteLine($"first frame: {firstFrame:0} ms from started_time by the tones, {FirstFrameErrorMs(sync.Flashes, reported, started):0} ms by the flashes");
             Assert.True(Math.Abs(firstFrame) <= 100, $"the file's first frame is {firstFrame:0} ms from started_time");
         }
         finally
