@@ -23,7 +23,11 @@ public sealed class RecorderOptions
     /// is a <c>gst-launch-1.0</c> started when it is needed. Choice: off by default for now. In one media run of
     /// five with it on, a file started 0.32 s before its <c>started_time</c> (the clock's origin, refined over the
     /// frames after <c>started_time</c> was published, moved earlier); until that start transient is understood
-    /// and bounded, the slower start is the trustworthy one.</summary>
+    /// and bounded, the slower start is the trustworthy one. Measured again with it on (2026-12-04, the media tests'
+    /// meeting and recording classes, load 6-12 from the tests themselves): first frames 180 to 1766 ms after the
+    /// launch, not the tens of milliseconds of a quiet machine; origins refined by 9 to 87 ms after the first
+    /// frame (logged per segment); two files outside their span bounds (a kick-all 0.6 s short, a restart 17 ms
+    /// long), which pass with it off.</summary>
     public bool WarmCapture { get; set; }
 
     /// <summary>Host the worker inside <c>capstan serve</c> (the single-machine default).</summary>

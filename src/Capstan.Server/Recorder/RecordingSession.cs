@@ -395,7 +395,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             _recordedSeconds += seg.Seconds;
             SaveOrigin(seg);
-            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), seg.Seconds, seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate));
+            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), seg.Seconds, seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate), Math.Round(seg.OriginRefinedMs, 1));
             ctx.Metrics?.CaptureFramesDropped(Math.Max(0, seg.ExpectedFrames(ctx.Options.FrameRate) - seg.Grabs));
         }
         _current = null;
@@ -784,6 +784,20 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         private double _last;
         private long _grabs;
         private DateTime? _origin;
+        private DateTime? _originAtFirst;
+
+        /// <summary>How far the clock's origin moved earlier after the first frame was placed (when
+        /// <c>started_time</c> was published): the first frame's instant was that much late.</summary>
+        public double OriginRefinedMs
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _originAtFirst is { } a && _origin is { } o ? (a - o).TotalMilliseconds : 0;
+                }
+            }
+        }
 
         public string Path { get; } = path;
 
@@ -860,12 +874,16 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             }
             lock (_gate)
             {
-                _first ??= t;
                 _last = Math.Max(_last, t);
                 var origin = now.AddSeconds(-t);
                 if (_origin is null || origin < _origin)
                 {
                     _origin = origin;
+                }
+                if (_first is null)
+                {
+                    _first = t;
+                    _originAtFirst = _origin;
                 }
             }
             Interlocked.Increment(ref _grabs);
@@ -878,8 +896,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded, {From} to {To} (session +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface)")]
     private static partial void LogGap(ILogger logger, double seconds, string from, string to, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}")]
-    private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}; clock origin refined by {OriginMs} ms after the first frame")]
+    private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected, double originMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: {Message}")]
     private static partial void Log(ILogger logger, string message);
