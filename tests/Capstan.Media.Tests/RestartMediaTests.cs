@@ -166,6 +166,7 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
             // The restart: from the kill until the new worker is up (its process started, its recorder running);
             // the recording must be back within 3 s of that.
             var restarts = new[] { firstRestart, secondRestart };
+            TestContext.Current.TestOutputHelper?.WriteLine(string.Join("; ", Enumerable.Range(0, 2).Select(i => $"gap {i + 1}: {(gaps[i].End - gaps[i].Start).TotalSeconds:0.00} s for a restart of {restarts[i].TotalSeconds:0.00} s")));
             for (var i = 0; i < 2; i++)
             {
                 var length = (gaps[i].End - gaps[i].Start).TotalSeconds;

@@ -45,6 +45,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private double _recordedSeconds;
     private Segment? _current;
     private bool _started;
+    private bool _replenish;
     private int _restarts;
     private List<RecordingGap> _gaps = [];
 
@@ -164,6 +165,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
                     SaveOrigin(seg);
                     await OnFirstFrameAsync(first, ct);
                 }
+                if (seg.Grabs > 0)
+                {
+                    ReplenishPool();
+                }
                 await StartRtmpAsync();
                 if (_recordedSeconds + seg.Seconds >= _config.MaxSeconds)
                 {
@@ -272,10 +277,22 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
 
         // A warm surface (display, sink, browser) when one is ready; otherwise launch one now.
+        // The pool launches its next warm surface once this capture has its first frame (ReplenishPool), not now:
+        // a browser launched beside the page and the capture took the cores from both (measured on a restart: the
+        // capture's first frame 1.0 to 1.2 s after its launch).
         _surface = await ctx.Pool.TakeAsync(ct) ?? await CaptureSurface.LaunchAsync(ctx.Options, ctx.Pulse, ctx.Http, Path.Combine(_dir, "surface"), ctx.Ledger, ctx.User, ctx.Time, ct);
-        ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
+        _replenish = true;
         _surfaceAt = ctx.Time.GetUtcNow().UtcDateTime;
-        await _surface.ShowAsync(url, w, h, ct);
+        // A recording that was running when its capture was lost (a gap is open: taken back after a restart, or a
+        // browser that died) captures again while the page opens: the gap closes at its first frame, which comes
+        // later than the page's navigation either way. A recording's first start waits for the page, so that it
+        // turns RECORDING with the page on screen.
+        var show = _surface.ShowAsync(url, w, h, ct);
+        if (_gapFrom is not null)
+        {
+            await StartSegmentAsync(ct);
+        }
+        await show;
         _pageAt = ctx.Time.GetUtcNow().UtcDateTime;
         var deadline = ctx.Time.GetUtcNow() + ctx.Options.ReadyTimeout;
         while (ctx.Time.GetUtcNow() < deadline)
@@ -411,8 +428,19 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
     }
 
+    /// <summary>Has the pool launch a warm surface for the one this session took, once (see StartBrowserAsync).</summary>
+    private void ReplenishPool()
+    {
+        if (_replenish)
+        {
+            _replenish = false;
+            ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
+        }
+    }
+
     private async Task TeardownAsync()
     {
+        ReplenishPool();
         await StopSegmentAsync();
         if (_native is not null)
         {
