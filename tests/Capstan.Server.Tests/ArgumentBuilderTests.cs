@@ -12,6 +12,18 @@ public sealed class ArgumentBuilderTests
 
     private static string Joined(IEnumerable<string> args) => string.Join(' ', args);
 
+    [Theory]
+    [InlineData(2.100, 2.1)] // on a frame: that frame starts the next segment
+    [InlineData(2.110, 2.16667)] // between frames: up to the next one
+    [InlineData(2.1661, 2.16667)]
+    public void MediaSpan_CutOnFrame_MovesTheCutUpOntoTheFrameGrid(double at, double expected)
+    {
+        // Frames at 0.1 + k/15 s, audio from 0.08 s.
+        var span = new MediaSpan(0.08, 5.0, 4.9667, 0.1);
+        Assert.Equal(expected, span.CutOnFrame(at, 15), 4);
+        Assert.Equal(2.5, new MediaSpan(0, 5, null).CutOnFrame(2.5, 15));
+    }
+
     [Fact]
     public void Capture_H264_GrabsDisplayAndSinkOnTheAudioClock_IntoMatroska()
     {

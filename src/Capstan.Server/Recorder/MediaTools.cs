@@ -45,7 +45,7 @@ public static class MediaTools
     public static async Task<MediaSpan?> SpanAsync(string ffprobe, string file, CancellationToken ct)
     {
         var text = await RunAsync("ffprobe", ffprobe, ["-v", "error", "-show_entries", "packet=codec_type,pts_time,duration_time", "-of", "csv=p=0", file], null, TimeSpan.FromSeconds(120), ct);
-        double? start = null, end = null, lastVideo = null;
+        double? start = null, end = null, firstVideo = null, lastVideo = null;
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var f = line.Split(',');
@@ -58,16 +58,31 @@ public static class MediaTools
             end = Math.Max(end ?? pts + duration, pts + duration);
             if (f[0] == "video")
             {
+                firstVideo = Math.Min(firstVideo ?? pts, pts);
                 lastVideo = Math.Max(lastVideo ?? pts, pts);
             }
         }
-        return start is { } s && end is { } e ? new MediaSpan(s, e, lastVideo) : null;
+        return start is { } s && end is { } e ? new MediaSpan(s, e, lastVideo, firstVideo) : null;
     }
 }
 
-/// <summary>A segment's packets on its own clock: from <see cref="Start"/> to <see cref="End"/> seconds; the last
-/// video frame at <see cref="LastVideoFrame"/>.</summary>
-public sealed record MediaSpan(double Start, double End, double? LastVideoFrame)
+/// <summary>A segment's packets on its own clock: from <see cref="Start"/> to <see cref="End"/> seconds; the first
+/// and last video frames at <see cref="FirstVideoFrame"/> and <see cref="LastVideoFrame"/>.</summary>
+public sealed record MediaSpan(double Start, double End, double? LastVideoFrame, double? FirstVideoFrame = null)
 {
     public double Seconds => End - Start;
+
+    /// <summary>Where to cut the segment at <paramref name="at"/> seconds of its clock so that the next segment's
+    /// first frame comes one frame after the last kept one: <paramref name="at"/> moved up onto the video's frame
+    /// grid (the frames are <paramref name="fps"/> a second from the first), unchanged without video.</summary>
+    public double CutOnFrame(double at, int fps)
+    {
+        if (FirstVideoFrame is not { } first || fps <= 0)
+        {
+            return at;
+        }
+        // A frame exactly at the cut (within a millisecond of rounding) is the next segment's slot, not this one's.
+        var frames = Math.Ceiling(((at - first) * fps) - 0.001);
+        return first + (frames / fps);
+    }
 }

@@ -59,6 +59,9 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     // What runs the current segment's capture: the surface's warm capture host, gst-launch, or the native compositor.
     private string _captureBy = "gst-launch";
 
+    // A capture host launched when the recording pauses, warming while it is paused, for the segment that resumes it.
+    private WarmCapture? _resumeHost;
+
     public async Task RunAsync(CancellationToken stopping)
     {
         Directory.CreateDirectory(_dir);
@@ -150,7 +153,13 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             }
             if (status == RecordingStatus.Paused || desired == JobStates.DesiredPause)
             {
-                await StopSegmentAsync();
+                if (_capture is not null)
+                {
+                    // The file ends where the pause was seen, not where the capture stopped after being told to.
+                    var pausedAt = ctx.Time.GetUtcNow().UtcDateTime;
+                    WarmResumeHost();
+                    await StopSegmentAsync(pausedAt);
+                }
             }
             else if (_capture is null)
             {
@@ -336,7 +345,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         ctx.User.CreateOwnedFile(output);
         _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
         // The surface's warm capture host when it has one ready (the first segment), else gst-launch: one pipeline.
-        var warm = surface.TakeCapture();
+        var warm = surface.TakeCapture() ?? await TakeResumeHostAsync(ct);
         _captureBy = warm is null ? "gst-launch" : "warm host";
         _capture = warm is not null
             ? warm.Begin(MediaArgs.Capture(spec), seg.OnLine)
@@ -389,7 +398,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// <summary>Ends the current segment cleanly: SIGINT (gst-launch <c>-e</c> turns it into end-of-stream, which
     /// finishes the file), then kill after 5 s. Its clock origin is kept beside it, for a worker that takes the
     /// recording back.</summary>
-    private async Task StopSegmentAsync()
+    private async Task StopSegmentAsync(DateTime? cutAt = null)
     {
         if (_capture is null)
         {
@@ -411,21 +420,63 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         if (_current is { } seg)
         {
             _recordedSeconds += seg.Seconds;
-            SaveOrigin(seg);
-            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), seg.Seconds, seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate), Math.Round(seg.OriginRefinedMs, 1));
+            SaveOrigin(seg, cutAt);
+            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), seg.Seconds, seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate), Math.Round(seg.OriginRefinedMs, 1),
+                seg.PlayingAt is { } playing ? Ms(playing - seg.LaunchedAt) : -1, seg.FirstFrameAt is { } firstFrame ? Ms(firstFrame - seg.LaunchedAt) : -1);
             ctx.Metrics?.CaptureFramesDropped(Math.Max(0, seg.ExpectedFrames(ctx.Options.FrameRate) - seg.Grabs));
         }
         _current = null;
     }
 
     /// <summary>Keeps the segment's clock origin and first frame beside it (<c>seg_N.mkv.origin</c>: two wall-clock
-    /// tick counts), for the join and for a worker that takes the recording back.</summary>
-    private static void SaveOrigin(Segment seg)
+    /// tick counts, and a third when the file is to end before the segment does: the instant a pause was seen), for
+    /// the join and for a worker that takes the recording back.</summary>
+    private static void SaveOrigin(Segment seg, DateTime? cutAt = null)
     {
         if (seg.Origin is { } origin && seg.FirstFrameAt is { } first)
         {
-            File.WriteAllText(seg.Path + ".origin", origin.Ticks.ToString(CultureInfo.InvariantCulture) + " " + first.Ticks.ToString(CultureInfo.InvariantCulture));
+            var ticks = new List<long> { origin.Ticks, first.Ticks };
+            if (cutAt is { } cut)
+            {
+                ticks.Add(cut.Ticks);
+            }
+            File.WriteAllText(seg.Path + ".origin", string.Join(' ', ticks.Select(t => t.ToString(CultureInfo.InvariantCulture))));
         }
+    }
+
+    /// <summary>Launches a capture host for the segment that will resume a paused recording (a browser capture's):
+    /// it loads GStreamer while the recording is paused, so the resumed capture's first frame comes in tens of
+    /// milliseconds, where a <c>gst-launch-1.0</c> started at the resume took 0.4 to 1.1 s here (measured: a 1.5 s
+    /// span after a resume held 0 to 6 frames), time the meeting went on unrecorded.</summary>
+    private void WarmResumeHost()
+    {
+        if (_resumeHost is not null || _native is not null || _surface is null)
+        {
+            return;
+        }
+        var hostPath = ctx.Options.CompositorHost ?? NativeComposite.DefaultHostPath();
+        if (ctx.User.Switches && !RecorderWorker.PassableByOthers(hostPath))
+        {
+            return;
+        }
+        _resumeHost = WarmCapture.Start(hostPath, Path.Combine(_dir, "capture-host.log"), ctx.Pulse.Environment, ctx.Ledger, ctx.User);
+    }
+
+    /// <summary>The host <see cref="WarmResumeHost"/> launched, once warm (waited for: it was launched before any
+    /// capture started now could be), or null when there is none or it failed.</summary>
+    private async Task<WarmCapture?> TakeResumeHostAsync(CancellationToken ct)
+    {
+        if (_resumeHost is not { } host)
+        {
+            return null;
+        }
+        _resumeHost = null;
+        if (await host.WaitReadyAsync(TimeSpan.FromSeconds(5), ctx.Time, ct))
+        {
+            return host;
+        }
+        await host.DisposeAsync();
+        return null;
     }
 
     /// <summary>Has the pool launch a warm surface for the one this session took, once (see StartBrowserAsync).</summary>
@@ -442,6 +493,11 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     {
         ReplenishPool();
         await StopSegmentAsync();
+        if (_resumeHost is not null)
+        {
+            await _resumeHost.DisposeAsync();
+            _resumeHost = null;
+        }
         if (_native is not null)
         {
             await _native.DisposeAsync();
@@ -575,13 +631,19 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             var (file, span) = usable[i];
             lines.Add("file '" + file.Replace("'", "'\\''", StringComparison.Ordinal) + "'");
-            lines.Add("duration " + span.Seconds.ToString("F6", CultureInfo.InvariantCulture));
-            // The file ends at stopped_time: the last segment is cut there (its clock is the wall clock from its
-            // origin), not where the capture happened to stop after being told to.
-            if (i == usable.Count - 1 && _recording.StoppedTime is { } stopped && SegmentOrigin(file) is { } origin
-                && (stopped - origin).TotalSeconds is var end && end > span.Start + 0.2 && end < span.End)
+            // The file ends at stopped_time, and a segment a pause ended at the instant the pause was seen: each is
+            // cut there (its clock is the wall clock from its origin), not where the capture happened to stop after
+            // being told to. The next segment starts where this one's duration ends: the cut's, when there is one.
+            var cut = SegmentTime(file, 2) ?? (i == usable.Count - 1 ? _recording.StoppedTime : null);
+            if (cut is { } at && SegmentOrigin(file) is { } origin && span.CutOnFrame((at - origin).TotalSeconds, ctx.Options.FrameRate) is var end
+                && end > span.Start + 0.2 && end < span.End)
             {
+                lines.Add("duration " + (end - span.Start).ToString("F6", CultureInfo.InvariantCulture));
                 lines.Add("outpoint " + end.ToString("F6", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                lines.Add("duration " + span.Seconds.ToString("F6", CultureInfo.InvariantCulture));
             }
         }
         await File.WriteAllLinesAsync(list, lines, ct);
@@ -813,6 +875,22 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         private long _grabs;
         private DateTime? _origin;
         private DateTime? _originAtFirst;
+        private DateTime? _playingAt;
+
+        /// <summary>When the capture was launched.</summary>
+        public DateTime LaunchedAt { get; } = time.GetUtcNow().UtcDateTime;
+
+        /// <summary>When the pipeline said it was going to PLAYING (its sources start then).</summary>
+        public DateTime? PlayingAt
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _playingAt;
+                }
+            }
+        }
 
         /// <summary>How far the clock's origin moved earlier after the first frame was placed (when
         /// <c>started_time</c> was published): the first frame's instant was that much late.</summary>
@@ -884,6 +962,14 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         public void OnLine(string line)
         {
             var now = time.GetUtcNow().UtcDateTime;
+            if (line.StartsWith("Setting pipeline to PLAYING", StringComparison.Ordinal))
+            {
+                lock (_gate)
+                {
+                    _playingAt ??= now;
+                }
+                return;
+            }
             if (MediaArgs.GrabbedAtLine(line, out var at, out var pts))
             {
                 // The host's own instant for the frame (its grab line follows): a bound the arrival cannot beat.
@@ -924,8 +1010,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded, {From} to {To} (session +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface)")]
     private static partial void LogGap(ILogger logger, double seconds, string from, string to, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}; clock origin refined by {OriginMs} ms after the first frame")]
-    private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected, double originMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}; clock origin refined by {OriginMs} ms after the first frame; PLAYING +{PlayingMs} ms, first frame +{FirstFrameMs} ms after launch")]
+    private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected, double originMs, long playingMs, long firstFrameMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: {Message}")]
     private static partial void Log(ILogger logger, string message);
