@@ -142,10 +142,15 @@ public sealed class NativeSyncMediaTests(NativeSyncFixture f, ITestOutputHelper 
             {
                 var all = await AvSync.MeasureAsync(file);
                 var source = await FakeCaptureFixture.SourceAsync(page);
-                var sync = all.Against(source);
-                output.WriteLine($"native: start {startMs:0} ms after invoke; file {all}\nsource {source}\nadded by the recording {sync}");
+                // An event in the file's first 0.25 s is left out: the participant's picture appears at its first
+                // keyframe after the forwarder's PLI, and a flash already lit then shows its onset where the picture
+                // appears, not where it began (in a CI run: the first event at 0.13 s, -88 ms, every other one -13 to
+                // -23 ms).
+                var added = all.Against(source);
+                var sync = new SyncReport(added.Flashes, added.Tones, added.Pairs.Where(p => p.Flash >= 0.25).ToList());
+                output.WriteLine($"native: start {startMs:0} ms after invoke; file {all}\nsource {source}\nadded by the recording {added}");
                 Assert.True(all.Pairs.Count >= 5 && all.Pairs.Count >= all.Flashes.Count - 1, $"flashes without their tone: {all}");
-                Assert.True(sync.Pairs.Count >= all.Pairs.Count - 1, $"file events not found at the source: file {all}; source {source}");
+                Assert.True(added.Pairs.Count >= all.Pairs.Count - 1, $"file events not found at the source: file {all}; source {source}");
                 // What the recording path added to each event (the file's offset less the source's, see
                 // SyncReport.Against): the target, +-40 ms for the median and +-80 ms for every event.
                 Assert.True(Math.Abs(sync.MedianMs) <= 40, $"median offset out of +-40 ms: {sync}");
