@@ -222,7 +222,7 @@ public sealed class RecordingDto
     /// <summary>Capstan extension: how a composite recording is composited, <c>native</c> (GStreamer, no browser)
     /// or <c>browser</c> (Chromium on the recorder view or the custom <c>url</c>); on single recordings, not in lists
     /// (which do not read the recording's config); absent on track recordings.</summary>
-    [System.ComponentModel.Description("Capstan extension: how a composite recording is composited: native (a GStreamer compositor fed by Janus's forwarders, no browser) or browser (Chromium on the recorder view or the custom url, grabbed). A custom url or rtmp_out_config always uses the browser. On single recordings (start, get, active, actions), not in lists; absent on track recordings.")]
+    [System.ComponentModel.Description("Capstan extension: how a composite recording is composited: native (a GStreamer compositor fed by Janus's forwarders, no browser) or browser (Chromium on the recorder view or the custom url, grabbed). A custom url always uses the browser (rtmp_out_config works with both). On single recordings (start, get, active, actions), not in lists; absent on track recordings.")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Compositor { get; init; }
 }

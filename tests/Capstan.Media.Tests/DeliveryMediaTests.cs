@@ -50,8 +50,11 @@ public sealed class DeliveryFixture : MediaFixture
 
 /// <summary>Real recordings delivered to each destination type, read back from that server and checked with
 /// ffprobe; and an S3 server that goes away during the upload.</summary>
-public sealed class DeliveryMediaTests(DeliveryFixture f) : IClassFixture<DeliveryFixture>
+public sealed class DeliveryMediaTests(DeliveryFixture f) : IClassFixture<DeliveryFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     private async Task<(string Meeting, IPage Page)> MeetingAsync()
     {
         var meeting = await f.NewMeetingAsync(new { title = "Delivered" });
@@ -284,8 +287,11 @@ public sealed class S3DefaultBucketFixture : MediaFixture
     }
 }
 
-public sealed class S3DefaultBucketTests(S3DefaultBucketFixture f) : IClassFixture<S3DefaultBucketFixture>
+public sealed class S3DefaultBucketTests(S3DefaultBucketFixture f) : IClassFixture<S3DefaultBucketFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     [Fact]
     public async Task DefaultBucketOnS3_GivesPresignedDownloadUrls()
     {

@@ -22,8 +22,11 @@ public sealed class FencedMediaFixture : MediaFixture
 /// network tries every way out (fetch, image, WebSocket, iframe, redirect) towards a loopback server and a
 /// metadata-address server the test runs, paints itself red if any succeeds, green if none does while a request to
 /// its own server does, blue if even that fails. The delivered recording is green and neither target saw a request.</summary>
-public sealed class FencedBrowserMediaTests(FencedMediaFixture f) : IClassFixture<FencedMediaFixture>
+public sealed class FencedBrowserMediaTests(FencedMediaFixture f) : IClassFixture<FencedMediaFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     private const string Metadata = "169.254.169.254";
 
     [Fact]

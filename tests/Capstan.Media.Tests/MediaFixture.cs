@@ -19,6 +19,7 @@ public class MediaFixture : IAsyncLifetime
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "capstan-media-" + Guid.NewGuid().ToString("N"));
     private IPlaywright? _playwright;
+    private readonly List<IBrowserContext> _contexts = [];
 
     public WebApplication App { get; private set; } = null!;
 
@@ -112,6 +113,17 @@ public class MediaFixture : IAsyncLifetime
     public async Task<IPage> OpenAsync(string token, int width = 960, int height = 540)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
+        lock (_contexts)
+        {
+            _contexts.Add(context);
+        }
+        context.Close += (_, _) =>
+        {
+            lock (_contexts)
+            {
+                _contexts.Remove(context);
+            }
+        };
         var page = await context.NewPageAsync();
         await page.AddInitScriptAsync("""
             window.__pcCount = 0;
@@ -143,6 +155,58 @@ public class MediaFixture : IAsyncLifetime
         using var r = await Api.GetAsync(AppPath + path);
         var body = await r.Content.ReadFromJsonAsync<JsonObject>();
         return r.IsSuccessStatusCode ? body!["data"] : null;
+    }
+
+    /// <summary>After each test (its class's <c>DisposeAsync</c>): stops every recording the test left running and
+    /// closes every participant page it left open, so that a test that failed half-way does not hold the recorder's
+    /// slots or the cores for the tests after it (seen in a CI run: an RTMP test that failed before its stop left its
+    /// recording running for four minutes, and five tests after it waited 30 s for a slot in vain).</summary>
+    public async Task AfterTestAsync()
+    {
+        List<IBrowserContext> open;
+        lock (_contexts)
+        {
+            open = [.. _contexts];
+            _contexts.Clear();
+        }
+        foreach (var c in open)
+        {
+            try
+            {
+                await c.CloseAsync();
+            }
+            catch (PlaywrightException)
+            {
+                // already closed with its test
+            }
+        }
+        var active = new[] { "INVOKED", "RECORDING", "PAUSED" };
+        async Task<List<string>> ActiveAsync() =>
+            ((await GetAsync("/recordings?per_page=100")) as JsonArray ?? [])
+                .Where(r => active.Contains(r?["status"]?.GetValue<string>()))
+                .Select(r => r!["id"]!.GetValue<string>()).ToList();
+        foreach (var id in await ActiveAsync())
+        {
+            using var _ = await Api.PutAsJsonAsync($"{AppPath}/recordings/{id}", new { action = "stop" });
+        }
+        await Wait.UntilAsync(async () => (await ActiveAsync()).Count == 0, "the recordings a test left running to stop", 60);
+    }
+
+    /// <summary>The streams of the live RTMP stream at <paramref name="url"/> (ffprobe, 15 s to appear), or a failure
+    /// that carries the recording's RTMP pusher log.</summary>
+    public async Task<string> ProbeLiveAsync(string url, string recordingId)
+    {
+        try
+        {
+            return await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-rw_timeout", "15000000", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", url]);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var log = Path.Combine(_dataDir, "recorder", recordingId, "rtmp.log");
+            var capture = Path.Combine(_dataDir, "recorder", recordingId, "capture.log");
+            throw new Xunit.Sdk.XunitException($"{e.Message}\npusher's log: {(File.Exists(log) ? File.ReadAllText(log) : "(none)")}\n"
+                + $"capture log's end: {(File.Exists(capture) ? string.Join('\n', File.ReadLines(capture).TakeLast(15)) : "(none)")}");
+        }
     }
 
     /// <summary>pause, resume or stop; asserts 200 and returns the recording.</summary>

@@ -10,8 +10,11 @@ using Microsoft.Playwright;
 namespace Capstan.Media.Tests;
 
 /// <summary>Meetings with real media: Janus, Chromium with fake devices, the meeting page and presence.</summary>
-public sealed class MeetingMediaTests(MediaFixture f) : IClassFixture<MediaFixture>
+public sealed class MeetingMediaTests(MediaFixture f) : IClassFixture<MediaFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     private static async Task<JsonElement> StateAsync(IPage page) => await page.EvaluateAsync<JsonElement>("() => window.capstanState");
 
     private static async Task<Dictionary<string, long>> FramesAsync(IPage page)

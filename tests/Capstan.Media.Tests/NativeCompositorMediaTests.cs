@@ -14,8 +14,11 @@ public sealed class NativeMediaFixture : MediaFixture
 }
 
 /// <summary>The browserless composite: Janus forwarders into the GStreamer compositor host.</summary>
-public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFixture<NativeMediaFixture>
+public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFixture<NativeMediaFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     private async Task<List<IPage>> JoinAsync(string meeting, params string[] names)
     {
         var pages = new List<IPage>();
@@ -31,9 +34,12 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
         return pages;
     }
 
-    private async Task<string> StartAsync(string meeting)
+    private async Task<string> StartAsync(string meeting, string? rtmpUrl = null)
     {
-        var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }, TestContext.Current.CancellationToken);
+        object body = rtmpUrl is null
+            ? new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }
+            : new { meeting_id = meeting, video_config = new { width = 640, height = 360 }, rtmp_out_config = new { rtmp_url = rtmpUrl } };
+        var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", body, TestContext.Current.CancellationToken);
         var json = await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
         Assert.True(r.StatusCode == HttpStatusCode.OK, json!.ToJsonString());
         return json!["data"]!["id"]!.GetValue<string>();
@@ -73,6 +79,45 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
         Assert.True(Lit(left) && Lit(right), $"the two tiles are not both there: {left} {right}");
         Assert.False(Lit(above), $"the area above the tiles is not background: {above}");
         File.Delete(video);
+    }
+
+    /// <summary>RTMP out from the native compositor: the live stream is read back from nginx-rtmp while the recording
+    /// runs, and the file is delivered as without it.</summary>
+    [Fact]
+    public async Task RtmpOut_StreamsLiveWhileRecording_Natively()
+    {
+        using var rtmp = new RtmpServer();
+        var meeting = await f.NewMeetingAsync();
+        var pages = await JoinAsync(meeting, "Alice");
+        try
+        {
+            var id = await StartAsync(meeting, rtmp.Url("native"));
+            var recording = await f.WaitStatusAsync(id, "RECORDING");
+            Assert.Equal("native", recording["compositor"]!.GetValue<string>());
+            var live = await f.ProbeLiveAsync(rtmp.Url("native"), id);
+            Assert.Contains("h264,640,360", live, StringComparison.Ordinal);
+            Assert.Contains("aac", live, StringComparison.Ordinal);
+            await f.ActAsync(id, "stop");
+            var done = await f.WaitStatusAsync(id, "UPLOADED");
+            var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+            try
+            {
+                var facts = await MediaFacts.ProbeAsync(file);
+                Assert.Equal(("h264", 640, 360, "aac"), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec));
+                Assert.True(facts.Duration > 1, $"a {facts.Duration} s file");
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+        finally
+        {
+            foreach (var p in pages)
+            {
+                await p.Context.CloseAsync();
+            }
+        }
     }
 
     [Fact]
@@ -118,8 +163,11 @@ public sealed class NativeSyncFixture : FakeCaptureFixture
 /// <summary>Sound and picture of a participant through Janus's forwarders and the native compositor: one pipeline
 /// clock, both streams stamped on arrival (Janus sends forwarders no sender reports), the same jitter-buffer latency
 /// on each.</summary>
-public sealed class NativeSyncMediaTests(NativeSyncFixture f, ITestOutputHelper output) : IClassFixture<NativeSyncFixture>
+public sealed class NativeSyncMediaTests(NativeSyncFixture f, ITestOutputHelper output) : IClassFixture<NativeSyncFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     [Fact]
     public async Task Meeting_AParticipantsFlashAndBeep_StayTogether_Natively()
     {

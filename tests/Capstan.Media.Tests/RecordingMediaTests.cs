@@ -9,8 +9,11 @@ namespace Capstan.Media.Tests;
 
 /// <summary>Composite recordings for real: the recorder worker (Xvfb, PulseAudio, Chromium, ffmpeg) records a
 /// meeting of Chromium participants; each test downloads the file from download_url and checks it with ffprobe.</summary>
-public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFixture>
+public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     private async Task<(string Meeting, List<IPage> Pages)> MeetingWithPeopleAsync(int people, object? meetingBody = null)
     {
         var meeting = await f.NewMeetingAsync(meetingBody);
@@ -157,7 +160,7 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var (meeting, pages) = await MeetingWithPeopleAsync(1);
         var id = (await StartAsync(new { meeting_id = meeting, video_config = new { width = 640, height = 360 }, rtmp_out_config = new { rtmp_url = rtmp.Url("capstan") } }))["id"]!.GetValue<string>();
         await f.WaitStatusAsync(id, "RECORDING");
-        var live = await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-rw_timeout", "15000000", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", rtmp.Url("capstan")]);
+        var live = await f.ProbeLiveAsync(rtmp.Url("capstan"), id);
         Assert.Contains("h264,640,360", live, StringComparison.Ordinal);
         Assert.Contains("aac", live, StringComparison.Ordinal);
         await f.ActAsync(id, "stop");

@@ -11,8 +11,11 @@ namespace Capstan.Media.Tests;
 /// own (not the browser's), with a seccomp-bpf filter (<c>Seccomp: 2</c>) and no new privileges. Not root: every
 /// process of it, the display, the capture and the sound server has real, effective, saved and file-system uid
 /// of the recorder's user (<c>capstan-recorder</c> when the tests run as root).</summary>
-public sealed class SandboxMediaTests(MediaFixture f) : IClassFixture<MediaFixture>
+public sealed class SandboxMediaTests(MediaFixture f) : IClassFixture<MediaFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     [Fact]
     public async Task RecordersChromium_RunsUnprivileged_WithItsSandbox_AndStillRecords()
     {

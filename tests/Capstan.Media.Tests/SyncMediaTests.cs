@@ -74,8 +74,11 @@ public sealed class SyncFixture : FakeCaptureFixture;
 /// <summary>Sound and picture on one clock, and a file that matches its times: a flash+beep source recorded through
 /// the custom <c>url</c> path and through a meeting, quiet and with both cores kept busy; the offsets are measured in
 /// the downloaded file (<see cref="AvSync"/>).</summary>
-public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>
+public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     private const double MedianBoundMs = 40;
     private const double EventBoundMs = 80;
 

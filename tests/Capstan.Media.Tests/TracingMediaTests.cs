@@ -34,8 +34,11 @@ public sealed class TracedMediaFixture : MediaFixture
 /// track recording (Janus records the room, janus-pp-rec makes the files) of the same meeting each give a
 /// <c>recording.session</c> root span with <c>recorder.claim</c>, <c>recording.capture</c> and
 /// <c>recording.postprocess</c> under it and an <c>upload</c> per delivered file in the same trace.</summary>
-public sealed class TracingMediaTests(TracedMediaFixture f) : IClassFixture<TracedMediaFixture>
+public sealed class TracingMediaTests(TracedMediaFixture f) : IClassFixture<TracedMediaFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
 
     [Fact]

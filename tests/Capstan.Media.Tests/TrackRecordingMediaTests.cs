@@ -9,8 +9,11 @@ namespace Capstan.Media.Tests;
 /// <summary>Track recordings for real: Janus records each participant's tracks, the track recorder turns them
 /// into one WebM per peer and media kind with a sync manifest; each test downloads the files from the layer list
 /// and checks them with ffprobe, and checks the manifest against the files.</summary>
-public sealed class TrackRecordingMediaTests(TrackMediaFixture f) : IClassFixture<TrackMediaFixture>
+public sealed class TrackRecordingMediaTests(TrackMediaFixture f) : IClassFixture<TrackMediaFixture>, IAsyncDisposable
 {
+    /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
+    public async ValueTask DisposeAsync() => await f.AfterTestAsync();
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private async Task<IPage> JoinAsync(string meeting, string name)

@@ -40,9 +40,10 @@ public sealed class CompositorChoiceTests(NativeCompositorServer native, SqliteS
     }
 
     [Fact]
-    public async Task CustomUrl_AndRtmpOut_UseTheBrowser()
+    public async Task CustomUrl_UsesTheBrowser_RtmpOutKeepsTheNativeCompositor()
     {
         Assert.Equal("browser", (await StartAsync(native, new { url = "https://93.184.216.34/app" })).Data().Str("compositor"));
-        Assert.Equal("browser", (await StartAsync(native, new { rtmp_out_config = new { rtmp_url = "rtmp://93.184.216.34/live/key" } })).Data().Str("compositor"));
+        Assert.Equal("native", (await StartAsync(native, new { rtmp_out_config = new { rtmp_url = "rtmp://93.184.216.34/live/key" } })).Data().Str("compositor"));
+        Assert.Equal("browser", (await StartAsync(browser, new { rtmp_out_config = new { rtmp_url = "rtmp://93.184.216.34/live/key" } })).Data().Str("compositor"));
     }
 }

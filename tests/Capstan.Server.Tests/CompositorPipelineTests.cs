@@ -34,5 +34,16 @@ public sealed class CompositorPipelineTests
         // Pictures are stamped later than they arrive by the sound's packet time, Opus's decoder delay and half a frame.
         Assert.Contains("rtpjitterbuffer latency=200 drop-on-latency=true ts-offset=43166667 ", CompositorPipeline.InputBin("video", "vp8", 200, 30), StringComparison.Ordinal);
         Assert.DoesNotContain("ts-offset", CompositorPipeline.InputBin("audio", "opus", 200, 30), StringComparison.Ordinal);
+        Assert.DoesNotContain("mpegtsmux", h264, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Describe_WithRtmpOut_TeesBothStreamsIntoAnMpegTsForThePusher()
+    {
+        var d = CompositorPipeline.Describe(new CompositorSpec(1280, 720, 30, "H264", "AAC", 2, "/tmp/a.mkv", RtmpPort: 40123));
+        Assert.Contains("h264parse ! tee name=v ! queue ! mux. v. ! queue leaky=downstream", d, StringComparison.Ordinal);
+        Assert.Contains("h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream ! ts.", d, StringComparison.Ordinal);
+        Assert.Contains("aacparse ! tee name=au ! queue ! mux. au. ! queue leaky=downstream max-size-time=2000000000 ! aacparse ! audio/mpeg,stream-format=adts ! ts.", d, StringComparison.Ordinal);
+        Assert.Contains("mpegtsmux name=ts ! udpsink host=127.0.0.1 port=40123 sync=false async=false", d, StringComparison.Ordinal);
     }
 }

@@ -264,6 +264,36 @@ public sealed class GstTests : IDisposable
         Assert.True(await MeanLumaAsync(file, 1.85) < 25, "the removed bin's tile stayed");
     }
 
+    /// <summary>The native compositor's whole pipeline with RTMP out, in real GStreamer: the file gets both streams
+    /// and the pusher's UDP port gets MPEG-TS while it plays.</summary>
+    [Fact]
+    public async Task CompositorPipeline_WithRtmpOut_WritesTheFileAndSendsMpegTs()
+    {
+        var file = Path.Combine(_dir, "rtmp.mkv");
+        using var udp = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var port = ((System.Net.IPEndPoint)udp.Client.LocalEndPoint!).Port;
+        using var pipeline = GstElement.Launch(Capstan.Server.Media.Compositor.CompositorPipeline.Describe(
+            new Capstan.Server.Media.Compositor.CompositorSpec(320, 180, 15, "H264", "AAC", 2, file, RtmpPort: port)));
+        using var bus = pipeline.Bus();
+        pipeline.SetState(GstState.Playing);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        var packets = 0;
+        while (packets < 20)
+        {
+            var datagram = await udp.ReceiveAsync(timeout.Token);
+            Assert.Equal(0, datagram.Buffer.Length % 188);
+            Assert.Equal(0x47, datagram.Buffer[0]);
+            packets++;
+        }
+        pipeline.SendEos();
+        Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(10)));
+        pipeline.SetState(GstState.Null);
+        var probe = await ProbeAsync(file);
+        Assert.Contains("codec_name=h264|width=320|height=180", probe, StringComparison.Ordinal);
+        Assert.Contains("codec_name=aac", probe, StringComparison.Ordinal);
+    }
+
     private static async Task<double> MeanLumaAsync(string file, double at)
     {
         var p = Process.Start(new ProcessStartInfo("ffmpeg", ["-v", "error", "-ss", at.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", file,

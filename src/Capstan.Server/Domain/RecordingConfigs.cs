@@ -35,13 +35,12 @@ public sealed class EffectiveRecordingConfig
 
     public TrackRecordingConfig? Track { get; set; }
 
-    /// <summary>The compositor of a composite recording: a custom <c>url</c> is a page only a browser can show, and
-    /// RTMP out is carried by the browser's capture only (the native compositor does not push RTMP yet); otherwise
-    /// <c>Recorder:Compositor</c>.</summary>
+    /// <summary>The compositor of a composite recording: a custom <c>url</c> is a page only a browser can show;
+    /// otherwise <c>Recorder:Compositor</c> (both compositors push RTMP out).</summary>
     public static string ChooseCompositor(EffectiveRecordingConfig c, string configured)
     {
         ArgumentNullException.ThrowIfNull(c);
-        return c.Url is null && c.RtmpUrl is null && configured == Recorder.RecorderOptions.NativeCompositor
+        return c.Url is null && configured == Recorder.RecorderOptions.NativeCompositor
             ? Recorder.RecorderOptions.NativeCompositor
             : Recorder.RecorderOptions.BrowserCompositor;
     }

@@ -31,21 +31,6 @@ public sealed class WarmCapture : IAsyncDisposable
             environment, onLine, redirectStdin: true, logFilter: l => !MediaArgs.IsGrabLine(l), runAs: user)));
     }
 
-    /// <summary>Waits until the host is warm, it exits, or <paramref name="timeout"/> passes: true when it is
-    /// <see cref="Ready"/>.</summary>
-    public async Task<bool> WaitReadyAsync(TimeSpan timeout, TimeProvider time, CancellationToken ct)
-    {
-        try
-        {
-            await Task.WhenAny(_warm.Task, Process.Exited).WaitAsync(timeout, time, ct);
-        }
-        catch (TimeoutException)
-        {
-            return false;
-        }
-        return Ready;
-    }
-
     /// <summary>Hands the host the capture's pipeline (<see cref="MediaArgs.Capture"/>); from now on its lines (the
     /// grabbed frames) go to <paramref name="onLine"/>. It is stopped as gst-launch is: SIGINT ends the stream.</summary>
     public ChildProcess Begin(IReadOnlyList<string> captureArguments, Action<string> onLine)

@@ -3,10 +3,13 @@ using System.Globalization;
 namespace Capstan.Server.Media.Compositor;
 
 /// <summary>What one native composite pipeline records: the picture's size and rate, the recording's codecs, the
-/// file, and the latency every input's jitter buffer holds (the mixers wait that long plus a decode margin).</summary>
+/// file, and the latency every input's jitter buffer holds (the mixers wait that long plus a decode margin). With
+/// <see cref="RtmpPort"/> the encoded streams also go out as MPEG-TS on that local UDP port, for the RTMP pusher
+/// (<see cref="Recorder.MediaArgs.RtmpPush"/>), as the browser path's capture does.</summary>
 public sealed record CompositorSpec(
     int Width, int Height, int FrameRate, string VideoCodec, string AudioCodec, int Channels, string Output,
-    int JitterMs = 200, int MarginMs = 300, string? WatermarkFile = null, string? WatermarkPosition = null, int WatermarkWidth = 120, int WatermarkHeight = 60);
+    int JitterMs = 200, int MarginMs = 300, string? WatermarkFile = null, string? WatermarkPosition = null, int WatermarkWidth = 120, int WatermarkHeight = 60,
+    int? RtmpPort = null);
 
 /// <summary>A tile of the layout, in pixels.</summary>
 public readonly record struct Tile(int X, int Y, int Width, int Height);
@@ -58,12 +61,22 @@ public static class CompositorPipeline
             var y = s.WatermarkPosition is "left bottom" or "right bottom" ? s.Height - s.WatermarkHeight : 0;
             watermark = $"gdkpixbufoverlay location={Quote(s.WatermarkFile)} offset-x={I(x)} offset-y={I(y)} overlay-width={I(s.WatermarkWidth)} overlay-height={I(s.WatermarkHeight)} ! ";
         }
+        // RTMP out (H.264 only, as the API allows it): each encoded stream is teed into the file and into an MPEG-TS
+        // for the pusher, in the forms the browser path's capture uses (a byte stream repeating SPS/PPS before every
+        // keyframe, ADTS or MPEG audio); the TS branch's queues leak rather than hold the file back.
+        var (videoOut, audioOut, ts) = s.RtmpPort is { } port
+            ? ("tee name=v ! queue ! mux. v. ! queue leaky=downstream max-size-time=2000000000 ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream ! ts. ",
+                "tee name=au ! queue ! mux. au. ! queue leaky=downstream max-size-time=2000000000 ! "
+                + (s.AudioCodec == "MP3" ? "mpegaudioparse" : "aacparse ! audio/mpeg,stream-format=adts") + " ! ts. ",
+                $"mpegtsmux name=ts ! udpsink host=127.0.0.1 port={I(port)} sync=false async=false ")
+            : ("queue ! mux. ", "queue ! mux. ", string.Empty);
         return
             $"videotestsrc is-live=true pattern=black ! {raw} ! comp.sink_0 "
             + $"compositor name=comp background=black latency={latencyNs} min-upstream-latency={latencyNs} ! {raw} ! identity name=grab ! "
-            + $"queue max-size-buffers=16 max-size-bytes=0 max-size-time=0 leaky=downstream ! {watermark}{video} ! queue ! mux. "
+            + $"queue max-size-buffers=16 max-size-bytes=0 max-size-time=0 leaky=downstream ! {watermark}{video} ! {videoOut}"
             + "audiotestsrc is-live=true wave=silence samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! mix. "
-            + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! queue ! mux. "
+            + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! {audioOut}"
+            + ts
             + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={Quote(s.Output)}";
     }
 
