@@ -135,7 +135,7 @@ public sealed class ArgumentBuilderTests
     [Fact]
     public void XvfbAndChromium_Arguments()
     {
-        Assert.Equal("-displayfd 1 -screen 0 1920x1920x24 -nolisten tcp -ac -nocursor -terminate", Joined(MediaArgs.Xvfb(1920, 1920)));
+        Assert.Equal("-displayfd 1 -screen 0 1920x1920x24 -nolisten tcp -ac -nocursor -terminate -extension GLX", Joined(MediaArgs.Xvfb(1920, 1920)));
         var c = MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x");
         Assert.Contains("--app=http://127.0.0.1:8080/meeting?authToken=x", c);
         Assert.Contains("--window-size=640,360", c);
@@ -150,7 +150,13 @@ public sealed class ArgumentBuilderTests
         Assert.Contains("--proxy-server=http://127.0.0.1:3128", fenced);
         Assert.Contains("--proxy-bypass-list=<-loopback>", fenced);
         Assert.DoesNotContain("--no-sandbox", fenced);
-        Assert.Contains("--no-sandbox", MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x", sandbox: false));
+        Assert.DoesNotContain("--no-zygote", c);
+        Assert.Contains("--in-process-gpu", c);
+        Assert.Contains("--enable-features=NetworkServiceInProcess2", c);
+        var bare = MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x", sandbox: false);
+        Assert.Contains("--no-sandbox", bare);
+        // Without the sandbox the zygote serves nothing: one process less.
+        Assert.Contains("--no-zygote", bare);
     }
 
     [Fact]
