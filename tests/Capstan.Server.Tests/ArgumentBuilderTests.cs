@@ -30,7 +30,7 @@ public sealed class ArgumentBuilderTests
         var a = Joined(MediaArgs.Capture(Spec()));
         Assert.StartsWith("-e -v ximagesrc display-name=:7 use-damage=false show-pointer=false startx=0 starty=0 endx=639 endy=359 ! video/x-raw,framerate=15/1 ! identity name=grab silent=false", a, StringComparison.Ordinal);
         // A bounded, leaky queue before the encoder, then a constant frame rate.
-        Assert.Contains($"queue max-size-buffers={MediaArgs.VideoQueueFrames} max-size-bytes=0 max-size-time=0 leaky=downstream ! videoconvert ! videorate ! video/x-raw,format=I420,framerate=15/1", a, StringComparison.Ordinal);
+        Assert.Contains($"identity name=grab silent=false ! queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream ! videoconvert ! video/x-raw,format=I420 ! queue max-size-buffers={MediaArgs.VideoQueueFrames} max-size-bytes=0 max-size-time=0 leaky=downstream ! videorate ! video/x-raw,format=I420,framerate=15/1", a, StringComparison.Ordinal);
         Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=30 ! h264parse", a, StringComparison.Ordinal);
         // The sound: the sink's monitor, the pipeline's clock (pulsesrc provides it: no provide-clock=false); moved at the join.
         Assert.Contains("pulsesrc device=\"rec_x.monitor\" ! audio/x-raw,rate=48000,channels=2", a, StringComparison.Ordinal);
@@ -152,6 +152,9 @@ public sealed class ArgumentBuilderTests
         Assert.DoesNotContain("--no-sandbox", fenced);
         Assert.DoesNotContain("--no-zygote", c);
         Assert.Contains("--in-process-gpu", c);
+        // A dark window between two pages, and pages that still prefer the light scheme.
+        Assert.Contains("--force-dark-mode", c);
+        Assert.Contains("--blink-settings=preferredColorScheme=1", c);
         Assert.Contains("--enable-features=NetworkServiceInProcess2", c);
         var bare = MediaArgs.Chromium("/w/profile", 640, 360, "http://127.0.0.1:8080/meeting?authToken=x", sandbox: false);
         Assert.Contains("--no-sandbox", bare);

@@ -24,8 +24,10 @@ public static class MediaArgs
         ["-displayfd", "1", "-screen", "0", $"{I(width)}x{I(height)}x24", "-nolisten", "tcp", "-ac", "-nocursor", "-terminate", "-extension", "GLX"];
 
     /// <summary>The page a warm browser opens with. It must be a real page for <c>--app</c>: with <c>about:blank</c>
-    /// Chromium opens a normal window, whose tab strip and address bar (with the recorder's token) would be filmed.</summary>
-    public const string BlankApp = "data:text/html,<html><body style='margin:0;background:#000'></body></html>";
+    /// Chromium opens a normal window, whose tab strip and address bar (with the recorder's token) would be filmed.
+    /// Black, and no <c>#</c> in it: a <c>#</c> starts the URL's fragment, and the page it cut off there
+    /// (<c>background:#000</c>) was white, filmed in the first frames of a recording whose page was not drawn yet.</summary>
+    public const string BlankApp = "data:text/html,<html><body style='margin:0;background:black'></body></html>";
 
     /// <param name="proxyServer">The recorder's filtering proxy (<see cref="OutboundProxy"/>): every request of the
     /// browser goes through it, loopback included (<c>&lt;-loopback&gt;</c> removes Chromium's implicit bypass).</param>
@@ -35,12 +37,17 @@ public static class MediaArgs
     /// <remarks>Memory (issue 11: at most 300 MiB for everything one 720p30 recording starts): no GPU process
     /// (<c>--in-process-gpu</c>; it draws in software anyway), the network service in the browser process, no spare
     /// renderer, no crash handler, and no zygote where there is no sandbox for it to serve: 11 processes down to 7,
-    /// measured with bench/recorder (720p30 session PSS 364 MiB before these and the Xvfb change, 306 after).</remarks>
+    /// measured with bench/recorder (720p30 session PSS 364 MiB before these and the Xvfb change, 306 after).
+    /// The browser's own frame is dark (<c>--force-dark-mode</c>) while pages keep their light colour scheme
+    /// (<c>--blink-settings=preferredColorScheme=1</c>, as without it): between the blank page and the recording's
+    /// page the window showed one white frame, which a capture started with the page (the warm host's first frame
+    /// comes 50-70 ms after its launch) filmed; measured in the sync tests' files, a flash with no tone at 0.07 to
+    /// 0.2 s in most of them, in none of 4 with it.</remarks>
     public static IReadOnlyList<string> Chromium(string userDataDir, int width, int height, string url, string? proxyServer = null, bool sandbox = true) =>
     [
         .. proxyServer is null ? Array.Empty<string>() : [$"--proxy-server={proxyServer}", "--proxy-bypass-list=<-loopback>"],
         .. sandbox ? Array.Empty<string>() : ["--no-sandbox", "--no-zygote"],
-        "--in-process-gpu", "--disable-breakpad", "--enable-features=NetworkServiceInProcess2",
+        "--in-process-gpu", "--disable-breakpad", "--force-dark-mode", "--blink-settings=preferredColorScheme=1", "--enable-features=NetworkServiceInProcess2",
         "--test-type", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--no-first-run", "--no-default-browser-check",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--password-store=basic",
         "--disable-features=Translate,MediaRouter,WebRtcHideLocalIpsWithMdns,SpareRendererForSitePerProcess", "--disable-notifications", "--hide-scrollbars",
@@ -61,7 +68,11 @@ public static class MediaArgs
     /// GStreamer's <c>identity ts-offset</c>, used here before, only moves <c>sync=true</c> waits, not the stamps.</para>
     /// <para>Every frame, bounded memory: a leaky queue of <see cref="VideoQueueFrames"/> raw frames between the
     /// grabber and the encoder (an encoder that falls behind drops grabs instead of queueing raw frames without
-    /// bound), then <c>videorate</c> to a constant frame rate (a frame the grabber missed repeats the one before).
+    /// bound), holding them converted to I420 (1.4 MB at 720p, where a grabbed BGRx frame is 3.7 MB in a shared-memory
+    /// segment that Xvfb maps too): the grabs wait only in a queue of 3 before the conversion, which runs off the
+    /// grabber's thread. Measured with bench/recorder --quick, 720p30 session PSS 306 to 289 MiB (1080p30 460 to
+    /// 399), grabbed 100%; the conversion in the grabber's thread instead had cost 12% of the grabs under load.
+    /// Then <c>videorate</c> to a constant frame rate (a frame the grabber missed repeats the one before).
     /// Each grabbed frame passes an <c>identity</c> named <c>grab</c> whose line on stdout (<see cref="GrabLine"/>)
     /// gives its time: the first frame is the recording's start, the last where the segment ended, and their count
     /// against the span says how many frames were missed.</para></summary>
@@ -74,8 +85,10 @@ public static class MediaArgs
             "ximagesrc", $"display-name=:{I(s.Display)}", "use-damage=false", "show-pointer=false", "startx=0", "starty=0",
             $"endx={I(s.Width - 1)}", $"endy={I(s.Height - 1)}", "!", $"video/x-raw,framerate={fps}/1", "!",
             "identity", "name=grab", "silent=false", "!",
+            "queue", "max-size-buffers=3", "max-size-bytes=0", "max-size-time=0", "leaky=downstream", "!",
+            "videoconvert", "!", "video/x-raw,format=I420", "!",
             "queue", $"max-size-buffers={I(VideoQueueFrames)}", "max-size-bytes=0", "max-size-time=0", "leaky=downstream", "!",
-            "videoconvert", "!", "videorate", "!", $"video/x-raw,format=I420,framerate={fps}/1", "!",
+            "videorate", "!", $"video/x-raw,format=I420,framerate={fps}/1", "!",
         ]);
         if (s.WatermarkFile is not null)
         {
@@ -150,7 +163,7 @@ public static class MediaArgs
     ];
 
     /// <summary>Raw frames the video branch may queue while the encoder catches up (about half a second at 30 fps:
-    /// 22 MB at 720p in I420 after conversion, 59 MB as grabbed); past that the oldest grab is dropped and
+    /// 22 MB at 720p in I420, as they are held, where 16 grabbed BGRx frames would be 59 MB); past that the oldest grab is dropped and
     /// <c>videorate</c> repeats the frame before it.</summary>
     public const int VideoQueueFrames = 16;
 

@@ -26,8 +26,12 @@ public sealed record RecorderContext(
 /// pause, joined over in the file.</para></summary>
 public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext ctx) : IAsyncDisposable
 {
+    /// <summary>The recording's page is ready. <c>Page.navigate</c> answers before the new document replaces the
+    /// surface's blank page (<see cref="MediaArgs.BlankApp"/>, a <c>data:</c> URL, itself complete): until the
+    /// document is no longer that one, it is not ready (without this check, with <c>Recorder:ReadyTimeout</c> set, the
+    /// blank page itself counted as ready at once).</summary>
     private const string ReadyExpression =
-        "(window.capstanRecorder ? (window.capstanRecorder.ready === true || !!window.capstanRecorder.error) : document.readyState === 'complete')";
+        "(!document.URL.startsWith('data:') && (window.capstanRecorder ? (window.capstanRecorder.ready === true || !!window.capstanRecorder.error) : document.readyState === 'complete'))";
 
     private readonly string _dir = Path.Combine(ctx.WorkDir, job.RecordingId.ToString("D"));
     private readonly RecordingJobStore _store = new(ctx.Scopes, job);
