@@ -10,7 +10,7 @@ namespace Capstan.Server.Meetings;
 
 /// <summary>One Janus VideoRoom per meeting: created when the first participant joins, destroyed when the
 /// session ends. Rooms are private, need a random pin to join, and are managed with a random secret.</summary>
-public sealed partial class RoomService(CapstanDbContext db, JanusInstances instances, TimeProvider time, IOptions<JanusOptions> janusOptions, CapstanOptions options, ILogger<RoomService> logger)
+public sealed partial class RoomService(CapstanDbContext db, JanusInstances instances, TimeProvider time, IOptions<JanusOptions> janusOptions, CapstanOptions options, ScreenShares shares, ILogger<RoomService> logger)
 {
     private static readonly TimeSpan WaitForJanus = TimeSpan.FromSeconds(15);
 
@@ -118,6 +118,7 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
         db.MeetingRooms.Remove(row);
         await db.JanusFeeds.Where(f => f.MeetingId == meetingId).ExecuteDeleteAsync(ct);
         await db.SaveChangesAsync(ct);
+        shares.Forget(meetingId);
         LogRoomDestroyed(logger, row.RoomId, meetingId);
     }
 
