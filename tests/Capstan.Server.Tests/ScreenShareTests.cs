@@ -92,6 +92,24 @@ public sealed class ScreenShareTests(SqliteServer server) : IClassFixture<Sqlite
     public void IsShareDisplay_OnlyTheMarker(string? display, bool expected) => Assert.Equal(expected, ScreenShares.IsShareDisplay(display));
 
     [Fact]
+    public void NameOf_AShare_IsTheSharersNameAndScreen_OtherwiseTheDisplay()
+    {
+        Assert.Equal("Alice (screen)", ScreenShares.NameOf(ScreenShares.Display(Alice, "Alice")));
+        Assert.Equal("Alice", ScreenShares.NameOf("Alice"));
+        Assert.Equal("{not json", ScreenShares.NameOf("{not json"));
+    }
+
+    [Fact]
+    public void ReleaseAll_GivesBackTheKickedParticipantsSlots_AndTheirFeeds()
+    {
+        var shares = new ScreenShares(new FakeTimeProvider());
+        var grant = shares.Grant(Meeting, Alice, Presets.Host, "Alice", null);
+        Assert.Empty(shares.ReleaseAll(Meeting, [Bob]));
+        Assert.Equal([grant.FeedId], shares.ReleaseAll(Meeting, [Alice, Bob]));
+        Assert.Empty(shares.Feeds(Meeting));
+    }
+
+    [Fact]
     public async Task Api_GrantsOneShare_RefusesASecondAndTheRecorder_AndFreesOnStop()
     {
         var account = await server.CreateAccountAsync();

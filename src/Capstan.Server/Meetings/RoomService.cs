@@ -131,6 +131,9 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
             return;
         }
         var feeds = await db.JanusFeeds.AsNoTracking().Where(f => f.MeetingId == meetingId && f.PeerId != null && peerIds.Contains(f.PeerId.Value)).Select(f => f.FeedId).ToListAsync(ct);
+        // Their screen shares go with them (a share is a feed of its own, unknown to the feed table).
+        var participants = await db.SessionPeers.AsNoTracking().Where(p => peerIds.Contains(p.Id) && p.ParticipantId != null).Select(p => p.ParticipantId!.Value).ToListAsync(ct);
+        feeds.AddRange(shares.ReleaseAll(meetingId, participants));
         foreach (var feed in feeds)
         {
             try

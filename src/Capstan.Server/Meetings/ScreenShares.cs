@@ -45,19 +45,25 @@ public sealed class ScreenShares(TimeProvider time)
         new JsonObject { ["screenshare"] = true, ["participant_id"] = Ids.Format(participantId), ["name"] = name }.ToJsonString();
 
     /// <summary>Whether a publisher's display marks a screen share (see <see cref="Display"/>).</summary>
-    public static bool IsShareDisplay(string? display)
+    public static bool IsShareDisplay(string? display) => ShareMarker(display) is not null;
+
+    /// <summary>The name to show for a publisher: "Alice (screen)" for a share of Alice, else the display itself.</summary>
+    public static string NameOf(string display) =>
+        ShareMarker(display) is { } o ? $"{(o["name"] is JsonValue n && n.TryGetValue<string>(out var s) ? s : "Participant")} (screen)" : display;
+
+    private static JsonObject? ShareMarker(string? display)
     {
         if (display is null || !display.StartsWith('{'))
         {
-            return false;
+            return null;
         }
         try
         {
-            return JsonNode.Parse(display) is JsonObject o && o["screenshare"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+            return JsonNode.Parse(display) is JsonObject o && o["screenshare"] is JsonValue v && v.TryGetValue<bool>(out var b) && b ? o : null;
         }
         catch (JsonException)
         {
-            return false;
+            return null;
         }
     }
 
@@ -110,6 +116,21 @@ public sealed class ScreenShares(TimeProvider time)
         lock (_lock)
         {
             return _byMeeting.TryGetValue(meetingId, out var slots) ? slots.Select(s => s.FeedId).ToList() : [];
+        }
+    }
+
+    /// <summary>Gives back the slots of <paramref name="participantIds"/> and returns their feed ids (to kick them too).</summary>
+    public IReadOnlyList<long> ReleaseAll(Guid meetingId, IReadOnlyCollection<Guid> participantIds)
+    {
+        lock (_lock)
+        {
+            if (!_byMeeting.TryGetValue(meetingId, out var slots))
+            {
+                return [];
+            }
+            var gone = slots.Where(s => participantIds.Contains(s.ParticipantId)).ToList();
+            slots.RemoveAll(gone.Contains);
+            return gone.Select(s => s.FeedId).ToList();
         }
     }
 
