@@ -205,4 +205,21 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
         await pa.Context.CloseAsync();
         await pb.Context.CloseAsync();
     }
+
+    [Fact]
+    public async Task Kick_EndsTheSharersShare_AndFreesItsSlotAtOnce()
+    {
+        var (meeting, pa, pb) = await TwoPeopleAsync();
+        Assert.Equal("ok", await ShareCanvasAsync(pa, "rgb(0,200,0)"));
+        await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice (screen)") > 0, "Bob receives Alice's screen");
+
+        var kick = await f.Api.PostAsJsonAsync($"{f.AppPath}/meetings/{meeting}/active-session/kick", new { custom_participant_ids = new[] { "alice" } }, TestContext.Current.CancellationToken);
+        kick.EnsureSuccessStatusCode();
+        await Wait.UntilAsync(async () => await pb.Locator(".tile.share").CountAsync() == 0, "Alice's share leaves Bob's page", 10);
+        Assert.Empty(f.App.Services.GetRequiredService<ScreenShares>().Feeds(Guid.Parse(meeting)));
+        // Within the 20 s a slot of a vanished share would otherwise still count.
+        Assert.Equal("ok", await ShareCanvasAsync(pb, "rgb(200,0,0)"));
+        await pa.Context.CloseAsync();
+        await pb.Context.CloseAsync();
+    }
 }
