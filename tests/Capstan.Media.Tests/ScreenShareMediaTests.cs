@@ -25,24 +25,35 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
     public async ValueTask DisposeAsync() => await f.AfterTestAsync();
 
     /// <summary>Shares a 640x400 canvas (a 16:10 screen) painted <paramref name="css"/>, repainted 10 times a second so
-    /// that its 5 fps capture keeps sending frames. Returns "ok" or the rejection's message.</summary>
-    private static Task<string> ShareCanvasAsync(IPage page, string css) => page.EvaluateAsync<string>("""
-        async (css) => {
+    /// that its 5 fps capture keeps sending frames. Returns "ok" or the rejection's message.
+    /// <paramref name="withAudio"/>: the shared stream also carries a 440 Hz tone (as a tab share with its sound).</summary>
+    private static Task<string> ShareCanvasAsync(IPage page, string css, bool withAudio = false) => page.EvaluateAsync<string>("""
+        async ([css, withAudio]) => {
           const c = document.createElement('canvas');
           c.width = 640; c.height = 400;
           const g = c.getContext('2d');
           const paint = () => { g.fillStyle = css; g.fillRect(0, 0, c.width, c.height); };
           paint();
           window.__painter = setInterval(paint, 100);
+          const stream = c.captureStream(5);
+          if (withAudio) {
+            const ac = new AudioContext();
+            const osc = ac.createOscillator();
+            const out = ac.createMediaStreamDestination();
+            osc.frequency.value = 440;
+            osc.connect(out);
+            osc.start();
+            stream.addTrack(out.stream.getAudioTracks()[0]);
+          }
           try {
-            await window.capstanMeeting.shareScreen(c.captureStream(5));
+            await window.capstanMeeting.shareScreen(stream);
             return 'ok';
           } catch (e) {
             clearInterval(window.__painter);
             return (e instanceof Error ? 'Error: ' : 'not an Error: ') + e.message;
           }
         }
-        """, css);
+        """, new object[] { css, withAudio });
 
     private static async Task<JsonElement> MeetingStateAsync(IPage page) => await page.EvaluateAsync<JsonElement>("() => window.capstanMeeting.state()");
 
@@ -74,7 +85,7 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
         Assert.False((await MeetingStateAsync(pa)).GetProperty("sharing").GetBoolean());
         Assert.True(await pa.Locator("#share").IsVisibleAsync(), "a host sees the Share screen button");
 
-        Assert.Equal("ok", await ShareCanvasAsync(pa, "rgb(0,200,0)"));
+        Assert.Equal("ok", await ShareCanvasAsync(pa, "rgb(0,200,0)", withAudio: true));
         var state = await MeetingStateAsync(pa);
         Assert.True(state.GetProperty("joined").GetBoolean() && state.GetProperty("publishing").GetBoolean() && state.GetProperty("sharing").GetBoolean(), state.ToString());
         Assert.Equal("Stop sharing", await pa.Locator("#share").InnerTextAsync());
@@ -99,6 +110,13 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
         TestContext.Current.TestOutputHelper?.WriteLine($"Bob's decoded share, centre pixel: ({string.Join(',', pixel)})");
         Assert.True(IsShareGreen((byte)pixel[0], (byte)pixel[1], (byte)pixel[2]), $"the share's picture is not the canvas's green: ({string.Join(',', pixel)})");
         Assert.Equal(1, await pb.Locator(".tile.share").CountAsync());
+        // The share's sound is published with it and reaches Bob.
+        await Wait.UntilAsync(async () =>
+        {
+            var json = await pb.EvaluateAsync<string>("() => window.capstanStats().then(s => JSON.stringify(s.audioPackets))");
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.TryGetProperty("Alice (screen)", out var n) && n.GetInt64() > 50;
+        }, "audio packets of Alice's screen at Bob");
         // Bob still decodes Alice's camera: her camera's feed was left as it was.
         var camera = await FramesOfAsync(pb, "Alice");
         await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice") > camera + 10, "Alice's camera keeps coming");
@@ -202,6 +220,11 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
         await pa.EvaluateAsync("() => window.capstanMeeting.stopScreenShare()");
         Assert.Equal("ok", await ShareCanvasAsync(pb, "rgb(200,0,0)"));
         await Wait.UntilAsync(async () => await FramesOfAsync(pa, "Bob (screen)") > 0, "Alice receives Bob's screen");
+
+        // Bob leaves while sharing: his slot is given back at once, not after the 20 s grace.
+        await pb.EvaluateAsync("() => window.capstanLeave()");
+        await Wait.UntilAsync(async () => f.App.Services.GetRequiredService<ScreenShares>().Feeds(Guid.Parse(meeting)).Count == 0, "Bob's slot given back", 5);
+        Assert.Equal("ok", await ShareCanvasAsync(pa, "rgb(0,200,0)"));
         await pa.Context.CloseAsync();
         await pb.Context.CloseAsync();
     }

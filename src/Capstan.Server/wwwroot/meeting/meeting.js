@@ -266,7 +266,9 @@
       updateRecorder();
     } else if (ev === 'event') {
       if (msg.publishers) addPublishers(msg.publishers);
-      const gone = msg.leaving || msg.unpublished;
+      // A publisher kicked from the room is announced to the others as { kicked: id } (a kicked participant's camera
+      // and screen share feeds both are).
+      const gone = msg.leaving || msg.unpublished || msg.kicked;
       if (gone === 'ok') {
         if (msg.reason === 'kicked') end('kicked', 'You were removed from the meeting.');
         return;
@@ -538,6 +540,16 @@
     await teardownShare(share);
   }
 
+  // Leaving or closing the page: give the share slot back at once (keepalive outlives the page), rather than after
+  // the server's grace for a share that stopped publishing.
+  function releaseShareOnExit() {
+    if (!share || !share.feedId) return;
+    share = null;
+    fetch('/meeting-api/screenshare', {
+      method: 'POST', keepalive: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth_token: token, action: 'stop' }),
+    }).catch(() => {});
+  }
+
   window.capstanMeeting = {
     shareScreen: (stream) => shareScreen(stream),
     stopScreenShare: () => stopScreenShare(),
@@ -573,10 +585,14 @@
   // Leave: tell the room, hang up, close the Janus session.
   window.capstanLeave = function () {
     state.phase = 'leaving';
+    releaseShareOnExit();
     if (pub) pub.send({ message: { request: 'leave' } });
     setTimeout(() => end('left', 'You left the meeting.'), 100);
   };
-  window.addEventListener('pagehide', () => { if (janus && !finished) janus.destroy({ unload: true }); });
+  window.addEventListener('pagehide', () => {
+    releaseShareOnExit();
+    if (janus && !finished) janus.destroy({ unload: true });
+  });
 
   // ---- stats for tests and diagnostics -----------------------------------------------------------------------
   // The candidate types of each connection's selected pair: { publisher: {local, remote}, subscriber: {...} }.
