@@ -80,6 +80,34 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
         return (bytes[0], bytes[1], bytes[2]);
     }
 
+    /// <summary>For frames sampled at <paramref name="fps"/> over the whole video: each frame's time and the fraction of
+    /// its pixels whose RGB <paramref name="matches"/>.</summary>
+    public static async Task<IReadOnlyList<(double Seconds, double Fraction)>> ColourFractionsAsync(string file, Func<byte, byte, byte, bool> matches, double fps = 2)
+    {
+        var facts = await ProbeAsync(file);
+        var raw = Path.GetTempFileName();
+        await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", file, "-an",
+            "-vf", $"fps={fps.ToString(CultureInfo.InvariantCulture)},format=rgb24", "-f", "rawvideo", "-pix_fmt", "rgb24", raw]);
+        var bytes = await File.ReadAllBytesAsync(raw);
+        File.Delete(raw);
+        var frameBytes = facts.Width * facts.Height * 3;
+        var result = new List<(double, double)>();
+        for (var i = 0; (i + 1) * frameBytes <= bytes.Length; i++)
+        {
+            var frame = bytes.AsSpan(i * frameBytes, frameBytes);
+            var hits = 0;
+            for (var p = 0; p < frame.Length; p += 3)
+            {
+                if (matches(frame[p], frame[p + 1], frame[p + 2]))
+                {
+                    hits++;
+                }
+            }
+            result.Add((i / fps, hits / (double)(facts.Width * facts.Height)));
+        }
+        return result;
+    }
+
     public static async Task<string> RunAsync(string tool, string[] args, bool stderr = false)
     {
         var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -20,6 +20,14 @@ public static class Presets
 
     public static bool IsRecorder(string name) => name == Recorder;
 
+    /// <summary><c>permissions.media.screenshare.can_produce</c> is <c>ALLOWED</c>: hosts and participants may share a
+    /// screen, the recorder may not.</summary>
+    public static bool CanShareScreen(string name) => Exists(name) && name != Recorder;
+
+    /// <summary><c>config.max_screenshare_count</c>: how many screens may be shared in a meeting at once, as this
+    /// preset sees it (a participant of this preset is refused a share while that many are shared).</summary>
+    public static int MaxScreenshareCount(string name) => CanShareScreen(name) ? 1 : 0;
+
     public static Guid IdOf(Guid appId, string name)
     {
         var bytes = SHA256.HashData(Encoding.UTF8.GetBytes($"{appId:D}/preset/{name}"));
@@ -34,7 +42,7 @@ public static class Presets
     public static object Config(string name) => new
     {
         view_type = "GROUP_CALL",
-        max_screenshare_count = name == Recorder ? 0 : 1,
+        max_screenshare_count = MaxScreenshareCount(name),
         max_video_streams = new { desktop = 9, mobile = 6 },
         media = new
         {
@@ -60,7 +68,7 @@ public static class Presets
             {
                 video = new { can_produce = canProduce },
                 audio = new { can_produce = canProduce },
-                screenshare = new { can_produce = canProduce },
+                screenshare = new { can_produce = CanShareScreen(name) ? "ALLOWED" : "NOT_ALLOWED" },
             },
             chat = new { @public = new { can_send = name != Recorder, text = true, files = true } },
         };

@@ -71,6 +71,7 @@ public static class CapstanHost
         services.AddHttpClient("janus-proxy", c => c.Timeout = TimeSpan.FromSeconds(90));
         services.AddSingleton<JanusInstances>();
         services.AddSingleton<JanusEventSink>();
+        services.AddSingleton<ScreenShares>();
         services.AddScoped<RoomService>();
         services.AddHostedService<JanusSupervisor>();
         services.AddHostedService<SessionSweeper>();

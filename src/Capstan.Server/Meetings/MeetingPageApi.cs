@@ -16,12 +16,26 @@ public sealed class JoinRequest
     public string? AuthToken { get; set; }
 }
 
+/// <summary>The page asks for a screen share slot (<c>start</c>) or gives it back (<c>stop</c>).</summary>
+public sealed class ScreenShareRequest
+{
+    public string? AuthToken { get; set; }
+
+    public string? Action { get; set; }
+}
+
+/// <summary>The answer to <c>start</c>: the feed id and display the share publishes under; to <c>stop</c>: whether a
+/// slot was given back (FeedId 0, Display empty, Sharing false).</summary>
+public sealed record ScreenShareResponse(long FeedId, string Display, bool Sharing);
+
 /// <summary>What the meeting page needs to join the meeting's Janus room. Only a valid participant token gets it.
 /// <c>IceServers</c>: the TURN server with a time-limited credential of this participant (<c>Turn:*</c>; empty
-/// without TURN, and for the recorder, which runs beside Janus).</summary>
+/// without TURN, and for the recorder, which runs beside Janus). <c>CanShareScreen</c> and <c>MaxScreenshareCount</c>:
+/// the preset's <c>permissions.media.screenshare.can_produce</c> and <c>config.max_screenshare_count</c>.</summary>
 public sealed record JoinResponse(
     string MeetingId, string? MeetingTitle, string ParticipantId, string DisplayName, string PresetName, bool Recorder,
-    long Room, string Pin, long FeedId, string JanusPath, IReadOnlyList<IceServer> IceServers);
+    long Room, string Pin, long FeedId, string JanusPath, IReadOnlyList<IceServer> IceServers,
+    bool CanShareScreen, int MaxScreenshareCount);
 
 /// <summary>The meeting page (<c>/meeting?authToken=...</c>), its join call, the Janus proxy browsers talk to,
 /// the Debian janus.js and adapter.js, and the endpoint Janus posts its events to.</summary>
@@ -41,6 +55,7 @@ public static class MeetingPageApi
         app.MapGet("/lib/janus.js", () => Results.File(JanusJs, "text/javascript; charset=utf-8")).ExcludeFromDescription();
         app.MapGet("/lib/adapter.js", () => Results.File(AdapterJs, "text/javascript; charset=utf-8")).ExcludeFromDescription();
         app.MapPost("/meeting-api/join", JoinAsync).ExcludeFromDescription();
+        app.MapPost("/meeting-api/screenshare", ScreenShareAsync).ExcludeFromDescription();
         app.MapMethods("/janus/{**rest}", ["GET", "POST"], ProxyAsync).ExcludeFromDescription();
         app.MapMethods("/janus", ["GET", "POST"], ProxyAsync).ExcludeFromDescription();
         app.MapPost("/internal/janus-events", EventsAsync).ExcludeFromDescription();
@@ -53,16 +68,7 @@ public static class MeetingPageApi
     private static async Task<Ok<Envelope<JoinResponse>>> JoinAsync(
         JoinRequest? body, ParticipantTokens tokens, CapstanDbContext db, RoomService rooms, TurnService turn, TimeProvider time, CancellationToken ct)
     {
-        var claims = await tokens.VerifyAsync(body?.AuthToken, ct)
-            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "This meeting link is not valid or has expired. Ask the organiser for a new one.");
-        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == claims.MeetingId && m.AppId == claims.AppId, ct)
-            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "This meeting no longer exists.");
-        var participant = await db.Participants.AsNoTracking().FirstOrDefaultAsync(p => p.Id == claims.ParticipantId && p.MeetingId == meeting.Id, ct)
-            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "You are no longer a participant of this meeting.");
-        if (meeting.Status != MeetingService.Active)
-        {
-            throw new CapstanException(ErrorCategory.Forbidden, "meeting_inactive", "This meeting is INACTIVE: it cannot be joined.");
-        }
+        var (meeting, participant) = await ParticipantOfAsync(body?.AuthToken, tokens, db, ct);
         var (room, janus) = await rooms.EnsureAsync(meeting, ct);
         var recorder = Presets.IsRecorder(participant.PresetName);
         var feed = new JanusFeedRow
@@ -79,7 +85,67 @@ public static class MeetingPageApi
         return TypedResults.Ok(new Envelope<JoinResponse>(true, new JoinResponse(
             Ids.Format(meeting.Id), meeting.Title, Ids.Format(participant.Id), participant.Name ?? participant.CustomParticipantId,
             participant.PresetName, recorder, room.RoomId, room.Pin, feed.FeedId, janus.BrowserPath,
-            recorder ? [] : turn.IceServersFor(Ids.Format(participant.Id)))));
+            recorder ? [] : turn.IceServersFor(Ids.Format(participant.Id)),
+            Presets.CanShareScreen(participant.PresetName), Presets.MaxScreenshareCount(participant.PresetName))));
+    }
+
+    /// <summary>The meeting and participant of a page's token, as the join checks them (401, or 403 when INACTIVE).</summary>
+    private static async Task<(MeetingRow Meeting, ParticipantRow Participant)> ParticipantOfAsync(string? authToken, ParticipantTokens tokens, CapstanDbContext db, CancellationToken ct)
+    {
+        var claims = await tokens.VerifyAsync(authToken, ct)
+            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "This meeting link is not valid or has expired. Ask the organiser for a new one.");
+        var meeting = await db.Meetings.AsNoTracking().FirstOrDefaultAsync(m => m.Id == claims.MeetingId && m.AppId == claims.AppId, ct)
+            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "This meeting no longer exists.");
+        var participant = await db.Participants.AsNoTracking().FirstOrDefaultAsync(p => p.Id == claims.ParticipantId && p.MeetingId == meeting.Id, ct)
+            ?? throw new CapstanException(ErrorCategory.Unauthorized, "invalid_token", "You are no longer a participant of this meeting.");
+        if (meeting.Status != MeetingService.Active)
+        {
+            throw new CapstanException(ErrorCategory.Forbidden, "meeting_inactive", "This meeting is INACTIVE: it cannot be joined.");
+        }
+        return (meeting, participant);
+    }
+
+    /// <summary>Screen share slots (<see cref="ScreenShares"/>): <c>start</c> grants one (403 when the preset may not
+    /// share, 409 when the meeting has as many shares as allowed, with a message that says who shares), <c>stop</c>
+    /// gives it back. The room's live publishers are read from Janus, so slots of pages that went away are not counted.</summary>
+    private static async Task<Ok<Envelope<ScreenShareResponse>>> ScreenShareAsync(
+        ScreenShareRequest? body, ParticipantTokens tokens, CapstanDbContext db, JanusInstances instances, ScreenShares shares, CancellationToken ct)
+    {
+        var (meeting, participant) = await ParticipantOfAsync(body?.AuthToken, tokens, db, ct);
+        switch (body?.Action)
+        {
+            case "stop":
+                shares.Release(meeting.Id, participant.Id);
+                return TypedResults.Ok(new Envelope<ScreenShareResponse>(true, new ScreenShareResponse(0, string.Empty, false)));
+            case "start":
+                var live = await LivePublishersAsync(meeting.Id, db, instances, ct);
+                var grant = shares.Grant(meeting.Id, participant.Id, participant.PresetName, participant.Name ?? participant.CustomParticipantId, live);
+                return TypedResults.Ok(new Envelope<ScreenShareResponse>(true, new ScreenShareResponse(grant.FeedId, grant.Display, true)));
+            default:
+                throw new CapstanException(ErrorCategory.Validation, "invalid_action", "action must be 'start' or 'stop'");
+        }
+    }
+
+    /// <summary>The feed ids publishing in the meeting's room (VideoRoom <c>listparticipants</c>), or null when there is
+    /// no room or Janus cannot be asked.</summary>
+    private static async Task<IReadOnlySet<long>?> LivePublishersAsync(Guid meetingId, CapstanDbContext db, JanusInstances instances, CancellationToken ct)
+    {
+        var room = await db.MeetingRooms.AsNoTracking().FirstOrDefaultAsync(r => r.MeetingId == meetingId, ct);
+        if (room is null || instances.Find(room.JanusUrl) is not { } janus)
+        {
+            return null;
+        }
+        try
+        {
+            var data = await janus.Client.VideoRoomAsync(new System.Text.Json.Nodes.JsonObject { ["request"] = "listparticipants", ["room"] = room.RoomId }, ct);
+            return (data["participants"] as System.Text.Json.Nodes.JsonArray ?? [])
+                .Where(p => p?["publisher"]?.GetValue<bool>() == true && p["id"] is not null)
+                .Select(p => p!["id"]!.GetValue<long>()).ToHashSet();
+        }
+        catch (Exception e) when (e is JanusException or HttpRequestException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Forwards the Janus HTTP API (sessions, handles, long polls) to the local Janus, so browsers reach

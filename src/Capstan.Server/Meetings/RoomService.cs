@@ -10,7 +10,7 @@ namespace Capstan.Server.Meetings;
 
 /// <summary>One Janus VideoRoom per meeting: created when the first participant joins, destroyed when the
 /// session ends. Rooms are private, need a random pin to join, and are managed with a random secret.</summary>
-public sealed partial class RoomService(CapstanDbContext db, JanusInstances instances, TimeProvider time, IOptions<JanusOptions> janusOptions, CapstanOptions options, ILogger<RoomService> logger)
+public sealed partial class RoomService(CapstanDbContext db, JanusInstances instances, TimeProvider time, IOptions<JanusOptions> janusOptions, CapstanOptions options, ScreenShares shares, ILogger<RoomService> logger)
 {
     private static readonly TimeSpan WaitForJanus = TimeSpan.FromSeconds(15);
 
@@ -118,6 +118,7 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
         db.MeetingRooms.Remove(row);
         await db.JanusFeeds.Where(f => f.MeetingId == meetingId).ExecuteDeleteAsync(ct);
         await db.SaveChangesAsync(ct);
+        shares.Forget(meetingId);
         LogRoomDestroyed(logger, row.RoomId, meetingId);
     }
 
@@ -130,6 +131,9 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
             return;
         }
         var feeds = await db.JanusFeeds.AsNoTracking().Where(f => f.MeetingId == meetingId && f.PeerId != null && peerIds.Contains(f.PeerId.Value)).Select(f => f.FeedId).ToListAsync(ct);
+        // Their screen shares go with them (a share is a feed of its own, unknown to the feed table).
+        var participants = await db.SessionPeers.AsNoTracking().Where(p => peerIds.Contains(p.Id) && p.ParticipantId != null).Select(p => p.ParticipantId!.Value).ToListAsync(ct);
+        feeds.AddRange(shares.ReleaseAll(meetingId, participants));
         foreach (var feed in feeds)
         {
             try

@@ -177,7 +177,7 @@ public sealed partial class NativeComposite : ICompositeCapture
                     var streams = (p["streams"] as JsonArray ?? []).OfType<JsonObject>()
                         .Where(s => s["disabled"]?.GetValue<bool>() != true && s["type"]?.GetValue<string>() is "audio" or "video")
                         .Select(s => new Stream(s["mid"]!.GetValue<string>(), s["type"]!.GetValue<string>(), s["codec"]?.GetValue<string>() ?? "vp8")).ToList();
-                    var publisher = new Publisher(id, p["display"]?.GetValue<string>() ?? "Participant", streams);
+                    var publisher = new Publisher(id, Meetings.ScreenShares.NameOf(p["display"]?.GetValue<string>() ?? "Participant"), streams);
                     if (_publishers.TryGetValue(id, out var known) && known.Streams.SequenceEqual(streams) && known.Display == publisher.Display)
                     {
                         continue;

@@ -3,6 +3,19 @@
 // Participants join at once, publish camera and microphone, and see everyone else in a grid with names.
 // A token of the recorder_preset_v2 preset opens the recorder view: hidden (publishes nothing), subscribed to
 // every publisher, all audio played, videos in a 16:9 grid, and window.capstanRecorder.ready for the recorder.
+//
+// Screen sharing: a participant whose preset allows it (the join answer's can_share_screen: group_call_host and
+// group_call_participant, not recorder_preset_v2) shares with the "Share screen" button or the page API:
+//   window.capstanMeeting.shareScreen(stream?)  shares `stream` (any MediaStream, e.g. canvas.captureStream()) or,
+//       without one, what the browser's picker (getDisplayMedia) offers, with its audio when it has an audio track.
+//       Resolves when the share is published; rejects with an Error whose message says why not (preset, someone
+//       else sharing: at most max_screenshare_count shares per meeting, not joined, picker cancelled).
+//   window.capstanMeeting.stopScreenShare()    stops this participant's share (resolves when it is unpublished).
+//   window.capstanMeeting.state()              -> { joined, publishing, sharing }.
+// The share is its own Janus feed (a second publisher handle; see ScreenShares.cs for why), under a feed id and a
+// JSON display ({"screenshare":true,"participant_id":...,"name":...}) the server grants. With a share the shared
+// screen fills SHARE_WIDTH of the stage's width (at least 75%) and the participants are thumbnails in a column
+// beside it, in the participants' view and in the recorder view alike; without one, the grid.
 /* global Janus */
 (function () {
   'use strict';
@@ -32,6 +45,8 @@
   const midToFeed = new Map(); // subscriber mid -> feed id
   const tiles = new Map(); // feed id (or 'self') -> tile element
   let finished = false;
+  let share = null; // this participant's screen share: { feedId, display, handle, stream, ownStream, published }
+  const SHARE_WIDTH = 0.8; // of the stage's width, for the shared screen(s) when any is shared
 
   function show(message, detail) {
     notice.hidden = false;
@@ -68,12 +83,41 @@
   }
 
   // ---- layout: the largest 16:9 tiles that fit the stage, rows centred -------------------------------------------------
+  // With a screen share: the share(s) stacked in the left SHARE_WIDTH, the others as 16:9 thumbnails in a column on
+  // the right, as large as the column and the height allow, centred vertically.
+  function place(el, x, y, w, h) {
+    el.style.left = `${Math.floor(x)}px`;
+    el.style.top = `${Math.floor(y)}px`;
+    el.style.width = `${Math.floor(w)}px`;
+    el.style.height = `${Math.floor(h)}px`;
+  }
+
   function layout() {
     const n = stage.children.length;
     if (n === 0) return;
     const gap = state.recorder ? 4 : 8;
     const pad = state.recorder ? 4 : 8;
     const W = stage.clientWidth - 2 * pad, H = stage.clientHeight - 2 * pad;
+    const all = [...stage.children];
+    const shares = all.filter((el) => el.classList.contains('share'));
+    stage.classList.toggle('sharing', shares.length > 0);
+    if (shares.length) {
+      const others = all.filter((el) => !el.classList.contains('share'));
+      const mainW = others.length ? Math.floor(W * SHARE_WIDTH) : W;
+      const shareH = (H - gap * (shares.length - 1)) / shares.length;
+      shares.forEach((el, i) => place(el, pad, pad + i * (shareH + gap), mainW, shareH));
+      if (others.length) {
+        const colW = W - mainW - gap;
+        const th = Math.min(colW * 9 / 16, (H - gap * (others.length - 1)) / others.length), tw = th * 16 / 9;
+        let y = pad + (H - (others.length * th + gap * (others.length - 1))) / 2;
+        for (const el of others) {
+          place(el, pad + mainW + gap + (colW - tw) / 2, y, tw, th);
+          y += th + gap;
+        }
+      }
+      return;
+    }
+    for (const el of all) el.style.left = el.style.top = el.style.height = '';
     let best = { cols: 1, w: 0 };
     for (let cols = 1; cols <= n; cols++) {
       const rows = Math.ceil(n / cols);
@@ -84,11 +128,11 @@
   }
   window.addEventListener('resize', layout);
 
-  function tile(key, display, self) {
+  function tile(key, display, self, isShare) {
     let el = tiles.get(key);
     if (!el) {
       el = document.createElement('div');
-      el.className = 'tile novideo' + (self ? ' self' : '');
+      el.className = 'tile novideo' + (self ? ' self' : '') + (isShare ? ' share' : '');
       el.dataset.feed = String(key);
       const video = document.createElement('video');
       video.autoplay = true;
@@ -162,6 +206,7 @@
     document.body.classList.toggle('recorder', join.recorder);
     document.title = join.meeting_title || 'Capstan meeting';
     document.getElementById('title').textContent = join.meeting_title || '';
+    document.getElementById('share').hidden = !join.can_share_screen;
     Janus.init({ debug: false, dependencies: Janus.useDefaultDependencies(), callback: connect });
   }
 
@@ -221,7 +266,9 @@
       updateRecorder();
     } else if (ev === 'event') {
       if (msg.publishers) addPublishers(msg.publishers);
-      const gone = msg.leaving || msg.unpublished;
+      // A publisher kicked from the room is announced to the others as { kicked: id } (a kicked participant's camera
+      // and screen share feeds both are).
+      const gone = msg.leaving || msg.unpublished || msg.kicked;
       if (gone === 'ok') {
         if (msg.reason === 'kicked') end('kicked', 'You were removed from the meeting.');
         return;
@@ -252,15 +299,28 @@
   function addPublishers(list) {
     const streams = [];
     for (const p of list) {
-      if (p.id === join.feed_id || p.dummy) continue;
+      if (p.id === join.feed_id || p.dummy || (share && p.id === share.feedId)) continue;
       const media = (p.streams || []).filter((s) => !s.disabled && (s.type === 'audio' || s.type === 'video'));
       const known = feeds.get(p.id);
-      feeds.set(p.id, { display: p.display || 'Participant', streams: media });
-      if (!state.recorder || media.some((s) => s.type === 'video')) tile(p.id, p.display || 'Participant', false);
+      const of = shareOf(p.display);
+      const display = of ? `${of.name || 'Participant'} (screen)` : (p.display || 'Participant');
+      feeds.set(p.id, { display, streams: media, share: !!of });
+      if (!state.recorder || media.some((s) => s.type === 'video')) tile(p.id, display, false, !!of);
       if (!known) for (const s of media) streams.push({ feed: p.id, mid: s.mid });
     }
     if (streams.length) subscribe(streams);
     updateRecorder();
+  }
+
+  // A publisher whose display is the server's share marker ({"screenshare":true,...}) is a screen share.
+  function shareOf(display) {
+    if (!display || display[0] !== '{') return null;
+    try {
+      const o = JSON.parse(display);
+      return o && o.screenshare === true ? o : null;
+    } catch (e) {
+      return null;
+    }
   }
 
   function removePublisher(id) {
@@ -314,7 +374,7 @@
         const info = feeds.get(feed);
         if (!info) return;
         if (track.kind === 'video') {
-          const el = tile(feed, info.display, false);
+          const el = tile(feed, info.display, false, info.share);
           const video = el.querySelector('video');
           if (on) {
             video.srcObject = new MediaStream([track]);
@@ -365,6 +425,137 @@
     }
   }
 
+  // ---- screen sharing ----------------------------------------------------------------------------------------------
+  async function shareRequest(action) {
+    const res = await fetch('/meeting-api/screenshare', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth_token: token, action }),
+    });
+    const body = await res.json().catch(() => null);
+    if (!res.ok || !body || !body.success) {
+      throw new Error(body && body.error ? body.error.message : `The meeting server answered ${res.status}.`);
+    }
+    return body.data;
+  }
+
+  function setShareButton() {
+    const b = document.getElementById('share');
+    b.setAttribute('aria-pressed', String(!!share));
+    b.textContent = share ? 'Stop sharing' : 'Share screen';
+  }
+
+  async function shareScreen(given) {
+    if (!join || !state.joined || finished) throw new Error('Not in the meeting: screen sharing starts once you have joined.');
+    if (state.recorder || !join.can_share_screen) {
+      throw new Error(`Screen sharing is not allowed for your preset (${join.preset_name}).`);
+    }
+    if (share) throw new Error('You are already sharing your screen.');
+    if (given !== undefined && given !== null && !(given instanceof MediaStream)) throw new Error('shareScreen(stream): stream must be a MediaStream.');
+    const mine = { feedId: 0, display: '', handle: null, stream: null, ownStream: !given, published: false };
+    share = mine; // held from here, so a second call waits for no one and gets 'already sharing'
+    setShareButton();
+    try {
+      const grant = await shareRequest('start');
+      mine.feedId = grant.feed_id;
+      mine.display = grant.display;
+      mine.stream = given || await navigator.mediaDevices.getDisplayMedia({ video: true, audio: true });
+      const video = mine.stream.getVideoTracks()[0];
+      if (!video) throw new Error('The stream to share has no video track.');
+      await publishShare(mine, video, mine.stream.getAudioTracks()[0]);
+      video.addEventListener('ended', () => { if (share === mine) stopScreenShare(); });
+      const el = tile('self-share', 'You (screen)', false, true);
+      el.querySelector('video').srcObject = new MediaStream([video]);
+      el.classList.remove('novideo');
+      layout();
+      return undefined;
+    } catch (e) {
+      await teardownShare(mine);
+      throw e instanceof Error ? e : new Error(String(e));
+    }
+  }
+
+  // The share's own publisher handle: joins the room under the granted feed id and display, publishes the video
+  // (and the audio, if the stream has any), and resolves once Janus has answered and the connection is up.
+  function publishShare(mine, video, audio) {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const done = (err) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err instanceof Error ? err : new Error(String(err)));
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new Error('The screen share could not be published in time.')), 20000);
+      janus.attach({
+        plugin: 'janus.plugin.videoroom',
+        opaqueId: 'capstan-share-' + join.participant_id,
+        success: (handle) => {
+          mine.handle = handle;
+          handle.send({ message: { request: 'join', ptype: 'publisher', room: join.room, pin: join.pin, id: mine.feedId, display: mine.display } });
+        },
+        error: (e) => done(new Error('Could not open the screen share: ' + e)),
+        onmessage: (msg, jsep) => {
+          if (msg.error) {
+            done(new Error('The meeting room refused the screen share: ' + msg.error));
+            return;
+          }
+          if (msg.videoroom === 'joined') {
+            const tracks = [{ type: 'video', capture: video, recv: false, dontStop: !mine.ownStream }];
+            if (audio) tracks.push({ type: 'audio', capture: audio, recv: false, dontStop: !mine.ownStream });
+            mine.handle.createOffer({
+              tracks,
+              success: (offer) => mine.handle.send({ message: { request: 'configure', audio: !!audio, video: true }, jsep: offer }),
+              error: (e) => done(new Error('Could not publish the screen share: ' + (e && e.message ? e.message : e))),
+            });
+          }
+          if (jsep) mine.handle.handleRemoteJsep({ jsep });
+        },
+        webrtcState: (on) => {
+          if (on) {
+            mine.published = true;
+            clearTimeout(timer);
+            done();
+          } else if (share === mine && mine.published) {
+            stopScreenShare();
+          }
+        },
+      });
+    });
+  }
+
+  async function teardownShare(mine) {
+    if (share === mine) share = null;
+    setShareButton();
+    removeTile('self-share');
+    if (mine.handle) {
+      try { mine.handle.send({ message: { request: 'leave' } }); } catch (e) { /* session gone */ }
+      await new Promise((r) => mine.handle.detach({ success: r, error: r }));
+      mine.handle = null;
+    }
+    if (mine.ownStream && mine.stream) mine.stream.getTracks().forEach((t) => t.stop());
+    if (mine.feedId) await shareRequest('stop').catch(() => {});
+  }
+
+  async function stopScreenShare() {
+    if (!share) return;
+    await teardownShare(share);
+  }
+
+  // Leaving or closing the page: give the share slot back at once (keepalive outlives the page), rather than after
+  // the server's grace for a share that stopped publishing.
+  function releaseShareOnExit() {
+    if (!share || !share.feedId) return;
+    share = null;
+    fetch('/meeting-api/screenshare', {
+      method: 'POST', keepalive: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth_token: token, action: 'stop' }),
+    }).catch(() => {});
+  }
+
+  window.capstanMeeting = {
+    shareScreen: (stream) => shareScreen(stream),
+    stopScreenShare: () => stopScreenShare(),
+    state: () => ({ joined: state.joined && !finished, publishing: state.published, sharing: !!(share && share.published) }),
+  };
+
   // ---- controls ------------------------------------------------------------------------------------------------
   document.getElementById('mic').addEventListener('click', (e) => {
     if (!pub) return;
@@ -382,15 +573,26 @@
     const self = tiles.get('self');
     if (self) self.classList.toggle('novideo', !muted);
   });
+  document.getElementById('share').addEventListener('click', () => {
+    const action = share ? stopScreenShare() : shareScreen();
+    action.catch((e) => {
+      show('Your screen could not be shared.', e.message);
+      setTimeout(() => { if (!finished && state.phase !== 'error') notice.hidden = true; }, 4000);
+    });
+  });
   document.getElementById('leave').addEventListener('click', () => window.capstanLeave());
 
   // Leave: tell the room, hang up, close the Janus session.
   window.capstanLeave = function () {
     state.phase = 'leaving';
+    releaseShareOnExit();
     if (pub) pub.send({ message: { request: 'leave' } });
     setTimeout(() => end('left', 'You left the meeting.'), 100);
   };
-  window.addEventListener('pagehide', () => { if (janus && !finished) janus.destroy({ unload: true }); });
+  window.addEventListener('pagehide', () => {
+    releaseShareOnExit();
+    if (janus && !finished) janus.destroy({ unload: true });
+  });
 
   // ---- stats for tests and diagnostics -----------------------------------------------------------------------
   // The candidate types of each connection's selected pair: { publisher: {local, remote}, subscriber: {...} }.
