@@ -83,6 +83,10 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
 
     /// <summary>RTMP out from the native compositor: the live stream is read back from nginx-rtmp while the recording
     /// runs, and the file is delivered as without it.</summary>
+    /// <summary>The share's layout natively (<c>CompositorPipeline.ShareLayout</c>): the recorder view's check.</summary>
+    [Fact]
+    public Task ScreenShare_IsFilmedLarge_WhileShared_AndTheGridBeforeAndAfter_Natively() => ScreenShareMediaTests.CompositeFilmsTheShareLargeAsync(f);
+
     [Fact]
     public async Task RtmpOut_StreamsLiveWhileRecording_Natively()
     {

@@ -19,7 +19,7 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
     /// level; the page background (31,35,41) is filmed as (28,33,39), so the composite's own capture keeps levels).
     /// So "that colour" is pure green here: red and blue at most 40, green at least 160. The fake cameras' greens
     /// ((13,51,11) to (166,204,164)) are not.</summary>
-    private static bool IsShareGreen(byte r, byte g, byte b) => r <= 40 && b <= 40 && g >= 160;
+    internal static bool IsShareGreen(byte r, byte g, byte b) => r <= 40 && b <= 40 && g >= 160;
 
     /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
     public async ValueTask DisposeAsync() => await f.AfterTestAsync();
@@ -27,7 +27,7 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
     /// <summary>Shares a 640x400 canvas (a 16:10 screen) painted <paramref name="css"/>, repainted 10 times a second so
     /// that its 5 fps capture keeps sending frames. Returns "ok" or the rejection's message.
     /// <paramref name="withAudio"/>: the shared stream also carries a 440 Hz tone (as a tab share with its sound).</summary>
-    private static Task<string> ShareCanvasAsync(IPage page, string css, bool withAudio = false) => page.EvaluateAsync<string>("""
+    internal static Task<string> ShareCanvasAsync(IPage page, string css, bool withAudio = false) => page.EvaluateAsync<string>("""
         async ([css, withAudio]) => {
           const c = document.createElement('canvas');
           c.width = 640; c.height = 400;
@@ -65,7 +65,9 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
         return doc.RootElement.TryGetProperty(name, out var v) ? v.GetInt64() : 0;
     }
 
-    private async Task<(string Meeting, IPage Alice, IPage Bob)> TwoPeopleAsync(int width = 960, int height = 540)
+    private Task<(string Meeting, IPage Alice, IPage Bob)> TwoPeopleAsync(int width = 960, int height = 540) => TwoPeopleAsync(f, width, height);
+
+    internal static async Task<(string Meeting, IPage Alice, IPage Bob)> TwoPeopleAsync(MediaFixture f, int width = 960, int height = 540)
     {
         var meeting = await f.NewMeetingAsync(new { title = "Screen share" });
         var alice = await f.AddParticipantAsync(meeting, "Alice", Presets.Host);
@@ -148,9 +150,14 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
     }
 
     [Fact]
-    public async Task BrowserComposite_FilmsTheShareLarge_WhileShared_AndTheGridBeforeAndAfter()
+    public Task BrowserComposite_FilmsTheShareLarge_WhileShared_AndTheGridBeforeAndAfter() => CompositeFilmsTheShareLargeAsync(f);
+
+    /// <summary>A composite recording (the server's compositor: the browser's recorder view, or the native
+    /// compositor with a <see cref="NativeMediaFixture"/>) films the share over at least 60% of the frame while it is
+    /// shared, and the grid before and after.</summary>
+    internal static async Task CompositeFilmsTheShareLargeAsync(MediaFixture f)
     {
-        var (meeting, pa, pb) = await TwoPeopleAsync(640, 360);
+        var (meeting, pa, pb) = await TwoPeopleAsync(f, 640, 360);
         var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { width = 640, height = 360 } }, TestContext.Current.CancellationToken);
         var body = await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
         Assert.True(r.StatusCode == HttpStatusCode.OK, body!.ToJsonString());

@@ -19,6 +19,31 @@ public sealed class CompositorPipelineTests
     }
 
     [Fact]
+    public void ShareLayout_MatchesTheRecorderView_ShareLarge_OthersInAColumnBeside()
+    {
+        // No share: the grid.
+        Assert.Equal(CompositorPipeline.Layout(3, 640, 360), CompositorPipeline.ShareLayout(0, 3, 640, 360));
+        // A share alone takes the whole frame (less the edges).
+        Assert.Equal([new Tile(4, 4, 632, 352)], CompositorPipeline.ShareLayout(1, 0, 640, 360));
+        // A share and two participants: 80% of the width for the share, 16:9 thumbnails centred in the column beside.
+        var t = CompositorPipeline.ShareLayout(1, 2, 640, 360);
+        Assert.Equal(new Tile(4, 4, 505, 352), t[0]);
+        Assert.True(t[0].Width >= 0.75 * 640);
+        Assert.Equal([new Tile(513, 108, 123, 69), new Tile(513, 182, 123, 69)], t.Skip(1));
+        // Many participants: thumbnails shrink to fit the height, never overlap the share or leave the frame.
+        var many = CompositorPipeline.ShareLayout(1, 8, 1280, 720);
+        foreach (var thumb in many.Skip(1))
+        {
+            Assert.True(thumb.X >= many[0].X + many[0].Width && thumb.X + thumb.Width <= 1280 && thumb.Y >= 0 && thumb.Y + thumb.Height <= 720, thumb.ToString());
+        }
+        Assert.All(many.Skip(1).Zip(many.Skip(2)), p => Assert.True(p.First.Y + p.First.Height <= p.Second.Y));
+        // Two shares stack in the share's column.
+        var two = CompositorPipeline.ShareLayout(2, 1, 640, 360);
+        Assert.Equal(two[0].X, two[1].X);
+        Assert.True(two[0].Y + two[0].Height <= two[1].Y);
+    }
+
+    [Fact]
     public void Describe_UsesTheRecordingsEncoders()
     {
         var h264 = CompositorPipeline.Describe(new CompositorSpec(1280, 720, 30, "H264", "AAC", 1, "/tmp/a.mkv"));

@@ -55,7 +55,9 @@ public sealed partial class NativeComposite : ICompositeCapture
 
     private sealed record Stream(string Mid, string Type, string Codec);
 
-    private sealed record Publisher(long Id, string Display, IReadOnlyList<Stream> Streams);
+    /// <param name="Share">A screen share's feed (<see cref="Meetings.ScreenShares"/>): its picture is laid out
+    /// large, as the recorder view does (<see cref="CompositorPipeline.ShareLayout"/>).</param>
+    private sealed record Publisher(long Id, string Display, IReadOnlyList<Stream> Streams, bool Share = false);
 
     private sealed record Forward(long Publisher, long StreamId, string Kind);
 
@@ -177,8 +179,9 @@ public sealed partial class NativeComposite : ICompositeCapture
                     var streams = (p["streams"] as JsonArray ?? []).OfType<JsonObject>()
                         .Where(s => s["disabled"]?.GetValue<bool>() != true && s["type"]?.GetValue<string>() is "audio" or "video")
                         .Select(s => new Stream(s["mid"]!.GetValue<string>(), s["type"]!.GetValue<string>(), s["codec"]?.GetValue<string>() ?? "vp8")).ToList();
-                    var publisher = new Publisher(id, Meetings.ScreenShares.NameOf(p["display"]?.GetValue<string>() ?? "Participant"), streams);
-                    if (_publishers.TryGetValue(id, out var known) && known.Streams.SequenceEqual(streams) && known.Display == publisher.Display)
+                    var display = p["display"]?.GetValue<string>() ?? "Participant";
+                    var publisher = new Publisher(id, Meetings.ScreenShares.NameOf(display), streams, Meetings.ScreenShares.IsShareDisplay(display));
+                    if (_publishers.TryGetValue(id, out var known) && known.Streams.SequenceEqual(streams) && known.Display == publisher.Display && known.Share == publisher.Share)
                     {
                         continue;
                     }
@@ -224,7 +227,8 @@ public sealed partial class NativeComposite : ICompositeCapture
                 _ports[key] = tcs;
             }
             var name = s.Type == "video" ? " " + p.Display.Replace('\n', ' ').Replace('\r', ' ') : string.Empty;
-            await child.StandardInput.WriteLineAsync($"add {key} {s.Type} {s.Codec}{name}".AsMemory(), ct);
+            var kind = s.Type == "video" && p.Share ? CompositorPipeline.ScreenKind : s.Type;
+            await child.StandardInput.WriteLineAsync($"add {key} {kind} {s.Codec}{name}".AsMemory(), ct);
             await child.StandardInput.FlushAsync(ct);
             var port = await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
             var stream = new JsonObject { ["mid"] = s.Mid, ["port"] = port, ["pt"] = s.Type == "video" ? CompositorPipeline.VideoPt : CompositorPipeline.AudioPt };

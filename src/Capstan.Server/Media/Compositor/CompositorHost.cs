@@ -6,7 +6,7 @@ namespace Capstan.Server.Media.Compositor;
 
 /// <summary>The child process that hosts one native composite pipeline (<c>Capstan.Server compositor-host SPEC_JSON</c>,
 /// a hidden subcommand), so that a native crash in GStreamer cannot take the worker down.
-/// <para>Commands on stdin, one a line: <c>add KEY video|audio CODEC DISPLAY NAME</c> (answered <c>port KEY N</c>, the
+/// <para>Commands on stdin, one a line: <c>add KEY video|screen|audio CODEC DISPLAY NAME</c> (<c>screen</c>: a shared screen's picture, laid out large by <see cref="CompositorPipeline.ShareLayout"/>) (answered <c>port KEY N</c>, the
 /// free UDP port its <c>udpsrc</c> bound), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
 /// and the end of stdin also end the pipeline: end-of-stream, wait for it on the bus (5 s at most), exit 0.
 /// On stdout: <c>ready</c> once playing, each composited frame as the capture's grab line
@@ -45,12 +45,16 @@ public static class CompositorHost
         pipeline.SetState(GstState.Playing);
         host.Say("ready");
 
+        // Shared screens first and large, the others beside them (CompositorPipeline.ShareLayout), or the grid.
         void Relayout()
         {
-            var tiles = CompositorPipeline.Layout(video.Count, spec.Width, spec.Height);
-            for (var i = 0; i < video.Count; i++)
+            var order = video.Where(k => inputs[k].Kind == CompositorPipeline.ScreenKind).ToList();
+            var shares = order.Count;
+            order.AddRange(video.Where(k => inputs[k].Kind != CompositorPipeline.ScreenKind));
+            var tiles = CompositorPipeline.ShareLayout(shares, order.Count - shares, spec.Width, spec.Height);
+            for (var i = 0; i < order.Count; i++)
             {
-                var pad = inputs[video[i]].MixerPad;
+                var pad = inputs[order[i]].MixerPad;
                 pad.Set("xpos", I(tiles[i].X));
                 pad.Set("ypos", I(tiles[i].Y));
                 pad.Set("width", I(tiles[i].Width));
@@ -95,9 +99,10 @@ public static class CompositorHost
                                 {
                                     var (key, kind, codec) = (parts[1], parts[2], parts[3]);
                                     Remove(key);
-                                    var bin = GstElement.Bin(CompositorPipeline.InputBin(kind, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
+                                    var media = kind == CompositorPipeline.ScreenKind ? "video" : kind;
+                                    var bin = GstElement.Bin(CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
                                     bin.GhostSource("out");
-                                    if (kind == "video" && bin.Child("label") is { } label)
+                                    if (media == "video" && bin.Child("label") is { } label)
                                     {
                                         using (label)
                                         {
@@ -105,8 +110,8 @@ public static class CompositorHost
                                         }
                                     }
                                     pipeline.Add(bin);
-                                    var mixerPad = (kind == "video" ? comp : mix).RequestPad("sink_%u");
-                                    if (kind == "video")
+                                    var mixerPad = (media == "video" ? comp : mix).RequestPad("sink_%u");
+                                    if (media == "video")
                                     {
                                         mixerPad.Set("sizing-policy", "keep-aspect-ratio");
                                     }
@@ -115,7 +120,7 @@ public static class CompositorHost
                                         src.Link(mixerPad);
                                     }
                                     inputs[key] = new Input(bin, mixerPad, kind);
-                                    if (kind == "video")
+                                    if (media == "video")
                                     {
                                         video.Add(key);
                                         Relayout();

@@ -111,6 +111,49 @@ public static class CompositorPipeline
             + "textoverlay name=label valignment=bottom halignment=left font-desc=\"Sans 16\" shaded-background=true ! queue name=out max-size-buffers=8";
     }
 
+    /// <summary>The input kind of a shared screen's picture (<c>add KEY screen CODEC NAME</c>): a video input laid
+    /// out by <see cref="ShareLayout"/>.</summary>
+    public const string ScreenKind = "screen";
+
+    /// <summary>Of the frame's width, what shared screens take when anyone else is in the picture (the recorder
+    /// view's <c>SHARE_WIDTH</c> in meeting.js).</summary>
+    public const double ShareWidth = 0.8;
+
+    /// <summary>The layout of the recorder view (meeting.js, <c>layout()</c>) while screens are shared: the
+    /// <paramref name="shares"/> first, stacked in the left <see cref="ShareWidth"/> of the frame (all of it when
+    /// nobody else is there; each shown whole, letterboxed by the mixer's keep-aspect-ratio), then the
+    /// <paramref name="others"/> as 16:9 thumbnails in a column beside them, centred; 4 px apart and from the
+    /// edges.</summary>
+    public static IReadOnlyList<Tile> ShareLayout(int shares, int others, int width, int height)
+    {
+        if (shares <= 0)
+        {
+            return Layout(others, width, height);
+        }
+        const int gap = 4, pad = 4;
+        double W = width - (2 * pad), H = height - (2 * pad);
+        var mainW = others > 0 ? Math.Floor(W * ShareWidth) : W;
+        var shareH = (H - (gap * (shares - 1))) / shares;
+        var tiles = new List<Tile>(shares + others);
+        for (var i = 0; i < shares; i++)
+        {
+            tiles.Add(new Tile(pad, pad + (int)(i * (shareH + gap)), (int)mainW, (int)Math.Floor(shareH)));
+        }
+        if (others > 0)
+        {
+            var colW = W - mainW - gap;
+            var th = Math.Min(colW * 9 / 16, (H - (gap * (others - 1))) / others);
+            var tw = th * 16 / 9;
+            var y = pad + ((H - ((others * th) + (gap * (others - 1)))) / 2);
+            for (var i = 0; i < others; i++)
+            {
+                tiles.Add(new Tile(pad + (int)(mainW + gap + ((colW - tw) / 2)), (int)y, (int)Math.Floor(tw), (int)Math.Floor(th)));
+                y += th + gap;
+            }
+        }
+        return tiles;
+    }
+
     /// <summary>The layout of the recorder view (meeting.js): the largest 16:9 tiles that fit, 4 px apart and from
     /// the edges, rows centred.</summary>
     public static IReadOnlyList<Tile> Layout(int n, int width, int height)
