@@ -152,6 +152,68 @@ public sealed class TrackRecordingMediaTests(TrackMediaFixture f) : IClassFixtur
         }
     }
 
+    /// <summary>A screen share (its own Janus feed, Meetings/ScreenShares.cs) is recorded as its sharer's file with
+    /// <c>stream_kind</c> <c>screenshare</c> in the name and the manifest, beside the sharer's camera, over the time
+    /// it was shared.</summary>
+    [Fact]
+    public async Task ScreenShare_GivesAScreenshareFile_OfTheSharedPicture_OverTheShare()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var alice = await JoinAsync(meeting, "Alice");
+        var bob = await JoinAsync(meeting, "Bob");
+        await WaitLiveAsync(meeting, 2);
+        var rec = await StartTrackAsync(new { meeting_id = meeting, layers = new Dictionary<string, object> { ["default"] = new { media_kind = "video" } } });
+        var id = rec["id"]!.GetValue<string>();
+        await f.WaitStatusAsync(id, "RECORDING");
+        await Task.Delay(1500, Ct);
+        // Shared twice: one file, a segment each.
+        var sharedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.Equal("ok", await ScreenShareMediaTests.ShareCanvasAsync(alice, "rgb(0,200,0)"));
+        await Task.Delay(2500, Ct);
+        await alice.EvaluateAsync("() => window.capstanMeeting.stopScreenShare()");
+        var firstStoppedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Task.Delay(1500, Ct);
+        Assert.Equal("ok", await ScreenShareMediaTests.ShareCanvasAsync(alice, "rgb(0,200,0)"));
+        await Task.Delay(2000, Ct);
+        await alice.EvaluateAsync("() => window.capstanMeeting.stopScreenShare()");
+        var stoppedSharingAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Task.Delay(1500, Ct);
+        await f.ActAsync(id, "stop");
+        var done = await f.WaitStatusAsync(id, "UPLOADED", 60);
+        await alice.Context.CloseAsync();
+        await bob.Context.CloseAsync();
+
+        var files = await DownloadLayerAsync(done, "default");
+        var manifest = Manifest(files);
+        await CheckManifestAgainstFilesAsync(manifest, files);
+        var entries = manifest["files"]!.AsArray();
+        Assert.Equal(new[] { "bob/webcam", "alice/screenshare", "alice/webcam" }.Order(), entries.Select(x => $"{x!["user_id"]!.GetValue<string>()}/{x["stream_kind"]!.GetValue<string>()}").Order());
+        var share = entries.Single(x => x!["stream_kind"]!.GetValue<string>() == "screenshare")!;
+        var name = share["file_name"]!.GetValue<string>();
+        Assert.Contains("_alice_", name, StringComparison.Ordinal);
+        Assert.Contains("_screenshare_video_", name, StringComparison.Ordinal);
+        Assert.Equal("video", share["media_kind"]!.GetValue<string>());
+        var facts = await MediaFacts.ProbeAsync(files[name]);
+        Assert.Equal(("vp8", "matroska,webm"), (facts.VideoCodec, facts.Format));
+        var (r, g, b) = await MediaFacts.PixelAsync(files[name], facts.Duration / 2, facts.Width / 2, facts.Height / 2);
+        Assert.True(ScreenShareMediaTests.IsShareGreen((byte)r, (byte)g, (byte)b), $"the share's file is not the shared green: centre pixel {r},{g},{b}");
+        // Its interval on the session clock is the share's (the share publishes after a slot is granted and an offer
+        // is answered: within a second of the call; it ends when stopped).
+        var (start, end) = (share["start_ms"]!.GetValue<long>(), share["end_ms"]!.GetValue<long>());
+        var trace = $"share {start}..{end} ms, shared {SessionMs(manifest, sharedAt)}..{SessionMs(manifest, firstStoppedAt)} and again to {SessionMs(manifest, stoppedSharingAt)} ms: {manifest.ToJsonString()}";
+        Assert.True(start - SessionMs(manifest, sharedAt) is >= -200 and <= 1500, trace);
+        Assert.True(Math.Abs(end - SessionMs(manifest, stoppedSharingAt)) <= 700, trace);
+        var segments = share["segments"]!.AsArray();
+        Assert.True(segments.Count == 2, trace);
+        var firstEnd = segments[0]!["start_ms"]!.GetValue<long>() + segments[0]!["duration_ms"]!.GetValue<long>();
+        Assert.True(Math.Abs(firstEnd - SessionMs(manifest, firstStoppedAt)) <= 700, trace);
+        Assert.True(segments[1]!["start_ms"]!.GetValue<long>() - firstEnd >= 800, trace);
+        foreach (var file in files.Values)
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public async Task UserIds_LimitTheFiles_ALateJoinerGetsFiles_AndAVideoLayerGivesVp8()
     {

@@ -27,6 +27,26 @@ public sealed class ScreenShareTests(SqliteServer server) : IClassFixture<Sqlite
         Assert.Equal(1, config["max_screenshare_count"]!.GetValue<int>());
     }
 
+    /// <summary>A track recording names a share's files by its sharer after the share stopped: granted feeds stay
+    /// known until the meeting's room goes.</summary>
+    [Fact]
+    public void GrantedFeeds_OutliveTheirSlots_UntilTheRoomIsForgotten()
+    {
+        var shares = new ScreenShares(new FakeTimeProvider());
+        var meeting = Guid.NewGuid();
+        var first = shares.Grant(meeting, Alice, Presets.Participant, "Alice", null);
+        Assert.True(shares.Release(meeting, Alice));
+        var second = shares.Grant(meeting, Alice, Presets.Participant, "Alice", null);
+        Assert.Equal([second.FeedId], shares.Feeds(meeting));
+        var granted = shares.GrantedFeeds(meeting);
+        Assert.Equal(2, granted.Count);
+        Assert.Equal(Alice, granted[first.FeedId]);
+        Assert.Equal(Alice, granted[second.FeedId]);
+        Assert.Empty(shares.GrantedFeeds(Guid.NewGuid()));
+        shares.Forget(meeting);
+        Assert.Empty(shares.GrantedFeeds(meeting));
+    }
+
     [Fact]
     public void Grant_RecorderIsRefused_WithThePreset()
     {

@@ -38,6 +38,10 @@ public sealed class ScreenShares(TimeProvider time)
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, List<Slot>> _byMeeting = [];
 
+    // Every share feed granted in a meeting's room, kept until the room goes (Forget): a track recording names the
+    // files of a share that has already stopped by its sharer.
+    private readonly Dictionary<Guid, Dictionary<long, Guid>> _granted = [];
+
     private sealed record Slot(long FeedId, Guid ParticipantId, string Name, DateTimeOffset GrantedAt);
 
     /// <summary>The display of a share feed of <paramref name="participantId"/> named <paramref name="name"/>.</summary>
@@ -97,6 +101,11 @@ public sealed class ScreenShares(TimeProvider time)
             var feed = RandomNumberGenerator.GetInt32(1, int.MaxValue) * 1024L + RandomNumberGenerator.GetInt32(0, 1024);
             slots.Add(new Slot(feed, participantId, name, now));
             _byMeeting[meetingId] = slots;
+            if (!_granted.TryGetValue(meetingId, out var granted))
+            {
+                _granted[meetingId] = granted = [];
+            }
+            granted[feed] = participantId;
             return new ScreenShareGrant(feed, Display(participantId, name));
         }
     }
@@ -134,12 +143,22 @@ public sealed class ScreenShares(TimeProvider time)
         }
     }
 
-    /// <summary>Forgets a meeting's slots (its room is gone).</summary>
+    /// <summary>Every share feed granted in the meeting's room so far (live or ended), with its sharer.</summary>
+    public IReadOnlyDictionary<long, Guid> GrantedFeeds(Guid meetingId)
+    {
+        lock (_lock)
+        {
+            return _granted.TryGetValue(meetingId, out var granted) ? new Dictionary<long, Guid>(granted) : new Dictionary<long, Guid>();
+        }
+    }
+
+    /// <summary>Forgets a meeting's slots and granted feeds (its room is gone).</summary>
     public void Forget(Guid meetingId)
     {
         lock (_lock)
         {
             _byMeeting.Remove(meetingId);
+            _granted.Remove(meetingId);
         }
     }
 

@@ -52,7 +52,8 @@ public sealed class TrackManifestFile
 
     public string? DisplayName { get; set; }
 
-    /// <summary><c>webcam</c> (the meeting page publishes its camera and microphone).</summary>
+    /// <summary><c>webcam</c> (the meeting page publishes its camera and microphone) or <c>screenshare</c> (a shared
+    /// screen, its own feed: its video, and its audio when it has any).</summary>
     public required string StreamKind { get; set; }
 
     /// <summary><c>audio</c> or <c>video</c>.</summary>

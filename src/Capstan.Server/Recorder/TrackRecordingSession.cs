@@ -27,6 +27,9 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     /// <summary>The meeting page publishes its camera and microphone.</summary>
     public const string StreamKind = "webcam";
 
+    /// <summary>The <c>stream_kind</c> of a shared screen's files (its video, and its audio when it has any).</summary>
+    public const string ScreenShareKind = "screenshare";
+
     private readonly string _dir = Path.Combine(ctx.WorkDir, "track-" + job.RecordingId.ToString("D"));
     private readonly RecordingJobStore _store = new(ctx.Scopes, job);
     private readonly string _recDir = Path.Combine(ctx.JanusRecordingsDir, job.RecordingId.ToString("D"));
@@ -200,7 +203,24 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
                           join p in db.SessionPeers.AsNoTracking() on f.PeerId equals p.Id
                           select new { f.FeedId, PeerId = p.Id, p.ParticipantId, p.CustomParticipantId, p.DisplayName }).ToListAsync(ct);
         });
-        if (rows.Count == 0)
+        // Screen shares granted in the room whose sharer is a peer of this session.
+        var shares = await WithScopeAsync<List<ShareFeed>>(async s =>
+        {
+            var granted = s.GetRequiredService<Meetings.ScreenShares>().GrantedFeeds(_recording.MeetingId).Where(g => !known.Contains(g.Key)).ToList();
+            if (granted.Count == 0)
+            {
+                return [];
+            }
+            var sharers = granted.Select(g => g.Value).Distinct().ToList();
+            var peers = await s.GetRequiredService<CapstanDbContext>().SessionPeers.AsNoTracking()
+                .Where(p => p.SessionId == _recording.SessionId && p.ParticipantId != null && sharers.Contains(p.ParticipantId.Value))
+                .Select(p => new { PeerId = p.Id, p.ParticipantId, p.CustomParticipantId, p.DisplayName, p.JoinedAt }).ToListAsync(ct);
+            return granted.Select(g => (Feed: g.Key, Peer: peers.Where(p => p.ParticipantId == g.Value).OrderByDescending(p => p.JoinedAt).FirstOrDefault()))
+                .Where(x => x.Peer is not null)
+                .Select(x => new ShareFeed(x.Feed, x.Peer!.PeerId, x.Peer.ParticipantId, x.Peer.CustomParticipantId, x.Peer.DisplayName))
+                .ToList();
+        });
+        if (rows.Count == 0 && shares.Count == 0)
         {
             return;
         }
@@ -210,6 +230,15 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             {
                 PeerId = r.PeerId, ParticipantId = r.ParticipantId, DisplayName = r.DisplayName,
                 UserId = r.CustomParticipantId ?? (r.ParticipantId is { } pid ? Ids.Format(pid) : Ids.Format(r.PeerId)),
+            };
+        }
+        foreach (var share in shares)
+        {
+            // A screen share is a feed of its own (Meetings/ScreenShares.cs), recorded as its sharer's, stream_kind screenshare.
+            _state.Feeds[share.Feed] = new TrackFeed
+            {
+                PeerId = share.PeerId, ParticipantId = share.ParticipantId, DisplayName = share.DisplayName, StreamKind = ScreenShareKind,
+                UserId = share.CustomParticipantId ?? (share.ParticipantId is { } pid ? Ids.Format(pid) : Ids.Format(share.PeerId)),
             };
         }
         await SaveStateAsync(ct);
@@ -336,8 +365,11 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
 
         // What each layer delivers: per known peer (and allowed user) of its media kind, that peer's track files in order.
         var outputs = new List<(TrackLayerConfig Layer, TrackFeed Feed, List<RecordedTrack> Tracks)>();
+        // One output per peer and stream kind: a screen shared twice is two feeds (one per share), one file with a
+        // segment each, as a paused-apart camera.
         foreach (var layer in _config.Track!.Layers)
         {
+            var byOwner = new Dictionary<(Guid Peer, string Kind), (TrackFeed Feed, List<RecordedTrack> Tracks)>();
             foreach (var group in found.Where(t => t.Name.Kind == layer.MediaKind).GroupBy(t => t.Name.Feed).OrderBy(g => g.Key))
             {
                 if (!_state.Feeds.TryGetValue(group.Key, out var feed))
@@ -346,9 +378,14 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
                 }
                 else if (_config.Track.UserIds.Count == 0 || _config.Track.UserIds.Contains(feed.UserId))
                 {
-                    outputs.Add((layer, feed, group.OrderBy(t => t.Header.FirstPacketMicros).ToList()));
+                    if (!byOwner.TryGetValue((feed.PeerId, feed.StreamKind), out var owned))
+                    {
+                        byOwner[(feed.PeerId, feed.StreamKind)] = owned = (feed, []);
+                    }
+                    owned.Tracks.AddRange(group);
                 }
             }
+            outputs.AddRange(byOwner.Values.Select(o => (layer, o.Feed, o.Tracks.OrderBy(t => t.Header.FirstPacketMicros).ToList())));
         }
 
         // Each track file to a container without re-encoding, with its length.
@@ -377,7 +414,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
                 return;
             }
             var codec = segments[^1].Codec;
-            var fileName = TrackArgs.FileName(layer.FileNamePrefix, feed.UserId, feed.PeerId, StreamKind, layer.MediaKind, epoch);
+            var fileName = TrackArgs.FileName(layer.FileNamePrefix, feed.UserId, feed.PeerId, feed.StreamKind, layer.MediaKind, epoch);
             var output = Path.Combine(outDir, fileName);
             var list = Path.Combine(segDir, fileName + ".txt");
             await File.WriteAllLinesAsync(list, segments.Select(s => "file '" + s.File.Replace("'", "'\\''", StringComparison.Ordinal) + "'"), c);
@@ -386,7 +423,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             var entry = new TrackManifestFile
             {
                 Layer = layer.Name, FileName = fileName, UserId = feed.UserId, ParticipantId = feed.ParticipantId is { } p ? Ids.Format(p) : null,
-                PeerId = Ids.Format(feed.PeerId), DisplayName = feed.DisplayName, StreamKind = StreamKind, MediaKind = layer.MediaKind,
+                PeerId = Ids.Format(feed.PeerId), DisplayName = feed.DisplayName, StreamKind = feed.StreamKind, MediaKind = layer.MediaKind,
                 Codec = codec == "h264" ? "vp8" : codec, SourceCodec = codec == "h264" ? "h264" : null,
                 StartMs = segments[0].StartMs, EndMs = segments[^1].StartMs + segments[^1].DurationMs,
                 DurationMs = (long)Math.Round(await ProbeDurationAsync(output, c) * 1000), Size = item.Size, Sha256 = item.Sha256Hex,
@@ -396,6 +433,15 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             {
                 entry.Segments.Add(new TrackManifestSegment { FileOffsetMs = offset, StartMs = s.StartMs, DurationMs = s.DurationMs });
                 offset += s.DurationMs;
+            }
+            // The joined file shows its last frame for a frame's time, which the extracted part's length may leave
+            // out: 193 ms at a screen share's 5 fps (measured: parts 2.799 s, file 2.992 s). The last segment runs to
+            // the end of the file, so that the manifest describes the file as it plays.
+            var last = entry.Segments[^1];
+            if (entry.DurationMs - last.FileOffsetMs > last.DurationMs)
+            {
+                last.DurationMs = entry.DurationMs - last.FileOffsetMs;
+                entry.EndMs = last.StartMs + last.DurationMs;
             }
             entries[i] = entry;
         });
@@ -517,8 +563,13 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         public DateTime? End { get; set; }
     }
 
+    private sealed record ShareFeed(long Feed, Guid PeerId, Guid? ParticipantId, string? CustomParticipantId, string? DisplayName);
+
     private sealed class TrackFeed
     {
+        /// <summary><see cref="StreamKind"/> (a camera and microphone) or <see cref="ScreenShareKind"/>.</summary>
+        public string StreamKind { get; set; } = TrackRecordingSession.StreamKind;
+
         public Guid PeerId { get; set; }
 
         public Guid? ParticipantId { get; set; }
