@@ -229,7 +229,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             _state.Feeds[r.FeedId] = new TrackFeed
             {
                 PeerId = r.PeerId, ParticipantId = r.ParticipantId, DisplayName = r.DisplayName,
-                UserId = r.CustomParticipantId ?? (r.ParticipantId is { } pid ? Ids.Format(pid) : Ids.Format(r.PeerId)),
+                UserId = TrackFeed.UserIdOf(r.CustomParticipantId, r.ParticipantId, r.PeerId),
             };
         }
         foreach (var share in shares)
@@ -238,7 +238,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             _state.Feeds[share.Feed] = new TrackFeed
             {
                 PeerId = share.PeerId, ParticipantId = share.ParticipantId, DisplayName = share.DisplayName, StreamKind = ScreenShareKind,
-                UserId = share.CustomParticipantId ?? (share.ParticipantId is { } pid ? Ids.Format(pid) : Ids.Format(share.PeerId)),
+                UserId = TrackFeed.UserIdOf(share.CustomParticipantId, share.ParticipantId, share.PeerId),
             };
         }
         await SaveStateAsync(ct);
@@ -567,6 +567,10 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
 
     private sealed class TrackFeed
     {
+        /// <summary>A file's <c>user_id</c>: the participant's custom id, else its id, else the peer's.</summary>
+        public static string UserIdOf(string? customParticipantId, Guid? participantId, Guid peerId) =>
+            customParticipantId ?? Ids.Format(participantId ?? peerId);
+
         /// <summary><see cref="StreamKind"/> (a camera and microphone) or <see cref="ScreenShareKind"/>.</summary>
         public string StreamKind { get; set; } = TrackRecordingSession.StreamKind;
 

@@ -115,6 +115,9 @@ public static class CompositorPipeline
     /// out by <see cref="ShareLayout"/>.</summary>
     public const string ScreenKind = "screen";
 
+    // The recorder view's spacing (meeting.js, body.recorder): tiles 4 px apart and 4 px from the edges.
+    private const int gap = 4, pad = 4;
+
     /// <summary>Of the frame's width, what shared screens take when anyone else is in the picture (the recorder
     /// view's <c>SHARE_WIDTH</c> in meeting.js).</summary>
     public const double ShareWidth = 0.8;
@@ -130,7 +133,6 @@ public static class CompositorPipeline
         {
             return Layout(others, width, height);
         }
-        const int gap = 4, pad = 4;
         double W = width - (2 * pad), H = height - (2 * pad);
         var mainW = others > 0 ? Math.Floor(W * ShareWidth) : W;
         var shareH = (H - (gap * (shares - 1))) / shares;
@@ -162,7 +164,6 @@ public static class CompositorPipeline
         {
             return [];
         }
-        const int gap = 4, pad = 4;
         double W = width - (2 * pad), H = height - (2 * pad);
         var (cols, w) = (1, 0.0);
         for (var c = 1; c <= n; c++)
