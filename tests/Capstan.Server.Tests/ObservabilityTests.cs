@@ -113,7 +113,7 @@ public abstract class MetricsTests(ServerFixture server)
                 && s.Value("capstan_webhook_deliveries_total", ("result", "delivered")) >= before.Value("capstan_webhook_deliveries_total", ("result", "delivered")) + 1;
         }, "INVOKED +1, queue +1, one webhook delivered");
 
-        // The recorder's first frame 2.5 s after the API call, as RecordingSession reports it.
+        // The recorder's first frame 2.5 s after the API call, as CompositeCapture reports it.
         await using (var scope = server.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();

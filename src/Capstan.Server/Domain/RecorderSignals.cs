@@ -1,8 +1,9 @@
 namespace Capstan.Server.Domain;
 
 /// <summary>In-process wake-up for recorder workers: a new job, or a pause/resume/stop, is seen at once instead
-/// of at the next poll. Across nodes the workers' polling is the fallback.</summary>
-public sealed class RecorderSignals
+/// of at the next poll. Across nodes the workers' polling is the fallback. The poll's timeout runs on the
+/// server's <see cref="TimeProvider"/> (a test's fake clock drives it).</summary>
+public sealed class RecorderSignals(TimeProvider time)
 {
     private readonly Lock _gate = new();
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -26,6 +27,6 @@ public sealed class RecorderSignals
         {
             next = _next.Task;
         }
-        return Task.WhenAny(next, Task.Delay(timeout, ct));
+        return Task.WhenAny(next, Task.Delay(timeout, time, ct));
     }
 }

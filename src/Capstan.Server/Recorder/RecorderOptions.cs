@@ -24,7 +24,7 @@ public sealed class RecorderOptions
     /// machine, 720p30 with 2 participants, start p50 156 ms and p95 289 ms with it, 0.87 s p50 without.
     /// The start transient that kept it off before (a file whose first frame lay 0.32 s before its published
     /// <c>started_time</c>: the clock's origin, refined over the frames after the publication, moved earlier) is
-    /// now put right when the file is made (<c>RecordingSession.RefineStartedTimeAsync</c>).</summary>
+    /// now put right when the file is made (<c>CompositeCapture.RefineStartedTimeAsync</c>).</summary>
     public bool WarmCapture { get; set; } = true;
 
     /// <summary>Host the worker inside <c>capstan serve</c> (the single-machine default).</summary>

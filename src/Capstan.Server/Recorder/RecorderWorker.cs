@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Capstan.Server.Recorder;
 
 /// <summary>The recorder worker: claims recorder jobs (lease + heartbeat) and runs one
-/// <see cref="RecordingSession"/> per job, up to <see cref="RecorderOptions.Slots"/> at once. Hosted inside
+/// <see cref="RecordingJob"/> with a <see cref="CompositeCapture"/> per job, up to <see cref="RecorderOptions.Slots"/> at once. Hosted inside
 /// <c>capstan serve</c> by default; <c>capstan worker</c> runs it alone.</summary>
 public sealed partial class RecorderWorker(
     IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
@@ -82,7 +82,7 @@ public sealed partial class RecorderWorker(
         await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, user, logger, time);
         var http = httpClients.CreateClient("recorder");
         await using var pool = new WarmPool(o, pulse, http, workDir, ledger, user, logger, time);
-        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingSession>(), owner, serverUrl, workDir, pool, spool, protector, ledger, user, metrics, stoppingToken);
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingJob>(), owner, serverUrl, workDir, pool, spool, protector, ledger, user, metrics, stoppingToken);
         LogStarted(logger, o.Slots, workDir);
         try
         {
@@ -168,8 +168,7 @@ public sealed partial class RecorderWorker(
         using var observed = RecordingTelemetry.Begin(job, ctx.Logger, ctx.Owner, await RecordingTelemetry.LookupAsync(job, ctx.Scopes, ct)); // span + log scope
         try
         {
-            await using var session = new RecordingSession(job, ctx);
-            await session.RunAsync(ct);
+            await new RecordingJob(job, ctx.Job, record => new CompositeCapture(record, ctx)).RunAsync(ct);
         }
         finally
         {

@@ -28,7 +28,7 @@ public sealed partial class TrackRecorder(
         // A stable owner (NodeIdentity): a node killed and started again takes its track recordings back at once.
         using var identity = NodeIdentity.Acquire(workDir, "track");
         var owner = identity.Owner;
-        var ctx = new TrackRecorderContext(o, scopes, janus, bucket, spool, protector, signals, time, loggers.CreateLogger<TrackRecordingSession>(), owner, workDir, recordings);
+        var ctx = new TrackRecorderContext(o, scopes, janus, bucket, spool, protector, signals, time, loggers.CreateLogger<RecordingJob>(), owner, workDir, recordings);
         var running = new List<Task>();
         var active = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
         var reclaimed = new Queue<Data.RecorderJobRow>();
@@ -70,7 +70,7 @@ public sealed partial class TrackRecorder(
                         using var observed = RecordingTelemetry.Begin(claimed, logger, owner, await RecordingTelemetry.LookupAsync(claimed, scopes, stoppingToken)); // span + log scope
                         try
                         {
-                            await new TrackRecordingSession(claimed, ctx).RunAsync(stoppingToken);
+                            await new RecordingJob(claimed, ctx.Job, record => new TrackCapture(record, ctx)).RunAsync(stoppingToken);
                         }
                         finally
                         {

@@ -14,15 +14,20 @@ namespace Capstan.Server.Recorder;
 public sealed record TrackRecorderContext(
     RecorderOptions Options, IServiceScopeFactory Scopes, JanusInstances Janus, DefaultBucket Bucket, Storage.UploadSpool Spool,
     Security.SecretProtector Protector, RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string WorkDir,
-    string JanusRecordingsDir);
+    string JanusRecordingsDir)
+{
+    /// <summary>What the job runner needs of it.</summary>
+    public RecordingJobContext Job => new(Options, Scopes, Bucket, Spool, Protector, Signals, Time, Logger, Owner, null);
+}
 
-/// <summary>One track recording (<c>POST .../recordings/track</c>), start to finish. Janus's VideoRoom records each
-/// publisher's tracks itself (one <c>.mjr</c> per track): this session points the meeting's room at a folder of
-/// its own (<c>edit new_rec_dir</c>) and switches the room's recording on and off (<c>enable_recording</c>) as the
-/// recording runs, pauses, resumes and stops; publishers that join later are recorded by Janus as they publish.
-/// Then each peer's tracks are turned into one WebM per peer and media kind (<c>janus-pp-rec</c>, joined without
-/// re-encoding), a sync manifest is written beside them, and all of it is delivered like a composite recording.</summary>
-public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecorderContext ctx)
+/// <summary>The capture of a track recording (<c>POST .../recordings/track</c>; run by <see cref="RecordingJob"/>,
+/// which says when to record, pause and stop). Janus's VideoRoom records each publisher's tracks itself (one
+/// <c>.mjr</c> per track): this capture points the meeting's room at a folder of its own (<c>edit new_rec_dir</c>)
+/// and switches the room's recording on and off (<c>enable_recording</c>) as the recording runs, pauses, resumes
+/// and stops; publishers that join later are recorded by Janus as they publish. Then each peer's tracks are turned
+/// into one WebM per peer and media kind (<c>janus-pp-rec</c>, joined without re-encoding), and a sync manifest is
+/// written beside them. A worker that stops leaves Janus recording: the capture goes on when the job is taken back.</summary>
+public sealed partial class TrackCapture(RecordingJobRecord record, TrackRecorderContext ctx) : IRecordingCapture
 {
     /// <summary>The meeting page publishes its camera and microphone.</summary>
     public const string StreamKind = "webcam";
@@ -30,117 +35,100 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     /// <summary>The <c>stream_kind</c> of a shared screen's files (its video, and its audio when it has any).</summary>
     public const string ScreenShareKind = "screenshare";
 
-    private readonly string _dir = Path.Combine(ctx.WorkDir, "track-" + job.RecordingId.ToString("D"));
-    private readonly RecordingJobStore _store = new(ctx.Scopes, job);
-    private readonly string _recDir = Path.Combine(ctx.JanusRecordingsDir, job.RecordingId.ToString("D"));
-    private RecordingRow _recording = null!;
-    private EffectiveRecordingConfig _config = null!;
+    private readonly string _dir = Path.Combine(ctx.WorkDir, "track-" + record.Job.RecordingId.ToString("D"));
+    private readonly string _recDir = Path.Combine(ctx.JanusRecordingsDir, record.Job.RecordingId.ToString("D"));
     private TrackState _state = new();
+    private bool _loaded;
     private int _runs;
+
+    private RecordingRow Recording => record.Recording;
+
+    private EffectiveRecordingConfig Config => record.Config.Track is null ? throw new InvalidOperationException("a TRACK recording without its track config") : record.Config;
 
     private string StatePath => Path.Combine(_dir, "state.json");
 
-    public async Task RunAsync(CancellationToken stopping)
-    {
-        Directory.CreateDirectory(_dir);
-        using var scopeLog = ctx.Logger.BeginScope(new Dictionary<string, object> { ["RecordingId"] = job.RecordingId, ["JobId"] = job.Id });
-        await JobLease.RunAsync(ctx.Scopes, job, ctx.Owner, ctx.Options.Lease, ctx.Time, ctx.Logger, RunLeasedAsync,
-            // The server is stopping (or the job was taken over): Janus keeps recording into the folder; the
-            // session goes on when the job is claimed again.
-            interrupted: _ => LogInterrupted(ctx.Logger),
-            failed: async e =>
-            {
-                LogFailed(ctx.Logger, e);
-                await FailAsync("the track recorder failed: " + e.Message, CancellationToken.None);
-            },
-            stopping);
-    }
+    public string Dir => _dir;
 
-    private async Task RunLeasedAsync(CancellationToken ct)
-    {
-        await LoadAsync(ct);
-        if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored && !_state.Active)
-        {
-            await FinishJobAsync(JobStates.Done, ct);
-            return;
-        }
-        if ((_recording.Status != RecordingStatus.Uploading || _state.Active) && !await CaptureAsync(ct))
-        {
-            return;
-        }
-        await DeliverAsync(ct);
-    }
+    public string Kind => "janus";
 
-    /// <summary>Follows the recording's desired state until it stops. False when there is nothing to deliver.</summary>
-    private async Task<bool> CaptureAsync(CancellationToken ct)
+    /// <summary>The room still records into this recording's folder (kept in <c>state.json</c>).</summary>
+    public bool Capturing => LoadState()._state.Active;
+
+    public double RecordedSeconds
     {
-        // The stretch during which Janus records the room's tracks (as the composite session's span of the same name).
-        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.capture");
-        span?.SetTag("capstan.capture", "janus");
-        try
+        get
         {
-            return await FollowAsync(ct);
-        }
-        finally
-        {
-            span?.SetTag("capstan.janus_room", _state.RoomId);
-            span?.SetTag("capstan.recorded_seconds", Math.Round(RecordedSeconds(), 3));
-            span?.SetTag("capstan.feeds", _state.Feeds.Count);
+            var now = ctx.Time.GetUtcNow().UtcDateTime;
+            return _state.Intervals.Sum(i => ((i.End ?? now) - i.Start).TotalSeconds);
         }
     }
 
-    private async Task<bool> FollowAsync(CancellationToken ct)
+    public TimeSpan NextCheck(bool awaitingFrame) => ctx.Options.PollInterval;
+
+    public void Tag(System.Diagnostics.Activity span)
     {
-        while (true)
+        ArgumentNullException.ThrowIfNull(span);
+        span.SetTag("capstan.janus_room", _state.RoomId);
+        span.SetTag("capstan.feeds", _state.Feeds.Count);
+    }
+
+    private TrackCapture LoadState()
+    {
+        if (!_loaded)
         {
-            ct.ThrowIfCancellationRequested();
-            var (desired, status, _) = await _store.ReadStateAsync(ct);
-            await RefreshFeedsAsync(ct);
-            if (status == RecordingStatus.Errored)
+            _loaded = true;
+            if (File.Exists(StatePath))
             {
-                // Stopped before it started (decisions.md: cancelled, no files).
-                await SwitchAsync(false, ct);
-                await FinishJobAsync(JobStates.Cancelled, ct);
-                CleanUp();
-                return false;
+                _state = Mapping.Read<TrackState>(File.ReadAllText(StatePath));
             }
-            if (status == RecordingStatus.Uploading || desired == JobStates.DesiredStop)
-            {
-                await SwitchAsync(false, ct);
-                return true;
-            }
-            if (status == RecordingStatus.Paused || desired == JobStates.DesiredPause)
-            {
-                await SwitchAsync(false, ct);
-            }
-            else if (await SwitchAsync(true, ct) && _recording.Status == RecordingStatus.Invoked)
-            {
-                var started = _state.Intervals[0].Start;
-                await UpdateRecordingAsync((r, l, c) => l.MarkStartedAsync(r, started, c), ct);
-                LogStarted(ctx.Logger, (started - _recording.InvokedTime).TotalMilliseconds);
-            }
-            if (RecordedSeconds() >= _config.MaxSeconds)
-            {
-                await SwitchAsync(false, ct);
-                await UpdateRecordingAsync(async (r, l, c) =>
-                {
-                    if (RecordingStatus.IsActive(r.Status))
-                    {
-                        await l.StopAsync(r, new ReasonDto { Reason = StopReasons.ApiCall, Caller = new CallerDto { Type = "INTERNAL", Name = "max_seconds" } }, c);
-                    }
-                }, ct);
-                return true;
-            }
-            await ctx.Signals.WaitAsync(ctx.Options.PollInterval, ct);
+        }
+        return this;
+    }
+
+    /// <summary>Janus went on recording while no worker ran the job: no gap.</summary>
+    public Task<DateTime?> ResumeAsync(bool wasRecording, CancellationToken ct)
+    {
+        LoadState();
+        return Task.FromResult<DateTime?>(null);
+    }
+
+    public Task OpenAsync(bool gapOpen, CancellationToken ct) => Task.CompletedTask;
+
+    public async Task RecordAsync(CancellationToken ct) => await SwitchAsync(true, ct);
+
+    public async Task PauseAsync(DateTime at, CancellationToken ct) => await SwitchAsync(false, ct);
+
+    public async Task StopAsync(CancellationToken ct) => await SwitchAsync(false, ct);
+
+    /// <summary>The feeds (who is who) as they come; the recording began when the room's recording was first switched on.</summary>
+    public async Task<CaptureCheck> CheckAsync(bool awaitingFrame, CancellationToken ct)
+    {
+        await RefreshFeedsAsync(ct);
+        return new CaptureCheck(_state.Active && _state.Intervals.Count > 0 ? _state.Intervals[0].Start : null);
+    }
+
+    /// <summary>Nothing to restart: Janus records.</summary>
+    public Task RestartAsync(int restart, bool gapOpen, CancellationToken ct) => Task.CompletedTask;
+
+    public string Tail() => string.Empty;
+
+    public void LogFirstFrame(DateTime first, RecordingGap? gap)
+    {
+        if (gap is null)
+        {
+            LogStarted(ctx.Logger, (first - Recording.InvokedTime).TotalMilliseconds);
         }
     }
+
+    /// <summary>Janus's files are read where they are: nothing to end.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     /// <summary>Turns the room's recording on (into this recording's folder) or off. Off closes every open track
     /// file at once. A room that is gone (session ended, Janus restarted) has closed its files already. True
     /// when the room is recording for this session.</summary>
     private async Task<bool> SwitchAsync(bool on, CancellationToken ct)
     {
-        var room = await WithScopeAsync(s => s.GetRequiredService<CapstanDbContext>().MeetingRooms.AsNoTracking().FirstOrDefaultAsync(r => r.MeetingId == _recording.MeetingId, ct));
+        var room = await WithScopeAsync(s => s.GetRequiredService<CapstanDbContext>().MeetingRooms.AsNoTracking().FirstOrDefaultAsync(r => r.MeetingId == Recording.MeetingId, ct));
         if (_state.Active && (!on || room is null || room.RoomId != _state.RoomId))
         {
             if (room is not null && room.RoomId == _state.RoomId && ctx.Janus.Find(room.JanusUrl) is { } current)
@@ -199,21 +187,21 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         {
             var db = s.GetRequiredService<CapstanDbContext>();
             return await (from f in db.JanusFeeds.AsNoTracking()
-                          where f.MeetingId == _recording.MeetingId && f.PeerId != null && !known.Contains(f.FeedId)
+                          where f.MeetingId == Recording.MeetingId && f.PeerId != null && !known.Contains(f.FeedId)
                           join p in db.SessionPeers.AsNoTracking() on f.PeerId equals p.Id
                           select new { f.FeedId, PeerId = p.Id, p.ParticipantId, p.CustomParticipantId, p.DisplayName }).ToListAsync(ct);
         });
         // Screen shares granted in the room whose sharer is a peer of this session.
         var shares = await WithScopeAsync<List<ShareFeed>>(async s =>
         {
-            var granted = s.GetRequiredService<Meetings.ScreenShares>().GrantedFeeds(_recording.MeetingId).Where(g => !known.Contains(g.Key)).ToList();
+            var granted = s.GetRequiredService<Meetings.ScreenShares>().GrantedFeeds(Recording.MeetingId).Where(g => !known.Contains(g.Key)).ToList();
             if (granted.Count == 0)
             {
                 return [];
             }
             var sharers = granted.Select(g => g.Value).Distinct().ToList();
             var peers = await s.GetRequiredService<CapstanDbContext>().SessionPeers.AsNoTracking()
-                .Where(p => p.SessionId == _recording.SessionId && p.ParticipantId != null && sharers.Contains(p.ParticipantId.Value))
+                .Where(p => p.SessionId == Recording.SessionId && p.ParticipantId != null && sharers.Contains(p.ParticipantId.Value))
                 .Select(p => new { PeerId = p.Id, p.ParticipantId, p.CustomParticipantId, p.DisplayName, p.JoinedAt }).ToListAsync(ct);
             return granted.Select(g => (Feed: g.Key, Peer: peers.Where(p => p.ParticipantId == g.Value).OrderByDescending(p => p.JoinedAt).FirstOrDefault()))
                 .Where(x => x.Peer is not null)
@@ -244,108 +232,53 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         await SaveStateAsync(ct);
     }
 
-    private double RecordedSeconds()
+    /// <summary>The feeds as last known, then one WebM per peer, stream kind, media kind and layer, and the manifest.</summary>
+    public async Task<CaptureDelivery?> ProduceAsync(CancellationToken ct)
     {
-        var now = ctx.Time.GetUtcNow().UtcDateTime;
-        return _state.Intervals.Sum(i => ((i.End ?? now) - i.Start).TotalSeconds);
+        await RefreshFeedsAsync(ct);
+        return await ProduceAsync(Path.Combine(_dir, "out"), ct);
     }
 
-    /// <summary>Converts, describes and delivers the files, then marks the recording UPLOADED (or ERRORED when
-    /// no participant track was recorded).</summary>
-    private async Task DeliverAsync(CancellationToken ct)
+    public void Produced()
     {
-        // janus-pp-rec, the joins and the manifest, then each upload (its own child span), as the composite session.
-        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.postprocess");
-        await RefreshFeedsAsync(ct);
-        var outDir = Path.Combine(_dir, "out");
-        var produced = File.Exists(Path.Combine(_dir, "delivery.json"))
-            ? Mapping.Read<TrackDelivery>(await File.ReadAllTextAsync(Path.Combine(_dir, "delivery.json"), ct))
-            : await ProduceAsync(outDir, ct);
-        if (produced is null)
-        {
-            await FailAsync("no participant track was recorded: nobody published " + string.Join(" or ", _config.Track!.Layers.Select(l => l.MediaKind).Distinct())
-                + (_config.Track.UserIds.Count > 0 ? " among user_ids " + string.Join(", ", _config.Track.UserIds) : string.Empty) + " while the recording was on", ct);
-            CleanUp();
-            return;
-        }
-        await SaveDeliveryAsync(produced, ct);
-        span?.SetTag("capstan.files", produced.Files.Count);
+    }
 
-        var layers = _config.Track!.Layers;
-        string? destinationError = null;
-        if (layers.Any(l => l.DefaultBucket) && !produced.DefaultBucketDone)
-        {
-            foreach (var f in produced.Files.Where(f => f.Layer is null || layers.First(l => l.Name == f.Layer).DefaultBucket))
-            {
-                await ctx.Bucket.StoreAsync(_recording.AppId, _recording.Id, f.Path, f.Name, ct);
-            }
-            produced.DefaultBucketDone = true;
-            await SaveDeliveryAsync(produced, ct);
-        }
-        foreach (var layer in layers.Where(l => l.Storage is not null && !produced.DestinationsDone.Contains(l.Name)))
-        {
-            var config = StorageConfigs.Unprotect(layer.Storage!, ctx.Protector);
-            var items = new List<Storage.UploadItem>();
-            foreach (var f in produced.Files.Where(f => f.Layer == layer.Name || f.Layer is null))
-            {
-                var name = f.Layer is null ? ExternalManifestName(layer) : f.Name;
-                items.Add(new Storage.UploadItem(f.Path, Storage.ObjectKeys.For(config, name), Storage.ContentTypes.Of(name), f.Size, f.Sha256));
-            }
-            try
-            {
-                await ctx.Spool.DeliverAsync(config, items, ct);
-                produced.DestinationsDone.Add(layer.Name);
-                await SaveDeliveryAsync(produced, ct);
-            }
-            catch (Storage.StorageException e)
-            {
-                destinationError = e.Message;
-            }
-        }
+    public string NothingCaptured =>
+        "no participant track was recorded: nobody published " + string.Join(" or ", Config.Track!.Layers.Select(l => l.MediaKind).Distinct())
+        + (Config.Track.UserIds.Count > 0 ? " among user_ids " + string.Join(", ", Config.Track.UserIds) : string.Empty) + " while the recording was on";
 
-        var expiry = ctx.Time.GetUtcNow().UtcDateTime + ctx.Bucket.Options.UrlExpiry;
-        var links = new JsonArray();
+    /// <summary>One destination per layer: its files and the manifest (named for the layer outside the default bucket).</summary>
+    public IReadOnlyList<CaptureDestination> Destinations =>
+        Config.Track!.Layers.Select(layer => new CaptureDestination(layer.Name, layer.DefaultBucket, layer.Storage,
+            f => f.Layer == layer.Name || f.Layer is null, f => f.Layer is null ? ExternalManifestName(layer) : f.Name)).ToList();
+
+    /// <summary>The media files' total size, the recorded time, the manifest's SHA-256, and each default-bucket
+    /// layer's links (<c>track_downloads</c>).</summary>
+    public DeliveredRecording Describe(CaptureDelivery delivery, IReadOnlyDictionary<string, string> links)
+    {
+        ArgumentNullException.ThrowIfNull(delivery);
+        ArgumentNullException.ThrowIfNull(links);
+        var layers = Config.Track!.Layers;
+        var json = new JsonArray();
         foreach (var layer in layers.Where(l => l.DefaultBucket))
         {
             var urls = new JsonObject();
-            foreach (var f in produced.Files.Where(f => f.Layer == layer.Name || f.Layer is null))
+            foreach (var f in delivery.Files.Where(f => f.Layer == layer.Name || f.Layer is null))
             {
-                urls[f.Name] = new JsonObject { ["download_url"] = await ctx.Bucket.SignedUrlAsync(_recording.AppId, _recording.Id, f.Name, expiry) };
+                urls[f.Name] = new JsonObject { ["download_url"] = links.GetValueOrDefault(f.Name) };
             }
-            links.Add(new JsonObject { ["layer_name"] = layer.Name, ["download_urls"] = urls });
+            json.Add(new JsonObject { ["layer_name"] = layer.Name, ["download_urls"] = urls });
         }
-        var media = produced.Files.Where(f => f.Layer is not null).ToList();
-        var size = media.Sum(f => f.Size);
-        var seconds = (long)Math.Round(RecordedSeconds(), MidpointRounding.AwayFromZero);
-        var anyBucket = layers.Any(l => l.DefaultBucket);
-        await UpdateRecordingAsync(async (r, l, c) =>
-        {
-            r.TrackDownloadsJson = anyBucket ? links.ToJsonString() : null;
-            r.Sha256 = produced.Files.First(f => f.Layer is null).Sha256;
-            if (destinationError is null)
-            {
-                await l.CompleteAsync(r, size, seconds, null, null, anyBucket ? expiry : null, c);
-                return;
-            }
-            r.FileSize = size;
-            r.DurationSeconds = seconds;
-            r.DownloadUrlExpiry = anyBucket ? expiry : null;
-            await l.FailAsync(r, "delivery failed: " + destinationError, c);
-        }, ct);
-        await FinishJobAsync(JobStates.Done, ct);
-        LogDelivered(ctx.Logger, media.Count, seconds, size);
-        if (destinationError is null || anyBucket)
-        {
-            CleanUp();
-        }
+        return new DeliveredRecording(delivery.Files.Where(f => f.Layer is not null).Sum(f => f.Size), (long)Math.Round(RecordedSeconds, MidpointRounding.AwayFromZero),
+            delivery.Files.First(f => f.Layer is null).Sha256, TrackDownloadsJson: layers.Any(l => l.DefaultBucket) ? json.ToJsonString() : null);
     }
 
     private string ExternalManifestName(TrackLayerConfig layer) =>
-        $"{layer.FileNamePrefix}_manifest_{new DateTimeOffset(_recording.InvokedTime).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}.json";
+        $"{layer.FileNamePrefix}_manifest_{new DateTimeOffset(Recording.InvokedTime).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture)}.json";
 
     /// <summary>One WebM per peer, media kind and layer from the recorded tracks, plus the manifest (the entry
     /// with no layer). Null when no track matches. Headers, extractions and joins run on every core at once.</summary>
-    private async Task<TrackDelivery?> ProduceAsync(string outDir, CancellationToken ct)
+    private async Task<CaptureDelivery?> ProduceAsync(string outDir, CancellationToken ct)
     {
         Directory.CreateDirectory(outDir);
         var segDir = Path.Combine(_dir, "segments");
@@ -367,7 +300,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         var outputs = new List<(TrackLayerConfig Layer, TrackFeed Feed, List<RecordedTrack> Tracks)>();
         // One output per peer and stream kind: a screen shared twice is two feeds (one per share), one file with a
         // segment each, as a paused-apart camera.
-        foreach (var layer in _config.Track!.Layers)
+        foreach (var layer in Config.Track!.Layers)
         {
             var byOwner = new Dictionary<(Guid Peer, string Kind), (TrackFeed Feed, List<RecordedTrack> Tracks)>();
             foreach (var group in found.Where(t => t.Name.Kind == layer.MediaKind).GroupBy(t => t.Name.Feed).OrderBy(g => g.Key))
@@ -376,7 +309,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
                 {
                     LogUnknownFeed(ctx.Logger, group.Key);
                 }
-                else if (_config.Track.UserIds.Count == 0 || _config.Track.UserIds.Contains(feed.UserId))
+                else if (Config.Track.UserIds.Count == 0 || Config.Track.UserIds.Contains(feed.UserId))
                 {
                     if (!byOwner.TryGetValue((feed.PeerId, feed.StreamKind), out var owned))
                     {
@@ -397,10 +330,10 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             extracted[t.Path] = (target, File.Exists(target) ? (long)Math.Round(await ProbeDurationAsync(target, c) * 1000) : 0);
         });
 
-        var session = await WithScopeAsync(s => s.GetRequiredService<CapstanDbContext>().Sessions.AsNoTracking().FirstOrDefaultAsync(x => x.Id == _recording.SessionId, ct));
-        var zero = session?.StartedAt ?? _recording.StartedTime ?? _recording.InvokedTime;
+        var session = await WithScopeAsync(s => s.GetRequiredService<CapstanDbContext>().Sessions.AsNoTracking().FirstOrDefaultAsync(x => x.Id == Recording.SessionId, ct));
+        var zero = session?.StartedAt ?? Recording.StartedTime ?? Recording.InvokedTime;
         var zeroMs = new DateTimeOffset(zero, TimeSpan.Zero).ToUnixTimeMilliseconds();
-        var epoch = new DateTimeOffset(_recording.InvokedTime, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        var epoch = new DateTimeOffset(Recording.InvokedTime, TimeSpan.Zero).ToUnixTimeMilliseconds();
 
         // Each output: its segments joined into one WebM, described for the manifest.
         var entries = new TrackManifestFile?[outputs.Count];
@@ -448,7 +381,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
 
         var manifest = new TrackManifest
         {
-            RecordingId = Ids.Format(_recording.Id), MeetingId = Ids.Format(_recording.MeetingId), SessionId = session is null ? null : Ids.Format(session.Id),
+            RecordingId = Ids.Format(Recording.Id), MeetingId = Ids.Format(Recording.MeetingId), SessionId = session is null ? null : Ids.Format(session.Id),
             SessionStartedAt = zero, SessionStartedAtMs = zeroMs,
             Recorded = _state.Intervals.Select(i => new TrackManifestInterval
             {
@@ -460,14 +393,15 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         {
             return null;
         }
-        var delivery = new TrackDelivery
+        var delivery = new CaptureDelivery
         {
-            Files = manifest.Files.Select(e => new TrackDeliveredFile { Layer = e.Layer, Path = Path.Combine(outDir, e.FileName), Name = e.FileName, Size = e.Size, Sha256 = e.Sha256 }).ToList(),
+            DurationSeconds = RecordedSeconds,
+            Files = manifest.Files.Select(e => new CaptureFile { Role = "track", Layer = e.Layer, Path = Path.Combine(outDir, e.FileName), Name = e.FileName, Size = e.Size, Sha256 = e.Sha256 }).ToList(),
         };
         var manifestPath = Path.Combine(outDir, "manifest.json");
         await File.WriteAllTextAsync(manifestPath, JsonSerializer.Serialize(manifest, ManifestJson), ct);
         var m = await Storage.UploadItem.ForFileAsync(manifestPath, "manifest.json", ct);
-        delivery.Files.Add(new TrackDeliveredFile { Layer = null, Path = manifestPath, Name = "manifest.json", Size = m.Size, Sha256 = m.Sha256Hex });
+        delivery.Files.Add(new CaptureFile { Role = "manifest", Layer = null, Path = manifestPath, Name = "manifest.json", Size = m.Size, Sha256 = m.Sha256Hex });
         return delivery;
     }
 
@@ -485,23 +419,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
     private async Task<double> ProbeDurationAsync(string file, CancellationToken ct) =>
         await MediaTools.DurationAsync(ctx.Options.Ffprobe, file, ct) ?? 0;
 
-    private async Task LoadAsync(CancellationToken ct)
-    {
-        _recording = await _store.LoadAsync(ct);
-        _config = Mapping.Read<EffectiveRecordingConfig>(_recording.ConfigJson);
-        if (_config.Track is null)
-        {
-            throw new InvalidOperationException("a TRACK recording without its track config");
-        }
-        if (File.Exists(StatePath))
-        {
-            _state = Mapping.Read<TrackState>(await File.ReadAllTextAsync(StatePath, ct));
-        }
-    }
-
     private Task SaveStateAsync(CancellationToken ct) => WriteAtomicallyAsync(StatePath, Mapping.Write(_state), ct);
-
-    private Task SaveDeliveryAsync(TrackDelivery d, CancellationToken ct) => WriteAtomicallyAsync(Path.Combine(_dir, "delivery.json"), Mapping.Write(d), ct);
 
     private static async Task WriteAtomicallyAsync(string path, string text, CancellationToken ct)
     {
@@ -509,34 +427,9 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
-    private async Task UpdateRecordingAsync(Func<RecordingRow, RecordingLifecycle, CancellationToken, Task> change, CancellationToken ct) =>
-        _recording = await _store.UpdateAsync(change, ct);
+    private Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> f) => record.Store.WithScopeAsync(f);
 
-    private async Task FailAsync(string message, CancellationToken ct)
-    {
-        try
-        {
-            await SwitchAsync(false, ct);
-            await UpdateRecordingAsync(async (r, l, c) =>
-            {
-                if (r.Status is not RecordingStatus.Uploaded and not RecordingStatus.Errored)
-                {
-                    await l.FailAsync(r, message, c);
-                }
-            }, ct);
-            await FinishJobAsync(JobStates.Done, ct);
-        }
-        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or JanusException or HttpRequestException or IOException)
-        {
-            LogFailed(ctx.Logger, e);
-        }
-    }
-
-    private Task FinishJobAsync(string state, CancellationToken ct) => _store.FinishAsync(state, ct);
-
-    private Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> f) => _store.WithScopeAsync(f);
-
-    private void CleanUp()
+    public void CleanUp()
     {
         foreach (var d in new[] { _dir, _recDir }.Where(Directory.Exists))
         {
@@ -572,7 +465,7 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
             customParticipantId ?? Ids.Format(participantId ?? peerId);
 
         /// <summary><see cref="StreamKind"/> (a camera and microphone) or <see cref="ScreenShareKind"/>.</summary>
-        public string StreamKind { get; set; } = TrackRecordingSession.StreamKind;
+        public string StreamKind { get; set; } = TrackCapture.StreamKind;
 
         public Guid PeerId { get; set; }
 
@@ -581,29 +474,6 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
         public required string UserId { get; set; }
 
         public string? DisplayName { get; set; }
-    }
-
-    private sealed class TrackDelivery
-    {
-        public List<TrackDeliveredFile> Files { get; set; } = [];
-
-        public bool DefaultBucketDone { get; set; }
-
-        public List<string> DestinationsDone { get; set; } = [];
-    }
-
-    /// <summary>A delivered file; <see cref="Layer"/> is null for the manifest (it goes with every layer).</summary>
-    private sealed class TrackDeliveredFile
-    {
-        public string? Layer { get; set; }
-
-        public required string Path { get; set; }
-
-        public required string Name { get; set; }
-
-        public long Size { get; set; }
-
-        public required string Sha256 { get; set; }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Track recording started {LatencyMs} ms after invoke")]
@@ -617,13 +487,4 @@ public sealed partial class TrackRecordingSession(RecorderJobRow job, TrackRecor
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Track files of feed {Feed} belong to no known participant; left out")]
     private static partial void LogUnknownFeed(ILogger logger, long feed);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Track recorder interrupted; the recording continues when the job is claimed again")]
-    private static partial void LogInterrupted(ILogger logger);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Track recording failed")]
-    private static partial void LogFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Track recording delivered: {Files} files, {Seconds} s, {Bytes} bytes")]
-    private static partial void LogDelivered(ILogger logger, int files, long seconds, long bytes);
 }

@@ -8,23 +8,28 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Capstan.Server.Recorder;
 
-/// <summary>What a recording session needs from its worker.</summary>
+/// <summary>What a composite capture needs from its worker.</summary>
 public sealed record RecorderContext(
     RecorderOptions Options, IServiceScopeFactory Scopes, PulseServer Pulse, DefaultBucket Bucket, HttpClient Http,
     RecorderSignals Signals, TimeProvider Time, ILogger Logger, string Owner, string ServerUrl, string WorkDir, WarmPool Pool,
-    Storage.UploadSpool Spool, Security.SecretProtector Protector, ProcessLedger Ledger, ProcessUser User, Hosting.CapstanMetrics? Metrics, CancellationToken Stopping);
+    Storage.UploadSpool Spool, Security.SecretProtector Protector, ProcessLedger Ledger, ProcessUser User, Hosting.CapstanMetrics? Metrics, CancellationToken Stopping)
+{
+    /// <summary>What the job runner needs of it.</summary>
+    public RecordingJobContext Job => new(Options, Scopes, Bucket, Spool, Protector, Signals, Time, Logger, Owner, Metrics);
+}
 
-/// <summary>One recording, start to finish: its own X display, audio sink and Chromium on the recorder view (or
-/// the custom <c>url</c>), capture segments (a GStreamer pipeline each, <see cref="MediaArgs.Capture"/>) that follow
-/// pause and resume, restarts when the capture or Chromium dies, then the segments joined without re-encoding, the audio file cut from it, and delivery to the
-/// default bucket.
+/// <summary>The composite capture of one recording (run by <see cref="RecordingJob"/>, which says when to record,
+/// pause, stop and restart): its own X display, audio sink and Chromium on the recorder view (or the custom
+/// <c>url</c>), or the native compositor (<see cref="NativeComposite"/>) for the built-in layout; capture segments
+/// (a GStreamer pipeline each, <see cref="MediaArgs.Capture"/>) that follow pause and resume, a new one after a
+/// restart; then the segments joined without re-encoding and the audio file cut from it.
 /// <para>Time: each segment is stamped on the wall clock from an origin of its own (see
 /// <see cref="MediaArgs.Capture"/>), so its first grabbed frame is the recording's <c>started_time</c> exactly, and
 /// where one segment ended and the next began is known to the frame. A segment that ends other than by a pause or
 /// the stop (the capture or Chromium died and was restarted, or the worker was killed and took the recording back when it
 /// started again) leaves a gap, from its last frame to the next segment's first: listed in <c>gaps</c> and, like a
 /// pause, joined over in the file.</para></summary>
-public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext ctx) : IAsyncDisposable
+public sealed partial class CompositeCapture(RecordingJobRecord record, RecorderContext ctx) : IRecordingCapture
 {
     /// <summary>The recording's page is ready. <c>Page.navigate</c> answers before the new document replaces the
     /// surface's blank page (<see cref="MediaArgs.BlankApp"/>, a <c>data:</c> URL, itself complete): until the
@@ -33,11 +38,8 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private const string ReadyExpression =
         "(!document.URL.startsWith('data:') && (window.capstanRecorder ? (window.capstanRecorder.ready === true || !!window.capstanRecorder.error) : document.readyState === 'complete'))";
 
-    private readonly string _dir = Path.Combine(ctx.WorkDir, job.RecordingId.ToString("D"));
-    private readonly RecordingJobStore _store = new(ctx.Scopes, job);
+    private readonly string _dir = Path.Combine(ctx.WorkDir, record.Job.RecordingId.ToString("D"));
     private readonly List<string> _segments = [];
-    private RecordingRow _recording = null!;
-    private EffectiveRecordingConfig _config = null!;
     private CaptureSurface? _surface;
     private ICompositeCapture? _native;
     private ChildProcess? _capture;
@@ -48,17 +50,14 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private string? _watermark;
     private double _recordedSeconds;
     private Segment? _current;
-    private bool _started;
     private bool _replenish;
-    private int _restarts;
-    private List<RecordingGap> _gaps = [];
 
-    // The last frame of a segment that ended unexpectedly: the gap closes at the next segment's first frame.
-    private DateTime? _gapFrom;
+    // A gap is open (a lost capture, or a worker that took the recording back): the page is not waited for.
+    private bool _gapOpen;
 
     // Where the time to the first frame went: the session began, the surface was ready, the capture launched (its
     // first frame follows); the page (the recorder's token, the navigation) opens before the launch, within "capture launched".
-    private DateTime _claimedAt, _surfaceAt, _pageAt, _launchedAt;
+    private DateTime _claimedAt = ctx.Time.GetUtcNow().UtcDateTime, _surfaceAt, _pageAt, _launchedAt;
 
     // What runs the current segment's capture: the surface's warm capture host, gst-launch, or the native compositor.
     private string _captureBy = "gst-launch";
@@ -66,54 +65,38 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     // A capture host launched when the recording pauses, warming while it is paused, for the segment that resumes it.
     private WarmCapture? _resumeHost;
 
-    public async Task RunAsync(CancellationToken stopping)
-    {
-        Directory.CreateDirectory(_dir);
-        // Capstan's folder; the capture, running as the recorder's user, writes only the segment files made for it.
-        ctx.User.ShareDirectory(_dir);
-        using var scopeLog = ctx.Logger.BeginScope(new Dictionary<string, object> { ["RecordingId"] = job.RecordingId, ["JobId"] = job.Id });
-        // The lease is renewed in the background for the whole session (capture, joining, uploads); losing it
-        // (the job was taken over) cancels the session.
-        await JobLease.RunAsync(ctx.Scopes, job, ctx.Owner, ctx.Options.Lease, ctx.Time, ctx.Logger, RunLeasedAsync,
-            // The worker is stopping, or another worker owns the job now: leave it; segments stay on disk.
-            interrupted: byStop => Log(ctx.Logger, byStop ? "worker stopping; the recording continues when the job is claimed again" : "lease lost: another worker owns this recording now"),
-            failed: async e =>
-            {
-                LogFailed(ctx.Logger, e);
-                await FailAsync("the recorder failed: " + e.Message, CancellationToken.None);
-            },
-            stopping);
-    }
+    private RecordingRow Recording => record.Recording;
 
-    private async Task RunLeasedAsync(CancellationToken ct)
+    private EffectiveRecordingConfig Config => record.Config;
+
+    public string Dir => _dir;
+
+    public string Kind => _native is not null || Native ? "native" : "browser";
+
+    private bool Native => (Config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(Config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor;
+
+    public bool Capturing => false;
+
+    public double RecordedSeconds => _recordedSeconds + (_capture is not null ? _current?.Seconds ?? 0 : 0);
+
+    public TimeSpan NextCheck(bool awaitingFrame) => awaitingFrame && _capture is not null ? TimeSpan.FromMilliseconds(20) : ctx.Options.PollInterval;
+
+    public void Tag(System.Diagnostics.Activity span)
     {
-        _claimedAt = ctx.Time.GetUtcNow().UtcDateTime;
-        await LoadAsync(ct);
-        if (_recording.Status is RecordingStatus.Uploaded or RecordingStatus.Errored)
-        {
-            await FinishJobAsync(JobStates.Done, ct);
-            return;
-        }
-        await ResumeFromDiskAsync(ct);
-        if (_recording.Status != RecordingStatus.Uploading && !await CaptureAsync(ct))
-        {
-            return;
-        }
-        await TeardownAsync();
-        await DeliverAsync(ct);
+        ArgumentNullException.ThrowIfNull(span);
+        span.SetTag("capstan.segments", _segments.Count);
     }
 
     /// <summary>Segments left on disk by an earlier run of this job (a worker that was stopped or killed): they count
     /// toward <c>max_seconds</c>, and if the recording was running, the time from their last frame to the next first
     /// frame is a gap.</summary>
-    private async Task ResumeFromDiskAsync(CancellationToken ct)
+    public async Task<DateTime?> ResumeAsync(bool wasRecording, CancellationToken ct)
     {
+        ctx.User.ShareDirectory(_dir); // Capstan's folder; the capture, running as the recorder's user, writes only the segment files made for it.
         _segments.AddRange(Directory.GetFiles(_dir, "seg_*.mkv").Order(StringComparer.Ordinal));
-        _gaps = _recording.GapsJson is { } gaps ? Mapping.Read<List<RecordingGap>>(gaps) : [];
-        _started = _recording.StartedTime is not null;
         if (_segments.Count == 0)
         {
-            return;
+            return null;
         }
         // What each segment holds, from the times kept beside it and the file's last write (the capture writes as
         // it goes): no need to read the segments through, which would keep the meeting waiting.
@@ -123,170 +106,107 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
                 ? Math.Max(0, (File.GetLastWriteTimeUtc(seg) - first).TotalSeconds)
                 : (await SpanAsync(seg, ct))?.Seconds ?? 0;
         }
-        var (desired, status, _) = await _store.ReadStateAsync(ct);
-        if (status == RecordingStatus.Recording && desired == JobStates.DesiredRecord)
-        {
-            _gapFrom = File.GetLastWriteTimeUtc(_segments[^1]);
-        }
         LogResumed(ctx.Logger, _segments.Count, _recordedSeconds);
+        return wasRecording ? File.GetLastWriteTimeUtc(_segments[^1]) : null;
     }
 
-    /// <summary>Runs the capture until the recording stops. False when there is nothing to deliver (stopped
-    /// before it started, or the job was taken over).</summary>
-    private async Task<bool> CaptureAsync(CancellationToken ct)
+    public Task OpenAsync(bool gapOpen, CancellationToken ct)
     {
-        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.capture");
-        await StartBrowserAsync(ct);
-        while (true)
-        {
-            ct.ThrowIfCancellationRequested();
-            var (desired, status, _) = await _store.ReadStateAsync(ct);
-            if (status == RecordingStatus.Errored)
-            {
-                // Stopped before it started (decisions.md: cancelled, no file).
-                await StopSegmentAsync();
-                await TeardownAsync();
-                await FinishJobAsync(JobStates.Cancelled, ct);
-                CleanUp();
-                return false;
-            }
-            if (status == RecordingStatus.Uploading || desired == JobStates.DesiredStop)
-            {
-                await StopSegmentAsync();
-                return true;
-            }
-            if (status == RecordingStatus.Paused || desired == JobStates.DesiredPause)
-            {
-                if (_capture is not null)
-                {
-                    // The file ends where the pause was seen, not where the capture stopped after being told to.
-                    var pausedAt = ctx.Time.GetUtcNow().UtcDateTime;
-                    WarmResumeHost();
-                    await StopSegmentAsync(pausedAt);
-                }
-            }
-            else if (_capture is null)
-            {
-                await StartSegmentAsync(ct);
-            }
+        _gapOpen = gapOpen;
+        return StartBrowserAsync(ct);
+    }
 
-            if (_capture is not null && _current is { } seg)
-            {
-                // The first frame's wall-clock instant is fixed from a few frames' lines (their least delay).
-                if (seg.Grabs >= 5 && seg.FirstFrameAt is { } first && (!_started || _gapFrom is not null))
-                {
-                    SaveOrigin(seg);
-                    await OnFirstFrameAsync(first, ct);
-                }
-                if (seg.Grabs > 0)
-                {
-                    ReplenishPool();
-                }
-                await StartRtmpAsync();
-                if (_recordedSeconds + seg.Seconds >= _config.MaxSeconds)
-                {
-                    await StopSegmentAsync();
-                    await StopRecordingAsync(new ReasonDto { Reason = StopReasons.ApiCall, Caller = new CallerDto { Type = "INTERNAL", Name = "max_seconds" } }, ct);
-                    return true;
-                }
-                if (_capture.HasExited)
-                {
-                    _gapFrom = seg.LastFrameAt ?? _gapFrom;
-                    if (!await RecoverAsync(ct))
-                    {
-                        await StopRecordingAsync(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
-                        return true;
-                    }
-                    continue;
-                }
-            }
-            if (_surface is { Healthy: false })
-            {
-                _gapFrom = _current?.LastFrameAt ?? _gapFrom;
-            }
-            if (_surface is { Healthy: false } && !await RecoverAsync(ct))
-            {
-                await StopSegmentAsync();
-                await StopRecordingAsync(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
-                return true;
-            }
-            var waitingForFrame = _capture is not null && (!_started || _gapFrom is not null);
-            await ctx.Signals.WaitAsync(waitingForFrame ? TimeSpan.FromMilliseconds(20) : ctx.Options.PollInterval, ct);
+    public async Task RecordAsync(CancellationToken ct)
+    {
+        if (_capture is null)
+        {
+            await StartSegmentAsync(ct);
         }
     }
 
-    /// <summary>A segment's first frame: the recording's <c>started_time</c> if it is the first, the end of a gap if
-    /// one is open.</summary>
-    private async Task OnFirstFrameAsync(DateTime first, CancellationToken ct)
+    public async Task PauseAsync(DateTime at, CancellationToken ct)
     {
-        if (!_started)
+        if (_capture is not null)
         {
-            _started = true;
-            await UpdateRecordingAsync((r, l, c) => l.MarkStartedAsync(r, first, c), ct);
-            LogStarted(ctx.Logger, Ms(first - _recording.InvokedTime), Ms(_claimedAt - _recording.InvokedTime), Ms(_surfaceAt - _claimedAt),
+            // The file ends where the pause was seen, not where the capture stopped after being told to.
+            WarmResumeHost();
+            await StopSegmentAsync(at);
+        }
+    }
+
+    public Task StopAsync(CancellationToken ct) => StopSegmentAsync();
+
+    public async Task<CaptureCheck> CheckAsync(bool awaitingFrame, CancellationToken ct)
+    {
+        DateTime? firstFrame = null;
+        if (_capture is not null && _current is { } seg)
+        {
+            // The first frame's wall-clock instant is fixed from a few frames' lines (their least delay).
+            if (awaitingFrame && seg.Grabs >= 5 && seg.FirstFrameAt is { } first)
+            {
+                SaveOrigin(seg);
+                firstFrame = first;
+            }
+            if (seg.Grabs > 0)
+            {
+                ReplenishPool();
+            }
+            await StartRtmpAsync();
+            if (_capture.HasExited)
+            {
+                return new CaptureCheck(firstFrame, Lost: true, LastFrame: seg.LastFrameAt);
+            }
+        }
+        if (_surface is { Healthy: false })
+        {
+            return new CaptureCheck(firstFrame, Lost: true, LastFrame: _current?.LastFrameAt);
+        }
+        return new CaptureCheck(firstFrame);
+    }
+
+    public string Tail() => _capture?.Tail() ?? _surface?.Chromium.Tail() ?? string.Empty;
+
+    /// <summary>A capture process died (the segment is ended by the runner first): what died is launched again
+    /// (Chromium or Xvfb: the surface and page), and the next segment goes on.</summary>
+    public async Task RestartAsync(int restart, bool gapOpen, CancellationToken ct)
+    {
+        _gapOpen = gapOpen;
+        LogRestart(ctx.Logger, restart, _surface is { Healthy: false } ? "chromium or Xvfb" : "the capture");
+        if (_surface is { Healthy: false })
+        {
+            await TeardownAsync();
+            await StartBrowserAsync(ct);
+        }
+    }
+
+    public void LogFirstFrame(DateTime first, RecordingGap? gap)
+    {
+        if (gap is null)
+        {
+            LogStarted(ctx.Logger, Ms(first - Recording.InvokedTime), Ms(_claimedAt - Recording.InvokedTime), Ms(_surfaceAt - _claimedAt),
                 Ms(_launchedAt - _surfaceAt), Ms(first - _launchedAt), Ms(_pageAt - _surfaceAt), _captureBy);
+            return;
         }
-        if (_gapFrom is { } from)
-        {
-            _gapFrom = null;
-            var gap = new RecordingGap(from, first < from ? from : first);
-            _gaps.Add(gap);
-            var json = Mapping.Write(_gaps);
-            await UpdateRecordingAsync((r, _, _) =>
-            {
-                r.GapsJson = json;
-                return Task.CompletedTask;
-            }, ct);
-            LogGap(ctx.Logger, (gap.End - gap.Start).TotalSeconds, gap.Start.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), gap.End.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), Ms(_claimedAt - from), Ms(_surfaceAt - _claimedAt), Ms(_launchedAt - _surfaceAt), Ms(first - _launchedAt), Ms(_pageAt - _surfaceAt));
-        }
-    }
-
-    /// <summary>A capture process died: keep what the segment holds, restart what died, and go on in a new
-    /// segment. False once the restarts are used up.</summary>
-    private async Task<bool> RecoverAsync(CancellationToken ct)
-    {
-        var captureTail = _capture?.Tail();
-        await StopSegmentAsync();
-        if (++_restarts > ctx.Options.MaxCaptureRestarts)
-        {
-            LogGaveUp(ctx.Logger, _restarts - 1, captureTail ?? _surface?.Chromium.Tail() ?? string.Empty);
-            return false;
-        }
-        ctx.Metrics?.CaptureRestarted();
-        LogRestart(ctx.Logger, _restarts, _surface is { Healthy: false } ? "chromium or Xvfb" : "the capture");
-        try
-        {
-            if (_surface is { Healthy: false })
-            {
-                await TeardownAsync();
-                await StartBrowserAsync(ct);
-            }
-            return true;
-        }
-        catch (Exception e) when (e is ChildProcessException or TimeoutException or IOException)
-        {
-            LogFailed(ctx.Logger, e);
-            return false;
-        }
+        LogGap(ctx.Logger, (gap.End - gap.Start).TotalSeconds, RecordingJob.Hms(gap.Start), RecordingJob.Hms(gap.End), Ms(_claimedAt - gap.Start), Ms(_surfaceAt - _claimedAt), Ms(_launchedAt - _surfaceAt), Ms(first - _launchedAt), Ms(_pageAt - _surfaceAt));
     }
 
     private async Task StartBrowserAsync(CancellationToken ct)
     {
         // The built-in layout without a browser (Recorder:Compositor = native): NativeComposite.cs.
-        if ((_config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(_config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor)
+        if ((Config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(Config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor)
         {
-            _native ??= await NativeComposite.OpenAsync(ctx.Scopes, ctx.Http, _recording.MeetingId, ctx.Options.CompositorHost ?? NativeComposite.DefaultHostPath(), ctx.Ledger, ctx.Logger, ct);
+            _native ??= await NativeComposite.OpenAsync(ctx.Scopes, ctx.Http, Recording.MeetingId, ctx.Options.CompositorHost ?? NativeComposite.DefaultHostPath(), ctx.Ledger, ctx.Logger, ct);
             // No surface and no page: "surface" is the time the room's forwarders took to open.
             _surfaceAt = _pageAt = ctx.Time.GetUtcNow().UtcDateTime;
             return;
         }
-        var w = _config.Width;
-        var h = _config.Height;
+        var w = Config.Width;
+        var h = Config.Height;
         var token = await RecorderTokenAsync(ct);
-        var url = _config.Url is { } custom
+        var url = Config.Url is { } custom
             ? custom + (custom.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "authToken=" + Uri.EscapeDataString(token) + "&config=" + Uri.EscapeDataString(PublicConfigJson())
             : $"{ctx.ServerUrl.TrimEnd('/')}/meeting?authToken={Uri.EscapeDataString(token)}";
-        if (_config.Watermark is { Url: { } wmUrl } && _watermark is null)
+        if (Config.Watermark is { Url: { } wmUrl } && _watermark is null)
         {
             _watermark = await FetchWatermarkAsync(wmUrl, ct);
         }
@@ -303,7 +223,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         // later than the page's navigation either way. A recording's first start waits for the page, so that it
         // turns RECORDING with the page on screen.
         var show = _surface.ShowAsync(url, w, h, ct);
-        if (_gapFrom is not null)
+        if (_gapOpen)
         {
             await StartSegmentAsync(ct);
         }
@@ -336,10 +256,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         {
             _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
             _captureBy = "native compositor";
-            _rtmpPort = _config.RtmpUrl is null ? null : FreeUdpPort();
-            _capture = _native.StartSegment(new Media.Compositor.CompositorSpec(_config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
-                MediaArgs.Channels(_config), output, WatermarkFile: _watermark, WatermarkPosition: _config.Watermark?.Position,
-                WatermarkWidth: _config.Watermark?.Size?.Width ?? 120, WatermarkHeight: _config.Watermark?.Size?.Height ?? 60, RtmpPort: _rtmpPort),
+            _rtmpPort = Config.RtmpUrl is null ? null : FreeUdpPort();
+            _capture = _native.StartSegment(new Media.Compositor.CompositorSpec(Config.Width, Config.Height, ctx.Options.FrameRate, Config.VideoCodec, Config.AudioCodec,
+                MediaArgs.Channels(Config), output, WatermarkFile: _watermark, WatermarkPosition: Config.Watermark?.Position,
+                WatermarkWidth: Config.Watermark?.Size?.Width ?? 120, WatermarkHeight: Config.Watermark?.Size?.Height ?? 60, RtmpPort: _rtmpPort),
                 Path.Combine(_dir, "capture.log"), seg.OnLine);
             _current = seg;
             _segments.Add(output);
@@ -347,10 +267,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             return;
         }
         var surface = _surface ?? throw new InvalidOperationException("no capture surface");
-        _rtmpPort = _config.RtmpUrl is null ? null : FreeUdpPort();
-        var spec = new CaptureSpec(surface.Display, surface.Sink, _config.Width, _config.Height, ctx.Options.FrameRate, _config.VideoCodec, _config.AudioCodec,
-            MediaArgs.Channels(_config), output, _watermark, _config.Watermark?.Position,
-            _config.Watermark?.Size?.Width ?? 120, _config.Watermark?.Size?.Height ?? 60, _rtmpPort);
+        _rtmpPort = Config.RtmpUrl is null ? null : FreeUdpPort();
+        var spec = new CaptureSpec(surface.Display, surface.Sink, Config.Width, Config.Height, ctx.Options.FrameRate, Config.VideoCodec, Config.AudioCodec,
+            MediaArgs.Channels(Config), output, _watermark, Config.Watermark?.Position,
+            Config.Watermark?.Size?.Width ?? 120, Config.Watermark?.Size?.Height ?? 60, _rtmpPort);
         ctx.User.CreateOwnedFile(output);
         _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
         // The surface's warm capture host when it has one ready (the first segment), else gst-launch: one pipeline.
@@ -369,7 +289,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// and again, at most every 2 s, when it exits while the segment runs (the target was down, or refused).</summary>
     private async Task StartRtmpAsync()
     {
-        if (_config.RtmpUrl is not { } url || _rtmpPort is not { } port || _capture is null || _rtmp is { HasExited: false } || ctx.Time.GetUtcNow().UtcDateTime < _rtmpRetryAt)
+        if (Config.RtmpUrl is not { } url || _rtmpPort is not { } port || _capture is null || _rtmp is { HasExited: false } || ctx.Time.GetUtcNow().UtcDateTime < _rtmpRetryAt)
         {
             return;
         }
@@ -522,96 +442,40 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
     }
 
-    /// <summary>Joins the segments, cuts the audio file, puts the files in the default bucket and marks the
-    /// recording UPLOADED. With nothing captured the recording ends ERRORED.</summary>
-    private async Task DeliverAsync(CancellationToken ct)
+    /// <summary>The recorder participant goes, <c>started_time</c> is put right (<see cref="RefineStartedTimeAsync"/>),
+    /// then the segments are joined and the audio file cut.</summary>
+    public async Task<CaptureDelivery?> ProduceAsync(CancellationToken ct)
     {
-        using var span = Hosting.CapstanTelemetry.Source.StartActivity("recording.postprocess");
         await RemoveRecorderParticipantAsync(ct);
-        _recording = await _store.LoadAsync(ct);
-        var outDir = Path.Combine(_dir, "out");
-        var manifestPath = Path.Combine(_dir, "delivery.json");
-        var delivery = File.Exists(manifestPath) ? Mapping.Read<Delivery>(await File.ReadAllTextAsync(manifestPath, ct)) : null;
-        if (delivery is null)
-        {
-            await RefineStartedTimeAsync(ct);
-            delivery = await ProduceAsync(outDir, ct);
-            if (delivery is null)
-            {
-                await FailAsync("nothing was captured", ct);
-                return;
-            }
-            await SaveAsync(manifestPath, delivery, ct);
-            foreach (var seg in _segments.Where(File.Exists))
-            {
-                File.Delete(seg);
-            }
-        }
+        await RefineStartedTimeAsync(ct);
+        return await ProduceAsync(Path.Combine(_dir, "out"), ct);
+    }
 
-        // The default bucket: a copy on this machine, served through signed URLs.
-        if (_config.DefaultBucket && !delivery.DefaultBucketDone)
+    /// <summary>The segments go once the joined file is kept: a delivery taken back starts from the file.</summary>
+    public void Produced()
+    {
+        foreach (var seg in _segments.Where(File.Exists))
         {
-            foreach (var f in delivery.Files)
-            {
-                await ctx.Bucket.StoreAsync(_recording.AppId, _recording.Id, f.Path, f.Name, ct);
-            }
-            delivery.DefaultBucketDone = true;
-            await SaveAsync(manifestPath, delivery, ct);
+            File.Delete(seg);
         }
+    }
 
-        // The custom destination, through the spool: retried while unreachable, ERRORED when refused.
-        string? destinationError = null;
-        if (_config.Storage is { } stored && !delivery.DestinationDone)
-        {
-            var config = Domain.StorageConfigs.Unprotect(stored, ctx.Protector);
-            var items = delivery.Files.Select(f => new Storage.UploadItem(f.Path, Storage.ObjectKeys.For(config, f.Name), Storage.ContentTypes.Of(f.Name), f.Size, f.Sha256)).ToList();
-            try
-            {
-                await ctx.Spool.DeliverAsync(config, items, ct);
-                delivery.DestinationDone = true;
-                await SaveAsync(manifestPath, delivery, ct);
-            }
-            catch (Storage.StorageException e)
-            {
-                destinationError = e.Message;
-            }
-        }
+    public string NothingCaptured => "nothing was captured";
 
-        var expiry = ctx.Time.GetUtcNow().UtcDateTime + ctx.Bucket.Options.UrlExpiry;
+    /// <summary>One destination: the default bucket (when the recording keeps a copy there) and the recording's storage config.</summary>
+    public IReadOnlyList<CaptureDestination> Destinations =>
+        [new("composite", Config.DefaultBucket, Config.Storage, _ => true, f => f.Name)];
+
+    /// <summary>The video file's size, SHA-256 and link (the audio file's when there is no video), the audio file's link and SHA-256.</summary>
+    public DeliveredRecording Describe(CaptureDelivery delivery, IReadOnlyDictionary<string, string> links)
+    {
+        ArgumentNullException.ThrowIfNull(delivery);
+        ArgumentNullException.ThrowIfNull(links);
         var video = delivery.Files.FirstOrDefault(f => f.Role == "video");
         var audio = delivery.Files.FirstOrDefault(f => f.Role == "audio");
         var main = video ?? audio!;
-        var videoUrl = video is not null && _config.DefaultBucket ? await ctx.Bucket.SignedUrlAsync(_recording.AppId, _recording.Id, video.Name, expiry) : null;
-        var audioUrl = audio is not null && _config.DefaultBucket ? await ctx.Bucket.SignedUrlAsync(_recording.AppId, _recording.Id, audio.Name, expiry) : null;
-        var seconds = (long)Math.Round(delivery.DurationSeconds, MidpointRounding.AwayFromZero);
-        await UpdateRecordingAsync(async (r, l, c) =>
-        {
-            r.Sha256 = main.Sha256;
-            r.AudioSha256 = audio?.Sha256;
-            if (destinationError is null)
-            {
-                await l.CompleteAsync(r, main.Size, seconds, videoUrl, audioUrl, _config.DefaultBucket ? expiry : null, c);
-                return;
-            }
-            // The default-bucket copy is delivered even when the destination failed.
-            r.FileSize = main.Size;
-            r.DurationSeconds = seconds;
-            r.DownloadUrl = videoUrl;
-            r.AudioDownloadUrl = audioUrl;
-            r.DownloadUrlExpiry = _config.DefaultBucket ? expiry : null;
-            await l.FailAsync(r, "delivery failed: " + destinationError, c);
-        }, ct);
-        await FinishJobAsync(JobStates.Done, ct);
-        LogDelivered(ctx.Logger, delivery.Files.Count, delivery.DurationSeconds, main.Size);
-        if (destinationError is null || _config.DefaultBucket)
-        {
-            CleanUp();
-            if (Directory.Exists(outDir))
-            {
-                Directory.Delete(outDir, recursive: true);
-            }
-            File.Delete(manifestPath);
-        }
+        return new DeliveredRecording(main.Size, (long)Math.Round(delivery.DurationSeconds, MidpointRounding.AwayFromZero), main.Sha256, audio?.Sha256,
+            video is not null ? links.GetValueOrDefault(video.Name) : null, audio is not null ? links.GetValueOrDefault(audio.Name) : null);
     }
 
     /// <summary><c>started_time</c> is published once the first segment has a few frames, from the least delay of
@@ -624,28 +488,27 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// that starts before it.)</summary>
     private async Task RefineStartedTimeAsync(CancellationToken ct)
     {
-        if (_recording.StartedTime is not { } published || _segments.FirstOrDefault(File.Exists) is not { } first
+        if (Recording.StartedTime is not { } published || _segments.FirstOrDefault(File.Exists) is not { } first
             || SegmentFirstFrame(first) is not { } measured)
         {
             return;
         }
-        var refined = measured < _recording.InvokedTime ? _recording.InvokedTime : measured;
+        var refined = measured < Recording.InvokedTime ? Recording.InvokedTime : measured;
         if ((published - refined).TotalSeconds <= 1.0 / ctx.Options.FrameRate)
         {
             return;
         }
-        await UpdateRecordingAsync((r, _, _) =>
+        record.Recording = await record.Store.UpdateAsync((r, _, _) =>
         {
             r.StartedTime = refined;
             return Task.CompletedTask;
         }, ct);
-        _recording = await _store.LoadAsync(ct);
         LogStartRefined(ctx.Logger, Ms(published - refined));
     }
 
     /// <summary>Joins the segments without re-encoding and cuts the audio file: the files to deliver, with
     /// sizes and SHA-256, in <paramref name="outDir"/>. Null when nothing usable was captured.</summary>
-    private async Task<Delivery?> ProduceAsync(string outDir, CancellationToken ct)
+    private async Task<CaptureDelivery?> ProduceAsync(string outDir, CancellationToken ct)
     {
         // Each segment is stamped on a clock of its own: the concat list gives each its span, so the next one
         // starts where its packets end (no gap, no overlap at a pause, a restart or a take-over).
@@ -662,10 +525,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             return null;
         }
         Directory.CreateDirectory(outDir);
-        var joined = Path.Combine(outDir, _recording.OutputFileName);
-        if (!_config.VideoExport)
+        var joined = Path.Combine(outDir, Recording.OutputFileName);
+        if (!Config.VideoExport)
         {
-            joined = Path.Combine(_dir, "joined." + _config.VideoExtension);
+            joined = Path.Combine(_dir, "joined." + Config.VideoExtension);
         }
         var list = Path.Combine(_dir, "segments.txt");
         var lines = new List<string>();
@@ -676,7 +539,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             // The file ends at stopped_time, and a segment a pause ended at the instant the pause was seen: each is
             // cut there (its clock is the wall clock from its origin), not where the capture happened to stop after
             // being told to. The next segment starts where this one's duration ends: the cut's, when there is one.
-            var cut = SegmentTime(file, 2) ?? (i == usable.Count - 1 ? _recording.StoppedTime : null);
+            var cut = SegmentTime(file, 2) ?? (i == usable.Count - 1 ? Recording.StoppedTime : null);
             if (cut is { } at && SegmentOrigin(file) is { } origin && span.CutOnFrame((at - origin).TotalSeconds, ctx.Options.FrameRate) is var end
                 && end > span.Start + 0.2 && end < span.End)
             {
@@ -689,106 +552,25 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
             }
         }
         await File.WriteAllLinesAsync(list, lines, ct);
-        await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, _config.VideoExtension,
-            MediaArgs.SoundShiftSeconds(_config.AudioCodec, ctx.Options.FrameRate, grabbed: _native is null, meetingView: _config.Url is null, ctx.Options.AudioOffsetSeconds)), ct);
-        var delivery = new Delivery { DurationSeconds = await ProbeDurationAsync(joined, ct) };
-        if (_config.VideoExport)
+        await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, Config.VideoExtension,
+            MediaArgs.SoundShiftSeconds(Config.AudioCodec, ctx.Options.FrameRate, grabbed: _native is null, meetingView: Config.Url is null, ctx.Options.AudioOffsetSeconds)), ct);
+        var delivery = new CaptureDelivery { DurationSeconds = await ProbeDurationAsync(joined, ct) };
+        if (Config.VideoExport)
         {
-            delivery.Files.Add(await DescribeAsync("video", joined, _recording.OutputFileName, ct));
+            delivery.Files.Add(await CaptureFile.DescribeAsync("video", null, joined, Recording.OutputFileName, ct));
         }
-        if (_config.AudioExport && _recording.AudioFileName is { } audioName)
+        if (Config.AudioExport && Recording.AudioFileName is { } audioName)
         {
             var audioFile = Path.Combine(outDir, audioName);
             await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.ExtractAudio(joined, audioFile), ct);
-            delivery.Files.Add(await DescribeAsync("audio", audioFile, audioName, ct));
+            delivery.Files.Add(await CaptureFile.DescribeAsync("audio", null, audioFile, audioName, ct));
         }
-        if (!_config.VideoExport)
+        if (!Config.VideoExport)
         {
             File.Delete(joined);
         }
         return delivery;
     }
-
-    private static async Task<DeliveredFile> DescribeAsync(string role, string path, string name, CancellationToken ct)
-    {
-        var item = await Storage.UploadItem.ForFileAsync(path, name, ct);
-        return new DeliveredFile { Role = role, Path = path, Name = name, Size = item.Size, Sha256 = item.Sha256Hex };
-    }
-
-    private static async Task SaveAsync(string path, Delivery delivery, CancellationToken ct)
-    {
-        var tmp = path + ".tmp";
-        await File.WriteAllTextAsync(tmp, Mapping.Write(delivery), ct);
-        File.Move(tmp, path, overwrite: true);
-    }
-
-    /// <summary>What a finished recording delivers, kept beside the files so that a restarted worker resumes the
-    /// delivery where it stopped.</summary>
-    private sealed class Delivery
-    {
-        public List<DeliveredFile> Files { get; set; } = [];
-
-        public double DurationSeconds { get; set; }
-
-        public bool DefaultBucketDone { get; set; }
-
-        public bool DestinationDone { get; set; }
-    }
-
-    private sealed class DeliveredFile
-    {
-        public required string Role { get; set; }
-
-        public required string Path { get; set; }
-
-        public required string Name { get; set; }
-
-        public long Size { get; set; }
-
-        public required string Sha256 { get; set; }
-    }
-
-    private async Task StopRecordingAsync(ReasonDto reason, CancellationToken ct) =>
-        await UpdateRecordingAsync(async (r, l, c) =>
-        {
-            if (RecordingStatus.IsActive(r.Status))
-            {
-                await l.StopAsync(r, reason, c);
-            }
-        }, ct);
-
-    private async Task FailAsync(string message, CancellationToken ct)
-    {
-        try
-        {
-            await TeardownAsync();
-            await UpdateRecordingAsync(async (r, l, c) =>
-            {
-                if (r.Status is not RecordingStatus.Uploaded and not RecordingStatus.Errored)
-                {
-                    await l.FailAsync(r, message, c);
-                }
-            }, ct);
-            await FinishJobAsync(JobStates.Done, ct);
-        }
-        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or ChildProcessException)
-        {
-            LogFailed(ctx.Logger, e);
-        }
-    }
-
-    private async Task LoadAsync(CancellationToken ct)
-    {
-        _recording = await _store.LoadAsync(ct);
-        _config = Mapping.Read<EffectiveRecordingConfig>(_recording.ConfigJson);
-    }
-
-    private async Task UpdateRecordingAsync(Func<RecordingRow, RecordingLifecycle, CancellationToken, Task> change, CancellationToken ct) =>
-        _recording = await _store.UpdateAsync(change, ct);
-
-    private Task FinishJobAsync(string state, CancellationToken ct) => _store.FinishAsync(state, ct);
-
-    private Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> f) => _store.WithScopeAsync(f);
 
     /// <summary>A hidden participant with the recorder preset, and its token for the recorder view.</summary>
     private async Task<string> RecorderTokenAsync(CancellationToken ct)
@@ -797,13 +579,13 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         var meetings = scope.ServiceProvider.GetRequiredService<MeetingService>();
         // One recorder participant per recording: a worker that takes the recording back after a restart reuses the
         // one the earlier run added.
-        var customId = "capstan-recorder-" + job.RecordingId.ToString("N")[..12];
-        _recorderParticipant ??= (await meetings.FindParticipantByCustomIdAsync(_recording.AppId, _recording.MeetingId, customId, ct))?.Id;
+        var customId = "capstan-recorder-" + record.Job.RecordingId.ToString("N")[..12];
+        _recorderParticipant ??= (await meetings.FindParticipantByCustomIdAsync(Recording.AppId, Recording.MeetingId, customId, ct))?.Id;
         if (_recorderParticipant is { } existing)
         {
-            return await meetings.RefreshTokenAsync(_recording.AppId, _recording.MeetingId, existing, ct);
+            return await meetings.RefreshTokenAsync(Recording.AppId, Recording.MeetingId, existing, ct);
         }
-        var (participant, token) = await meetings.AddParticipantAsync(_recording.AppId, _recording.MeetingId,
+        var (participant, token) = await meetings.AddParticipantAsync(Recording.AppId, Recording.MeetingId,
             new AddParticipantRequest { CustomParticipantId = customId, PresetName = Presets.Recorder, Name = "Recorder" }, ct);
         _recorderParticipant = participant.Id;
         return token;
@@ -824,10 +606,10 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     /// <summary>The start config a custom recording app receives in <c>config</c> (no secrets).</summary>
     private string PublicConfigJson() => JsonSerializer.Serialize(new
     {
-        video_config = new { codec = _config.VideoCodec, width = _config.Width, height = _config.Height, watermark = _config.Watermark },
-        audio_config = new { codec = _config.AudioCodec, channel = _config.AudioChannel },
-        max_seconds = _config.MaxSeconds,
-        file_name_prefix = _config.FileNamePrefix,
+        video_config = new { codec = Config.VideoCodec, width = Config.Width, height = Config.Height, watermark = Config.Watermark },
+        audio_config = new { codec = Config.AudioCodec, channel = Config.AudioChannel },
+        max_seconds = Config.MaxSeconds,
+        file_name_prefix = Config.FileNamePrefix,
     }, CapstanJson.Options);
 
     /// <summary>Fetches the watermark image once (at most 5 MB); the encoder places it.</summary>
@@ -891,7 +673,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     private Task RunToolAsync(string name, string tool, IReadOnlyList<string> args, CancellationToken ct) =>
         MediaTools.RunAsync(name, tool, args, Path.Combine(_dir, name + "-post.log"), TimeSpan.FromMinutes(30), ct);
 
-    private void CleanUp()
+    public void CleanUp()
     {
         foreach (var f in _segments.SelectMany(s => new[] { s, s + ".origin" }).Where(File.Exists))
         {
@@ -903,6 +685,7 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         }
     }
 
+    /// <summary>Ends every process the capture started (the segments stay on disk).</summary>
     public async ValueTask DisposeAsync() => await TeardownAsync();
 
     /// <summary>One capture segment, followed through the grabbed frames the pipeline prints
@@ -1058,9 +841,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
     [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}; clock origin refined by {OriginMs} ms after the first frame; PLAYING +{PlayingMs} ms, first frame +{FirstFrameMs} ms after launch")]
     private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected, double originMs, long playingMs, long firstFrameMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: {Message}")]
-    private static partial void Log(ILogger logger, string message);
-
     private static long Ms(TimeSpan t) => (long)Math.Round(t.TotalMilliseconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame {LatencyMs} ms after invoke (claimed +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface; capture by {Capture})")]
@@ -1068,13 +848,4 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Capture restart {Count}: {What} died")]
     private static partial void LogRestart(ILogger logger, int count, string what);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Capture gave up after {Count} restarts: {Tail}")]
-    private static partial void LogGaveUp(ILogger logger, int count, string tail);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Recording failed")]
-    private static partial void LogFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recording delivered: {Files} files, {Seconds} s, {Bytes} bytes")]
-    private static partial void LogDelivered(ILogger logger, int files, double seconds, long bytes);
 }
