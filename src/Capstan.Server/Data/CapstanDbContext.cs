@@ -23,6 +23,7 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<WebhookDeliveryRow> WebhookDeliveries => Set<WebhookDeliveryRow>();
     public DbSet<WebhookAttemptRow> WebhookAttempts => Set<WebhookAttemptRow>();
     public DbSet<RecorderNodeRow> RecorderNodes => Set<RecorderNodeRow>();
+    public DbSet<SessionBroadcastRow> SessionBroadcasts => Set<SessionBroadcastRow>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -200,6 +201,15 @@ public abstract class CapstanDbContext(DbContextOptions options) : DbContext(opt
             e.HasIndex(x => new { x.Status, x.NextAttemptAt });
             e.HasIndex(x => new { x.WebhookId, x.CreatedAt });
             e.HasOne<WebhookRow>().WithMany().HasForeignKey(x => x.WebhookId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<SessionBroadcastRow>(e =>
+        {
+            e.ToTable("SessionBroadcasts");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Type).HasMaxLength(128);
+            e.HasIndex(x => new { x.SessionId, x.ReceivedAt });
+            e.HasOne<SessionRow>().WithMany().HasForeignKey(x => x.SessionId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<RecorderNodeRow>(e =>

@@ -100,6 +100,31 @@ public sealed class SessionPeerRow
     public DateTime JoinedAt { get; set; }
     public DateTime? LeftAt { get; set; }
     public string? LeaveReason { get; set; }
+
+    /// <summary>When this peer shared a screen: a JSON list of <see cref="Domain.ScreenShareSpan"/> (null: never).</summary>
+    public string? ScreenSharesJson { get; set; }
+}
+
+/// <summary>A broadcast message sent in a session (<c>broadcastMessage(type, payload)</c> on the meeting page, or the
+/// REST extension): kept with the session, with the server's time of receipt (an interactive recording's ID3 data is
+/// placed on the recording's timeline by it).</summary>
+public sealed class SessionBroadcastRow
+{
+    public Guid Id { get; set; }
+    public Guid SessionId { get; set; }
+    public Guid MeetingId { get; set; }
+    public Guid AppId { get; set; }
+
+    /// <summary>The sending peer (null: sent through the REST API).</summary>
+    public Guid? PeerId { get; set; }
+
+    public required string Type { get; set; }
+
+    /// <summary>The payload as JSON.</summary>
+    public required string PayloadJson { get; set; }
+
+    /// <summary>When the server received it.</summary>
+    public DateTime ReceivedAt { get; set; }
 }
 
 public sealed class RecordingRow

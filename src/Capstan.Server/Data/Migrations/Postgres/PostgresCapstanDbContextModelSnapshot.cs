@@ -499,6 +499,43 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.ToTable("Recordings", (string)null);
                 });
 
+            modelBuilder.Entity("Capstan.Server.Data.SessionBroadcastRow", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("AppId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("MeetingId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("PayloadJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<Guid?>("PeerId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("SessionId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("SessionId", "ReceivedAt");
+
+                    b.ToTable("SessionBroadcasts", (string)null);
+                });
+
             modelBuilder.Entity("Capstan.Server.Data.SessionPeerRow", b =>
                 {
                     b.Property<Guid>("Id")
@@ -535,6 +572,9 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.Property<string>("PresetName")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
+
+                    b.Property<string>("ScreenSharesJson")
+                        .HasColumnType("text");
 
                     b.Property<Guid>("SessionId")
                         .HasColumnType("uuid");
@@ -824,6 +864,15 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.HasOne("Capstan.Server.Data.MeetingRow", null)
                         .WithMany()
                         .HasForeignKey("MeetingId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Capstan.Server.Data.SessionBroadcastRow", b =>
+                {
+                    b.HasOne("Capstan.Server.Data.SessionRow", null)
+                        .WithMany()
+                        .HasForeignKey("SessionId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

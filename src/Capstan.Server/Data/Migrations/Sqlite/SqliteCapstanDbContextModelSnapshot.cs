@@ -492,6 +492,43 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.ToTable("Recordings", (string)null);
                 });
 
+            modelBuilder.Entity("Capstan.Server.Data.SessionBroadcastRow", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("AppId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("MeetingId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PayloadJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("PeerId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ReceivedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("SessionId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("SessionId", "ReceivedAt");
+
+                    b.ToTable("SessionBroadcasts", (string)null);
+                });
+
             modelBuilder.Entity("Capstan.Server.Data.SessionPeerRow", b =>
                 {
                     b.Property<Guid>("Id")
@@ -527,6 +564,9 @@ namespace Capstan.Server.Data.Migrations.Sqlite
 
                     b.Property<string>("PresetName")
                         .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ScreenSharesJson")
                         .HasColumnType("TEXT");
 
                     b.Property<Guid>("SessionId")
@@ -815,6 +855,15 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.HasOne("Capstan.Server.Data.MeetingRow", null)
                         .WithMany()
                         .HasForeignKey("MeetingId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Capstan.Server.Data.SessionBroadcastRow", b =>
+                {
+                    b.HasOne("Capstan.Server.Data.SessionRow", null)
+                        .WithMany()
+                        .HasForeignKey("SessionId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
