@@ -36,7 +36,14 @@ public sealed class SessionParticipantDto
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<PeerEventDto>? PeerEvents { get; init; }
+
+    /// <summary>A Capstan extension, present once the participant has shared a screen: when each share began
+    /// (Janus saw its feed publish) and ended (null while it goes on).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<ScreenShareDto>? ScreenShares { get; init; }
 }
+
+public sealed record ScreenShareDto(DateTime StartedAt, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] DateTime? EndedAt);
 
 public sealed record PeerEventDto(string Id, string EventName, string PeerId, string? ParticipantId, string SessionId, DateTime CreatedAt);
 

@@ -83,7 +83,7 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
     [Fact]
     public async Task Share_OfACanvas_IsReceivedByTheOthers_AndShownLarge()
     {
-        var (_, pa, pb) = await TwoPeopleAsync();
+        var (meeting, pa, pb) = await TwoPeopleAsync();
         Assert.False((await MeetingStateAsync(pa)).GetProperty("sharing").GetBoolean());
         Assert.True(await pa.Locator("#share").IsVisibleAsync(), "a host sees the Share screen button");
 
@@ -119,6 +119,11 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
             using var doc = JsonDocument.Parse(json);
             return doc.RootElement.TryGetProperty("Alice (screen)", out var n) && n.GetInt64() > 50;
         }, "audio packets of Alice's screen at Bob");
+        // The session's participant record says when Alice shared (screen_shares, an extension): open while she shares.
+        var sessionId = (await f.GetAsync($"/meetings/{meeting}/active-session"))!["id"]!.GetValue<string>();
+        await Wait.UntilAsync(async () => SharesOf(await f.GetAsync($"/sessions/{sessionId}/participants"), "Alice") is [{ } open] && open["ended_at"] is null,
+            "Alice's open screen_shares entry");
+
         // Bob still decodes Alice's camera: her camera's feed was left as it was.
         var camera = await FramesOfAsync(pb, "Alice");
         await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice") > camera + 10, "Alice's camera keeps coming");
@@ -145,9 +150,20 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
         Assert.False((await MeetingStateAsync(pa)).GetProperty("sharing").GetBoolean());
         await Wait.UntilAsync(async () => await pb.Locator(".tile.share").CountAsync() == 0, "the share leaves Bob's page");
         Assert.False(await pb.EvaluateAsync<bool>("() => document.getElementById('stage').classList.contains('sharing')"));
+        // ... and the record closes, after it began; Bob never shared.
+        await Wait.UntilAsync(async () => SharesOf(await f.GetAsync($"/sessions/{sessionId}/participants"), "Alice") is [{ } closed] && closed["ended_at"] is not null,
+            "Alice's screen_shares entry ended");
+        var participants = await f.GetAsync($"/sessions/{sessionId}/participants");
+        var span = SharesOf(participants, "Alice")![0]!;
+        Assert.True(span["ended_at"]!.GetValue<DateTime>() > span["started_at"]!.GetValue<DateTime>(), span.ToJsonString());
+        Assert.Null(SharesOf(participants, "Bob"));
         await pa.Context.CloseAsync();
         await pb.Context.CloseAsync();
     }
+
+    /// <summary>The <c>screen_shares</c> of the session participant named <paramref name="name"/> (null when absent).</summary>
+    private static System.Text.Json.Nodes.JsonArray? SharesOf(System.Text.Json.Nodes.JsonNode? participants, string name) =>
+        participants?["participants"]?.AsArray().FirstOrDefault(p => p?["display_name"]?.GetValue<string>() == name)?["screen_shares"]?.AsArray();
 
     [Fact]
     public Task BrowserComposite_FilmsTheShareLarge_WhileShared_AndTheGridBeforeAndAfter() => CompositeFilmsTheShareLargeAsync(f);

@@ -27,8 +27,8 @@ public sealed class ScreenShareTests(SqliteServer server) : IClassFixture<Sqlite
         Assert.Equal(1, config["max_screenshare_count"]!.GetValue<int>());
     }
 
-    /// <summary>A track recording names a share's files by its sharer after the share stopped: granted feeds stay
-    /// known until the meeting's room goes.</summary>
+    /// <summary>Janus's events for a share feed (which may come after the share stopped) are told apart from a
+    /// camera's by the granted feeds (<see cref="ScreenShares.GrantOf"/>), kept until the meeting's room goes.</summary>
     [Fact]
     public void GrantedFeeds_OutliveTheirSlots_UntilTheRoomIsForgotten()
     {
@@ -43,8 +43,11 @@ public sealed class ScreenShareTests(SqliteServer server) : IClassFixture<Sqlite
         Assert.Equal(Alice, granted[first.FeedId]);
         Assert.Equal(Alice, granted[second.FeedId]);
         Assert.Empty(shares.GrantedFeeds(Guid.NewGuid()));
+        Assert.Equal((meeting, Alice), shares.GrantOf(first.FeedId));
+        Assert.Null(shares.GrantOf(first.FeedId + 1));
         shares.Forget(meeting);
         Assert.Empty(shares.GrantedFeeds(meeting));
+        Assert.Null(shares.GrantOf(second.FeedId));
     }
 
     [Fact]

@@ -17,7 +17,9 @@ public static class RecordingsApi
             .WithDescription("Both request shapes: {meeting_id, layers.<name>.{media_kind, file_name_prefix}, user_ids} and the legacy "
                 + "{meeting_id, layers.<name>.{file_name_prefix, outputs[{type: REALTIMEKIT_BUCKET | STORAGE_CONFIG, storage_config}]}, max_seconds}. "
                 + "media_kind 'video' is a Capstan extension (VP8). After UPLOADED, download_url is [{layer_name, download_urls: {<file>: {download_url}}}] "
-                + "and every layer lists manifest.json: each file's participant, peer, kinds, and its start, end and segments in ms since the session started.");
+                + "and every layer lists manifest.json: each file's participant, peer, kinds, and its start, end and segments in ms since the session started. "
+                + "A shared screen is recorded as its sharer's files with stream_kind 'screenshare' ({prefix}_{user_id}_{peer_id}_screenshare_{media_kind}_{epoch}.webm; "
+                + "cameras and microphones: 'webcam'); a share that stops and starts again is one file with a segment per share.");
         g.MapGet("/active-recording/{meeting_id}", Active).WithName("get_active_recording");
         g.MapGet("/{recording_id}", Get).WithName("get_one_recording");
         g.MapPut("/{recording_id}", Act).WithName("pause_resume_stop_recording").WithSummary("Pause, resume or stop: {\"action\": \"stop\" | \"pause\" | \"resume\"}");

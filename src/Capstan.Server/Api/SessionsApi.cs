@@ -17,7 +17,10 @@ public static class SessionsApi
             new("start_time", "date-time", "Started at or after"), new("end_time", "date-time", "Started at or before"),
             new("status", "string", "LIVE or ENDED", SessionService.Statuses), new("participants", "string", "Sessions with a participant of this custom id or display name"));
         g.MapGet("/{session_id}", Get).WithName("sessions.getSessionDetails");
-        g.MapGet("/{session_id}/participants", Participants).WithName("sessions.getSessionParticipants").WithQuery(
+        g.MapGet("/{session_id}/participants", Participants).WithName("sessions.getSessionParticipants")
+            .WithDescription("Capstan extension: a participant who shared a screen has screen_shares, [{started_at, ended_at}] (ended_at null while the share goes on); "
+                + "the participant webhooks' participant carries the same as screenShares [{startedAt, endedAt}]. Absent for participants who never shared.")
+            .WithQuery(
             new("include_peer_events", "boolean", "Add peer_events to each participant"), OpenApiDocs.PageNo, OpenApiDocs.PerPage, new("search", "string", "Display name or custom participant id"),
             new("sort_by", "string", "joinedAt or duration", ["joinedAt", "duration"]), OpenApiDocs.SortOrder, new("view", "string", "raw or consolidated", ["raw", "consolidated"]));
         g.MapGet("/{session_id}/participants/{participant_id}", Participant).WithName("sessions.getSessionParticipantDetails").WithQuery(new QueryParameter("include_peer_events", "boolean", "Add peer_events"));

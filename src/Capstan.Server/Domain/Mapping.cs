@@ -100,6 +100,7 @@ public static class Mapping
         CreatedAt = p.JoinedAt,
         UpdatedAt = p.LeftAt ?? p.JoinedAt,
         PeerEvents = events,
+        ScreenShares = p.ScreenSharesJson is null ? null : SessionService.SharesOf(p).Select(x => new ScreenShareDto(x.StartedAt, x.EndedAt)).ToList(),
     };
 
     public static StoredRecordingConfig? ReadStoredConfig(string? json) =>

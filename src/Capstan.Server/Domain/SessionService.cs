@@ -88,6 +88,52 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
         await tx.CommitAsync(ct);
     }
 
+    /// <summary>A screen share's feed began publishing: a span opens on the sharer's current peer in the meeting's
+    /// live session (a share seen twice opens one span).</summary>
+    public async Task ShareStartedAsync(Guid meetingId, Guid participantId, long feedId, CancellationToken ct)
+    {
+        var peer = await db.SessionPeers.Where(p => p.ParticipantId == participantId && p.LeftAt == null
+                && db.Sessions.Any(s => s.Id == p.SessionId && s.MeetingId == meetingId && s.Status == Live))
+            .OrderByDescending(p => p.JoinedAt).FirstOrDefaultAsync(ct);
+        if (peer is null)
+        {
+            return;
+        }
+        var spans = SharesOf(peer);
+        if (spans.Any(x => x.FeedId == feedId))
+        {
+            return;
+        }
+        spans.Add(new ScreenShareSpan { FeedId = feedId, StartedAt = Now });
+        peer.ScreenSharesJson = Mapping.Write(spans);
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>A screen share's feed left the room: its span closes.</summary>
+    public async Task ShareEndedAsync(Guid meetingId, long feedId, CancellationToken ct)
+    {
+        var needle = feedId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var candidates = await db.SessionPeers.Where(p => p.ScreenSharesJson != null && p.ScreenSharesJson.Contains(needle)
+                && db.Sessions.Any(s => s.Id == p.SessionId && s.MeetingId == meetingId)).ToListAsync(ct);
+        foreach (var peer in candidates)
+        {
+            var spans = SharesOf(peer);
+            if (spans.FirstOrDefault(x => x.FeedId == feedId && x.EndedAt is null) is { } open)
+            {
+                open.EndedAt = Now;
+                peer.ScreenSharesJson = Mapping.Write(spans);
+            }
+        }
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>The peer's screen share spans (empty: never shared).</summary>
+    public static List<ScreenShareSpan> SharesOf(SessionPeerRow peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        return peer.ScreenSharesJson is { } json ? Mapping.Read<List<ScreenShareSpan>>(json) : [];
+    }
+
     /// <summary>Ends LIVE sessions that have been empty for their meeting's keep-alive; their recordings stop
     /// with ALL_PEERS_LEFT. Returns the meetings whose session ended.</summary>
     public async Task<List<Guid>> EndIdleSessionsAsync(CancellationToken ct)
@@ -303,6 +349,12 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
         var now = Now;
         peer.LeftAt = now;
         peer.LeaveReason = reason;
+        // A share still open when its sharer leaves ends with them.
+        if (peer.ScreenSharesJson is not null && SharesOf(peer) is { } spans && spans.Any(x => x.EndedAt is null))
+        {
+            spans.ForEach(x => x.EndedAt ??= now);
+            peer.ScreenSharesJson = Mapping.Write(spans);
+        }
         session.UpdatedAt = now;
         if (!peer.Hidden)
         {
@@ -310,11 +362,9 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
         }
     }
 
-    private static Dictionary<string, object?> ParticipantEvent(string name, MeetingRow meeting, SessionRow session, SessionPeerRow peer) => new()
+    private static Dictionary<string, object?> ParticipantEvent(string name, MeetingRow meeting, SessionRow session, SessionPeerRow peer)
     {
-        ["event"] = name,
-        ["meeting"] = WebhookEvents.MeetingPayload(meeting, session),
-        ["participant"] = new Dictionary<string, object?>
+        var participant = new Dictionary<string, object?>
         {
             ["peerId"] = Ids.Format(peer.Id),
             ["userDisplayName"] = peer.DisplayName,
@@ -322,8 +372,23 @@ public sealed class SessionService(CapstanDbContext db, TimeProvider time, Recor
             ["clientSpecificId"] = peer.CustomParticipantId,
             ["joinedAt"] = WebhookEvents.Iso(peer.JoinedAt),
             ["leftAt"] = peer.LeftAt is { } l ? WebhookEvents.Iso(l) : null,
-        },
-    };
+        };
+        if (peer.ScreenSharesJson is not null)
+        {
+            // A Capstan extension, present once the participant has shared a screen: when each share began and ended.
+            participant["screenShares"] = SharesOf(peer).Select(x => new Dictionary<string, object?>
+            {
+                ["startedAt"] = WebhookEvents.Iso(x.StartedAt),
+                ["endedAt"] = x.EndedAt is { } e ? WebhookEvents.Iso(e) : null,
+            }).ToList();
+        }
+        return new()
+        {
+            ["event"] = name,
+            ["meeting"] = WebhookEvents.MeetingPayload(meeting, session),
+            ["participant"] = participant,
+        };
+    }
 
     private static Guid DerivedId(Guid id, byte n)
     {

@@ -7,8 +7,10 @@ namespace Capstan.Server.Meetings;
 
 /// <summary>Turns VideoRoom events from Janus's HTTP event handler into presence: <c>joined</c> of a feed the
 /// server handed out is a peer joining (the first starts the session, and <c>record_on_start</c> starts a
-/// recording); <c>leaving</c> and <c>kicked</c> are the peer leaving. Batches are handled one at a time.</summary>
-public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ILogger<JanusEventSink> logger)
+/// recording); <c>leaving</c> and <c>kicked</c> are the peer leaving. The same events of a screen share's feed
+/// (<see cref="ScreenShares"/>: not in the feed table) start and end the sharer's share span
+/// (<see cref="SessionService.ShareStartedAsync"/>). Batches are handled one at a time.</summary>
+public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ScreenShares shares, ILogger<JanusEventSink> logger)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -51,6 +53,11 @@ public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ILogger<
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
         var feed = await db.JanusFeeds.FirstOrDefaultAsync(f => f.FeedId == feedId && f.RoomId == room, ct);
+        if (feed is null && shares.GrantOf(feedId) is { } share)
+        {
+            await scope.ServiceProvider.GetRequiredService<SessionService>().ShareStartedAsync(share.MeetingId, share.ParticipantId, feedId, ct);
+            return;
+        }
         if (feed is null || feed.PeerId is not null)
         {
             return;
@@ -88,6 +95,10 @@ public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ILogger<
         {
             await scope.ServiceProvider.GetRequiredService<SessionService>().LeaveAsync(peerId, reason, ct);
             LogLeft(logger, peerId, reason);
+        }
+        else if (shares.GrantOf(feedId) is { } share)
+        {
+            await scope.ServiceProvider.GetRequiredService<SessionService>().ShareEndedAsync(share.MeetingId, feedId, ct);
         }
     }
 

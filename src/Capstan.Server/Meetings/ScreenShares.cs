@@ -152,6 +152,22 @@ public sealed class ScreenShares(TimeProvider time)
         }
     }
 
+    /// <summary>The meeting and sharer of a granted share feed, or null for any other feed.</summary>
+    public (Guid MeetingId, Guid ParticipantId)? GrantOf(long feedId)
+    {
+        lock (_lock)
+        {
+            foreach (var (meeting, granted) in _granted)
+            {
+                if (granted.TryGetValue(feedId, out var participant))
+                {
+                    return (meeting, participant);
+                }
+            }
+            return null;
+        }
+    }
+
     /// <summary>Forgets a meeting's slots and granted feeds (its room is gone).</summary>
     public void Forget(Guid meetingId)
     {

@@ -191,23 +191,12 @@ public sealed partial class TrackCapture(RecordingJobRecord record, TrackRecorde
                           join p in db.SessionPeers.AsNoTracking() on f.PeerId equals p.Id
                           select new { f.FeedId, PeerId = p.Id, p.ParticipantId, p.CustomParticipantId, p.DisplayName }).ToListAsync(ct);
         });
-        // Screen shares granted in the room whose sharer is a peer of this session.
-        var shares = await WithScopeAsync<List<ShareFeed>>(async s =>
-        {
-            var granted = s.GetRequiredService<Meetings.ScreenShares>().GrantedFeeds(Recording.MeetingId).Where(g => !known.Contains(g.Key)).ToList();
-            if (granted.Count == 0)
-            {
-                return [];
-            }
-            var sharers = granted.Select(g => g.Value).Distinct().ToList();
-            var peers = await s.GetRequiredService<CapstanDbContext>().SessionPeers.AsNoTracking()
-                .Where(p => p.SessionId == Recording.SessionId && p.ParticipantId != null && sharers.Contains(p.ParticipantId.Value))
-                .Select(p => new { PeerId = p.Id, p.ParticipantId, p.CustomParticipantId, p.DisplayName, p.JoinedAt }).ToListAsync(ct);
-            return granted.Select(g => (Feed: g.Key, Peer: peers.Where(p => p.ParticipantId == g.Value).OrderByDescending(p => p.JoinedAt).FirstOrDefault()))
-                .Where(x => x.Peer is not null)
-                .Select(x => new ShareFeed(x.Feed, x.Peer!.PeerId, x.Peer.ParticipantId, x.Peer.CustomParticipantId, x.Peer.DisplayName))
-                .ToList();
-        });
+        // Screen shares of this session's peers: each share span keeps its feed (SessionService.ShareStartedAsync),
+        // so a worker on another node knows them too.
+        var sharers = await WithScopeAsync(s => s.GetRequiredService<CapstanDbContext>().SessionPeers.AsNoTracking()
+            .Where(p => p.SessionId == Recording.SessionId && p.ScreenSharesJson != null).ToListAsync(ct));
+        var shares = sharers.SelectMany(p => SessionService.SharesOf(p).Where(x => !known.Contains(x.FeedId))
+            .Select(x => new ShareFeed(x.FeedId, p.Id, p.ParticipantId, p.CustomParticipantId, p.DisplayName))).ToList();
         if (rows.Count == 0 && shares.Count == 0)
         {
             return;
