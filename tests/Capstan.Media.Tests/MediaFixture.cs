@@ -53,6 +53,9 @@ public class MediaFixture : IAsyncLifetime
             // Small recordings on the shared 2 cores: 15 fps.
             ["Recorder:FrameRate"] = "15",
             ["Recorder:Slots"] = "2",
+            // The browser composite unless a fixture says otherwise (NativeMediaFixture); the server's own default is
+            // native where GStreamer is installed, as here.
+            ["Recorder:Compositor"] = "browser",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Capstan"] = "Information",
             // The test servers (custom pages, watermarks, RTMP, SFTP, webhook receivers) are on the namespace's

@@ -1,5 +1,6 @@
 using System.Net;
 using Capstan.Server.Data;
+using Capstan.Server.Recorder;
 using Capstan.Server.Tests.Infrastructure;
 
 namespace Capstan.Server.Tests;
@@ -37,6 +38,21 @@ public sealed class CompositorChoiceTests(NativeCompositorServer native, SqliteS
         Assert.Null(listed["data"]![0]!["compositor"]);
 
         Assert.Equal("browser", (await StartAsync(browser, new { })).Data().Str("compositor"));
+    }
+
+    /// <summary>Unset, the setting is native where GStreamer and the compositor's plugins are installed (as on every
+    /// machine the tests run on: scripts/deps.sh installs them), else browser; a set value is kept.</summary>
+    [Fact]
+    public void Unset_IsNative_WhereGStreamerIsInstalled_ASetValueIsKept()
+    {
+        Assert.Empty(NativeCompositorSupport.Missing());
+        var setup = new RecorderOptionsSetup(Microsoft.Extensions.Logging.Abstractions.NullLogger<RecorderOptionsSetup>.Instance);
+        var unset = new RecorderOptions();
+        setup.PostConfigure(null, unset);
+        Assert.Equal(RecorderOptions.NativeCompositor, unset.Compositor);
+        var set = new RecorderOptions { Compositor = RecorderOptions.BrowserCompositor };
+        setup.PostConfigure(null, set);
+        Assert.Equal(RecorderOptions.BrowserCompositor, set.Compositor);
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public sealed class EffectiveRecordingConfig
 
     /// <summary>The compositor of a composite recording: a custom <c>url</c> is a page only a browser can show;
     /// otherwise <c>Recorder:Compositor</c> (both compositors push RTMP out).</summary>
-    public static string ChooseCompositor(EffectiveRecordingConfig c, string configured)
+    public static string ChooseCompositor(EffectiveRecordingConfig c, string? configured)
     {
         ArgumentNullException.ThrowIfNull(c);
         return c.Url is null && configured == Recorder.RecorderOptions.NativeCompositor

@@ -9,10 +9,12 @@ public sealed class RecorderOptions
 
     public const string NativeCompositor = "native";
 
-    /// <summary>How the built-in layout is composited: <c>browser</c> (Xvfb, Chromium on the recorder view, the
-    /// display grabbed; the default) or <c>native</c> (Janus RTP forwarders into one GStreamer compositor per segment,
-    /// <see cref="NativeComposite"/>). A custom <c>url</c> always uses the browser.</summary>
-    public string Compositor { get; set; } = BrowserCompositor;
+    /// <summary>How the built-in layout is composited: <c>native</c> (Janus RTP forwarders into one GStreamer
+    /// compositor per segment, <see cref="NativeComposite"/>) or <c>browser</c> (Xvfb, Chromium on the recorder view,
+    /// the display grabbed). Unset: <c>native</c> where GStreamer and the plugins the compositor needs are installed
+    /// (<see cref="NativeCompositorSupport.Missing"/>), else <c>browser</c> (<see cref="RecorderOptionsSetup"/>). A
+    /// custom <c>url</c> always uses the browser.</summary>
+    public string? Compositor { get; set; }
 
     /// <summary>The executable that hosts the in-process pipelines (<c>compositor-host</c>, <c>capture-host</c>); by
     /// default the server's own.</summary>
@@ -98,13 +100,61 @@ public sealed class RecorderOptions
     public int MaxHeight { get; set; } = 1920;
 }
 
+/// <summary>Resolves an unset <see cref="RecorderOptions.Compositor"/>: native where it can run, else the browser.</summary>
+public sealed partial class RecorderOptionsSetup(ILogger<RecorderOptionsSetup> logger) : Microsoft.Extensions.Options.IPostConfigureOptions<RecorderOptions>
+{
+    public void PostConfigure(string? name, RecorderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Compositor is not null)
+        {
+            return;
+        }
+        var missing = NativeCompositorSupport.Missing();
+        options.Compositor = missing.Count == 0 ? RecorderOptions.NativeCompositor : RecorderOptions.BrowserCompositor;
+        if (missing.Count > 0)
+        {
+            LogBrowser(logger, string.Join(", ", missing));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recorder:Compositor: the built-in layout is composited in a browser: the native compositor needs {Missing} (scripts/deps.sh runtime installs them)")]
+    private static partial void LogBrowser(ILogger logger, string missing);
+}
+
+/// <summary>What the native compositor needs on this machine: libgstreamer and the GStreamer plugins its pipeline
+/// uses (base: compositor, audiomixer, videoconvertscale, opus, vorbis...; good: rtp, rtpmanager, udp, vpx, matroska,
+/// lame, gdkpixbuf; bad: mpegtsmux; ugly: x264; libav), looked for by file in GStreamer's system plugin folders.</summary>
+public static class NativeCompositorSupport
+{
+    private static readonly string[] Plugins =
+        [
+            "compositor", "audiomixer", "videoconvertscale", "audioconvert", "audioresample", "videotestsrc", "audiotestsrc", "rtp", "rtpmanager", "udp",
+            "vpx", "opus", "vorbis", "x264", "lame", "libav", "matroska", "mpegtsmux", "pango", "gdkpixbuf",
+        ];
+
+    /// <summary>The missing pieces (empty: the native compositor can run here).</summary>
+    public static IReadOnlyList<string> Missing()
+    {
+        if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libgstreamer-1.0.so.0", out var handle))
+        {
+            return ["libgstreamer-1.0"];
+        }
+        System.Runtime.InteropServices.NativeLibrary.Free(handle);
+        var folders = (Environment.GetEnvironmentVariable("GST_PLUGIN_SYSTEM_PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Concat(Directory.Exists("/usr/lib") ? Directory.GetDirectories("/usr/lib").Select(d => Path.Combine(d, "gstreamer-1.0")) : [])
+            .Append("/usr/lib/gstreamer-1.0").Where(Directory.Exists).ToList();
+        return Plugins.Where(p => !folders.Any(f => File.Exists(Path.Combine(f, "libgst" + p + ".so")))).Select(p => "the GStreamer plugin " + p).ToList();
+    }
+}
+
 /// <summary>Refuses a recorder that would run its browser as root, or as another user without the right to switch.</summary>
 public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<RecorderOptions>
 {
     public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, RecorderOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Compositor is not (RecorderOptions.BrowserCompositor or RecorderOptions.NativeCompositor))
+        if (options.Compositor is not (null or RecorderOptions.BrowserCompositor or RecorderOptions.NativeCompositor))
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:Compositor: '{options.Compositor}' must be 'browser' or 'native'");
         }

@@ -39,6 +39,8 @@ public abstract class ServerFixture(DatabaseProvider provider) : IAsyncLifetime
             // The API suites need no media; the media suite runs Janus in a network namespace.
             ["Janus:Enabled"] = "false",
             ["Recorder:Enabled"] = "false",
+            // Recordings started here say "browser" unless a fixture says native (CompositorChoiceTests covers the default).
+            ["Recorder:Compositor"] = "browser",
         };
         if (Provider == DatabaseProvider.Postgres)
         {
