@@ -42,7 +42,7 @@ public static class DatabaseSetup
             services.AddDbContextPool<SqliteCapstanDbContext>(o => ConfigureSqlite(o, connection));
             services.AddScoped<CapstanDbContext>(sp => sp.GetRequiredService<SqliteCapstanDbContext>());
         }
-        services.AddSingleton(new DatabaseInfo(DetectProvider(connection)));
+        services.AddSingleton(new DatabaseInfo(DetectProvider(connection), connection));
         return services;
     }
 
@@ -84,7 +84,11 @@ public static class DatabaseSetup
     }
 }
 
-public sealed record DatabaseInfo(DatabaseProvider Provider);
+/// <summary>The database in use: its provider and connection string (secrets included: never logged).</summary>
+public sealed record DatabaseInfo(DatabaseProvider Provider, string Connection)
+{
+    public override string ToString() => Provider.ToString();
+}
 
 /// <summary>Used by <c>dotnet ef</c> only.</summary>
 public sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<SqliteCapstanDbContext>

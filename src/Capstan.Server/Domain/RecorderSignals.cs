@@ -1,14 +1,27 @@
 namespace Capstan.Server.Domain;
 
-/// <summary>In-process wake-up for recorder workers: a new job, or a pause/resume/stop, is seen at once instead
-/// of at the next poll. Across nodes the workers' polling is the fallback. The poll's timeout runs on the
-/// server's <see cref="TimeProvider"/> (a test's fake clock drives it).</summary>
+/// <summary>Wake-up for recorder workers: a new job, or a pause/resume/stop, is seen at once instead of at the next
+/// poll. In one process directly; across nodes on PostgreSQL through <c>LISTEN/NOTIFY</c>
+/// (<see cref="Data.PostgresSignalBridge"/> sends every <see cref="Notify"/> and wakes this node with
+/// <see cref="Wake"/>); the workers' polling stays the fallback. The poll's timeout runs on the server's
+/// <see cref="TimeProvider"/> (a test's fake clock drives it).</summary>
 public sealed class RecorderSignals(TimeProvider time)
 {
     private readonly Lock _gate = new();
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Raised on every <see cref="Notify"/> (not on <see cref="Wake"/>): the bridge to other nodes.</summary>
+    public event Action? Notified;
+
+    /// <summary>Something changed here: wake this node's workers, and other nodes' (<see cref="Notified"/>).</summary>
     public void Notify()
+    {
+        Wake();
+        Notified?.Invoke();
+    }
+
+    /// <summary>Wakes this node's workers only (a change another node announced).</summary>
+    public void Wake()
     {
         TaskCompletionSource fired;
         lock (_gate)

@@ -113,6 +113,7 @@ public static class CapstanHost
         services.AddScoped<RecordingService>();
         services.AddScoped<WebhookService>();
         services.AddSingleton<RecorderSignals>();
+        services.AddHostedService<Data.PostgresSignalBridge>();
         services.AddSingleton<RecordingCounts>();
         services.AddOptions<DefaultBucketOptions>().BindConfiguration(DefaultBucketOptions.Section).ValidateOnStart();
         services.AddSingleton<DefaultBucket>();
