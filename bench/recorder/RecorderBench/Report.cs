@@ -254,12 +254,15 @@ public static class Report
         sb.AppendLine(s.Quick
             ? "== summary (--quick: shortened windows and counts; not the figures of record)"
             : "== summary");
-        sb.Append(Table(["figure", "measured", "target", "ratio", "met", "load"], rows, leftColumns: 1));
-        sb.AppendLine("ratio = measured / target (at most 1 meets it; for +-bounds |measured| / bound). load: the machine's 1-minute load average while it was measured (a range over several starts). " +
+        if (rows.Count > 0)
+        {
+            sb.Append(Table(["figure", "measured", "target", "ratio", "met", "load"], rows, leftColumns: 1));
+        }
+        sb.AppendLine(rows.Count == 0 ? "(no browser figure with a target in this run)" : ("ratio = measured / target (at most 1 meets it; for +-bounds |measured| / bound). load: the machine's 1-minute load average while it was measured (a range over several starts). " +
             "Latency: started_time - invoked_time from the API; its breakdown from the server's log line \"Recording started: first frame ... (claimed, surface, capture launched, first frame; the page, a part of capture launched)\". " +
             "Sound - picture: tone onset minus flash onset (negative: the sound leads) in the long recording of the flash+beep page (tests/Shared/AvSync.cs), its first and last seconds cut with ffmpeg -c copy. " +
             "Frames: in the file, ffprobe -count_frames / (duration x fps); grabbed, the server's \"Segment ...: N frames grabbed of M\" (videorate repeats a missed frame, so the file alone cannot show a miss). " +
-            "CPU: utime+stime of the session's capture (its warm capture host or gst-launch-1.0), Xvfb and Chromium tree plus its share of PulseAudio, in shares of one core. Memory: the same processes' PSS (and RSS) summed, peak of samples once a second.");
+            "CPU: utime+stime of the session's capture (its warm capture host or gst-launch-1.0), Xvfb and Chromium tree plus its share of PulseAudio, in shares of one core. Memory: the same processes' PSS (and RSS) summed, peak of samples once a second."));
         if (r.Track.Count > 0)
         {
             sb.AppendLine("Track recording has no targets: its ratios are Janus CPU with / without the recording, and stop to UPLOADED / the recorded length.");
@@ -337,11 +340,11 @@ public static class Report
 
         if (r.Latency is { } lt)
         {
-            LatencyDetails(sb, lt, "== start latency");
+            LatencyDetails(sb, lt, "== start latency", native: false);
         }
         if (r.NativeLatency is { } nl)
         {
-            LatencyDetails(sb, nl, "== start latency (native compositor: 'surface' is its Janus handle joining the room, 'capture launched' the compositor host started)");
+            LatencyDetails(sb, nl, "== start latency (native compositor)", native: true);
         }
 
         if (r.Failures.Count > 0)
@@ -385,7 +388,7 @@ public static class Report
     }
 
     /// <summary>A latency run: its spaced and back-to-back starts, and where the time went.</summary>
-    private static void LatencyDetails(StringBuilder sb, LatencyResult lt, string title)
+    private static void LatencyDetails(StringBuilder sb, LatencyResult lt, string title, bool native)
     {
         static string F(double v, string f = "0.00") => Bench.F(v, f);
         sb.AppendLine();
@@ -404,7 +407,14 @@ public static class Report
         }
         sb.AppendLine();
         var phases = lt.Spaced.Select(x => x.Phases).OfType<StartPhases>().ToList();
-        if (phases.Count > 0)
+        if (phases.Count > 0 && native)
+        {
+            string P(Func<StartPhases, double> f) => F(Percentile(phases.Select(f), 0.5), "0");
+            sb.AppendLine($"   where it goes (p50 of each over the spaced starts, from the server's log): claim {P(p => p.ClaimMs)} ms (invoked to the worker's claim of the job), " +
+                $"surface {P(p => p.SurfaceMs)} ms (no surface: the room's Janus handle joined), capture launched {P(p => p.LaunchMs)} ms (the compositor host started), " +
+                $"first frame {P(p => p.FrameMs)} ms (its first composited frame: started_time)");
+        }
+        else if (phases.Count > 0)
         {
             string P(Func<StartPhases, double> f) => F(Percentile(phases.Select(f), 0.5), "0");
             sb.AppendLine($"   where it goes (p50 of each over the spaced starts, from the server's log): claim {P(p => p.ClaimMs)} ms (invoked to the worker's claim of the job), " +
@@ -414,7 +424,10 @@ public static class Report
         }
         sb.AppendLine("   per start (claim/surface/launched/frame ms, page): " + string.Join("; ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.Phases is { } ph
             ? $"{F(ph.ClaimMs, "0")}/{F(ph.SurfaceMs, "0")}/{F(ph.LaunchMs, "0")}/{F(ph.FrameMs, "0")}, {F(ph.PageMs, "0")}" : "?")));
-        sb.AppendLine($"   surfaces up at each start: {string.Join(" ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.SurfacesUp))} (Chromium surfaces of the worker; a recording takes a warm one and the pool launches a replacement)");
+        if (!native)
+        {
+            sb.AppendLine($"   surfaces up at each start: {string.Join(" ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.SurfacesUp))} (Chromium surfaces of the worker; a recording takes a warm one and the pool launches a replacement)");
+        }
     }
 
     /// <summary>Browser and native side by side (<see cref="Results.Comparison"/>), the CPU runs behind it and the
@@ -443,7 +456,7 @@ public static class Report
             {
                 c.Label, c.Compositor, c.Participants.ToString(System.Globalization.CultureInfo.InvariantCulture), F(c.Window.Seconds, "0"), F(c.Session.Total),
                 Pct(c.JanusIdle?.Janus), Pct(c.Window.Janus), F(c.JanusExtra), F(c.TotalWithJanus),
-                F(c.Session.PeakRssMb, "0"), F(c.Session.PeakPssMb, "0"), F(100 * c.Log.GrabRatio, "0.1"), F(100 * c.Facts.FrameRatio(c.Fps), "0.0"), F(c.Started.LatencyMs, "0"),
+                F(c.Session.PeakRssMb, "0"), F(c.Session.PeakPssMb, "0"), F(100 * c.Log.GrabRatio, "0.0"), F(100 * c.Facts.FrameRatio(c.Fps), "0.0"), F(c.Started.LatencyMs, "0"),
                 $"{F(c.JanusIdle?.Server)} / {F(c.Window.Server)}", F(c.Window.Participants), F(c.Window.Machine), F(c.Window.Others), $"{F(c.JanusIdle?.Load)} / {F(c.Window.Load)}",
             }).ToList();
             sb.AppendLine();
