@@ -69,7 +69,10 @@ public sealed record CpuResult(
 
 public sealed record LevelRecording(string Id, double LatencyMs, CaptureLog Log, FileFacts Facts, SessionCpu Cpu, double StopToUploadedMs)
 {
-    public List<string> Problems(int fps) => Frames.Problems(fps, Log, Facts);
+    /// <summary>Why the recording has no file (it ended ERRORED, or its delivery timed out): its level does not hold.</summary>
+    public string? Error { get; init; }
+
+    public List<string> Problems(int fps) => Error is { } e ? ["no file: " + e] : Frames.Problems(fps, Log, Facts);
 
     /// <summary>The larger share of frames lost: by the capture (grabs against its segments' spans) or in the file.</summary>
     public double Loss(int fps) => Math.Max(double.IsNaN(Log.GrabRatio) ? 1 : 1 - Log.GrabRatio, 1 - Facts.FrameRatio(fps));
@@ -307,12 +310,25 @@ public static class Scenarios
             var ids = starts.Select(x => x.Id).ToList();
             var meter = new SessionMeter(b.Server, ids, native);
             var window = await meter.RunAsync(s.ConcurrencyWindow, ct);
-            var delivered = await Task.WhenAll(starts.Select(x => b.Recordings.StopAsync(x, ct)));
+            // A recording that ends ERRORED fails its level (it holds none of its frames), not the scenario.
+            var delivered = await Task.WhenAll(starts.Select(async x =>
+            {
+                try
+                {
+                    return (Done: await b.Recordings.StopAsync(x, ct), Error: (string?)null);
+                }
+                catch (BenchException e)
+                {
+                    var why = System.Text.RegularExpressions.Regex.Match(e.Message, "\"error_message\":\"([^\"]*)\"");
+                    return (Done: (Delivered?)null, Error: why.Success ? "ERRORED: " + why.Groups[1].Value : e.Message);
+                }
+            }));
             var recs = new List<LevelRecording>();
             for (var i = 0; i < k; i++)
             {
-                var facts = await b.Recordings.ProbeAsync(delivered[i], decode: true, b.WorkDir, ct);
-                recs.Add(new LevelRecording(ids[i], starts[i].LatencyMs, b.Recordings.CaptureLog(ids[i]), facts, window.Sessions[ids[i]], delivered[i].StopToUploadedMs));
+                var (done, error) = delivered[i];
+                var facts = done is null ? FileFacts.None : await b.Recordings.ProbeAsync(done, decode: true, b.WorkDir, ct);
+                recs.Add(new LevelRecording(ids[i], starts[i].LatencyMs, b.Recordings.CaptureLog(ids[i]), facts, window.Sessions[ids[i]], done?.StopToUploadedMs ?? double.NaN) { Error = error });
             }
             var level = new LevelResult(k, window, recs, meter.Missing);
             levels.Add(level);
@@ -321,6 +337,10 @@ public static class Scenarios
                 $"server {Bench.F(window.Server)}, machine {Bench.F(window.Machine)} of {Environment.ProcessorCount} cores (others' processes {Bench.F(window.Others)}), load {Bench.F(window.Load)}");
             foreach (var (r, i) in recs.Select((r, i) => (r, i)))
             {
+                if (r.Error is { } error)
+                {
+                    Console.WriteLine($"     #{i + 1} {r.Id[..8]}: NO FILE: {error}");
+                }
                 Console.WriteLine($"     #{i + 1} {r.Id[..8]}: start {Bench.F(r.LatencyMs, "0")} ms, capture {r.Log.GrabText}, " +
                     $"file {r.Facts.Frames} frames / {Bench.F(r.Facts.VideoDuration, "0.0")} s = {Bench.F(100 * r.Facts.FrameRatio(fps), "0.0")}%, session {Bench.F(r.Cpu.Total)} core, {MemoryText(r.Cpu)}, stop to UPLOADED {Bench.F(r.StopToUploadedMs, "0")} ms");
                 WarnCapture(r.Log);
