@@ -66,7 +66,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Bounded: the program has its own budget (about 2 hours, 65 minutes with --quick, for about 55 and 20 minutes of
+# Bounded: the program has its own budget (about 2 hours, 67 minutes with --quick, for about 63 and 18 minutes of
 # work, the native scenarios included); this is the backstop.
 if [ "$quick" -eq 1 ]; then limit=4200; else limit=7800; fi
 rc=0
