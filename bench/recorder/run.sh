@@ -4,8 +4,10 @@
 # 1920x1080@30 with 2 participants, frames in the file and grabbed with 1, 2, ... 720p30 recordings at once, and a
 # 10-minute recording of a flash+beep page (sound/picture offsets at its start and end, stop to UPLOADED); the
 # figures, their ratio to the targets and the machine load. Then track recordings (no targets): Janus's CPU and RSS
-# without and with one, its start, stop to UPLOADED and the files, with 2 and 4 participants.
-#   bench/recorder/run.sh [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track]
+# without and with one, its start, stop to UPLOADED and the files, with 2 and 4 participants. And the native compositor
+# (issue 13, a server with Recorder__Compositor=native) beside the browser in the same run: CPU of the recording with
+# Janus's extra at 720p30 (2 and 4 participants) and 1080p30, start latency, native recordings at once, memory.
+#   bench/recorder/run.sh [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track,native,native-cpu,native-latency,native-concurrency]
 #   (or: ./capstan bench recorder ...)
 # --quick shortens everything for development (3 latency starts, 10 s windows, 1-minute long recording, one track run).
 # Everything runs inside scripts/netns.sh; BENCH_OUT=DIR keeps the server logs and the recorder's capture logs.
@@ -15,14 +17,15 @@ HERE="$ROOT/bench/recorder"
 cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-usage() { echo "usage: $0 [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track]" >&2; exit 2; }
+scenarios='latency|cpu|concurrency|long|track|native|native-cpu|native-latency|native-concurrency'
+usage() { echo "usage: $0 [--quick] [--json FILE] [--only ${scenarios//|/,}]" >&2; exit 2; }
 args=()
 quick=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; args+=(--quick); shift ;;
     --json) [ $# -ge 2 ] || usage; args+=(--json "$(realpath -m "$2")"); shift 2 ;;
-    --only) [ $# -ge 2 ] && [[ "$2" =~ ^(latency|cpu|concurrency|long|track)(,(latency|cpu|concurrency|long|track))*$ ]] || usage; args+=(--only "$2"); shift 2 ;;
+    --only) [ $# -ge 2 ] && [[ "$2" =~ ^($scenarios)(,($scenarios))*$ ]] || usage; args+=(--only "$2"); shift 2 ;;
     -h|--help) usage ;;
     *) usage ;;
   esac
@@ -63,9 +66,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Bounded: the program has its own budget (about 62 minutes, 34 with --quick, for about 33 and 9 minutes of work);
-# this is the backstop.
-if [ "$quick" -eq 1 ]; then limit=2400; else limit=4200; fi
+# Bounded: the program has its own budget (about 2 hours, 67 minutes with --quick, for about 63 and 18 minutes of
+# work, the native scenarios included); this is the backstop.
+if [ "$quick" -eq 1 ]; then limit=4200; else limit=7800; fi
 rc=0
 timeout --foreground -k 20 "$limit" "$ROOT/scripts/netns.sh" dotnet "$BENCH_DLL" --server-dll "$SERVER_DLL" --work "$work" "${args[@]}" || rc=$?
 [ "$rc" -eq 124 ] && echo "recorder benchmark: stopped after $limit s" >&2

@@ -128,6 +128,9 @@ public sealed record CaptureLog(StartPhases? Start, IReadOnlyList<SegmentGrabs> 
 /// same count for this H.264 without B-frames and much cheaper on a long file).</summary>
 public sealed record FileFacts(double Duration, long Size, int Width, int Height, string AvgFrameRate, long Frames, double VideoDuration)
 {
+    /// <summary>No file (the recording ended without one): no frames.</summary>
+    public static FileFacts None { get; } = new(double.NaN, 0, 0, 0, "-", 0, double.NaN);
+
     public static async Task<FileFacts> ProbeAsync(string file, bool decode, CancellationToken ct)
     {
         var count = decode ? "-count_frames" : "-count_packets";

@@ -36,11 +36,12 @@ Console.WriteLine($"== recorder benchmark{(s.Quick ? " (--quick)" : "")}: {Envir
 var results = new Results();
 var status = 0;
 
-async Task RunServerAsync(Browsers browsers, string name, int slots, int frameRate, Func<Bench, Task> body)
+async Task RunServerAsync(Browsers browsers, string name, int slots, int frameRate, Func<Bench, Task> body, IReadOnlyDictionary<string, string>? environment = null)
 {
     ct.ThrowIfCancellationRequested();
-    var server = Server.Start(options.ServerDll, options.WorkDir, name, iface, slots, frameRate);
-    Console.WriteLine($"== server '{name}': pid {server.Pid} on {server.BaseUrl}, Recorder__FrameRate={frameRate}, Recorder__Slots={slots} (data: {server.DataDir})");
+    var server = Server.Start(options.ServerDll, options.WorkDir, name, iface, slots, frameRate, environment);
+    Console.WriteLine($"== server '{name}': pid {server.Pid} on {server.BaseUrl}, Recorder__FrameRate={frameRate}, Recorder__Slots={slots}" +
+        $"{string.Concat((environment ?? new Dictionary<string, string>()).Select(kv => $", {kv.Key}={kv.Value}"))} (data: {server.DataDir})");
     try
     {
         using var api = new Api(server);
@@ -95,7 +96,10 @@ try
         await RunServerAsync(browsers, "fps15", 2, 15, async b =>
             results.Cpu360 = await TryAsync("CPU 640x360@15", b, () => Scenarios.CpuAsync(b, 640, 360, 2, ct)));
     }
-    if (Wants("latency") || Wants("cpu") || Wants("long"))
+    // native-cpu compares with the browser in this run: its 720p30 (2 and 4 participants) and 1080p30, each with Janus
+    // measured before the recording too; cpu's own 720p30 and 1080p30 take that window when native-cpu runs, and serve.
+    var compare = Wants("native-cpu");
+    if (Wants("latency") || Wants("cpu") || Wants("long") || compare)
     {
         await RunServerAsync(browsers, "fps30", 2, 30, async b =>
         {
@@ -103,16 +107,50 @@ try
             {
                 results.Latency = await TryAsync("start latency", b, () => Scenarios.LatencyAsync(b, ct));
             }
-            if (Wants("cpu"))
+            if (Wants("cpu") || compare)
             {
-                results.Cpu720 = await TryAsync("CPU 1280x720@30", b, () => Scenarios.CpuAsync(b, 1280, 720, 2, ct));
-                results.Cpu1080 = await TryAsync("CPU 1920x1080@30", b, () => Scenarios.CpuAsync(b, 1920, 1080, 2, ct));
+                results.Cpu720 = await TryAsync("CPU 1280x720@30", b, () => Scenarios.CpuAsync(b, 1280, 720, 2, ct, janusBaseline: compare));
+            }
+            if (compare)
+            {
+                results.Cpu720Four = await TryAsync("CPU 1280x720@30, 4 participants", b, () => Scenarios.CpuAsync(b, 1280, 720, 4, ct, janusBaseline: true));
+            }
+            if (Wants("cpu") || compare)
+            {
+                results.Cpu1080 = await TryAsync("CPU 1920x1080@30", b, () => Scenarios.CpuAsync(b, 1920, 1080, 2, ct, janusBaseline: compare));
             }
             if (Wants("long"))
             {
                 results.Long = await TryAsync("long recording", b, () => Scenarios.LongAsync(b, ct));
             }
         });
+    }
+    if (compare || Wants("native-latency"))
+    {
+        // The same settings as 'fps30', composited without a browser (issue 13).
+        await RunServerAsync(browsers, "native", 2, 30, async b =>
+        {
+            if (Wants("native-latency"))
+            {
+                results.NativeLatency = await TryAsync("native start latency", b, () => Scenarios.LatencyAsync(b, ct));
+            }
+            if (compare)
+            {
+                foreach (var (w, h, n) in new[] { (1280, 720, 2), (1280, 720, 4), (1920, 1080, 2) })
+                {
+                    if (await TryAsync($"native CPU {w}x{h}@30, {n} participants", b, () => Scenarios.CpuAsync(b, w, h, n, ct, janusBaseline: true)) is { } c)
+                    {
+                        results.NativeCpu.Add(c);
+                    }
+                }
+            }
+        }, Server.NativeEnvironment);
+    }
+    if (Wants("native-concurrency"))
+    {
+        // As many slots as the highest level (the pool's idle browser surfaces are not the recordings').
+        await RunServerAsync(browsers, "native-concurrency", s.NativeLevels.Max(), 30, async b =>
+            results.NativeConcurrency = await TryAsync("native concurrency", b, () => Scenarios.ConcurrencyAsync(b, 2, s.NativeLevels, ct)), Server.NativeEnvironment);
     }
     if (Wants("concurrency"))
     {
@@ -159,6 +197,7 @@ catch (Exception e) when (e is OperationCanceledException or BenchException or M
 }
 
 Console.WriteLine();
+results.Comparison = Report.Compare(results);
 Console.WriteLine(Report.Summary(results, s));
 if (options.JsonOut is { } path)
 {
@@ -176,11 +215,15 @@ namespace Capstan.Bench.Recorder
     public sealed record Options(bool Quick, string ServerDll, string WorkDir, string? JsonOut, IReadOnlySet<string>? Only)
     {
         public const string Usage = """
-            usage: Capstan.Bench.Recorder --server-dll PATH --work DIR [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track]
+            usage: Capstan.Bench.Recorder --server-dll PATH --work DIR [--quick] [--json FILE] [--only latency,cpu,concurrency,long,track,native,native-cpu,native-latency,native-concurrency]
             Runs inside scripts/netns.sh (needs CAPSTAN_NETNS_INTERFACE); bench/recorder/run.sh builds and calls it.
             """;
 
-        private static readonly string[] Scenarios = ["latency", "cpu", "concurrency", "long", "track"];
+        /// <summary>The native compositor's scenarios (issue 13); <c>native</c> stands for all three. (Before
+        /// <see cref="Scenarios"/>: static fields are set in order.)</summary>
+        public static readonly string[] NativeScenarios = ["native-cpu", "native-latency", "native-concurrency"];
+
+        private static readonly string[] Scenarios = ["latency", "cpu", "concurrency", "long", "track", .. NativeScenarios];
 
         /// <summary>Generous: 4 server starts, then each scenario with its windows and its deliveries.</summary>
         public static double BudgetSeconds(Settings s)
@@ -192,7 +235,20 @@ namespace Capstan.Bench.Recorder
             // the long recording, its stop and download, and the sound/picture measurement of its two ends
             var longRec = s.LongSeconds + 240 + 120;
             var track = s.TrackParticipants.Count * TrackRunSeconds(s);
-            return 4 * 120 + latency + cpu + concurrency + longRec + track;
+            return 4 * 120 + latency + cpu + concurrency + longRec + track + NativeSeconds(s);
+        }
+
+        /// <summary>The native scenarios: 2 more server starts; the side-by-side CPU runs (native at 720p30 with 2 and 4
+        /// participants and 1080p30, and the browser's 720p30 with 4 participants, each with a Janus window before
+        /// the recording: up to 3 more when the browser's own are not measured by <c>cpu</c>), the latency starts and
+        /// the concurrency levels (2 participants).</summary>
+        public static double NativeSeconds(Settings s)
+        {
+            ArgumentNullException.ThrowIfNull(s);
+            var cpu = 6 * (2 * s.CpuWindow + 2 * s.Warmup + 150);
+            var latency = (1 + s.LatencyStarts + s.BackToBackStarts) * (s.Gap + s.RecordSeconds + 20) + 120;
+            var concurrency = s.NativeLevels.Sum(k => s.ConcurrencyWindow + s.Warmup + 60 + 20 * k);
+            return 2 * 120 + cpu + latency + concurrency;
         }
 
         /// <summary>One track run: the participants join (up to 90 s), warm-up, the two windows, stop to UPLOADED,
@@ -233,9 +289,13 @@ namespace Capstan.Bench.Recorder
                         break;
                     case "--only":
                         only = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
-                        if (only.Count == 0 || only.Any(o => !Scenarios.Contains(o)))
+                        if (only.Count == 0 || only.Any(o => o != "native" && !Scenarios.Contains(o)))
                         {
                             return null;
+                        }
+                        if (only.Remove("native"))
+                        {
+                            only.UnionWith(NativeScenarios);
                         }
                         break;
                     default:

@@ -76,7 +76,7 @@ public sealed class Recordings(Server server, Api api)
     public async Task<Delivered> StopAsync(Started started, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(started);
-        var session = SessionProcesses.Find(Proc.All(), server.Pid, started.Id);
+        var session = SessionProcesses.Find(Proc.All(), server.Pid, started.Id, server.Native);
         using var traceStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var t0 = _clock.Elapsed;
         var trace = TraceAsync(started.Id, session, t0, traceStop.Token);

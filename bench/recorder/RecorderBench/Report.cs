@@ -11,6 +11,20 @@ public sealed class Results
 
     public CpuResult? Cpu1080 { get; set; }
 
+    /// <summary>The browser at 1280x720@30 with 4 participants (native-cpu compares with it).</summary>
+    public CpuResult? Cpu720Four { get; set; }
+
+    /// <summary>The native compositor (issue 13): 1280x720@30 with 2 and 4 participants, 1920x1080@30 with 2.</summary>
+    public List<CpuResult> NativeCpu { get; } = [];
+
+    public LatencyResult? NativeLatency { get; set; }
+
+    /// <summary>Native 1280x720@30 recordings at once of one 2-participant meeting.</summary>
+    public ConcurrencyResult? NativeConcurrency { get; set; }
+
+    /// <summary>Browser and native side by side against issue 13's targets (<see cref="Report.Compare"/>).</summary>
+    public List<ComparisonRow> Comparison { get; set; } = [];
+
     public LatencyResult? Latency { get; set; }
 
     public ConcurrencyResult? Concurrency { get; set; }
@@ -26,9 +40,95 @@ public sealed class Results
     public List<string> Failures { get; } = [];
 }
 
+/// <summary>One figure of browser and native side by side (issue 13): each value with the machine's 1-minute load
+/// while it was measured; <see cref="Ratio"/> = native / target (at most 1 meets a bound from above, at least 1 one
+/// from below); <see cref="NativeOverBrowser"/> when both were measured in this run.</summary>
+public sealed record ComparisonRow(
+    string Figure, string Unit, double? Browser, double? Native, double? NativeOverBrowser, string Target, double? Ratio, bool? Met,
+    double? BrowserLoad, double? NativeLoad, string Note = "");
+
 /// <summary>The summary: the figures against their targets, then the details of CPU and concurrency.</summary>
 public static class Report
 {
+    /// <summary>Issue 13's targets for the native compositor.</summary>
+    public const double NativeCore720p30 = 0.25;
+    public const double NativeOverBrowser720p30 = 0.5;
+    public const double NativeCore1080p30 = 0.45;
+    public const double NativeLatencyP50Ms = 300;
+    public const double NativeLatencyP95Ms = 600;
+    public const int NativeConcurrencyTarget = 5;
+    public const double NativeMemoryMb = 150;
+
+    /// <summary>Browser and native side by side, against issue 13's targets: CPU of the recording with Janus's extra
+    /// (720p30 with 2 and 4 participants, 1080p30), start latency, recordings at once, memory per recording. A figure
+    /// whose side was not measured in this run is null.</summary>
+    public static List<ComparisonRow> Compare(Results r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        var rows = new List<ComparisonRow>();
+        static double? N(double v) => double.IsNaN(v) ? null : v;
+        foreach (var n in r.NativeCpu)
+        {
+            var b = new[] { r.Cpu720, r.Cpu720Four, r.Cpu1080 }.FirstOrDefault(c => c is not null && c.JanusIdle is not null
+                && c.Width == n.Width && c.Height == n.Height && c.Fps == n.Fps && c.Participants == n.Participants);
+            var is720 = n is { Width: 1280, Height: 720 };
+            var bound = is720 ? NativeCore720p30 : NativeCore1080p30;
+            var native = n.TotalWithJanus;
+            var browser = b?.TotalWithJanus;
+            var over = browser is > 0 && !double.IsNaN(native) ? native / browser : null;
+            var frames = n.FrameProblems.Count == 0 ? $"native frames >= {Bench.FrameCheckPercent}%" : "NATIVE FRAMES MISSING: " + string.Join("; ", n.FrameProblems);
+            rows.Add(new ComparisonRow($"CPU of the recording {n.Label}, {n.Participants} participants (what it starts + Janus's extra)", "core",
+                N(browser ?? double.NaN), N(native), N(over ?? double.NaN), $"<= {Bench.F(bound)} core", N(native / bound), double.IsNaN(native) ? null : native <= bound,
+                b?.Window.Load, n.Window.Load, frames));
+            if (is720)
+            {
+                rows.Add(new ComparisonRow("  native / browser in the same run", "x", null, N(over ?? double.NaN), null, $"<= {Bench.F(NativeOverBrowser720p30, "0.0")}x",
+                    over is { } o ? o / NativeOverBrowser720p30 : null, over is { } o2 ? o2 <= NativeOverBrowser720p30 : null, b?.Window.Load, n.Window.Load,
+                    b is null ? "no browser figure with Janus measured in this run" : ""));
+            }
+            rows.Add(new ComparisonRow("  of which Janus's extra (its CPU in the window minus before the recording)", "core", N(b?.JanusExtra ?? double.NaN), N(n.JanusExtra), null, "(context)", null, null,
+                b?.Window.Load, n.Window.Load, $"Janus without / with: browser {Pct(b?.JanusIdle?.Janus)} / {Pct(b?.Window.Janus)}, native {Pct(n.JanusIdle?.Janus)} / {Pct(n.Window.Janus)} of one core"));
+            rows.Add(new ComparisonRow($"  memory of the recording {n.Label}, {n.Participants} participants: peak RSS sum", "MiB", N(b?.Session.PeakRssMb ?? double.NaN), n.Session.PeakRssMb, null,
+                $"<= {Bench.F(NativeMemoryMb, "0")} MiB", n.Session.PeakRssMb / NativeMemoryMb, n.Session.PeakRssMb <= NativeMemoryMb, b?.Window.Load, n.Window.Load));
+            rows.Add(new ComparisonRow("  the same as a peak PSS sum", "MiB", N(b?.Session.PeakPssMb ?? double.NaN), n.Session.PeakPssMb, null,
+                $"<= {Bench.F(NativeMemoryMb, "0")} MiB", n.Session.PeakPssMb / NativeMemoryMb, n.Session.PeakPssMb <= NativeMemoryMb, b?.Window.Load, n.Window.Load));
+        }
+        if (r.NativeLatency is { } nl)
+        {
+            var lat = nl.Spaced.Select(x => x.LatencyMs).ToList();
+            var bl = r.Latency?.Spaced.Select(x => x.LatencyMs).ToList();
+            double? Load(LatencyResult? l) => l is null || l.Spaced.Count == 0 ? null : l.Spaced.Max(x => x.Load);
+            foreach (var (q, target) in new[] { (0.5, NativeLatencyP50Ms), (0.95, NativeLatencyP95Ms) })
+            {
+                var v = Percentile(lat, q);
+                rows.Add(new ComparisonRow($"start latency p{q * 100:0} ({lat.Count} starts, 720p30, 2 participants; started_time - invoked_time)", "ms",
+                    bl is null ? null : N(Percentile(bl, q)), N(v), bl is null ? null : N(v / Percentile(bl, q)), $"<= {Bench.F(target, "0")} ms", N(v / target), double.IsNaN(v) ? null : v <= target,
+                    Load(r.Latency), Load(nl), "load: the highest at the starts"));
+            }
+        }
+        if (r.NativeConcurrency is { } nc)
+        {
+            var best = nc.Best;
+            var last = nc.Levels.Count == 0 ? 0 : nc.Levels[^1].Level;
+            var browser = r.Concurrency;
+            var top = nc.Level(best);
+            rows.Add(new ComparisonRow($"720p30 recordings at once of one {nc.Participants}-participant meeting, every file >= {Bench.FrameCheckPercent}% of its frames", "recordings",
+                browser?.Best, best, null, $">= {NativeConcurrencyTarget}", (double)best / NativeConcurrencyTarget, best >= NativeConcurrencyTarget,
+                browser?.Levels.LastOrDefault()?.Window.Load, top?.Window.Load ?? nc.Levels.LastOrDefault()?.Window.Load,
+                $"native levels tried {string.Join(",", nc.Levels.Select(l => l.Level))}{(best == last && nc.Capped ? " (or more: the last level tried held)" : "")}" +
+                (browser is null ? "" : $"; browser: {browser.Participants} participant, levels 1..{browser.Levels.LastOrDefault()?.Level}")));
+            // Memory at the largest level that held (or, when none did, the last one tried).
+            if ((top ?? nc.Levels.LastOrDefault()) is { Recordings.Count: > 0 } shown)
+            {
+                var rss = shown.Recordings.Max(x => x.Cpu.PeakRssMb);
+                var pss = shown.Recordings.Max(x => x.Cpu.PeakPssMb);
+                rows.Add(new ComparisonRow($"  memory per native recording with {shown.Level} at once: peak RSS, the highest", "MiB", null, rss, null, $"<= {Bench.F(NativeMemoryMb, "0")} MiB",
+                    rss / NativeMemoryMb, rss <= NativeMemoryMb && pss <= NativeMemoryMb, null, shown.Window.Load, $"PSS {Bench.F(pss, "0")} MiB; met only when RSS and PSS are both within"));
+            }
+        }
+        return rows;
+    }
+
     public const double LatencyP50TargetMs = 800;
     public const double LatencyP95TargetMs = 1500;
     public const double CoreTarget720p30 = 0.5;
@@ -155,12 +255,15 @@ public static class Report
         sb.AppendLine(s.Quick
             ? "== summary (--quick: shortened windows and counts; not the figures of record)"
             : "== summary");
-        sb.Append(Table(["figure", "measured", "target", "ratio", "met", "load"], rows, leftColumns: 1));
-        sb.AppendLine("ratio = measured / target (at most 1 meets it; for +-bounds |measured| / bound). load: the machine's 1-minute load average while it was measured (a range over several starts). " +
+        if (rows.Count > 0)
+        {
+            sb.Append(Table(["figure", "measured", "target", "ratio", "met", "load"], rows, leftColumns: 1));
+        }
+        sb.AppendLine(rows.Count == 0 ? "(no browser figure with a target in this run)" : ("ratio = measured / target (at most 1 meets it; for +-bounds |measured| / bound). load: the machine's 1-minute load average while it was measured (a range over several starts). " +
             "Latency: started_time - invoked_time from the API; its breakdown from the server's log line \"Recording started: first frame ... (claimed, surface, capture launched, first frame; the page, a part of capture launched)\". " +
             "Sound - picture: tone onset minus flash onset (negative: the sound leads) in the long recording of the flash+beep page (tests/Shared/AvSync.cs), its first and last seconds cut with ffmpeg -c copy. " +
             "Frames: in the file, ffprobe -count_frames / (duration x fps); grabbed, the server's \"Segment ...: N frames grabbed of M\" (videorate repeats a missed frame, so the file alone cannot show a miss). " +
-            "CPU: utime+stime of the session's capture (its warm capture host or gst-launch-1.0), Xvfb and Chromium tree plus its share of PulseAudio, in shares of one core. Memory: the same processes' PSS (and RSS) summed, peak of samples once a second.");
+            "CPU: utime+stime of the session's capture (its warm capture host or gst-launch-1.0), Xvfb and Chromium tree plus its share of PulseAudio, in shares of one core. Memory: the same processes' PSS (and RSS) summed, peak of samples once a second."));
         if (r.Track.Count > 0)
         {
             sb.AppendLine("Track recording has no targets: its ratios are Janus CPU with / without the recording, and stop to UPLOADED / the recorded length.");
@@ -188,28 +291,7 @@ public static class Report
 
         if (r.Concurrency is { } con)
         {
-            sb.AppendLine();
-            sb.AppendLine($"== concurrency: 1280x720@30 recordings at once (one meeting, {con.Participants} participant, allow_multiple_recordings; Recorder__Slots={con.Slots})");
-            var rowsC = con.Levels.Select(lv =>
-            {
-                var p = lv.Problems(con.Fps);
-                return new[]
-                {
-                    lv.Level.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    F(lv.Window.SessionsTotal), F(lv.Window.SessionsTotal / lv.Level),
-                    F(100 * lv.WorstGrabRatio, "0.0"),
-                    F(100 * lv.WorstFileRatio(con.Fps), "0.0"),
-                    F(lv.Recordings.Max(x => x.Cpu.PeakPssMb), "0"),
-                    F(lv.Recordings.Max(x => x.LatencyMs), "0"),
-                    F(lv.Window.Participants), F(lv.Window.Machine), F(lv.Window.Others), F(lv.Window.Load),
-                    F(100 * lv.WorstLoss(con.Fps), "0.0"),
-                    p.Count == 0 ? "ok" : (lv.Overloaded(con.Fps) ? "OVERLOADED: " : "missing: ") + string.Join("; ", p),
-                };
-            }).ToList();
-            sb.Append(Table(["at once", "sessions core", "per session", "min grabbed %", "min file frames %", "max PSS MiB", "max start ms", "participants", "machine", "others", "load", "worst loss %", "frames"], rowsC, 1));
-            sb.AppendLine($"grabbed: frames the capture grabbed / expected over the whole recording (its start included); file frames: frames in the file / (duration x fps); worst loss: the larger shortfall of either, worst recording. " +
-                $"A level where a capture grabbed less than {Bench.KeepUpPercent}% is OVERLOADED and ends the climb. " +
-                "The participants' browsers run on the same machine (a real meeting's would not): their CPU is in the participants column and limits what is left for recordings.");
+            ConcurrencyDetails(sb, con, $"== concurrency: 1280x720@30 recordings at once (one meeting, {con.Participants} participant, allow_multiple_recordings; Recorder__Slots={con.Slots})");
         }
 
         if (r.Track.Count > 0)
@@ -243,6 +325,11 @@ public static class Report
             }
         }
 
+        if (r.Comparison.Count > 0 || r.NativeCpu.Count > 0 || r.NativeConcurrency is not null)
+        {
+            NativeDetails(sb, r);
+        }
+
         if (r.Notes.Count > 0)
         {
             sb.AppendLine();
@@ -254,33 +341,11 @@ public static class Report
 
         if (r.Latency is { } lt)
         {
-            sb.AppendLine();
-            var spaced = lt.Spaced.Select(x => x.LatencyMs).ToList();
-            var b2b = lt.BackToBack.Select(x => x.LatencyMs).ToList();
-            sb.Append($"== start latency: {lt.Spaced.Count} starts {F(lt.Gap, "0.#")} s after the previous UPLOADED: p50 {F(Percentile(spaced, 0.5), "0")} ms, max {F(spaced.Max(), "0")} ms");
-            if (b2b.Count > 0)
-            {
-                var diff = Percentile(b2b, 0.5) - Percentile(spaced, 0.5);
-                sb.Append($"; {b2b.Count} back to back: p50 {F(Percentile(b2b, 0.5), "0")} ms, max {F(b2b.Max(), "0")} ms ({(diff >= 0 ? "+" : "")}{F(diff, "0")} ms at p50) -> ");
-                var b50 = Percentile(b2b, 0.5);
-                var outside = b50 < spaced.Min() || b50 > spaced.Max();
-                sb.Append(outside && Math.Abs(diff) > Math.Max(250, 0.25 * Percentile(spaced, 0.5))
-                    ? "well outside the spread of the spaced starts: the gap matters"
-                    : "within (or near) the spread of the spaced starts: no sign that the gap matters");
-            }
-            sb.AppendLine();
-            var phases = lt.Spaced.Select(x => x.Phases).OfType<StartPhases>().ToList();
-            if (phases.Count > 0)
-            {
-                string P(Func<StartPhases, double> f) => F(Percentile(phases.Select(f), 0.5), "0");
-                sb.AppendLine($"   where it goes (p50 of each over the spaced starts, from the server's log): claim {P(p => p.ClaimMs)} ms (invoked to the worker's claim of the job), " +
-                    $"surface {P(p => p.SurfaceMs)} ms (a warm Xvfb + Chromium taken, or launched), " +
-                    $"capture launched {P(p => p.LaunchMs)} ms (the capture asked for: its warm host given the pipeline, or gst-launch-1.0 started), first frame {P(p => p.FrameMs)} ms (its first grabbed frame: started_time); " +
-                    $"of which the page {P(p => p.PageMs)} ms after the surface (token, resize, navigate)");
-            }
-            sb.AppendLine("   per start (claim/surface/launched/frame ms, page): " + string.Join("; ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.Phases is { } ph
-                ? $"{F(ph.ClaimMs, "0")}/{F(ph.SurfaceMs, "0")}/{F(ph.LaunchMs, "0")}/{F(ph.FrameMs, "0")}, {F(ph.PageMs, "0")}" : "?")));
-            sb.AppendLine($"   surfaces up at each start: {string.Join(" ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.SurfacesUp))} (Chromium surfaces of the worker; a recording takes a warm one and the pool launches a replacement)");
+            LatencyDetails(sb, lt, "== start latency", native: false);
+        }
+        if (r.NativeLatency is { } nl)
+        {
+            LatencyDetails(sb, nl, "== start latency (native compositor)", native: true);
         }
 
         if (r.Failures.Count > 0)
@@ -293,6 +358,118 @@ public static class Report
             }
         }
         return sb.ToString();
+    }
+
+    /// <summary>The levels of a concurrency run, one row each.</summary>
+    private static void ConcurrencyDetails(StringBuilder sb, ConcurrencyResult con, string title)
+    {
+        static string F(double v, string f = "0.00") => Bench.F(v, f);
+        sb.AppendLine();
+        sb.AppendLine(title);
+        var rowsC = con.Levels.Select(lv =>
+        {
+            var p = lv.Problems(con.Fps);
+            return new[]
+            {
+                lv.Level.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                F(lv.Window.SessionsTotal), F(lv.Window.SessionsTotal / lv.Level),
+                F(100 * lv.WorstGrabRatio, "0.0"),
+                F(100 * lv.WorstFileRatio(con.Fps), "0.0"),
+                F(lv.Recordings.Max(x => x.Cpu.PeakPssMb), "0"),
+                F(lv.Recordings.Max(x => x.LatencyMs), "0"),
+                F(lv.Window.Participants), F(lv.Window.Machine), F(lv.Window.Others), F(lv.Window.Load),
+                F(100 * lv.WorstLoss(con.Fps), "0.0"),
+                p.Count == 0 ? "ok" : (lv.Overloaded(con.Fps) ? "OVERLOADED: " : "missing: ") + string.Join("; ", p),
+            };
+        }).ToList();
+        sb.Append(Table(["at once", "sessions core", "per session", "min grabbed %", "min file frames %", "max PSS MiB", "max start ms", "participants", "machine", "others", "load", "worst loss %", "frames"], rowsC, 1));
+        sb.AppendLine($"grabbed: frames the capture grabbed / expected over the whole recording (its start included); file frames: frames in the file / (duration x fps); worst loss: the larger shortfall of either, worst recording. " +
+            $"A level where a capture grabbed less than {Bench.KeepUpPercent}% is OVERLOADED and ends the climb. " +
+            "The participants' browsers run on the same machine (a real meeting's would not): their CPU is in the participants column and limits what is left for recordings.");
+    }
+
+    /// <summary>A latency run: its spaced and back-to-back starts, and where the time went.</summary>
+    private static void LatencyDetails(StringBuilder sb, LatencyResult lt, string title, bool native)
+    {
+        static string F(double v, string f = "0.00") => Bench.F(v, f);
+        sb.AppendLine();
+        var spaced = lt.Spaced.Select(x => x.LatencyMs).ToList();
+        var b2b = lt.BackToBack.Select(x => x.LatencyMs).ToList();
+        sb.Append($"{title}: {lt.Spaced.Count} starts {F(lt.Gap, "0.#")} s after the previous UPLOADED: p50 {F(Percentile(spaced, 0.5), "0")} ms, max {F(spaced.Max(), "0")} ms");
+        if (b2b.Count > 0)
+        {
+            var diff = Percentile(b2b, 0.5) - Percentile(spaced, 0.5);
+            sb.Append($"; {b2b.Count} back to back: p50 {F(Percentile(b2b, 0.5), "0")} ms, max {F(b2b.Max(), "0")} ms ({(diff >= 0 ? "+" : "")}{F(diff, "0")} ms at p50) -> ");
+            var b50 = Percentile(b2b, 0.5);
+            var outside = b50 < spaced.Min() || b50 > spaced.Max();
+            sb.Append(outside && Math.Abs(diff) > Math.Max(250, 0.25 * Percentile(spaced, 0.5))
+                ? "well outside the spread of the spaced starts: the gap matters"
+                : "within (or near) the spread of the spaced starts: no sign that the gap matters");
+        }
+        sb.AppendLine();
+        var phases = lt.Spaced.Select(x => x.Phases).OfType<StartPhases>().ToList();
+        if (phases.Count > 0 && native)
+        {
+            string P(Func<StartPhases, double> f) => F(Percentile(phases.Select(f), 0.5), "0");
+            sb.AppendLine($"   where it goes (p50 of each over the spaced starts, from the server's log): claim {P(p => p.ClaimMs)} ms (invoked to the worker's claim of the job), " +
+                $"surface {P(p => p.SurfaceMs)} ms (no surface: the room's Janus handle joined), capture launched {P(p => p.LaunchMs)} ms (the compositor host started), " +
+                $"first frame {P(p => p.FrameMs)} ms (its first composited frame: started_time)");
+        }
+        else if (phases.Count > 0)
+        {
+            string P(Func<StartPhases, double> f) => F(Percentile(phases.Select(f), 0.5), "0");
+            sb.AppendLine($"   where it goes (p50 of each over the spaced starts, from the server's log): claim {P(p => p.ClaimMs)} ms (invoked to the worker's claim of the job), " +
+                $"surface {P(p => p.SurfaceMs)} ms (a warm Xvfb + Chromium taken, or launched), " +
+                $"capture launched {P(p => p.LaunchMs)} ms (the capture asked for: its warm host given the pipeline, or gst-launch-1.0 started), first frame {P(p => p.FrameMs)} ms (its first grabbed frame: started_time); " +
+                $"of which the page {P(p => p.PageMs)} ms after the surface (token, resize, navigate)");
+        }
+        sb.AppendLine("   per start (claim/surface/launched/frame ms, page): " + string.Join("; ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.Phases is { } ph
+            ? $"{F(ph.ClaimMs, "0")}/{F(ph.SurfaceMs, "0")}/{F(ph.LaunchMs, "0")}/{F(ph.FrameMs, "0")}, {F(ph.PageMs, "0")}" : "?")));
+        if (!native)
+        {
+            sb.AppendLine($"   surfaces up at each start: {string.Join(" ", lt.Spaced.Concat(lt.BackToBack).Select(x => x.SurfacesUp))} (Chromium surfaces of the worker; a recording takes a warm one and the pool launches a replacement)");
+        }
+    }
+
+    /// <summary>Browser and native side by side (<see cref="Results.Comparison"/>), the CPU runs behind it and the
+    /// native concurrency levels.</summary>
+    private static void NativeDetails(StringBuilder sb, Results r)
+    {
+        static string F(double? v, string f = "0.00") => v is { } x && !double.IsNaN(x) ? Bench.F(x, f) : "-";
+        sb.AppendLine();
+        sb.AppendLine("== native compositor against the browser (issue 13's targets; both measured in this run, each with the machine's 1-minute load)");
+        string V(double? v, string unit) => v is null ? "-" : unit switch { "ms" or "recordings" => F(v, "0"), "MiB" => F(v, "0") + " MiB", "x" => F(v) + "x", _ => F(v) + " core" };
+        var rows = r.Comparison.Select(c => new[]
+        {
+            c.Figure, V(c.Browser, c.Unit), V(c.Native, c.Unit), F(c.NativeOverBrowser), c.Target, F(c.Ratio), c.Met is { } m ? (m ? "yes" : "NO") : "",
+            $"{F(c.BrowserLoad)} / {F(c.NativeLoad)}", c.Note,
+        }).ToList();
+        sb.Append(Table(["figure", "browser", "native", "native / browser", "target (native)", "ratio", "met", "load (browser / native)", "note"], rows, 1));
+        sb.AppendLine("CPU of the recording: utime+stime of everything it starts (browser: capture, Xvfb, Chromium tree, its share of PulseAudio; native: the compositor host, " +
+            "the server's own executable running the GStreamer pipeline) plus Janus's extra: Janus's CPU over the recording's window minus its CPU over a window of the same length just before the " +
+            "recording, with the same meeting (browser: the recorder page subscribes to every publisher; native: RTP forwarders to local UDP). The server process (which also follows the " +
+            "native compositor's room) is context, not counted. ratio = native / target: at most 1 meets an upper bound, at least 1 a lower one (recordings at once). " +
+            "Memory: peak of the sum of VmRSS (and of Pss) over the recording's processes, sampled every second. The browser's concurrency uses 1 participant (its own scenario); the native's 2 (issue 13).");
+        var cpu = new[] { r.Cpu720, r.Cpu720Four, r.Cpu1080 }.OfType<CpuResult>().Where(c => c.JanusIdle is not null).Concat(r.NativeCpu).ToList();
+        if (cpu.Count > 0)
+        {
+            var rowsC = cpu.Select(c => new[]
+            {
+                c.Label, c.Compositor, c.Participants.ToString(System.Globalization.CultureInfo.InvariantCulture), F(c.Window.Seconds, "0"), F(c.Session.Total),
+                Pct(c.JanusIdle?.Janus), Pct(c.Window.Janus), F(c.JanusExtra), F(c.TotalWithJanus),
+                F(c.Session.PeakRssMb, "0"), F(c.Session.PeakPssMb, "0"), F(100 * c.Log.GrabRatio, "0.0"), F(100 * c.Facts.FrameRatio(c.Fps), "0.0"), F(c.Started.LatencyMs, "0"),
+                $"{F(c.JanusIdle?.Server)} / {F(c.Window.Server)}", F(c.Window.Participants), F(c.Window.Machine), F(c.Window.Others), $"{F(c.JanusIdle?.Load)} / {F(c.Window.Load)}",
+            }).ToList();
+            sb.AppendLine();
+            sb.Append(Table(["recording", "compositor", "participants", "window s", "session core", "Janus without", "Janus with", "Janus extra", "total core", "RSS MiB", "PSS MiB",
+                "grabbed %", "file frames %", "start ms", "server without / with", "participants CPU", "machine", "others", "load without / with"], rowsC, 1));
+            sb.AppendLine("session: the recording's processes (as above); Janus without / with: its CPU in % of one core over the window before the recording and over the recording's; total = session + Janus extra. " +
+                $"grabbed % / file frames %: as in the CPU table (both must be >= {Bench.FrameCheckPercent}%); the native compositor reports each composited frame as the browser capture reports a grab.");
+        }
+        if (r.NativeConcurrency is { } nc)
+        {
+            ConcurrencyDetails(sb, nc, $"== native concurrency: 1280x720@30 native recordings at once (one meeting, {nc.Participants} participants, allow_multiple_recordings; Recorder__Slots={nc.Slots}); session = its compositor host");
+        }
     }
 
     private static string Pct(JanusUse? j) => j is null ? "?" : Bench.F(100 * j.Cpu, "0.0") + "%";

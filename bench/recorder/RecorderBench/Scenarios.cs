@@ -4,14 +4,17 @@ using System.Text.Json.Nodes;
 namespace Capstan.Bench.Recorder;
 
 /// <summary>How long and how many: the full run, or <c>--quick</c> for development. <see cref="SyncWindow"/>: the
-/// seconds at the start and at the end of the long recording whose sound/picture offsets are measured.</summary>
+/// seconds at the start and at the end of the long recording whose sound/picture offsets are measured.
+/// <see cref="NativeLevels"/>: how many native recordings at once the native concurrency scenario tries, in order
+/// (the quick run only the base and the target of 5).</summary>
 public sealed record Settings(
     bool Quick, int LatencyStarts, int BackToBackStarts, double Gap, double RecordSeconds, double CpuWindow, double Warmup,
-    double ConcurrencyWindow, int MaxLevel, int ConcurrencyParticipants, double LongSeconds, double SyncWindow, double TrackWindow, IReadOnlyList<int> TrackParticipants)
+    double ConcurrencyWindow, int MaxLevel, int ConcurrencyParticipants, double LongSeconds, double SyncWindow, double TrackWindow, IReadOnlyList<int> TrackParticipants,
+    IReadOnlyList<int> NativeLevels)
 {
-    public static Settings Full { get; } = new(false, 10, 3, 2, 1.5, 60, 5, 25, 4, 1, 600, 60, 60, [2, 4]);
+    public static Settings Full { get; } = new(false, 10, 3, 2, 1.5, 60, 5, 25, 4, 1, 600, 60, 60, [2, 4], [1, 2, 3, 4, 5, 6]);
 
-    public static Settings QuickRun { get; } = new(true, 3, 2, 2, 1.5, 10, 3, 10, 2, 1, 60, 20, 10, [2]);
+    public static Settings QuickRun { get; } = new(true, 3, 2, 2, 1.5, 10, 3, 10, 2, 1, 60, 20, 10, [2], [2, 5]);
 }
 
 /// <summary>What a scenario needs: the server it runs against, its API, the participants' browser, and where to
@@ -39,11 +42,37 @@ public sealed record CpuResult(
     CaptureLog Log, Delivered Delivered, FileFacts Facts, IReadOnlyList<string> Missing)
 {
     public List<string> FrameProblems => Frames.Problems(Fps, Log, Facts);
+
+    /// <summary>Composited by the native compositor (a server with <c>Recorder__Compositor=native</c>).</summary>
+    public bool Native { get; init; }
+
+    public string Compositor => Native ? "native" : "browser";
+
+    /// <summary>Janus over a window of the same length just before the recording (the meeting on, no recording); null
+    /// when not measured.</summary>
+    public WindowCpu? JanusIdle { get; init; }
+
+    /// <summary>What the recording added to Janus: its CPU in the recording's window minus before it (shares of one
+    /// core; NaN when Janus was not measured in both, or restarted between them).</summary>
+    public double JanusExtra => JanusIdle is { } idle ? JanusExtraOf(idle, Window) : double.NaN;
+
+    /// <summary>The recording's CPU with Janus's extra: everything it starts plus what it adds to Janus.</summary>
+    public double TotalWithJanus => Session.Total + JanusExtra;
+
+    public static double JanusExtraOf(WindowCpu idle, WindowCpu recording)
+    {
+        ArgumentNullException.ThrowIfNull(idle);
+        ArgumentNullException.ThrowIfNull(recording);
+        return idle.Janus is { } i && recording.Janus is { } r && i.Pid == r.Pid ? r.Cpu - i.Cpu : double.NaN;
+    }
 }
 
 public sealed record LevelRecording(string Id, double LatencyMs, CaptureLog Log, FileFacts Facts, SessionCpu Cpu, double StopToUploadedMs)
 {
-    public List<string> Problems(int fps) => Frames.Problems(fps, Log, Facts);
+    /// <summary>Why the recording has no file (it ended ERRORED, or its delivery timed out): its level does not hold.</summary>
+    public string? Error { get; init; }
+
+    public List<string> Problems(int fps) => Error is { } e ? ["no file: " + e] : Frames.Problems(fps, Log, Facts);
 
     /// <summary>The larger share of frames lost: by the capture (grabs against its segments' spans) or in the file.</summary>
     public double Loss(int fps) => Math.Max(double.IsNaN(Log.GrabRatio) ? 1 : 1 - Log.GrabRatio, 1 - Facts.FrameRatio(fps));
@@ -67,6 +96,9 @@ public sealed record LevelResult(int Level, WindowCpu Window, IReadOnlyList<Leve
 
 public sealed record ConcurrencyResult(int Participants, int Slots, IReadOnlyList<LevelResult> Levels, int Fps)
 {
+    /// <summary>Native composites (a server with <c>Recorder__Compositor=native</c>).</summary>
+    public bool Native { get; init; }
+
     /// <summary>The largest level whose every recording met the frames target, every smaller level too; 0 when even one did not.</summary>
     public int Best => Levels.TakeWhile(l => l.Problems(Fps).Count == 0).Select(l => l.Level).DefaultIfEmpty(0).Max();
 
@@ -160,7 +192,7 @@ public static class Scenarios
     public static async Task<LatencyResult> LatencyAsync(Bench b, CancellationToken ct)
     {
         var s = b.Settings;
-        Console.WriteLine($"== start latency: 1280x720@{b.Server.FrameRate}, 2 participants; 1 first start (fresh server, not counted), {s.LatencyStarts} starts {s.Gap} s apart, {s.BackToBackStarts} back to back");
+        Console.WriteLine($"== start latency{(b.Server.Native ? " (native compositor)" : "")}: 1280x720@{b.Server.FrameRate}, 2 participants; 1 first start (fresh server, not counted), {s.LatencyStarts} starts {s.Gap} s apart, {s.BackToBackStarts} back to back");
         await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, "bench latency", 2, ct);
         var last = b.Recordings.Now;
         async Task<StartSample> OneAsync(int index, double gap, string what)
@@ -196,26 +228,47 @@ public static class Scenarios
         return new LatencyResult(first, spaced, burst, s.Gap);
     }
 
-    /// <summary>CPU of one session: a meeting with 2 participants, a recording at the size asked, the warm pool refilled
-    /// and a warm-up, then the window; then stop, UPLOADED, download and count the frames.</summary>
-    public static async Task<CpuResult> CpuAsync(Bench b, int width, int height, int participants, CancellationToken ct)
+    /// <summary>CPU of one session: a meeting with N participants, a recording at the size asked, the warm pool refilled
+    /// (browser) and a warm-up, then the window; then stop, UPLOADED, download and count the frames. With
+    /// <paramref name="janusBaseline"/>, Janus is first measured over a window of the same length with the meeting on
+    /// and no recording, so that what the recording adds to Janus (its forwarding to the recorder: a subscriber's
+    /// SRTP for the browser, plain RTP forwarders for the native compositor) is the difference of the two windows.
+    /// On a native server the session is the compositor host alone (<see cref="SessionProcesses.Native"/>).</summary>
+    public static async Task<CpuResult> CpuAsync(Bench b, int width, int height, int participants, CancellationToken ct, bool janusBaseline = false)
     {
         var s = b.Settings;
         var fps = b.Server.FrameRate;
+        var native = b.Server.Native;
         var label = $"{width}x{height}@{fps}";
-        Console.WriteLine($"== CPU {label}, {participants} participants: {s.CpuWindow} s window after the warm pool refills and {s.Warmup} s of warm-up");
-        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, "bench cpu " + label, participants, ct);
+        var compositor = native ? "native" : "browser";
+        Console.WriteLine($"== CPU {label}, {participants} participants, {compositor} compositor: {s.CpuWindow} s window after {(native ? "" : "the warm pool refills and ")}{s.Warmup} s of warm-up" +
+            (janusBaseline ? $"; Janus over {s.CpuWindow} s without the recording first" : ""));
+        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, $"bench cpu {compositor} {label} {participants}", participants, ct);
+        WindowCpu? idle = null;
+        if (janusBaseline)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(s.Warmup), ct);
+            idle = await new SessionMeter(b.Server, []).RunAsync(s.CpuWindow, ct);
+            Console.WriteLine($"   without recording: {JanusText(idle)}; {ContextText(idle)}");
+        }
         var started = await b.Recordings.StartAsync(meeting.Id, width, height, false, ct);
-        Console.WriteLine($"   recording {started.Id}: started_time - invoked_time {Bench.F(started.LatencyMs, "0")} ms");
-        await b.Server.WaitSurfacesAsync(1, DateTime.UtcNow.AddSeconds(90), ct);
+        Console.WriteLine($"   recording {started.Id}: started_time - invoked_time {Bench.F(started.LatencyMs, "0")} ms ({started.Phases?.ToString() ?? "breakdown not logged"})");
+        // A browser recording took a warm surface: the pool launches another (not the session's). A native one takes none.
+        await b.Server.WaitSurfacesAsync(native ? 0 : 1, DateTime.UtcNow.AddSeconds(90), ct);
         await Task.Delay(TimeSpan.FromSeconds(s.Warmup), ct);
 
-        var meter = new SessionMeter(b.Server, [started.Id]);
+        var meter = new SessionMeter(b.Server, [started.Id], native);
         var window = await meter.RunAsync(s.CpuWindow, ct);
         var session = window.Sessions[started.Id];
-        Console.WriteLine($"   session {Bench.F(session.Total)} core (capture {Bench.F(session.Capture)}, Xvfb {Bench.F(session.Xvfb)}, Chromium {Bench.F(session.Chromium)} in {session.ChromiumProcesses} processes, " +
+        Console.WriteLine(native
+            ? $"   session {Bench.F(session.Total)} core (compositor host); server {Bench.F(window.Server)}, participants {Bench.F(window.Participants)}, machine {Bench.F(window.Machine)} of {Environment.ProcessorCount} cores (others' processes {Bench.F(window.Others)}), load {Bench.F(window.Load)}"
+            : $"   session {Bench.F(session.Total)} core (capture {Bench.F(session.Capture)}, Xvfb {Bench.F(session.Xvfb)}, Chromium {Bench.F(session.Chromium)} in {session.ChromiumProcesses} processes, " +
             $"PulseAudio {Bench.F(session.PulseShare)}); server {Bench.F(window.Server)}, participants {Bench.F(window.Participants)}, machine {Bench.F(window.Machine)} of {Environment.ProcessorCount} cores (others' processes {Bench.F(window.Others)}), load {Bench.F(window.Load)}");
         Console.WriteLine("   " + MemoryText(session));
+        if (idle is not null)
+        {
+            Console.WriteLine($"   with recording: {JanusText(window)}; Janus's extra {Bench.F(CpuResult.JanusExtraOf(idle, window))} core; session + Janus's extra {Bench.F(session.Total + CpuResult.JanusExtraOf(idle, window))} core");
+        }
         foreach (var m in meter.Missing)
         {
             Console.WriteLine("   warning: session processes not found: " + m);
@@ -226,35 +279,56 @@ public static class Scenarios
         var log = b.Recordings.CaptureLog(started.Id);
         Console.WriteLine($"   capture: {log.GrabText}; file {facts.Width}x{facts.Height}, {facts.Frames} frames in {Bench.F(facts.VideoDuration, "0.0")} s ({Bench.F(100 * facts.FrameRatio(fps), "0.0")}% of {fps} fps); stop to UPLOADED {Bench.F(done.StopToUploadedMs, "0")} ms");
         WarnCapture(log);
-        return new CpuResult(label, width, height, fps, participants, started, window, session, log, done, facts, meter.Missing);
+        return new CpuResult(label, width, height, fps, participants, started, window, session, log, done, facts, meter.Missing) { Native = native, JanusIdle = idle };
     }
 
     /// <summary>Concurrency: 1, 2, ... recordings at 1280x720 of one meeting at once (allow_multiple_recordings, so
     /// the participants' browsers stay the same at every level), each level for the window; goes on past sporadic
     /// misses and stops after the first level where a capture grabs less than 95% of its frames.</summary>
-    public static async Task<ConcurrencyResult> ConcurrencyAsync(Bench b, CancellationToken ct)
+    public static Task<ConcurrencyResult> ConcurrencyAsync(Bench b, CancellationToken ct) =>
+        ConcurrencyAsync(b, b.Settings.ConcurrencyParticipants, [.. Enumerable.Range(1, b.Settings.MaxLevel)], ct);
+
+    /// <summary>The levels given, in order, of recordings at once of one meeting with <paramref name="participants"/>;
+    /// on a native server (issue 13: a 2-participant meeting) each recording's session is its compositor host and no
+    /// surface is taken from the warm pool.</summary>
+    public static async Task<ConcurrencyResult> ConcurrencyAsync(Bench b, int participants, IReadOnlyList<int> ks, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(ks);
         var s = b.Settings;
         var fps = b.Server.FrameRate;
-        Console.WriteLine($"== concurrency: 1..{s.MaxLevel} recordings at once of 1280x720@{fps}, one meeting with {s.ConcurrencyParticipants} participant(s) " +
-            $"(participants' browsers run on this machine too: kept to {s.ConcurrencyParticipants}), {s.ConcurrencyWindow} s per level");
-        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, "bench concurrency", s.ConcurrencyParticipants, ct);
+        var native = b.Server.Native;
+        Console.WriteLine($"== concurrency{(native ? " (native compositor)" : "")}: {string.Join(", ", ks)} recordings at once of 1280x720@{fps}, one meeting with {participants} participant(s) " +
+            $"(participants' browsers run on this machine too: kept to {participants}), {s.ConcurrencyWindow} s per level");
+        await using var meeting = await Meeting.OpenAsync(b.Server, b.Api, b.Browsers, "bench concurrency", participants, ct);
         var levels = new List<LevelResult>();
-        for (var k = 1; k <= s.MaxLevel; k++)
+        foreach (var k in ks)
         {
             await b.Server.WaitSurfacesAsync(0, DateTime.UtcNow.AddSeconds(90), ct);
             var starts = await Task.WhenAll(Enumerable.Range(0, k).Select(_ => b.Recordings.StartAsync(meeting.Id, 1280, 720, true, ct)));
-            await b.Server.WaitSurfacesAsync(k, DateTime.UtcNow.AddSeconds(120), ct);
+            await b.Server.WaitSurfacesAsync(native ? 0 : k, DateTime.UtcNow.AddSeconds(120), ct);
             await Task.Delay(TimeSpan.FromSeconds(s.Warmup), ct);
             var ids = starts.Select(x => x.Id).ToList();
-            var meter = new SessionMeter(b.Server, ids);
+            var meter = new SessionMeter(b.Server, ids, native);
             var window = await meter.RunAsync(s.ConcurrencyWindow, ct);
-            var delivered = await Task.WhenAll(starts.Select(x => b.Recordings.StopAsync(x, ct)));
+            // A recording that ends ERRORED fails its level (it holds none of its frames), not the scenario.
+            var delivered = await Task.WhenAll(starts.Select(async x =>
+            {
+                try
+                {
+                    return (Done: await b.Recordings.StopAsync(x, ct), Error: (string?)null);
+                }
+                catch (BenchException e)
+                {
+                    var why = System.Text.RegularExpressions.Regex.Match(e.Message, "\"error_message\":\"([^\"]*)\"");
+                    return (Done: (Delivered?)null, Error: why.Success ? "ERRORED: " + why.Groups[1].Value : e.Message);
+                }
+            }));
             var recs = new List<LevelRecording>();
             for (var i = 0; i < k; i++)
             {
-                var facts = await b.Recordings.ProbeAsync(delivered[i], decode: true, b.WorkDir, ct);
-                recs.Add(new LevelRecording(ids[i], starts[i].LatencyMs, b.Recordings.CaptureLog(ids[i]), facts, window.Sessions[ids[i]], delivered[i].StopToUploadedMs));
+                var (done, error) = delivered[i];
+                var facts = done is null ? FileFacts.None : await b.Recordings.ProbeAsync(done, decode: true, b.WorkDir, ct);
+                recs.Add(new LevelRecording(ids[i], starts[i].LatencyMs, b.Recordings.CaptureLog(ids[i]), facts, window.Sessions[ids[i]], done?.StopToUploadedMs ?? double.NaN) { Error = error });
             }
             var level = new LevelResult(k, window, recs, meter.Missing);
             levels.Add(level);
@@ -263,6 +337,10 @@ public static class Scenarios
                 $"server {Bench.F(window.Server)}, machine {Bench.F(window.Machine)} of {Environment.ProcessorCount} cores (others' processes {Bench.F(window.Others)}), load {Bench.F(window.Load)}");
             foreach (var (r, i) in recs.Select((r, i) => (r, i)))
             {
+                if (r.Error is { } error)
+                {
+                    Console.WriteLine($"     #{i + 1} {r.Id[..8]}: NO FILE: {error}");
+                }
                 Console.WriteLine($"     #{i + 1} {r.Id[..8]}: start {Bench.F(r.LatencyMs, "0")} ms, capture {r.Log.GrabText}, " +
                     $"file {r.Facts.Frames} frames / {Bench.F(r.Facts.VideoDuration, "0.0")} s = {Bench.F(100 * r.Facts.FrameRatio(fps), "0.0")}%, session {Bench.F(r.Cpu.Total)} core, {MemoryText(r.Cpu)}, stop to UPLOADED {Bench.F(r.StopToUploadedMs, "0")} ms");
                 WarnCapture(r.Log);
@@ -279,7 +357,7 @@ public static class Scenarios
                 break;
             }
         }
-        return new ConcurrencyResult(s.ConcurrencyParticipants, b.Server.Slots, levels, fps);
+        return new ConcurrencyResult(participants, b.Server.Slots, levels, fps) { Native = native };
     }
 
     /// <summary>A long recording at 1280x720 of a custom <c>url</c> page (<see cref="SyncPage"/>: flashes and beeps

@@ -15,8 +15,9 @@ public sealed class Server : IAsyncDisposable
     private readonly Process _process;
     private readonly StreamWriter _log;
 
-    private Server(Process process, StreamWriter log, string name, string dataDir, int port, string account, Guid app, string token, string logPath, int slots, int frameRate)
+    private Server(Process process, StreamWriter log, string name, string dataDir, int port, string account, Guid app, string token, string logPath, int slots, int frameRate, bool native)
     {
+        Native = native;
         _process = process;
         _log = log;
         Name = name;
@@ -55,7 +56,20 @@ public sealed class Server : IAsyncDisposable
 
     public int FrameRate { get; }
 
-    public static Server Start(string serverDll, string workDir, string name, string netnsInterface, int slots, int frameRate)
+    /// <summary>Started with <c>Recorder__Compositor=native</c>: the built-in layout is composited without a browser
+    /// (a <c>compositor-host</c> child per segment, fed by Janus RTP forwarders).</summary>
+    public bool Native { get; }
+
+    /// <summary>The environment a native server gets on top of the others: the native compositor, and no warm capture
+    /// hosts in its (idle) browser surfaces, which the native path never uses.</summary>
+    public static IReadOnlyDictionary<string, string> NativeEnvironment { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["Recorder__Compositor"] = "native",
+        ["Recorder__WarmCapture"] = "false",
+    };
+
+    /// <param name="environment">Further settings (<see cref="NativeEnvironment"/>), set last.</param>
+    public static Server Start(string serverDll, string workDir, string name, string netnsInterface, int slots, int frameRate, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dir = Path.Combine(workDir, name);
         var dataDir = Path.Combine(dir, "data");
@@ -86,6 +100,11 @@ public sealed class Server : IAsyncDisposable
         // The long scenario records a page this benchmark serves on 127.0.0.1 (custom url).
         psi.Environment["Outbound__AllowedNetworks__0"] = "127.0.0.0/8";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[key] = value;
+        }
+        var native = psi.Environment.TryGetValue("Recorder__Compositor", out var compositor) && compositor == "native";
         var logPath = Path.Combine(dir, "server.log");
         var log = new StreamWriter(new FileStream(logPath, FileMode.Create, FileAccess.Write, FileShare.ReadWrite), Encoding.UTF8) { AutoFlush = true };
         var process = new Process { StartInfo = psi };
@@ -113,7 +132,7 @@ public sealed class Server : IAsyncDisposable
         process.BeginErrorReadLine();
         // run.sh stops a server left behind by a crash of this program.
         File.WriteAllText(Path.Combine(workDir, "server.pid"), process.Id.ToString(CultureInfo.InvariantCulture));
-        return new Server(process, log, name, dataDir, port, account, app, token, logPath, slots, frameRate);
+        return new Server(process, log, name, dataDir, port, account, app, token, logPath, slots, frameRate, native);
     }
 
     /// <summary>Waits for <c>/healthz</c>, Janus (<c>/janus/info</c> through the server's proxy), PulseAudio and the

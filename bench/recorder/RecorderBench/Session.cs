@@ -8,24 +8,32 @@ namespace Capstan.Bench.Recorder;
 /// gst-launch-1.0), the Xvfb of the display that capture grabs (its <c>DISPLAY</c>, or <c>ximagesrc display-name=:N</c>), the Chromium child of the server started with <c>DISPLAY=:{N}</c> and all its
 /// descendants (renderers, GPU, utility processes). The Xvfb is the one holding a socket of <c>/tmp/.X11-unix/X{N}</c>
 /// (abstract or not, from <c>/proc/self/net/unix</c> of this network namespace), or else the pid in
-/// <c>/tmp/.X{N}-lock</c>. PulseAudio is one process for the whole worker: a session is given its share.</summary>
-public sealed record SessionProcesses(int? Display, List<ProcStat> Capture, List<ProcStat> Xvfb, List<ProcStat> Chromium)
+/// <c>/tmp/.X{N}-lock</c>. PulseAudio is one process for the whole worker: a session is given its share.
+/// A native composite (<see cref="Native"/>) is its <c>compositor-host</c> alone (the server's own executable, writing
+/// the same segments): no display, no browser, no PulseAudio.</summary>
+public sealed record SessionProcesses(int? Display, List<ProcStat> Capture, List<ProcStat> Xvfb, List<ProcStat> Chromium, bool Native = false)
 {
     /// <summary>The capture's process names (<c>comm</c>): gst-launch-1.0, or the warm capture host (the server's
     /// own executable, its name cut to 15 characters).</summary>
     public static readonly string[] CaptureComms = ["gst-launch-1.0", "Capstan.Server"];
 
-    public bool Complete => Display is not null && Capture.Count > 0 && Xvfb.Count > 0 && Chromium.Count > 0;
+    public bool Complete => Native ? Capture.Count > 0 : Display is not null && Capture.Count > 0 && Xvfb.Count > 0 && Chromium.Count > 0;
 
     public IEnumerable<ProcStat> All => Capture.Concat(Xvfb).Concat(Chromium);
 
-    public static SessionProcesses Find(List<ProcStat> all, int serverPid, string recordingId)
+    public static SessionProcesses Find(List<ProcStat> all, int serverPid, string recordingId, bool native = false)
     {
         ArgumentNullException.ThrowIfNull(all);
         var tree = Proc.Descendants(all, serverPid);
         var marker = "/" + recordingId + "/seg_";
         var capture = tree.Where(p => CaptureComms.Contains(p.Comm)
             && (Proc.Cmdline(p.Pid).Any(a => a.Contains(marker, StringComparison.Ordinal)) || HoldsPath(p.Pid, marker))).ToList();
+        if (native)
+        {
+            // The compositor host's spec (its argument) names the segment; it inherits the server's environment, so
+            // a DISPLAY it may carry is not the recording's.
+            return new SessionProcesses(null, capture, [], [], Native: true);
+        }
         int? display = null;
         foreach (var c in capture)
         {
@@ -150,6 +158,7 @@ public sealed class SessionMeter
 {
     private readonly Server _server;
     private readonly IReadOnlyList<string> _recordings;
+    private readonly bool _native;
     private readonly Dictionary<(int Pid, long Start), (string Recording, string Part, long First, long Last)> _seen = [];
     private readonly Stopwatch _clock = new();
     private readonly Dictionary<string, long> _captureRssKb = [];
@@ -166,10 +175,13 @@ public sealed class SessionMeter
     private ProcStat? _janusLast;
     private readonly List<long> _janusRssKb = [];
 
-    public SessionMeter(Server server, IReadOnlyList<string> recordings)
+    /// <param name="native">The recordings are native composites (<see cref="SessionProcesses.Native"/>): their
+    /// session is the compositor host alone, without a share of PulseAudio (which they do not use).</param>
+    public SessionMeter(Server server, IReadOnlyList<string> recordings, bool native = false)
     {
         _server = server;
         _recordings = recordings;
+        _native = native;
     }
 
     /// <summary>Recordings whose session processes were not all found (a name for each missing part).</summary>
@@ -194,16 +206,16 @@ public sealed class SessionMeter
     {
         foreach (var id in _recordings)
         {
-            var s = SessionProcesses.Find(all, _server.Pid, id);
+            var s = SessionProcesses.Find(all, _server.Pid, id, _native);
             if (first && !s.Complete)
             {
-                Missing.Add($"{id[..8]}: {(s.Capture.Count == 0 ? "capture " : "")}{(s.Xvfb.Count == 0 ? "Xvfb " : "")}{(s.Chromium.Count == 0 ? "Chromium" : "")}".Trim());
+                Missing.Add($"{id[..8]}: {(s.Capture.Count == 0 ? "capture " : "")}{(s.Xvfb.Count == 0 && !_native ? "Xvfb " : "")}{(s.Chromium.Count == 0 && !_native ? "Chromium" : "")}".Trim());
             }
             // The capture queues raw frames when its encoder falls behind: its memory shows it. The whole session's
             // memory is the capture, Xvfb, the Chromium tree and this recording's share of PulseAudio.
             var captureRss = s.Capture.Sum(p => Proc.RssKb(p.Pid) ?? 0);
             _captureRssKb[id] = Math.Max(_captureRssKb.GetValueOrDefault(id), captureRss);
-            var pulse = all.FirstOrDefault(p => p.ParentPid == _server.Pid && p.Comm == "pulseaudio");
+            var pulse = _native ? default : all.FirstOrDefault(p => p.ParentPid == _server.Pid && p.Comm == "pulseaudio");
             var share = Math.Max(1, _recordings.Count);
             var rss = s.All.Sum(p => Proc.RssKb(p.Pid) ?? 0) + (pulse is { Pid: > 0 } ? (Proc.RssKb(pulse.Pid) ?? 0) / share : 0);
             var pss = s.All.Sum(p => Proc.PssKb(p.Pid) ?? 0) + (pulse is { Pid: > 0 } ? (Proc.PssKb(pulse.Pid) ?? 0) / share : 0);
@@ -246,7 +258,7 @@ public sealed class SessionMeter
         foreach (var id in _recordings)
         {
             double Part(string part) => Share(_seen.Values.Where(v => v.Recording == id && v.Part == part).Sum(v => v.Last - v.First));
-            sessions[id] = new SessionCpu(Part("capture"), Part("Xvfb"), Part("Chromium"), pulse / Math.Max(1, _recordings.Count),
+            sessions[id] = new SessionCpu(Part("capture"), Part("Xvfb"), Part("Chromium"), _native ? 0 : pulse / Math.Max(1, _recordings.Count),
                 _seen.Count(kv => kv.Value.Recording == id && kv.Value.Part == "Chromium"), _captureRssKb.GetValueOrDefault(id) / 1024.0,
                 _sessionRssKb.GetValueOrDefault(id) / 1024.0, _sessionPssKb.GetValueOrDefault(id) / 1024.0);
         }
