@@ -100,6 +100,12 @@ public sealed class Server : IAsyncDisposable
         // The long scenario records a page this benchmark serves on 127.0.0.1 (custom url).
         psi.Environment["Outbound__AllowedNetworks__0"] = "127.0.0.0/8";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // The browser scenarios measure the browser composite: the server's own default is native where GStreamer
+        // is installed. An operator's Recorder__Compositor in the bench's environment is kept.
+        if (!psi.Environment.ContainsKey("Recorder__Compositor"))
+        {
+            psi.Environment["Recorder__Compositor"] = "browser";
+        }
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             psi.Environment[key] = value;
