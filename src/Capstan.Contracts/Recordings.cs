@@ -225,6 +225,13 @@ public sealed class RecordingDto
     [System.ComponentModel.Description("Capstan extension: how a composite recording is composited: native (a GStreamer compositor fed by Janus's forwarders, no browser) or browser (Chromium on the recorder view or the custom url, grabbed). A custom url always uses the browser (rtmp_out_config works with both). On single recordings (start, get, active, actions), not in lists; absent on track recordings.")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Compositor { get; init; }
+
+    /// <summary>Capstan extension: while the recording waits for a recorder (INVOKED, no worker has claimed it), its
+    /// place in the queue (1: the next one claimed; first come, first served); absent once claimed. On single
+    /// recordings (start, get), not in lists.</summary>
+    [System.ComponentModel.Description("Capstan extension: while the recording waits for a recorder (INVOKED, not yet claimed by a worker), its place in the queue of its type (1: the next one claimed; first come, first served). Absent once claimed. On start and get, not in lists.")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? QueuePosition { get; init; }
 }
 
 /// <summary>A stretch of a meeting that a recording missed: <c>start</c> and <c>end</c> are wall-clock instants.</summary>

@@ -39,7 +39,7 @@ public static class RecordingsApi
     }
 
     private static async Task<Ok<Envelope<RecordingDto>>> Start(ApiCaller caller, StartRecordingRequest? body, RecordingService recordings, CancellationToken ct) =>
-        Envelopes.Ok((await recordings.StartAsync(caller.AppId, body, ct)).ToDto());
+        Envelopes.Ok(await WithQueueAsync(recordings, await recordings.StartAsync(caller.AppId, body, ct), ct));
 
     private static async Task<Ok<Envelope<TrackRecordingResponse>>> StartTrack(ApiCaller caller, TrackRecordingRequest? body, RecordingService recordings, CancellationToken ct) =>
         Envelopes.Ok(new TrackRecordingResponse((await recordings.StartTrackAsync(caller.AppId, body, ct)).ToDto()));
@@ -48,7 +48,10 @@ public static class RecordingsApi
         Envelopes.Ok((await recordings.ActiveAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), ct)).ToDto(details: false));
 
     private static async Task<Ok<Envelope<RecordingDto>>> Get(ApiCaller caller, string recording_id, RecordingService recordings, CancellationToken ct) =>
-        Envelopes.Ok((await recordings.FindAsync(caller.AppId, Ids.Parse(recording_id, "recording_id"), tracking: false, ct)).ToDto());
+        Envelopes.Ok(await WithQueueAsync(recordings, await recordings.FindAsync(caller.AppId, Ids.Parse(recording_id, "recording_id"), tracking: false, ct), ct));
+
+    private static async Task<RecordingDto> WithQueueAsync(RecordingService recordings, Data.RecordingRow row, CancellationToken ct) =>
+        row.ToDto(queuePosition: await recordings.QueuePositionAsync(row, ct));
 
     private static async Task<Ok<Envelope<RecordingDto>>> Act(ApiCaller caller, string recording_id, RecordingActionRequest? body, RecordingService recordings, CancellationToken ct) =>
         Envelopes.Ok((await recordings.ActAsync(caller.AppId, Ids.Parse(recording_id, "recording_id"), body, ct)).ToDto());

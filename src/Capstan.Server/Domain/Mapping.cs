@@ -41,7 +41,7 @@ public static class Mapping
     public static WebhookDto ToDto(this WebhookRow w) =>
         new(Ids.Format(w.Id), w.Name, w.Url, w.Events.Split(',', StringSplitOptions.RemoveEmptyEntries), w.Enabled, w.CreatedAt, w.UpdatedAt);
 
-    public static RecordingDto ToDto(this RecordingRow r, MeetingRow? meeting = null, bool details = true) => new()
+    public static RecordingDto ToDto(this RecordingRow r, MeetingRow? meeting = null, bool details = true, int? queuePosition = null) => new()
     {
         Id = Ids.Format(r.Id),
         AudioDownloadUrl = r.AudioDownloadUrl,
@@ -69,6 +69,7 @@ public static class Mapping
         Gaps = r.GapsJson is not null ? Read<List<RecordingGap>>(r.GapsJson) : [],
         // Kept in the recording's config, which lists do not read (as with the reasons): single recordings only.
         Compositor = details && r.Type == RecordingTypes.Composite && r.ConfigJson.Length > 0 ? Read<EffectiveRecordingConfig>(r.ConfigJson)?.Compositor : null,
+        QueuePosition = queuePosition,
     };
 
     public static SessionDto ToDto(this SessionRow s, int liveParticipants, double minutesConsumed) => new()

@@ -114,6 +114,27 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
             ?? throw CapstanException.NotFound($"No recording found with id {recordingId}");
     }
 
+    /// <summary>Where a recording waits for a recorder: 1 for the next job of its type to be claimed, counting
+    /// the unclaimed jobs of that type in the order workers claim them (oldest first); null once a worker claimed
+    /// it, or when it is not INVOKED.</summary>
+    public async Task<int?> QueuePositionAsync(RecordingRow recording, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(recording);
+        if (recording.Status != RecordingStatus.Invoked)
+        {
+            return null;
+        }
+        var job = await db.RecorderJobs.AsNoTracking().Where(j => j.RecordingId == recording.Id).Select(j => new { j.State, j.CreatedAt }).FirstOrDefaultAsync(ct);
+        if (job is null || job.State != JobStates.Queued)
+        {
+            return null;
+        }
+        var ahead = await db.RecorderJobs.AsNoTracking()
+            .Where(j => j.State == JobStates.Queued && j.CreatedAt < job.CreatedAt && db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == recording.Type))
+            .CountAsync(ct);
+        return ahead + 1;
+    }
+
     public async Task<RecordingRow> ActiveAsync(Guid appId, Guid meetingId, CancellationToken ct) =>
         await db.Recordings.AsNoTracking()
             .Where(r => r.AppId == appId && r.MeetingId == meetingId && r.Type == RecordingTypes.Composite && RecordingStatus.ActiveStates.Contains(r.Status))
