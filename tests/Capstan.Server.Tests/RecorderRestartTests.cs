@@ -139,4 +139,31 @@ public abstract class JobReclaimTests(ServerFixture server)
         // Nobody else can claim them meanwhile: their leases have not run out.
         Assert.Null(await queue.ClaimAsync("node-c", TimeSpan.FromSeconds(30), ct));
     }
+
+    /// <summary>Twenty workers claiming at once (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the guarded update):
+    /// every queued job is claimed by exactly one of them.</summary>
+    [Fact]
+    public async Task ConcurrentClaims_TakeEachJobOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var mine = new HashSet<Guid>();
+        for (var i = 0; i < 6; i++)
+        {
+            mine.Add(await NewJobAsync());
+        }
+        var claims = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+        {
+            var got = new List<Guid>();
+            await using var scope = server.Services.CreateAsyncScope();
+            var queue = scope.ServiceProvider.GetRequiredService<JobQueue>();
+            while (await queue.ClaimAsync("worker-" + i, TimeSpan.FromMinutes(5), ct) is { } job)
+            {
+                got.Add(job.RecordingId);
+            }
+            return got;
+        }));
+        var all = claims.SelectMany(c => c).ToList();
+        Assert.Equal(all.Count, all.Distinct().Count());
+        Assert.Subset(all.ToHashSet(), mine);
+    }
 }

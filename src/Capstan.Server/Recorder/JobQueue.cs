@@ -5,14 +5,32 @@ using Microsoft.EntityFrameworkCore;
 namespace Capstan.Server.Recorder;
 
 /// <summary>Recorder jobs in the database. A claim is one guarded update (the row must still be QUEUED, or
-/// CLAIMED with an expired lease), so two workers never hold the same job; a lease is renewed by heartbeats.</summary>
-public sealed class JobQueue(CapstanDbContext db, TimeProvider time)
+/// CLAIMED with an expired lease), so two workers never hold the same job; on PostgreSQL the claimable row is picked
+/// with <c>FOR UPDATE SKIP LOCKED</c>, so workers claiming at once each take a different job without waiting on each
+/// other. A lease is renewed by heartbeats.</summary>
+public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInfo? database = null)
 {
     /// <summary>Claims the oldest claimable job of recordings of <paramref name="type"/>: COMPOSITE jobs go to the
     /// recorder worker (browser + ffmpeg), TRACK jobs to the track recorder beside Janus.</summary>
     public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct, string type = RecordingTypes.Composite)
     {
         var now = time.GetUtcNow().UtcDateTime;
+        if (database?.Provider == DatabaseProvider.Postgres)
+        {
+            var expires = now + lease;
+            var queued = JobStates.Queued;
+            var claimedState = JobStates.Claimed;
+            var rows = await db.RecorderJobs.FromSqlInterpolated($"""
+                UPDATE "RecorderJobs" SET "State" = {claimedState}, "LeaseOwner" = {owner}, "LeaseExpiresAt" = {expires}, "Attempts" = "Attempts" + 1, "UpdatedAt" = {now}
+                WHERE "Id" = (
+                  SELECT j."Id" FROM "RecorderJobs" j JOIN "Recordings" r ON r."Id" = j."RecordingId"
+                  WHERE r."Type" = {type} AND (j."State" = {queued} OR (j."State" = {claimedState} AND j."LeaseExpiresAt" < {now}))
+                  ORDER BY j."CreatedAt" LIMIT 1
+                  FOR UPDATE OF j SKIP LOCKED)
+                RETURNING *
+                """).AsNoTracking().ToListAsync(ct);
+            return rows.FirstOrDefault();
+        }
         var candidates = await db.RecorderJobs.AsNoTracking()
             .Where(j => j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now))
             .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type))
