@@ -55,6 +55,16 @@ public sealed class CompositorChoiceTests(NativeCompositorServer native, SqliteS
         Assert.Equal(RecorderOptions.BrowserCompositor, set.Compositor);
     }
 
+    /// <summary>Warm browser surfaces: one per slot when the browser composites the built-in layout, one (for a
+    /// custom url's quick start) with the native compositor.</summary>
+    [Fact]
+    public void WarmSurfaces_OnePerSlot_ForTheBrowser_OneForNative()
+    {
+        Assert.Equal(3, new RecorderOptions { Compositor = RecorderOptions.BrowserCompositor, Slots = 3 }.WarmSurfaces);
+        Assert.Equal(1, new RecorderOptions { Compositor = RecorderOptions.NativeCompositor, Slots = 3 }.WarmSurfaces);
+        Assert.Equal(0, new RecorderOptions { Compositor = RecorderOptions.NativeCompositor, Slots = 0 }.WarmSurfaces);
+    }
+
     [Fact]
     public async Task CustomUrl_UsesTheBrowser_RtmpOutKeepsTheNativeCompositor()
     {

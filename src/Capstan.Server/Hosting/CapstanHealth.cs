@@ -151,8 +151,9 @@ internal sealed class RecorderHealthCheck(IOptions<RecorderOptions> options, Cap
         {
             return Task.FromResult(HealthCheckResult.Unhealthy("the recorder worker has not started"));
         }
+        // Every free slot has a warm surface (browser compositing), or one does (native: RecorderOptions.WarmSurfaces).
         var up = load.Warm + load.Busy;
-        return Task.FromResult(up >= load.Slots
+        return Task.FromResult(load.Warm >= Math.Min(o.WarmSurfaces, load.Slots - load.Busy)
             ? HealthCheckResult.Healthy($"{load.Slots} slot(s): {load.Warm} warm, {load.Busy} busy")
             : HealthCheckResult.Unhealthy($"{up} of {load.Slots} slot(s) up ({load.Warm} warm, {load.Busy} busy)"));
     }

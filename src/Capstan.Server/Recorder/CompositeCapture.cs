@@ -417,7 +417,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         if (_replenish)
         {
             _replenish = false;
-            ctx.Pool.Replenish(ctx.Options.Slots, ctx.Stopping);
+            ctx.Pool.Replenish(ctx.Options.WarmSurfaces, ctx.Stopping);
         }
     }
 

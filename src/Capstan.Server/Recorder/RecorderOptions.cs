@@ -29,6 +29,12 @@ public sealed class RecorderOptions
     /// now put right when the file is made (<c>CompositeCapture.RefineStartedTimeAsync</c>).</summary>
     public bool WarmCapture { get; set; } = true;
 
+    /// <summary>How many warm browser surfaces (display, sound sink, Chromium, capture host) the worker keeps ready:
+    /// one per slot when the built-in layout is composited in the browser; one with the native compositor, whose
+    /// recordings need none (it is there for a custom <c>url</c> recording's quick start; more launch on demand).
+    /// Measured by bench/recorder: an idle warm surface holds about 200 MiB.</summary>
+    public int WarmSurfaces => Compositor == NativeCompositor ? Math.Min(1, Slots) : Slots;
+
     /// <summary>Host the worker inside <c>capstan serve</c> (the single-machine default).</summary>
     public bool Enabled { get; set; } = true;
 

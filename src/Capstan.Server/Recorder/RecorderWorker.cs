@@ -94,7 +94,7 @@ public sealed partial class RecorderWorker(
         }
 
         // Warm surfaces for the slots, launched now: a recording taken back below takes the first one that lands.
-        pool.Replenish(o.Slots, stoppingToken);
+        pool.Replenish(o.WarmSurfaces, stoppingToken);
         var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
         RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount);
