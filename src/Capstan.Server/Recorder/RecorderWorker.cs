@@ -49,9 +49,8 @@ public sealed partial class RecorderWorker(
         Directory.CreateDirectory(workDir);
         using var identity = NodeIdentity.Acquire(workDir, "composite");
         var owner = identity.Owner;
-        // This node's own recordings, left by a run of it that was killed, are taken back at once (not after their
-        // leases): looked up while the leftovers are reaped and the sound server starts.
-        var reclaim = identity.Stable ? ReclaimAsync(owner, o.Lease, stoppingToken) : Task.FromResult<IReadOnlyList<Data.RecorderJobRow>>([]);
+        // This node's own recordings, left by a run of it that was killed, are taken back at once, not after their
+        // leases (ClaimLoop, once the sound server is up).
         // What a killed worker on this folder left running goes first: its displays, browsers, encoders and sound
         // server would hold memory and CPU, and its PulseAudio the runtime folder.
         var ledger = new Processes.ProcessLedger(Path.Combine(workDir, "processes"), time);
@@ -95,85 +94,20 @@ public sealed partial class RecorderWorker(
 
         // Warm surfaces for the slots, launched now: a recording taken back below takes the first one that lands.
         pool.Replenish(o.WarmSurfaces, stoppingToken);
-        var running = new List<Task>();
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
         RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount);
         metrics?.AttachRecorder(Load, owner); // slots/busy gauges, readiness, the System page's "this server"
         // The nodes table (the dashboard's System page): this node's slots and load every few seconds.
         var report = RecorderNodes.ReportAsync(scopes, time, owner, metrics?.Node ?? Environment.MachineName, Load, logger, stoppingToken);
-        foreach (var job in await reclaim)
-        {
-            if (recordings.TryAdd(job.RecordingId, true))
-            {
-                LogReclaimed(logger, job.RecordingId);
-                running.Add(RunAsync(job, ctx, () => recordings.TryRemove(job.RecordingId, out _), stoppingToken));
-            }
-        }
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            running.RemoveAll(t => t.IsCompleted);
-            var claimedAny = false;
-            if (running.Count < o.Slots)
-            {
-                try
-                {
-                    await using var scope = scopes.CreateAsyncScope();
-                    var job = await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, o.Lease, stoppingToken);
-                    // A job this worker already runs (its lease ran out under load and it claimed it again) is not run twice.
-                    if (job is not null && recordings.TryAdd(job.RecordingId, true))
-                    {
-                        claimedAny = true;
-                        running.Add(RunAsync(job, ctx, () => recordings.TryRemove(job.RecordingId, out _), stoppingToken));
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogClaimFailed(logger, e);
-                }
-            }
-            if (claimedAny)
-            {
-                continue;
-            }
-            try
-            {
-                await Task.WhenAny(running.Append(signals.WaitAsync(o.PollInterval, stoppingToken)));
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
-        await Task.WhenAll(running);
+        await ClaimLoop.RunAsync(scopes, signals, o, owner, RecordingTypes.Composite, recordings, () => o.Slots - recordings.Count,
+            (job, ct) => RunAsync(job, ctx, ct), logger, reclaim: identity.Stable, stoppingToken);
         await report;
     }
 
-    private async Task<IReadOnlyList<Data.RecorderJobRow>> ReclaimAsync(string owner, TimeSpan lease, CancellationToken ct)
+    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, CancellationToken ct)
     {
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            return await scope.ServiceProvider.GetRequiredService<JobQueue>().ReclaimAsync(owner, lease, RecordingTypes.Composite, ct);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            LogClaimFailed(logger, e);
-            return [];
-        }
-    }
-
-    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, Action done, CancellationToken ct)
-    {
-        await Task.Yield();
         using var observed = RecordingTelemetry.Begin(job, ctx.Logger, ctx.Owner, await RecordingTelemetry.LookupAsync(job, ctx.Scopes, ct)); // span + log scope
-        try
-        {
-            await new RecordingJob(job, ctx.Job, record => new CompositeCapture(record, ctx)).RunAsync(ct);
-        }
-        finally
-        {
-            done();
-        }
+        await new RecordingJob(job, ctx.Job, record => new CompositeCapture(record, ctx)).RunAsync(ct);
     }
 
     /// <summary>The recorder's work folder: <c>Recorder:WorkDir</c>, else <c>{DataDir}/recorder</c>. Choice: when
@@ -220,8 +154,6 @@ public sealed partial class RecorderWorker(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reaped capture processes a killed worker left running: {Processes}")]
     private static partial void LogReaped(ILogger logger, string processes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Took back recording {RecordingId}, which this node was running when it stopped")]
-    private static partial void LogReclaimed(ILogger logger, Guid recordingId);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "The recorder does not run: no unprivileged user for its browser and capture: {Reason}")]
     private static partial void LogUserFailed(ILogger logger, string reason);
@@ -229,6 +161,4 @@ public sealed partial class RecorderWorker(
     [LoggerMessage(Level = LogLevel.Error, Message = "PulseAudio did not start: {Reason}")]
     private static partial void LogPulseFailed(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Claiming a recorder job failed")]
-    private static partial void LogClaimFailed(ILogger logger, Exception exception);
 }

@@ -29,69 +29,12 @@ public sealed partial class TrackRecorder(
         using var identity = NodeIdentity.Acquire(workDir, "track");
         var owner = identity.Owner;
         var ctx = new TrackRecorderContext(o, scopes, janus, bucket, spool, protector, signals, time, loggers.CreateLogger<RecordingJob>(), owner, workDir, recordings);
-        var running = new List<Task>();
-        var active = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
-        var reclaimed = new Queue<Data.RecorderJobRow>();
-        if (identity.Stable)
-        {
-            try
+        // No slot limit: Janus records, the node only switches rooms and makes the files.
+        await ClaimLoop.RunAsync(scopes, signals, o, owner, RecordingTypes.Track, new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>(), () => int.MaxValue,
+            async (job, ct) =>
             {
-                await using var scope = scopes.CreateAsyncScope();
-                foreach (var j in await scope.ServiceProvider.GetRequiredService<JobQueue>().ReclaimAsync(owner, o.Lease, RecordingTypes.Track, stoppingToken))
-                {
-                    reclaimed.Enqueue(j);
-                }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogClaimFailed(logger, e);
-            }
-        }
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            running.RemoveAll(t => t.IsCompleted);
-            Data.RecorderJobRow? job = null;
-            try
-            {
-                await using var scope = scopes.CreateAsyncScope();
-                job = reclaimed.TryDequeue(out var mine) ? mine : await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, o.Lease, stoppingToken, RecordingTypes.Track);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogClaimFailed(logger, e);
-            }
-            if (job is not null)
-            {
-                if (active.TryAdd(job.RecordingId, true))
-                {
-                    var claimed = job;
-                    running.Add(Task.Run(async () =>
-                    {
-                        using var observed = RecordingTelemetry.Begin(claimed, logger, owner, await RecordingTelemetry.LookupAsync(claimed, scopes, stoppingToken)); // span + log scope
-                        try
-                        {
-                            await new RecordingJob(claimed, ctx.Job, record => new TrackCapture(record, ctx)).RunAsync(stoppingToken);
-                        }
-                        finally
-                        {
-                            active.TryRemove(claimed.RecordingId, out _);
-                        }
-                    }, CancellationToken.None));
-                }
-                continue;
-            }
-            try
-            {
-                await signals.WaitAsync(o.PollInterval, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
-        await Task.WhenAll(running);
+                using var observed = RecordingTelemetry.Begin(job, logger, owner, await RecordingTelemetry.LookupAsync(job, scopes, ct)); // span + log scope
+                await new RecordingJob(job, ctx.Job, record => new TrackCapture(record, ctx)).RunAsync(ct);
+            }, logger, reclaim: identity.Stable, stoppingToken);
     }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Claiming a track recording job failed")]
-    private static partial void LogClaimFailed(ILogger logger, Exception exception);
 }

@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using Capstan.Server.Data;
+using Capstan.Server.Domain;
+
+namespace Capstan.Server.Recorder;
+
+/// <summary>The claim loop of a recorder (the composite worker, the track recorder): the jobs this node held when it
+/// stopped are taken back first (<see cref="JobQueue.ReclaimAsync"/>), then the oldest claimable job of its type
+/// whenever it has room, woken by <see cref="RecorderSignals"/> (a new job, a command; across nodes too) or its poll.
+/// A job it already runs (its lease ran out under load and it claimed it again) is not run twice. Each job runs
+/// in a <see cref="RecordingJob"/> that <paramref name="run"/> starts.</summary>
+public static partial class ClaimLoop
+{
+    /// <param name="active">The recordings this node runs now (shared with the caller's load report).</param>
+    /// <param name="room">How many jobs this node has room for now, beside those running.</param>
+    public static async Task RunAsync(IServiceScopeFactory scopes, RecorderSignals signals, RecorderOptions options, string owner, string type,
+        ConcurrentDictionary<Guid, bool> active, Func<int> room, Func<RecorderJobRow, CancellationToken, Task> run, ILogger logger, bool reclaim, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(scopes);
+        ArgumentNullException.ThrowIfNull(signals);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(active);
+        ArgumentNullException.ThrowIfNull(room);
+        ArgumentNullException.ThrowIfNull(run);
+        var running = new List<Task>();
+        void Start(RecorderJobRow job)
+        {
+            if (active.TryAdd(job.RecordingId, true))
+            {
+                running.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        await run(job, ct);
+                    }
+                    finally
+                    {
+                        active.TryRemove(job.RecordingId, out _);
+                    }
+                }, CancellationToken.None));
+            }
+        }
+
+        if (reclaim)
+        {
+            foreach (var job in await ReclaimAsync(scopes, owner, options.Lease, type, logger, ct))
+            {
+                LogReclaimed(logger, job.RecordingId);
+                Start(job);
+            }
+        }
+        while (!ct.IsCancellationRequested)
+        {
+            running.RemoveAll(t => t.IsCompleted);
+            var claimed = false;
+            if (room() > 0)
+            {
+                try
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type) is { } job)
+                    {
+                        claimed = true;
+                        Start(job);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogClaimFailed(logger, e);
+                }
+            }
+            if (claimed)
+            {
+                continue;
+            }
+            try
+            {
+                await Task.WhenAny(running.Append(signals.WaitAsync(options.PollInterval, ct)));
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        await Task.WhenAll(running);
+    }
+
+    private static async Task<IReadOnlyList<RecorderJobRow>> ReclaimAsync(IServiceScopeFactory scopes, string owner, TimeSpan lease, string type, ILogger logger, CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<JobQueue>().ReclaimAsync(owner, lease, type, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogClaimFailed(logger, e);
+            return [];
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Took back recording {RecordingId}, which this node was running when it stopped")]
+    private static partial void LogReclaimed(ILogger logger, Guid recordingId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Claiming a recorder job failed")]
+    private static partial void LogClaimFailed(ILogger logger, Exception exception);
+}
