@@ -8,7 +8,8 @@ using Microsoft.Playwright;
 namespace Capstan.Media.Tests;
 
 /// <summary>The active speaker from Janus's audio levels: Alice's microphone is a steady tone, Bob's silence (each a
-/// browser with a fake microphone file of its own); the composite outlines Alice's tile and not Bob's.</summary>
+/// browser with a fake microphone file of its own); the composite outlines Alice's tile and not Bob's, and the
+/// active session names her peer as <c>active_speaker</c>.</summary>
 public sealed class ActiveSpeakerMediaTests(MediaFixture f) : IClassFixture<MediaFixture>, IAsyncDisposable
 {
     /// <summary>Stops what the test left running (<see cref="MediaFixture.AfterTestAsync"/>).</summary>
@@ -82,6 +83,11 @@ public sealed class ActiveSpeakerMediaTests(MediaFixture f) : IClassFixture<Medi
             await Wait.UntilAsync(() => pb.EvaluateAsync<bool>("() => window.capstanState.speaker === 'Alice'"), "Alice is the active speaker in Bob's page", 10);
             Assert.Equal(1, await pb.Locator(".tile.speaking").CountAsync());
             Assert.Equal("Alice", await pb.Locator(".tile.speaking .name").InnerTextAsync());
+            // The server heard it too (Janus's event handler): the active session names Alice's peer.
+            var session = (await f.GetAsync($"/meetings/{meeting}/active-session"))!;
+            var peers = (await f.GetAsync($"/sessions/{session["id"]!.GetValue<string>()}/participants"))!["participants"]!.AsArray();
+            var alicePeer = peers.Single(p => p!["custom_participant_id"]!.GetValue<string>() == "alice")!["id"]!.GetValue<string>();
+            Assert.Equal(alicePeer, session["active_speaker"]?.GetValue<string>());
             await Task.Delay(4000, TestContext.Current.CancellationToken);
             // Janus's events with their levels (-dBov, averaged over a window), as Alice's page heard them.
             var events = await pa.EvaluateAsync<string>("() => JSON.stringify(window.capstanState.talkEvents)");
