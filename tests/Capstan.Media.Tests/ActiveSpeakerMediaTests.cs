@@ -25,9 +25,9 @@ public sealed class ActiveSpeakerMediaTests(MediaFixture f) : IClassFixture<Medi
 
     /// <summary>The participants' view with a share: Bob (silent) joins first and shares, so his own tile comes
     /// before Alice's in his page; Alice talks, so her thumbnail is put first in the column beside the share, and
-    /// outlined.</summary>
+    /// outlined; when she mutes, the outline is held 2 s after Janus says she stopped, then goes.</summary>
     [Fact]
-    public async Task WithAShare_TheSpeakersThumbnailIsFirst_AndOutlined()
+    public async Task WithAShare_TheSpeakersThumbnailIsFirst_AndOutlined_UntilTwoSecondsAfterSheStops()
     {
         await using var media = await SpeakerMedia.StartAsync(f);
         var meeting = await f.NewMeetingAsync(new { title = "Active speaker" });
@@ -47,6 +47,15 @@ public sealed class ActiveSpeakerMediaTests(MediaFixture f) : IClassFixture<Medi
             """;
         Assert.Equal("You,Alice*", await pb.EvaluateAsync<string>(Column, false));
         Assert.Equal("Alice*,You", await pb.EvaluateAsync<string>(Column, true));
+
+        // Alice mutes: Janus says she stopped talking (at the end of a one-second window), the outline stays for the
+        // 2 s hold, then nobody is the speaker and the column is back in the page's order.
+        await pa.ClickAsync("#mic");
+        await Wait.UntilAsync(() => pb.EvaluateAsync<bool>("() => window.capstanState.speaker === null"), "nobody is the active speaker once Alice is muted", 10);
+        var held = await pb.EvaluateAsync<double>("() => window.capstanState.speakerMs - window.capstanState.talkEvents.filter((e) => !e.talking).pop().ms");
+        TestContext.Current.TestOutputHelper?.WriteLine($"outline held {held} ms after stopped-talking");
+        Assert.InRange(held, 1990, 2300);
+        Assert.Equal("You,Alice", await pb.EvaluateAsync<string>(Column, true));
         await pa.Context.CloseAsync();
         await pb.Context.CloseAsync();
     }

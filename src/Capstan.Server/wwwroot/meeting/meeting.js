@@ -38,7 +38,8 @@
   const state = window.capstanState = {
     phase: 'loading', error: null, joined: false, published: false, recorder: false, publishers: [], left: false, kicked: false, ended: false,
     firstRemoteFrameMs: null, joinedMs: null, relay: forceRelay,
-    speaker: null, talkEvents: [], // the active speaker's name; the last talking/stopped-talking events (diagnostics)
+    // The active speaker's name, when it last changed (ms since load); the last talking/stopped-talking events.
+    speaker: null, speakerMs: null, talkEvents: [],
   };
   window.capstanRecorder = { ready: false, participants: 0, error: null };
 
@@ -321,6 +322,7 @@
     if (key !== speaker) {
       speaker = key;
       state.speaker = key === null ? null : (key === 'self' ? join.display_name : (feeds.get(key) || {}).display || null);
+      state.speakerMs = Math.round(now - t0);
       layout();
     }
     if (next !== null) speakerTimer = setTimeout(updateSpeaker, next - now + 5);
