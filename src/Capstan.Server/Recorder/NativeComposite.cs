@@ -423,6 +423,7 @@ public sealed partial class NativeComposite : ICompositeCapture
         {
             LogWatch(_logger, e.Message);
         }
+        _holdTimer?.Dispose();
         _stop.Dispose();
     }
 
