@@ -17,6 +17,13 @@ public sealed class SessionDto
     public int LiveParticipants { get; init; }
     public int MaxConcurrentParticipants { get; init; }
     public double MinutesConsumed { get; init; }
+
+    /// <summary>A Capstan extension, in <c>GET /meetings/{id}/active-session</c> only: the peer id (a session
+    /// participant's <c>id</c>) of the active speaker, from Janus's audio levels (whoever started talking last, while
+    /// they talk and for 2 s after), while there is one; absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    [System.ComponentModel.Description("Capstan extension, in the active session only: the peer id (a session participant's id) of the active speaker from Janus's audio levels (whoever started talking last, while they talk and for 2 s after); absent when nobody is.")]
+    public string? ActiveSpeaker { get; init; }
 }
 
 public sealed record SessionListDto(IReadOnlyList<SessionDto> Sessions);

@@ -86,7 +86,14 @@ public class MediaFixture : IAsyncLifetime
         }
 
         _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        Browser = await LaunchBrowserAsync(BrowserArgs());
+    }
+
+    /// <summary>A participants' browser (fake camera and microphone) with <paramref name="extraArgs"/> added, e.g. a
+    /// fake microphone file of its own (Chromium takes it per browser, not per page). The fixture's own is
+    /// <see cref="Browser"/>; one launched here is the caller's to close.</summary>
+    public Task<IBrowser> LaunchBrowserAsync(IEnumerable<string> extraArgs) =>
+        _playwright!.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = BrowserExecutable(),
             Headless = true,
@@ -95,10 +102,9 @@ public class MediaFixture : IAsyncLifetime
                 "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
                 "--disable-features=WebRtcHideLocalIpsWithMdns",
-                .. BrowserArgs(),
+                .. extraArgs,
             ],
         });
-    }
 
     /// <summary>Runs before the server starts (for example to start storage servers the settings point at).</summary>
     protected virtual Task BeforeStartAsync() => Task.CompletedTask;
@@ -111,11 +117,12 @@ public class MediaFixture : IAsyncLifetime
     /// <summary>More flags for the participants' Chromium.</summary>
     protected virtual IEnumerable<string> BrowserArgs() => [];
 
-    /// <summary>Opens the meeting page with <paramref name="token"/> in a browser context of its own; every
-    /// RTCPeerConnection the page makes is counted in <c>window.__pcCount</c>.</summary>
-    public async Task<IPage> OpenAsync(string token, int width = 960, int height = 540)
+    /// <summary>Opens the meeting page with <paramref name="token"/> in a browser context of its own (in
+    /// <paramref name="browser"/>, or <see cref="Browser"/>); every RTCPeerConnection the page makes is counted in
+    /// <c>window.__pcCount</c>.</summary>
+    public async Task<IPage> OpenAsync(string token, int width = 960, int height = 540, IBrowser? browser = null)
     {
-        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
+        var context = await (browser ?? Browser).NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
         lock (_contexts)
         {
             _contexts.Add(context);

@@ -80,6 +80,19 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
         return (bytes[0], bytes[1], bytes[2]);
     }
 
+    /// <summary>The frame at <paramref name="seconds"/> as RGB24 bytes, a row after the other.</summary>
+    public static async Task<(byte[] Rgb, int Width, int Height)> FrameAsync(string file, double seconds)
+    {
+        var facts = await ProbeAsync(file);
+        var raw = Path.GetTempFileName();
+        await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-ss", seconds.ToString(CultureInfo.InvariantCulture), "-i", file, "-frames:v", "1",
+            "-vf", "format=rgb24", "-f", "rawvideo", "-pix_fmt", "rgb24", raw]);
+        var bytes = await File.ReadAllBytesAsync(raw);
+        File.Delete(raw);
+        Assert.True(bytes.Length == facts.Width * facts.Height * 3, $"no frame at {seconds} s of {file}");
+        return (bytes, facts.Width, facts.Height);
+    }
+
     /// <summary>For frames sampled at <paramref name="fps"/> over the whole video: each frame's time and the fraction of
     /// its pixels whose RGB <paramref name="matches"/>.</summary>
     public static async Task<IReadOnlyList<(double Seconds, double Fraction)>> ColourFractionsAsync(string file, Func<byte, byte, byte, bool> matches, double fps = 2)

@@ -87,6 +87,10 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
     [Fact]
     public Task ScreenShare_IsFilmedLarge_WhileShared_AndTheGridBeforeAndAfter_Natively() => ScreenShareMediaTests.CompositeFilmsTheShareLargeAsync(f);
 
+    /// <summary>The active speaker's outline natively (the host's outline bars): the recorder view's check.</summary>
+    [Fact]
+    public Task ActiveSpeaker_IsOutlined_Natively() => ActiveSpeakerMediaTests.CompositeOutlinesTheSpeakerAsync(f);
+
     [Fact]
     public async Task RtmpOut_StreamsLiveWhileRecording_Natively()
     {

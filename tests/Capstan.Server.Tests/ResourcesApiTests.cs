@@ -262,6 +262,8 @@ public abstract class ResourcesApiTests(ServerFixture server)
         // The gaps extension of a recording, described.
         var recording = doc["components"]!["schemas"]!["RecordingDto"]!;
         Assert.Contains("missed", recording["properties"]!["gaps"]!["description"]!.GetValue<string>(), StringComparison.Ordinal);
+        // The active speaker extension of the active session, described.
+        Assert.Contains("active speaker", doc["components"]!["schemas"]!["SessionDto"]!["properties"]!["active_speaker"]!["description"]!.GetValue<string>(), StringComparison.Ordinal);
         using var docs = await c.GetAsync("/docs", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, docs.StatusCode);
         Assert.Contains("openapi/v1.json", await docs.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);

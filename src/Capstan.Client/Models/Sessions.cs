@@ -39,6 +39,9 @@ public sealed class Session : ApiObject
     /// <summary>Most participants at once.</summary>
     public int MaxConcurrentParticipants { get; init; }
 
+    /// <summary>A Capstan extension (the active session only): the peer id of the active speaker, or null.</summary>
+    public string? ActiveSpeaker { get; init; }
+
     /// <summary>Participant-minutes.</summary>
     public double MinutesConsumed { get; init; }
 }

@@ -70,11 +70,11 @@ public static class SessionsApi
         return Envelopes.Ok(new SessionParticipantDetailsDto(p.ToDto(time.GetUtcNow().UtcDateTime, withEvents ? SessionService.EventsOf(p) : null)));
     }
 
-    private static async Task<Ok<Envelope<SessionDto>>> Active(ApiCaller caller, string meeting_id, SessionService sessions, CancellationToken ct)
+    private static async Task<Ok<Envelope<SessionDto>>> Active(ApiCaller caller, string meeting_id, SessionService sessions, ActiveSpeakers speakers, CancellationToken ct)
     {
         var s = await sessions.ActiveSessionAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), tracking: false, ct);
         var (live, minutes) = await sessions.StatsAsync(s.Id, ct);
-        return Envelopes.Ok(s.ToDto(live, minutes));
+        return Envelopes.Ok(s.ToDto(live, minutes, speakers.Current(s.MeetingId)));
     }
 
     private static async Task<Ok<Envelope<KickResultDto>>> Kick(ApiCaller caller, string meeting_id, KickRequest? body, SessionService sessions, RoomService rooms, TimeProvider time, CancellationToken ct)

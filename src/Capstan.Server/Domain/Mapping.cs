@@ -72,7 +72,7 @@ public static class Mapping
         QueuePosition = queuePosition,
     };
 
-    public static SessionDto ToDto(this SessionRow s, int liveParticipants, double minutesConsumed) => new()
+    public static SessionDto ToDto(this SessionRow s, int liveParticipants, double minutesConsumed, Guid? activeSpeaker = null) => new()
     {
         Id = Ids.Format(s.Id),
         AssociatedId = Ids.Format(s.MeetingId),
@@ -86,6 +86,7 @@ public static class Mapping
         LiveParticipants = liveParticipants,
         MaxConcurrentParticipants = s.MaxConcurrentParticipants,
         MinutesConsumed = Math.Round(minutesConsumed, 2),
+        ActiveSpeaker = activeSpeaker is { } peer ? Ids.Format(peer) : null,
     };
 
     public static SessionParticipantDto ToDto(this SessionPeerRow p, DateTime now, IReadOnlyList<PeerEventDto>? events = null) => new()

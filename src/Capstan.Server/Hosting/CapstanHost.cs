@@ -72,6 +72,7 @@ public static class CapstanHost
         services.AddSingleton<JanusInstances>();
         services.AddSingleton<JanusEventSink>();
         services.AddSingleton<ScreenShares>();
+        services.AddSingleton<ActiveSpeakers>();
         services.AddScoped<RoomService>();
         services.AddHostedService<JanusSupervisor>();
         services.AddHostedService<SessionSweeper>();

@@ -9,8 +9,10 @@ namespace Capstan.Server.Meetings;
 /// server handed out is a peer joining (the first starts the session, and <c>record_on_start</c> starts a
 /// recording); <c>leaving</c> and <c>kicked</c> are the peer leaving. The same events of a screen share's feed
 /// (<see cref="ScreenShares"/>: not in the feed table) start and end the sharer's share span
-/// (<see cref="SessionService.ShareStartedAsync"/>). Batches are handled one at a time.</summary>
-public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ScreenShares shares, ILogger<JanusEventSink> logger)
+/// (<see cref="SessionService.ShareStartedAsync"/>). <c>talking</c> and <c>stopped-talking</c> (which Janus names in
+/// the data's <c>videoroom</c> rather than its <c>event</c>) of a camera feed move the meeting's active speaker
+/// (<see cref="ActiveSpeakers"/>). Batches are handled one at a time.</summary>
+public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ScreenShares shares, ActiveSpeakers speakers, ILogger<JanusEventSink> logger)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -22,6 +24,11 @@ public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ScreenSh
             var events = batch.ValueKind == JsonValueKind.Array ? batch.EnumerateArray().ToList() : [batch];
             foreach (var e in events)
             {
+                if (Talk(e) is { } talk)
+                {
+                    await TalkingAsync(talk.Room, talk.Feed, talk.Talking, ct);
+                    continue;
+                }
                 if (!e.TryGetProperty("type", out var type) || type.GetInt32() != 64
                     || !e.TryGetProperty("event", out var ev) || ev.GetProperty("plugin").GetString() != "janus.plugin.videoroom"
                     || !ev.TryGetProperty("data", out var data) || !data.TryGetProperty("event", out var name)
@@ -45,6 +52,29 @@ public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ScreenSh
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>A VideoRoom <c>talking</c> or <c>stopped-talking</c> event: its room, feed and which.</summary>
+    private static (long Room, long Feed, bool Talking)? Talk(JsonElement e) =>
+        e.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.Number && type.GetInt32() == 64
+        && e.TryGetProperty("event", out var ev) && ev.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object
+        && data.TryGetProperty("videoroom", out var what) && what.GetString() is "talking" or "stopped-talking"
+        && data.TryGetProperty("room", out var room) && room.ValueKind == JsonValueKind.Number
+        && data.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.Number
+            ? (room.GetInt64(), id.GetInt64(), what.GetString() == "talking")
+            : null;
+
+    private async Task TalkingAsync(long room, long feedId, bool talking, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        // Camera feeds only: a screen share's feed is not in the table, and its sound is not a speaker.
+        var feed = await db.JanusFeeds.AsNoTracking().FirstOrDefaultAsync(f => f.FeedId == feedId && f.RoomId == room, ct);
+        if (feed?.PeerId is { } peer)
+        {
+            speakers.Talking(feed.MeetingId, feedId, peer, talking);
+            LogTalking(logger, peer, talking);
         }
     }
 
@@ -90,9 +120,10 @@ public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ScreenSh
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
-        var peer = await db.JanusFeeds.AsNoTracking().Where(f => f.FeedId == feedId && f.RoomId == room).Select(f => f.PeerId).FirstOrDefaultAsync(ct);
-        if (peer is { } peerId)
+        var feed = await db.JanusFeeds.AsNoTracking().FirstOrDefaultAsync(f => f.FeedId == feedId && f.RoomId == room, ct);
+        if (feed?.PeerId is { } peerId)
         {
+            speakers.Left(feed.MeetingId, feedId);
             await scope.ServiceProvider.GetRequiredService<SessionService>().LeaveAsync(peerId, reason, ct);
             LogLeft(logger, peerId, reason);
         }
@@ -104,6 +135,9 @@ public sealed partial class JanusEventSink(IServiceScopeFactory scopes, ScreenSh
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Participant {Participant} joined meeting {Meeting} as peer {Peer} (hidden: {Hidden})")]
     private static partial void LogJoined(ILogger logger, Guid participant, Guid meeting, Guid peer, bool hidden);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Peer {Peer} talking: {Talking}")]
+    private static partial void LogTalking(ILogger logger, Guid peer, bool talking);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Peer {Peer} left ({Reason})")]
     private static partial void LogLeft(ILogger logger, Guid peer, string reason);

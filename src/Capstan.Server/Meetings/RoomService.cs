@@ -10,7 +10,7 @@ namespace Capstan.Server.Meetings;
 
 /// <summary>One Janus VideoRoom per meeting: created when the first participant joins, destroyed when the
 /// session ends. Rooms are private, need a random pin to join, and are managed with a random secret.</summary>
-public sealed partial class RoomService(CapstanDbContext db, JanusInstances instances, TimeProvider time, IOptions<JanusOptions> janusOptions, CapstanOptions options, ScreenShares shares, ILogger<RoomService> logger)
+public sealed partial class RoomService(CapstanDbContext db, JanusInstances instances, TimeProvider time, IOptions<JanusOptions> janusOptions, CapstanOptions options, ScreenShares shares, ActiveSpeakers speakers, ILogger<RoomService> logger)
 {
     private static readonly TimeSpan WaitForJanus = TimeSpan.FromSeconds(15);
 
@@ -85,6 +85,11 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
             ["record"] = false,
             ["rec_dir"] = recordings,
             ["permanent"] = false,
+            // talking / stopped-talking events for the active speaker (ActiveSpeaker: why these thresholds).
+            ["audiolevel_ext"] = true,
+            ["audiolevel_event"] = true,
+            ["audio_active_packets"] = ActiveSpeaker.AudioActivePackets,
+            ["audio_level_average"] = ActiveSpeaker.AudioLevelAverage,
         }, ct);
         db.MeetingRooms.Add(row);
         try
@@ -119,6 +124,7 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
         await db.JanusFeeds.Where(f => f.MeetingId == meetingId).ExecuteDeleteAsync(ct);
         await db.SaveChangesAsync(ct);
         shares.Forget(meetingId);
+        speakers.Forget(meetingId);
         LogRoomDestroyed(logger, row.RoomId, meetingId);
     }
 

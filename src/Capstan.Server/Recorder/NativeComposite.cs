@@ -32,7 +32,10 @@ public interface ICompositeCapture : IAsyncDisposable
 /// <para>Publishers joining, leaving, unpublishing or renegotiating (a new stream set) are followed from the
 /// handle's events: inputs are added and removed while the pipeline runs, and a late joiner lands at the moment it
 /// joined (the input bins share the pipeline's clock and base time). Without video, a publisher is heard but has
-/// no tile, as in the recorder view.</para></summary>
+/// no tile, as in the recorder view.</para>
+/// <para>The handle also hears Janus's <c>talking</c> and <c>stopped-talking</c> of every publisher: the active speaker
+/// (<see cref="ActiveSpeaker"/>, the recorder view's rule) is told to the host (<c>speaker FEED</c>), which outlines
+/// that tile and puts it first beside a share.</para></summary>
 public sealed partial class NativeComposite : ICompositeCapture
 {
     private readonly HttpClient _http;
@@ -52,6 +55,10 @@ public sealed partial class NativeComposite : ICompositeCapture
     private long _handle;
     private Task? _watch;
     private ChildProcess? _child;
+    private readonly ActiveSpeaker _speakers = new();
+    private readonly TimeProvider _time = TimeProvider.System;
+    private string _speakerSaid = "-"; // what the current child was last told
+    private CancellationTokenSource? _holdTimer;
 
     private sealed record Stream(string Mid, string Type, string Codec);
 
@@ -130,6 +137,8 @@ public sealed partial class NativeComposite : ICompositeCapture
                 {
                     await AddAsync(p, _stop.Token);
                 }
+                _speakerSaid = "-";
+                await TellSpeakerAsync(_stop.Token);
             }
             finally
             {
@@ -188,6 +197,12 @@ public sealed partial class NativeComposite : ICompositeCapture
                     await RemoveAsync(id, ct);
                     _publishers[id] = publisher;
                     await AddAsync(publisher, ct);
+                    // Who was already talking when this handle joined (the joined answer's list says; later, the events do).
+                    if (known is null && !publisher.Share && p["talking"]?.GetValue<bool>() == true)
+                    {
+                        _speakers.Talking(id, _time.GetUtcNow());
+                        await TellSpeakerAsync(ct);
+                    }
                 }
             }
             foreach (var key in new[] { "unpublished", "leaving", "kicked" })
@@ -196,7 +211,22 @@ public sealed partial class NativeComposite : ICompositeCapture
                 {
                     await RemoveAsync(gone, ct);
                     _publishers.Remove(gone);
+                    _speakers.Remove(gone);
+                    await TellSpeakerAsync(ct);
                 }
+            }
+            if (data["videoroom"]?.GetValue<string>() is "talking" or "stopped-talking" && data["id"] is JsonValue idValue && idValue.TryGetValue<long>(out var talker)
+                && !(_publishers.TryGetValue(talker, out var tp) && tp.Share))
+            {
+                if (data["videoroom"]!.GetValue<string>() == "talking")
+                {
+                    _speakers.Talking(talker, _time.GetUtcNow());
+                }
+                else
+                {
+                    _speakers.Stopped(talker, _time.GetUtcNow());
+                }
+                await TellSpeakerAsync(ct);
             }
         }
         catch (Exception e) when (e is JanusException or HttpRequestException or IOException or TimeoutException or InvalidOperationException)
@@ -206,6 +236,55 @@ public sealed partial class NativeComposite : ICompositeCapture
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>Tells the host the active speaker when it changed, and comes back when a hold runs out. Called
+    /// under <see cref="_gate"/>.</summary>
+    private async Task TellSpeakerAsync(CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        var said = _speakers.Current(now) is { } feed ? feed.ToString(CultureInfo.InvariantCulture) : "-";
+        if (said != _speakerSaid && _child is { HasExited: false } child)
+        {
+            await child.StandardInput.WriteLineAsync($"speaker {said}".AsMemory(), ct);
+            await child.StandardInput.FlushAsync(ct);
+            _speakerSaid = said;
+            LogSpeaker(_logger, said);
+        }
+        if (_holdTimer is { } old)
+        {
+            await old.CancelAsync();
+            old.Dispose();
+            _holdTimer = null;
+        }
+        if (_speakers.NextChange(now) is { } next)
+        {
+            var timer = _holdTimer = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await Task.Delay(next - now + TimeSpan.FromMilliseconds(5), _time, timer.Token);
+                    await _gate.WaitAsync(timer.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                try
+                {
+                    await TellSpeakerAsync(_stop.Token);
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+                {
+                    LogWatch(_logger, e.Message);
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }, CancellationToken.None);
         }
     }
 
@@ -344,11 +423,15 @@ public sealed partial class NativeComposite : ICompositeCapture
         {
             LogWatch(_logger, e.Message);
         }
+        _holdTimer?.Dispose();
         _stop.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Native composite: publisher {Publisher} ({Display}) added: {Streams}")]
     private static partial void LogAdded(ILogger logger, long publisher, string display, string streams);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Native composite: active speaker {Feed}")]
+    private static partial void LogSpeaker(ILogger logger, string feed);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Native composite: {Message}")]
     private static partial void LogWatch(ILogger logger, string message);

@@ -10,7 +10,9 @@ namespace Capstan.Server.Media.Compositor;
 /// free UDP port its <c>udpsrc</c> bound), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
 /// and the end of stdin also end the pipeline: end-of-stream, wait for it on the bus (5 s at most), exit 0.
 /// On stdout: <c>ready</c> once playing, each composited frame as the capture's grab line
-/// (<see cref="Recorder.MediaArgs.GrabLine"/>), and <c>error TEXT</c> before exiting 1 on a pipeline error.</para></summary>
+/// (<see cref="Recorder.MediaArgs.GrabLine"/>), and <c>error TEXT</c> before exiting 1 on a pipeline error.</para>
+/// <para><c>speaker FEED</c> outlines the video input keyed <c>FEED-…</c> (not a screen) as the active speaker and puts it
+/// first among the thumbnails beside a share; <c>speaker -</c> outlines nobody (<see cref="Meetings.ActiveSpeaker"/>).</para></summary>
 public static class CompositorHost
 {
     public const string Command = "compositor-host";
@@ -41,24 +43,38 @@ public static class CompositorHost
         var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
         var video = new List<string>();
         var stop = host.Stopping;
+        var outline = AddOutline(pipeline, comp, spec.FrameRate);
+        string? speaker = null; // the active speaker's feed id
+        using var outlineOwner = new Disposables(outline);
 
         pipeline.SetState(GstState.Playing);
         host.Say("ready");
 
         // Shared screens first and large, the others beside them (CompositorPipeline.ShareLayout), or the grid.
+        // The active speaker's (camera) tile first among the thumbnails beside a share, and outlined.
         void Relayout()
         {
-            var order = video.Where(k => inputs[k].Kind == CompositorPipeline.ScreenKind).ToList();
-            var shares = order.Count;
-            order.AddRange(video.Where(k => inputs[k].Kind != CompositorPipeline.ScreenKind));
+            var speakerKey = speaker is null ? null : video.FirstOrDefault(k => k.StartsWith(speaker + "-", StringComparison.Ordinal) && inputs[k].Kind != CompositorPipeline.ScreenKind);
+            var order = CompositorPipeline.Arrange(video.Select(k => (k, inputs[k].Kind == CompositorPipeline.ScreenKind)).ToList(), speakerKey);
+            var shares = video.Count(k => inputs[k].Kind == CompositorPipeline.ScreenKind);
             var tiles = CompositorPipeline.ShareLayout(shares, order.Count - shares, spec.Width, spec.Height);
+            Tile? outlined = null;
             for (var i = 0; i < order.Count; i++)
             {
-                var pad = inputs[order[i]].MixerPad;
-                pad.Set("xpos", I(tiles[i].X));
-                pad.Set("ypos", I(tiles[i].Y));
-                pad.Set("width", I(tiles[i].Width));
-                pad.Set("height", I(tiles[i].Height));
+                Place(inputs[order[i]].MixerPad, tiles[i]);
+                if (order[i] == speakerKey)
+                {
+                    outlined = tiles[i];
+                }
+            }
+            IReadOnlyList<Tile> bars = outlined is { } t ? CompositorPipeline.OutlineBars(t) : [];
+            for (var i = 0; i < outline.Count; i++)
+            {
+                if (i < bars.Count)
+                {
+                    Place(outline[i].Pad, bars[i]);
+                }
+                outline[i].Pad.Set("alpha", i < bars.Count ? "1.0" : "0.0");
             }
         }
 
@@ -134,6 +150,10 @@ public static class CompositorHost
                                 Remove(parts[1]);
                                 host.Say($"removed {parts[1]}");
                                 break;
+                            case "speaker" when parts.Length >= 2:
+                                speaker = parts[1] == "-" ? null : parts[1];
+                                Relayout();
+                                break;
                             case "eos":
                                 stop.Set();
                                 return;
@@ -161,4 +181,50 @@ public static class CompositorHost
     }
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static void Place(GstPad pad, Tile tile)
+    {
+        pad.Set("xpos", I(tile.X));
+        pad.Set("ypos", I(tile.Y));
+        pad.Set("width", I(tile.Width));
+        pad.Set("height", I(tile.Height));
+    }
+
+    /// <summary>The four bars of the active speaker's outline (<see cref="CompositorPipeline.OutlineBin"/>), above
+    /// every tile (a high <c>zorder</c>; a tile's pad gets the number of the mixer's pads when it is added) and
+    /// transparent until someone talks.</summary>
+    private static List<(GstElement Bin, GstPad Pad)> AddOutline(GstElement pipeline, GstElement comp, int frameRate)
+    {
+        var bars = new List<(GstElement, GstPad)>(4);
+        for (var i = 0; i < 4; i++)
+        {
+            var bin = GstElement.Bin(CompositorPipeline.OutlineBin(frameRate), ghostUnlinkedPads: false);
+            bin.GhostSource("out");
+            pipeline.Add(bin);
+            var pad = comp.RequestPad("sink_%u");
+            pad.Set("zorder", I(1_000_000 + i));
+            pad.Set("alpha", "0.0");
+            pad.Set("width", "1");
+            pad.Set("height", "1");
+            using (var src = bin.StaticPad("src"))
+            {
+                src.Link(pad);
+            }
+            bars.Add((bin, pad));
+        }
+        return bars;
+    }
+
+    /// <summary>Disposes the outline's pads and bins with the host.</summary>
+    private sealed class Disposables(List<(GstElement Bin, GstPad Pad)> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var (bin, pad) in items)
+            {
+                pad.Dispose();
+                bin.Dispose();
+            }
+        }
+    }
 }

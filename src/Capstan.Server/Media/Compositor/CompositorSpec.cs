@@ -156,6 +156,51 @@ public static class CompositorPipeline
         return tiles;
     }
 
+    /// <summary>The bin of one bar of the active speaker's outline (<see cref="Meetings.ActiveSpeaker"/>): a small
+    /// live picture of <see cref="Meetings.ActiveSpeaker.OutlineColour"/> that the mixer stretches to the bar.
+    /// Four of them, above every tile, ring the active speaker's tile inside its edge, as meeting.css does; with no
+    /// active speaker they are transparent. Moving them is setting their mixer pads' properties while the pipeline
+    /// runs.</summary>
+    public static string OutlineBin(int frameRate)
+    {
+        // As wide and high as a bar is thin: the mixer only stretches it (scaled down to 4 px from a wider picture,
+        // a bar came out in wrong colours: the converter's chroma at that size).
+        var argb = "0xff" + Meetings.ActiveSpeaker.OutlineColour.TrimStart('#');
+        var side = I(Meetings.ActiveSpeaker.OutlineWidth);
+        return $"videotestsrc is-live=true pattern=solid-color foreground-color={argb} ! video/x-raw,width={side},height={side},framerate={I(frameRate)}/1 ! queue name=out max-size-buffers=2";
+    }
+
+    /// <summary>The four bars of the outline of <paramref name="tile"/> (top, bottom, left, right),
+    /// <see cref="Meetings.ActiveSpeaker.OutlineWidth"/> wide, inside the tile.</summary>
+    public static IReadOnlyList<Tile> OutlineBars(Tile tile)
+    {
+        const int b = Meetings.ActiveSpeaker.OutlineWidth;
+        return
+        [
+            new Tile(tile.X, tile.Y, tile.Width, b),
+            new Tile(tile.X, tile.Y + tile.Height - b, tile.Width, b),
+            new Tile(tile.X, tile.Y, b, tile.Height),
+            new Tile(tile.X + tile.Width - b, tile.Y, b, tile.Height),
+        ];
+    }
+
+    /// <summary>The order tiles are laid out in: shared screens first, then the others as they came, except that
+    /// the active speaker's (<paramref name="speaker"/>) goes first among them (the first thumbnail beside a share,
+    /// as in meeting.js; without a share the grid keeps its order, so that tiles do not jump around as people
+    /// talk).</summary>
+    public static IReadOnlyList<string> Arrange(IReadOnlyList<(string Key, bool Screen)> video, string? speaker)
+    {
+        ArgumentNullException.ThrowIfNull(video);
+        var order = video.Where(v => v.Screen).Select(v => v.Key).ToList();
+        var others = video.Where(v => !v.Screen).Select(v => v.Key).ToList();
+        if (order.Count > 0 && speaker is not null && others.Remove(speaker))
+        {
+            others.Insert(0, speaker);
+        }
+        order.AddRange(others);
+        return order;
+    }
+
     /// <summary>The layout of the recorder view (meeting.js): the largest 16:9 tiles that fit, 4 px apart and from
     /// the edges, rows centred.</summary>
     public static IReadOnlyList<Tile> Layout(int n, int width, int height)

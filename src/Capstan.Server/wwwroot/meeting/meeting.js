@@ -16,6 +16,12 @@
 // JSON display ({"screenshare":true,"participant_id":...,"name":...}) the server grants. With a share the shared
 // screen fills SHARE_WIDTH of the stage's width (at least 75%) and the participants are thumbnails in a column
 // beside it, in the participants' view and in the recorder view alike; without one, the grid.
+//
+// Active speaker: Janus tells every publisher handle of the room when a publisher starts and stops talking (the
+// room's audiolevel_event; thresholds and the rule in ActiveSpeaker.cs). The active speaker is whoever started
+// talking last, while they talk and for SPEAKER_HOLD_MS after they stop; then whoever else still talks and started
+// last, or nobody. Their tile is outlined (.tile.speaking, a 4 px #ffcc00 ring inside the tile's edge) and, with a
+// screen share, their thumbnail is the first of the column. A share's sound is not a speaker.
 /* global Janus */
 (function () {
   'use strict';
@@ -32,6 +38,8 @@
   const state = window.capstanState = {
     phase: 'loading', error: null, joined: false, published: false, recorder: false, publishers: [], left: false, kicked: false, ended: false,
     firstRemoteFrameMs: null, joinedMs: null, relay: forceRelay,
+    // The active speaker's name, when it last changed (ms since load); the last talking/stopped-talking events.
+    speaker: null, speakerMs: null, talkEvents: [],
   };
   window.capstanRecorder = { ready: false, participants: 0, error: null };
 
@@ -47,6 +55,10 @@
   let finished = false;
   let share = null; // this participant's screen share: { feedId, display, handle, stream, ownStream, published }
   const SHARE_WIDTH = 0.8; // of the stage's width, for the shared screen(s) when any is shared
+  const SPEAKER_HOLD_MS = 2000; // ActiveSpeaker.Hold
+  const talk = new Map(); // feed id -> { started, stopped } (performance.now() times) of feeds Janus said talk
+  let speaker = null; // the tile key ('self' or a feed id) of the active speaker
+  let speakerTimer = null;
 
   function show(message, detail) {
     notice.hidden = false;
@@ -99,10 +111,13 @@
     const pad = state.recorder ? 4 : 8;
     const W = stage.clientWidth - 2 * pad, H = stage.clientHeight - 2 * pad;
     const all = [...stage.children];
+    const outlined = speaker === null ? null : tiles.get(speaker) || null;
+    for (const el of all) el.classList.toggle('speaking', el === outlined);
     const shares = all.filter((el) => el.classList.contains('share'));
     stage.classList.toggle('sharing', shares.length > 0);
     if (shares.length) {
-      const others = all.filter((el) => !el.classList.contains('share'));
+      // The active speaker's thumbnail first.
+      const others = all.filter((el) => !el.classList.contains('share')).sort((a, b) => (b === outlined) - (a === outlined));
       const mainW = others.length ? Math.floor(W * SHARE_WIDTH) : W;
       const shareH = (H - gap * (shares.length - 1)) / shares.length;
       shares.forEach((el, i) => place(el, pad, pad + i * (shareH + gap), mainW, shareH));
@@ -274,10 +289,43 @@
         return;
       }
       if (gone) removePublisher(gone);
+    } else if (ev === 'talking' || ev === 'stopped-talking') {
+      onTalk(msg.id, ev === 'talking', msg['audio-level-dBov-avg']);
     } else if (ev === 'destroyed') {
       end('ended', 'The meeting has ended.');
     }
     if (jsep && pub) pub.handleRemoteJsep({ jsep });
+  }
+
+  // ---- the active speaker -----------------------------------------------------------------------------------------
+  function onTalk(id, talking, level) {
+    state.talkEvents.push({ id, talking, level, ms: Math.round(performance.now() - t0) });
+    if (state.talkEvents.length > 50) state.talkEvents.shift();
+    const info = feeds.get(id);
+    if (id !== join.feed_id && (!info || info.share)) return; // unknown yet, or a screen share's sound
+    const now = performance.now();
+    if (talking) talk.set(id, { started: now, stopped: null });
+    else if (talk.has(id) && talk.get(id).stopped === null) talk.get(id).stopped = now;
+    updateSpeaker();
+  }
+
+  function updateSpeaker() {
+    clearTimeout(speakerTimer);
+    const now = performance.now();
+    let best = null, next = null;
+    for (const [id, t] of [...talk.entries()]) {
+      if (t.stopped !== null && now - t.stopped >= SPEAKER_HOLD_MS) { talk.delete(id); continue; }
+      if (t.stopped !== null && (next === null || t.stopped + SPEAKER_HOLD_MS < next)) next = t.stopped + SPEAKER_HOLD_MS;
+      if (best === null || t.started > talk.get(best).started) best = id;
+    }
+    const key = best === null ? null : (best === join.feed_id ? 'self' : best);
+    if (key !== speaker) {
+      speaker = key;
+      state.speaker = key === null ? null : (key === 'self' ? join.display_name : (feeds.get(key) || {}).display || null);
+      state.speakerMs = Math.round(now - t0);
+      layout();
+    }
+    if (next !== null) speakerTimer = setTimeout(updateSpeaker, next - now + 5);
   }
 
   function publish() {
@@ -307,7 +355,10 @@
       feeds.set(p.id, { display, streams: media, share: !!of });
       if (!state.recorder || media.some((s) => s.type === 'video')) tile(p.id, display, false, !!of);
       if (!known) for (const s of media) streams.push({ feed: p.id, mid: s.mid });
+      // Who was already talking when this page joined (the joined answer's list says; later, the events do).
+      if (!known && !of && p.talking === true && !talk.has(p.id)) talk.set(p.id, { started: performance.now(), stopped: null });
     }
+    if (talk.size) updateSpeaker();
     if (streams.length) subscribe(streams);
     updateRecorder();
   }
@@ -325,6 +376,7 @@
 
   function removePublisher(id) {
     feeds.delete(id);
+    if (talk.delete(id)) updateSpeaker();
     for (const [mid, feed] of [...midToFeed.entries()]) if (feed === id) midToFeed.delete(mid);
     removeTile(id);
     if (sub) sub.send({ message: { request: 'unsubscribe', streams: [{ feed: id }] } });
