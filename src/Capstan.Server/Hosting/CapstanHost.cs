@@ -72,6 +72,8 @@ public static class CapstanHost
         services.AddSingleton<JanusInstances>();
         services.AddSingleton<JanusEventSink>();
         services.AddSingleton<ScreenShares>();
+        services.AddSingleton<BroadcastHub>();
+        services.AddScoped<BroadcastService>();
         services.AddScoped<RoomService>();
         services.AddHostedService<JanusSupervisor>();
         services.AddHostedService<SessionSweeper>();
