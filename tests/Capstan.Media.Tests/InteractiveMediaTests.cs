@@ -140,4 +140,86 @@ public sealed class InteractiveMediaTests(MediaFixture f) : IClassFixture<MediaF
             File.Delete(tar);
         }
     }
+
+    /// <summary>A pause: the playlist has a discontinuity where the recording resumed; a message sent while paused is
+    /// placed there, and one after the resume at its time less the paused time.</summary>
+    [Fact]
+    public async Task InteractiveRecording_WithPause_HasADiscontinuity_AndKeepsTheTimelineWithoutThePause()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var alice = await f.OpenAsync((await f.AddParticipantAsync(meeting, "Alice")).Token, 640, 360);
+        await MediaFixture.PublishingAsync(alice, "participant joined");
+        var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings",
+            new { meeting_id = meeting, video_config = new { width = 640, height = 360 }, interactive_config = new { type = "ID3" } }, Ct);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync(Ct));
+        var id = (await r.Content.ReadFromJsonAsync<JsonObject>(Ct))!["data"]!["id"]!.GetValue<string>();
+        await f.WaitStatusAsync(id, "RECORDING");
+        async Task<DateTime> SendAsync(int n) =>
+            DateTime.Parse(JsonNode.Parse(await alice.EvaluateAsync<string>("async (n) => JSON.stringify(await window.capstanMeeting.broadcastMessage('ID3Data', { n }))", n))!["received_at"]!.GetValue<string>(),
+                CultureInfo.InvariantCulture).ToUniversalTime();
+        await Task.Delay(1500, Ct);
+        var before = await SendAsync(1);
+        await Task.Delay(1500, Ct);
+        await f.ActAsync(id, "pause");
+        await Task.Delay(500, Ct);
+        await SendAsync(2); // while paused
+        await Task.Delay(1500, Ct);
+        await f.ActAsync(id, "resume");
+        await Task.Delay(1500, Ct);
+        var after = await SendAsync(3);
+        await Task.Delay(1500, Ct);
+        await f.ActAsync(id, "stop");
+        var done = await f.WaitStatusAsync(id, "UPLOADED", 90);
+        await alice.Context.CloseAsync();
+
+        var tar = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "tar");
+        var dir = Directory.CreateTempSubdirectory("capstan-interactive-");
+        try
+        {
+            await using (var file = File.OpenRead(tar))
+            {
+                await TarFile.ExtractToDirectoryAsync(file, dir.FullName, overwriteFiles: false, Ct);
+            }
+            var playlistPath = Path.Combine(dir.FullName, "playlist.m3u8");
+            var lines = (await File.ReadAllTextAsync(playlistPath, Ct)).Split('\n').ToList();
+            var discontinuity = lines.IndexOf("#EXT-X-DISCONTINUITY");
+            Assert.True(discontinuity > 0, "a discontinuity: " + string.Join('\n', lines));
+            Assert.Single(lines, l => l == "#EXT-X-DISCONTINUITY");
+            var resumed = Path.Combine(dir.FullName, lines[discontinuity + 2]);
+            var segments = lines.Where(l => l.EndsWith(".ts", StringComparison.Ordinal)).Select(n => Path.Combine(dir.FullName, n)).ToList();
+            var basePts = (await HlsProbe.FirstVideoPacketAsync(segments[0])).Pts;
+            var resumedAt = (await HlsProbe.FirstVideoPacketAsync(resumed)).Pts;
+            Assert.True((await HlsProbe.FirstVideoPacketAsync(resumed)).Key, "the resumed segment starts with a keyframe");
+            var tags = new List<(long Pts, int N, string Segment)>();
+            foreach (var s in segments)
+            {
+                foreach (var (pts, data) in await HlsProbe.Id3PacketsAsync(s))
+                {
+                    tags.Add((pts, JsonNode.Parse(HlsProbe.PrivFrames(data).Single().Data)!["n"]!.GetValue<int>(), s));
+                }
+            }
+            Assert.Equal([1, 2, 3], tags.Select(t => t.N));
+
+            var started = DateTime.Parse(done["started_time"]!.GetValue<string>(), CultureInfo.InvariantCulture).ToUniversalTime();
+            var stopped = DateTime.Parse(done["stopped_time"]!.GetValue<string>(), CultureInfo.InvariantCulture).ToUniversalTime();
+            var duration = double.Parse((await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", playlistPath])).Trim(), CultureInfo.InvariantCulture);
+            var pausedFor = (stopped - started).TotalSeconds - duration; // what the file leaves out
+            double At(long pts) => (pts - basePts) / 90000.0;
+            var msg = $"started {started:HH:mm:ss.fff}, paused for {pausedFor:F3} s; tags at {string.Join(", ", tags.Select(t => At(t.Pts).ToString("F3", CultureInfo.InvariantCulture)))} s; resumed segment at {At(resumedAt):F3} s";
+            TestContext.Current.SendDiagnosticMessage(msg + $"; the first sent at {(before - started).TotalSeconds:F3} s, the third at {(after - started).TotalSeconds - pausedFor:F3} s less the pause");
+            Assert.InRange(At(tags[0].Pts), (before - started).TotalSeconds - 0.15, (before - started).TotalSeconds + 0.15);
+            // Sent while paused: where the recording resumed (the discontinuity's segment, its first frame).
+            Assert.Equal(resumed, tags[1].Segment);
+            Assert.True(Math.Abs(At(tags[1].Pts) - At(resumedAt)) < 0.1, msg);
+            // After the resume: its time less the paused time (the file's frames are 67 ms apart at 15 fps).
+            var expected = (after - started).TotalSeconds - pausedFor;
+            Assert.True(Math.Abs(At(tags[2].Pts) - expected) < 0.2, msg + $"; the third expected at {expected:F3} s");
+            Assert.True(pausedFor > 1.5, msg);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+            File.Delete(tar);
+        }
+    }
 }

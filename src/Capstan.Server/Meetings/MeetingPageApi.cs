@@ -146,8 +146,11 @@ public static class MeetingPageApi
     /// peer connection, and one HTTP stream on the page's own origin needs no extra negotiation with Janus; the
     /// browser's <c>EventSource</c> reconnects by itself. <c>?auth_token=</c> (the page's token; 401/403 as the
     /// join) and <c>client_id</c> (the page's own id, whose messages are not sent back to it).</summary>
-    private static async Task ListenAsync(HttpContext context, ParticipantTokens tokens, CapstanDbContext db, BroadcastHub hub, CancellationToken ct)
+    private static async Task ListenAsync(HttpContext context, ParticipantTokens tokens, CapstanDbContext db, BroadcastHub hub, IHostApplicationLifetime lifetime, CancellationToken aborted)
     {
+        // The stream ends when the page goes or the server stops (a shutdown does not wait for open pages).
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, lifetime.ApplicationStopping);
+        var ct = linked.Token;
         var (meeting, _) = await ParticipantOfAsync(context.Request.Query["auth_token"].FirstOrDefault(), tokens, db, ct);
         using var subscription = hub.Subscribe(meeting.Id, context.Request.Query["client_id"].FirstOrDefault());
         var response = context.Response;
