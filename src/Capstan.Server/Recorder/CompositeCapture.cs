@@ -543,17 +543,18 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             // cut there (its clock is the wall clock from its origin), not where the capture happened to stop after
             // being told to. The next segment starts where this one's duration ends: the cut's, when there is one.
             var cut = SegmentTime(file, 2) ?? (i == usable.Count - 1 ? Recording.StoppedTime : null);
+            var seconds = span.Seconds;
             if (cut is { } at && SegmentOrigin(file) is { } origin && span.CutOnFrame((at - origin).TotalSeconds, ctx.Options.FrameRate) is var end
                 && end > span.Start + 0.2 && end < span.End)
             {
-                lines.Add("duration " + (end - span.Start).ToString("F6", CultureInfo.InvariantCulture));
+                seconds = end - span.Start;
+                lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
                 lines.Add("outpoint " + end.ToString("F6", CultureInfo.InvariantCulture));
             }
             else
             {
-                lines.Add("duration " + span.Seconds.ToString("F6", CultureInfo.InvariantCulture));
+                lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
             }
-            var seconds = double.Parse(lines.Last(l => l.StartsWith("duration ", StringComparison.Ordinal))[9..], CultureInfo.InvariantCulture);
             var wallStart = SegmentOrigin(file) is { } o ? o.AddSeconds(span.Start)
                 : i == 0 ? Recording.StartedTime ?? Recording.InvokedTime : parts[^1].WallStart.AddSeconds(parts[^1].Seconds);
             parts.Add(new Interactive.TimelinePart(wallStart, fileStart, seconds));
