@@ -178,6 +178,21 @@ public sealed class InteractiveOutputTests
         }
     }
 
+    [Theory]
+    [InlineData(10, true)]
+    [InlineData(2, true)]
+    [InlineData(1.5, false)]
+    [InlineData(61, false)]
+    public void HlsSegmentSeconds_IsValidated(double seconds, bool valid)
+    {
+        var result = new RecorderOptionsValidator().Validate(null, new RecorderOptions { HlsSegmentSeconds = seconds, Enabled = false });
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains("Recorder:HlsSegmentSeconds", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Inject_WithoutTags_StillAnnouncesTheStream_AndRejectsWhatIsNotTs()
     {
