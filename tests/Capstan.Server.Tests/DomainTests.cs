@@ -99,6 +99,17 @@ public sealed class DomainTests
         Assert.Equal("p1_Team_1767323045678.m4a", audio);
     }
 
+    [Fact]
+    public void FileNames_InteractiveRecording_IsATar()
+    {
+        var meeting = new MeetingRow { Id = Guid.NewGuid(), Status = "ACTIVE", Title = "Quiz" };
+        var config = RecordingConfigs.Merge(new StartRecordingRequest { InteractiveConfig = new InteractiveConfig { Type = "ID3" } }, null, null, Protector);
+        var now = new DateTime(2026, 1, 2, 3, 4, 5, 678, DateTimeKind.Utc);
+        Assert.Equal(("Quiz_1767323045678.tar", null), RecordingService.FileNames(meeting, config, RecordingTypes.Composite, now));
+        var e = Assert.Throws<CapstanException>(() => RecordingConfigs.Merge(new StartRecordingRequest { InteractiveConfig = new InteractiveConfig { Type = "ID3" }, VideoConfig = new VideoConfig { Codec = "VP8" } }, null, null, Protector));
+        Assert.StartsWith("interactive_config", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(1, 20, 45, 20, 1, 20)]
     [InlineData(3, 20, 45, 5, 41, 45)]

@@ -47,6 +47,8 @@ public abstract class HostileRequestTests(ServerFixture server)
         { "POST", "{app}/recordings", """{"meeting_id":"{meeting}","rtmp_out_config":{"rtmp_url":"http://x.example/live"}}""", 400, "rtmp_out_config.rtmp_url" },
         { "POST", "{app}/recordings", """{"meeting_id":"{meeting}","url":"ftp://x.example/page"}""", 400, "url must be an absolute http or https URL" },
         { "POST", "{app}/recordings", """{"meeting_id":"{meeting}","interactive_config":{"type":"XML"}}""", 400, "interactive_config.type" },
+        { "POST", "{app}/recordings", """{"meeting_id":"{meeting}","interactive_config":{"type":"ID3"},"video_config":{"codec":"VP8"}}""", 400, "interactive_config needs video_config.codec H264" },
+        { "POST", "{app}/recordings", """{"meeting_id":"{meeting}","interactive_config":{"type":"ID3"},"video_config":{"codec":"VP9"}}""", 400, "interactive_config needs video_config.codec H264" },
         { "POST", "{app}/recordings", """{"meeting_id":"{meeting}","allow_multiple_recordings":"yes"}""", 400, "allow_multiple_recordings has the wrong type: expected a boolean" },
         { "POST", "{app}/recordings", """{"meeting_id":"{meeting}","realtimekit_bucket_config":{}}""", 400, "realtimekit_bucket_config.enabled is required" },
         { "POST", "{app}/recordings", """{"meeting_id":"{meeting}","video_config":{"export_file":false}}""", 400, "video_config.export_file is false" },

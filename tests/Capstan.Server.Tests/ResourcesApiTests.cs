@@ -259,6 +259,9 @@ public abstract class ResourcesApiTests(ServerFixture server)
         using var c = server.Client();
         var doc = (await c.GetJsonAsync("/openapi/v1.json")).Body;
         Assert.NotNull(doc["paths"]!["/accounts/{account_id}/realtime/kit/{app_id}/recordings"]!["post"]);
+        // Interactive recordings and the broadcast extension, described.
+        Assert.Contains("com.capstan.id3data", doc["paths"]!["/accounts/{account_id}/realtime/kit/{app_id}/recordings"]!["post"]!["description"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("16 KiB", doc["paths"]!["/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/broadcast"]!["post"]!["description"]!.GetValue<string>(), StringComparison.Ordinal);
         // The gaps extension of a recording, described.
         var recording = doc["components"]!["schemas"]!["RecordingDto"]!;
         Assert.Contains("missed", recording["properties"]!["gaps"]!["description"]!.GetValue<string>(), StringComparison.Ordinal);

@@ -15,6 +15,12 @@ public static class MeetingsApi
         g.MapGet("/{meeting_id}", Get).WithName("meetings.getMeetingByID");
         g.MapPatch("/{meeting_id}", Patch).WithName("meetings.updateMeetingByID");
         g.MapPut("/{meeting_id}", Put).WithName("meetings.replaceMeetingByID");
+        g.MapPost("/{meeting_id}/broadcast", Broadcast).WithName("meetings.broadcastMessage")
+            .WithSummary("Send a broadcast message to the meeting's live session (Capstan extension)")
+            .WithDescription("Body {type, payload}: payload is any JSON value of at most 16 KiB serialized (413 above; 400 without type or payload; 404 without a live session). "
+                + "The message is kept with the session with the server's time of receipt and delivered to every page in the meeting "
+                + "(window.capstanMeeting.on(\"broadcast\", handler)). An interactive recording (interactive_config {type: ID3}) turns each ID3Data message "
+                + "received while it records, until a CLOSE_TRANSPORT message, into a timed ID3 tag.");
 
         var p = g.MapGroup("/{meeting_id}/participants").WithTags("Participants");
         p.MapPost("", AddParticipant).WithName("meetings.addParticipant").Produces<Envelope<ParticipantDto>>(StatusCodes.Status201Created);
@@ -45,6 +51,11 @@ public static class MeetingsApi
 
     private static async Task<Ok<Envelope<MeetingDto>>> Put(ApiCaller caller, string meeting_id, MeetingRequest? body, MeetingService meetings, CancellationToken ct) =>
         Envelopes.Ok((await meetings.UpdateAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), body, replace: true, ct)).ToDto());
+
+    /// <summary>A server sends a broadcast message to the meeting's live session (Capstan extension; see
+    /// <see cref="Meetings.BroadcastService.SendAsync"/>).</summary>
+    private static async Task<Ok<Envelope<Meetings.BroadcastDto>>> Broadcast(ApiCaller caller, string meeting_id, Meetings.BroadcastRequest? body, Meetings.BroadcastService broadcasts, CancellationToken ct) =>
+        Envelopes.Ok(await broadcasts.SendAsync(caller.AppId, Ids.Parse(meeting_id, "meeting_id"), body?.Type, body?.Payload, null, null, ct));
 
     private static async Task<JsonHttpResult<Envelope<ParticipantDto>>> AddParticipant(ApiCaller caller, string meeting_id, AddParticipantRequest? body, MeetingService meetings, CancellationToken ct)
     {

@@ -11,7 +11,14 @@ public static class RecordingsApi
         ArgumentNullException.ThrowIfNull(app);
         var g = app.MapGroup("/recordings").WithTags("Recordings");
         g.MapGet("", List).WithName("get_all_recordings").WithQuery(OpenApiDocs.RecordingListQuery());
-        g.MapPost("", Start).WithName("start_recording").WithSummary("Start a composite recording (200, status INVOKED; 409 with x-should-retry: false when one is active)");
+        g.MapPost("", Start).WithName("start_recording").WithSummary("Start a composite recording (200, status INVOKED; 409 with x-should-retry: false when one is active)")
+            .WithDescription("With interactive_config {type: \"ID3\"} (H264 only: VP8/VP9 is 400 naming interactive_config) the video is delivered as a .tar "
+                + "(output_file_name ends in .tar; download_url, file_size and sha256 are the tar's): playlist.m3u8 (HLS, #EXT-X-PLAYLIST-TYPE:VOD, "
+                + "EXT-X-TARGETDURATION 10, #EXT-X-DISCONTINUITY where the recording resumed after a pause) first, then segment_00000.ts, segment_00001.ts, ... "
+                + "beside it: MPEG-TS (H.264 + AAC) cut on keyframes, about 10 s each, with a timed ID3 stream (stream_type 0x15, PMT metadata descriptors of "
+                + "format 'ID3 '). Each ID3Data broadcast message (POST .../meetings/{meeting_id}/broadcast, or window.capstanMeeting.broadcastMessage on the "
+                + "meeting page) received while recording, until a CLOSE_TRANSPORT message, is an ID3v2.4 tag with one PRIV frame (owner com.capstan.id3data, "
+                + "data: the payload's JSON in UTF-8) at the PTS of the moment the server received it on the recording's timeline (pauses left out).");
         g.MapPost("/track", StartTrack).WithName("startTrackRecordingForAMeeting")
             .WithSummary("Start a track recording: one WebM per participant peer and media kind (needs a live session; 409 when one is active)")
             .WithDescription("Both request shapes: {meeting_id, layers.<name>.{media_kind, file_name_prefix}, user_ids} and the legacy "

@@ -45,6 +45,10 @@ public sealed class EffectiveRecordingConfig
             : Recorder.RecorderOptions.BrowserCompositor;
     }
 
+    /// <summary>The delivered video file's extension: a tar of HLS segments and playlist for an interactive recording
+    /// (<see cref="Recorder.Interactive.InteractiveOutput"/>), else <see cref="VideoExtension"/>.</summary>
+    public string OutputExtension => InteractiveType is not null ? "tar" : VideoExtension;
+
     /// <summary>MP4 for H264, WebM for VP8/VP9 (decisions.md).</summary>
     public string VideoExtension => VideoCodec == "H264" ? "mp4" : "webm";
 
@@ -212,6 +216,14 @@ public static class RecordingConfigs
         e.AllowMultiple = request.AllowMultipleRecordings ?? false;
         e.Storage = request.StorageConfig is { } rs ? StorageConfigs.Protect(rs, protector) : meeting?.Storage ?? app?.Storage;
 
+        if (e.InteractiveType is not null && e.VideoCodec != "H264")
+        {
+            throw CapstanException.Invalid($"interactive_config needs video_config.codec H264: an interactive recording is HLS with MPEG-TS segments, which cannot carry {e.VideoCodec}");
+        }
+        if (e.InteractiveType is not null && !e.VideoExport)
+        {
+            throw CapstanException.Invalid("interactive_config needs the video file (video_config.export_file is false): an interactive recording is delivered as HLS video");
+        }
         if (!e.VideoExport && !e.AudioExport)
         {
             throw CapstanException.Invalid("video_config.export_file is false and no audio file is exported (pass audio_config): the recording would produce no file");

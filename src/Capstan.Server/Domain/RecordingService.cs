@@ -318,7 +318,7 @@ public sealed class RecordingService(CapstanDbContext db, TimeProvider time, Sec
         }
         var stem = (config.FileNamePrefix is { } p ? p + "_" : string.Empty) + Sanitize(meeting.Title, meeting.Id) + "_" + epoch;
         var audio = config.AudioExport ? $"{stem}.{config.AudioExtension}" : null;
-        return (config.VideoExport ? $"{stem}.{config.VideoExtension}" : audio!, audio);
+        return (config.VideoExport ? $"{stem}.{config.OutputExtension}" : audio!, audio);
     }
 
     /// <summary>Letters and digits of any script, '_' and '-'; spaces and separators become one '-'; the rest

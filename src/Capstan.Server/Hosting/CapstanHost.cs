@@ -73,6 +73,8 @@ public static class CapstanHost
         services.AddSingleton<JanusEventSink>();
         services.AddSingleton<ScreenShares>();
         services.AddSingleton<ActiveSpeakers>();
+        services.AddSingleton<BroadcastHub>();
+        services.AddScoped<BroadcastService>();
         services.AddScoped<RoomService>();
         services.AddHostedService<JanusSupervisor>();
         services.AddHostedService<SessionSweeper>();

@@ -56,6 +56,8 @@ public static class MeetingPageApi
         app.MapGet("/lib/adapter.js", () => Results.File(AdapterJs, "text/javascript; charset=utf-8")).ExcludeFromDescription();
         app.MapPost("/meeting-api/join", JoinAsync).ExcludeFromDescription();
         app.MapPost("/meeting-api/screenshare", ScreenShareAsync).ExcludeFromDescription();
+        app.MapPost("/meeting-api/broadcast", BroadcastAsync).ExcludeFromDescription();
+        app.MapGet("/meeting-api/broadcasts", ListenAsync).ExcludeFromDescription();
         app.MapMethods("/janus/{**rest}", ["GET", "POST"], ProxyAsync).ExcludeFromDescription();
         app.MapMethods("/janus", ["GET", "POST"], ProxyAsync).ExcludeFromDescription();
         app.MapPost("/internal/janus-events", EventsAsync).ExcludeFromDescription();
@@ -123,6 +125,70 @@ public static class MeetingPageApi
                 return TypedResults.Ok(new Envelope<ScreenShareResponse>(true, new ScreenShareResponse(grant.FeedId, grant.Display, true)));
             default:
                 throw new CapstanException(ErrorCategory.Validation, "invalid_action", "action must be 'start' or 'stop'");
+        }
+    }
+
+    /// <summary>The page's <c>broadcastMessage(type, payload)</c>: kept with the live session and delivered to every
+    /// other page of the meeting (<see cref="BroadcastService.SendAsync"/>: 400, 413, 404 without a live session).
+    /// <c>client_id</c> is the id the page listens under, so that its own message is not echoed back to it.</summary>
+    private static async Task<Ok<Envelope<BroadcastDto>>> BroadcastAsync(
+        PageBroadcastRequest? body, ParticipantTokens tokens, CapstanDbContext db, BroadcastService broadcasts, CancellationToken ct)
+    {
+        var (meeting, participant) = await ParticipantOfAsync(body?.AuthToken, tokens, db, ct);
+        return TypedResults.Ok(new Envelope<BroadcastDto>(true,
+            await broadcasts.SendAsync(meeting.AppId, meeting.Id, body?.Type, body?.Payload, participant.Id, body?.ClientId, ct)));
+    }
+
+    /// <summary>The meeting's broadcast messages as they arrive, as server-sent events (<c>event: broadcast</c>, the
+    /// message as JSON in <c>data</c>; <c>event: ready</c> once listening; a comment every 15 s keeps proxies from
+    /// closing an idle stream). Why server-sent events rather than Janus data channels: a message is stored with the
+    /// server's time of receipt anyway (an interactive recording places it by that time), REST senders have no
+    /// peer connection, and one HTTP stream on the page's own origin needs no extra negotiation with Janus; the
+    /// browser's <c>EventSource</c> reconnects by itself. <c>?auth_token=</c> (the page's token; 401/403 as the
+    /// join) and <c>client_id</c> (the page's own id, whose messages are not sent back to it).</summary>
+    private static async Task ListenAsync(HttpContext context, ParticipantTokens tokens, CapstanDbContext db, BroadcastHub hub, IHostApplicationLifetime lifetime, CancellationToken aborted)
+    {
+        // The stream ends when the page goes or the server stops (a shutdown does not wait for open pages).
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, lifetime.ApplicationStopping);
+        var ct = linked.Token;
+        var (meeting, _) = await ParticipantOfAsync(context.Request.Query["auth_token"].FirstOrDefault(), tokens, db, ct);
+        using var subscription = hub.Subscribe(meeting.Id, context.Request.Query["client_id"].FirstOrDefault());
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-store";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await response.WriteAsync("event: ready\ndata: {}\n\n", ct);
+        await response.Body.FlushAsync(ct);
+        using var heartbeat = new PeriodicTimer(TimeSpan.FromSeconds(15));
+        var tick = heartbeat.WaitForNextTickAsync(ct).AsTask();
+        try
+        {
+            var next = subscription.Reader.WaitToReadAsync(ct).AsTask();
+            while (true)
+            {
+                if (await Task.WhenAny(next, tick) == tick)
+                {
+                    await tick;
+                    await response.WriteAsync(": keep-alive\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    tick = heartbeat.WaitForNextTickAsync(ct).AsTask();
+                    continue;
+                }
+                if (!await next)
+                {
+                    return;
+                }
+                while (subscription.Reader.TryRead(out var ev))
+                {
+                    await response.WriteAsync("event: broadcast\nid: " + ev.Message.Id + "\ndata: " + JsonSerializer.Serialize(ev.Message, CapstanJson.Options) + "\n\n", ct);
+                }
+                await response.Body.FlushAsync(ct);
+                next = subscription.Reader.WaitToReadAsync(ct).AsTask();
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // the page went away
         }
     }
 

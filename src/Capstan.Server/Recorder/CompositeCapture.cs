@@ -526,36 +526,51 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         }
         Directory.CreateDirectory(outDir);
         var joined = Path.Combine(outDir, Recording.OutputFileName);
-        if (!Config.VideoExport)
+        var interactive = Config.InteractiveType is not null;
+        if (!Config.VideoExport || interactive)
         {
             joined = Path.Combine(_dir, "joined." + Config.VideoExtension);
         }
         var list = Path.Combine(_dir, "segments.txt");
         var lines = new List<string>();
+        var parts = new List<Interactive.TimelinePart>(); // where each segment is in the file and on the wall clock
         for (var i = 0; i < usable.Count; i++)
         {
             var (file, span) = usable[i];
+            var fileStart = parts.Sum(p => p.Seconds);
             lines.Add("file '" + file.Replace("'", "'\\''", StringComparison.Ordinal) + "'");
             // The file ends at stopped_time, and a segment a pause ended at the instant the pause was seen: each is
             // cut there (its clock is the wall clock from its origin), not where the capture happened to stop after
             // being told to. The next segment starts where this one's duration ends: the cut's, when there is one.
             var cut = SegmentTime(file, 2) ?? (i == usable.Count - 1 ? Recording.StoppedTime : null);
+            var seconds = span.Seconds;
             if (cut is { } at && SegmentOrigin(file) is { } origin && span.CutOnFrame((at - origin).TotalSeconds, ctx.Options.FrameRate) is var end
                 && end > span.Start + 0.2 && end < span.End)
             {
-                lines.Add("duration " + (end - span.Start).ToString("F6", CultureInfo.InvariantCulture));
+                seconds = end - span.Start;
+                lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
                 lines.Add("outpoint " + end.ToString("F6", CultureInfo.InvariantCulture));
             }
             else
             {
-                lines.Add("duration " + span.Seconds.ToString("F6", CultureInfo.InvariantCulture));
+                lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
             }
+            var wallStart = SegmentOrigin(file) is { } o ? o.AddSeconds(span.Start)
+                : i == 0 ? Recording.StartedTime ?? Recording.InvokedTime : parts[^1].WallStart.AddSeconds(parts[^1].Seconds);
+            parts.Add(new Interactive.TimelinePart(wallStart, fileStart, seconds));
         }
         await File.WriteAllLinesAsync(list, lines, ct);
         await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, Config.VideoExtension,
             MediaArgs.SoundShiftSeconds(Config.AudioCodec, ctx.Options.FrameRate, grabbed: _native is null, meetingView: Config.Url is null, ctx.Options.AudioOffsetSeconds)), ct);
         var delivery = new CaptureDelivery { DurationSeconds = await ProbeDurationAsync(joined, ct) };
-        if (Config.VideoExport)
+        if (interactive)
+        {
+            // The HLS tar is the video file: InteractiveOutput.cs.
+            var tar = Path.Combine(outDir, Recording.OutputFileName);
+            await Interactive.InteractiveOutput.MakeAsync(joined, parts, await MetadataAsync(ct), Path.Combine(_dir, "hls"), tar, ctx.Options, ct);
+            delivery.Files.Add(await CaptureFile.DescribeAsync("video", null, tar, Recording.OutputFileName, ct));
+        }
+        else if (Config.VideoExport)
         {
             delivery.Files.Add(await CaptureFile.DescribeAsync("video", null, joined, Recording.OutputFileName, ct));
         }
@@ -565,11 +580,31 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.ExtractAudio(joined, audioFile), ct);
             delivery.Files.Add(await CaptureFile.DescribeAsync("audio", null, audioFile, audioName, ct));
         }
-        if (!Config.VideoExport)
+        if (!Config.VideoExport || interactive)
         {
             File.Delete(joined);
         }
+        if (interactive && Directory.Exists(Path.Combine(_dir, "hls")))
+        {
+            Directory.Delete(Path.Combine(_dir, "hls"), recursive: true);
+        }
         return delivery;
+    }
+
+    /// <summary>The meeting's <c>ID3Data</c> messages that go in an interactive recording (<see cref="Interactive.InteractiveOutput.Select"/>).</summary>
+    private async Task<IReadOnlyList<Interactive.MetadataMessage>> MetadataAsync(CancellationToken ct)
+    {
+        if (Recording.StartedTime is not { } started)
+        {
+            return [];
+        }
+        var stopped = Recording.StoppedTime ?? ctx.Time.GetUtcNow().UtcDateTime;
+        await using var scope = ctx.Scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        var rows = await db.SessionBroadcasts.AsNoTracking()
+            .Where(b => b.MeetingId == Recording.MeetingId && b.ReceivedAt >= started && b.ReceivedAt <= stopped)
+            .Select(b => new { b.Type, b.ReceivedAt, b.PayloadJson }).ToListAsync(ct);
+        return Interactive.InteractiveOutput.Select(rows.Select(r => (r.Type, r.ReceivedAt, r.PayloadJson)), started, stopped);
     }
 
     /// <summary>A hidden participant with the recorder preset, and its token for the recorder view.</summary>

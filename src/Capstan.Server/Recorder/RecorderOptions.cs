@@ -71,6 +71,10 @@ public sealed class RecorderOptions
     /// <summary>The proxy's address once the worker started it (set by the worker, not a setting).</summary>
     public string? BrowserProxyServer { get; internal set; }
 
+    /// <summary>The target length of an interactive recording's HLS segments in seconds (default 10, the contract's;
+    /// 2 to 60). Segments are cut on keyframes (every 2 s), so each is at most this plus 0.45 s.</summary>
+    public double HlsSegmentSeconds { get; set; } = 10;
+
     /// <summary>Capture restarts (a died ffmpeg or Chromium) before the recording is finished with what it has.</summary>
     public int MaxCaptureRestarts { get; set; } = 3;
 
@@ -163,6 +167,10 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
         if (options.Compositor is not (null or RecorderOptions.BrowserCompositor or RecorderOptions.NativeCompositor))
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:Compositor: '{options.Compositor}' must be 'browser' or 'native'");
+        }
+        if (options.HlsSegmentSeconds is < 2 or > 60)
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:HlsSegmentSeconds: {options.HlsSegmentSeconds} must be 2 to 60 (seconds)");
         }
         if (!options.Enabled || string.IsNullOrEmpty(options.RunAsUser))
         {

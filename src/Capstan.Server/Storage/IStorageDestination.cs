@@ -99,6 +99,7 @@ public static class ContentTypes
         ".mp3" => "audio/mpeg",
         ".ogg" => "audio/ogg",
         ".json" => "application/json",
+        ".tar" => "application/x-tar",
         _ => "application/octet-stream",
     };
 }

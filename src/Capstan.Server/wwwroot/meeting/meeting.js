@@ -11,7 +11,18 @@
 //       Resolves when the share is published; rejects with an Error whose message says why not (preset, someone
 //       else sharing: at most max_screenshare_count shares per meeting, not joined, picker cancelled).
 //   window.capstanMeeting.stopScreenShare()    stops this participant's share (resolves when it is unpublished).
-//   window.capstanMeeting.state()              -> { joined, publishing, sharing }.
+//   window.capstanMeeting.state()              -> { joined, publishing, sharing, listening }.
+//
+// Broadcast messages (every page of the meeting, the recorder's included, receives the others' messages):
+//   window.capstanMeeting.broadcastMessage(type, payload)  sends `payload` (any JSON value, at most 16 KiB
+//       serialized) to the meeting's live session; resolves with the message as kept by the server
+//       ({ id, session_id, type, payload, participant_id, peer_id, received_at }); rejects with an Error saying why
+//       (too large, no live session, not a participant). Type "ID3Data" is an interactive recording's timed metadata,
+//       "CLOSE_TRANSPORT" ends it.
+//   window.capstanMeeting.on("broadcast", handler)         calls handler(message) for every message another page or
+//       the REST API (POST .../meetings/{id}/broadcast) sends; returns a function that removes the handler.
+// They arrive as server-sent events from /meeting-api/broadcasts (see MeetingPageApi.cs for why); `listening` in
+// state() is true once that stream is open.
 // The share is its own Janus feed (a second publisher handle; see ScreenShares.cs for why), under a feed id and a
 // JSON display ({"screenshare":true,"participant_id":...,"name":...}) the server grants. With a share the shared
 // screen fills SHARE_WIDTH of the stage's width (at least 75%) and the participants are thumbnails in a column
@@ -40,6 +51,7 @@
     firstRemoteFrameMs: null, joinedMs: null, relay: forceRelay,
     // The active speaker's name, when it last changed (ms since load); the last talking/stopped-talking events.
     speaker: null, speakerMs: null, talkEvents: [],
+    listening: false, broadcastsReceived: 0,
   };
   window.capstanRecorder = { ready: false, participants: 0, error: null };
 
@@ -54,6 +66,10 @@
   const tiles = new Map(); // feed id (or 'self') -> tile element
   let finished = false;
   let share = null; // this participant's screen share: { feedId, display, handle, stream, ownStream, published }
+  let events = null; // the broadcast messages' EventSource
+  const broadcastHandlers = [];
+  // This page's id for the broadcast stream: the server does not echo the page's own messages back to it.
+  const clientId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Math.random()).slice(2) + String(Date.now());
   const SHARE_WIDTH = 0.8; // of the stage's width, for the shared screen(s) when any is shared
   const SPEAKER_HOLD_MS = 2000; // ActiveSpeaker.Hold
   const talk = new Map(); // feed id -> { started, stopped } (performance.now() times) of feeds Janus said talk
@@ -86,6 +102,7 @@
     if (finished) return;
     finished = true;
     state[kind] = true;
+    if (events) { events.close(); events = null; state.listening = false; }
     state.phase = kind;
     try { if (janus) janus.destroy({ unload: true }); } catch (e) { /* already gone */ }
     stage.innerHTML = '';
@@ -213,6 +230,7 @@
       return;
     }
     join = body.data;
+    listenBroadcasts();
     if (forceRelay && !(join.ice_servers || []).length) {
       fail('This link asks for a relayed connection, but the server has no TURN server (Turn:Urls).');
       return;
@@ -602,10 +620,49 @@
     }).catch(() => {});
   }
 
+  // ---- broadcast messages ----------------------------------------------------------------------------------------
+  function listenBroadcasts() {
+    if (events || finished) return;
+    events = new EventSource('/meeting-api/broadcasts?auth_token=' + encodeURIComponent(token) + '&client_id=' + encodeURIComponent(clientId));
+    events.addEventListener('ready', () => { state.listening = true; });
+    events.addEventListener('broadcast', (e) => {
+      let message;
+      try { message = JSON.parse(e.data); } catch (err) { return; }
+      state.broadcastsReceived += 1;
+      for (const h of broadcastHandlers.slice()) {
+        try { h(message); } catch (err) { console.error('broadcast handler failed', err); }
+      }
+    });
+    // EventSource reconnects by itself; until it has, the page is not listening.
+    events.onerror = () => { state.listening = false; };
+  }
+
+  async function broadcastMessage(type, payload) {
+    if (typeof type !== 'string' || !type) throw new Error('broadcastMessage needs a type, e.g. "ID3Data".');
+    const res = await fetch('/meeting-api/broadcast', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth_token: token, client_id: clientId, type, payload: payload === undefined ? null : payload }),
+    });
+    const body = await res.json().catch(() => null);
+    if (!res.ok || !body || !body.success) {
+      throw new Error(body && body.error ? body.error.message : `The meeting server answered ${res.status}.`);
+    }
+    return body.data;
+  }
+
+  function on(name, handler) {
+    if (name !== 'broadcast') throw new Error(`Unknown event "${name}": only "broadcast" is supported.`);
+    if (typeof handler !== 'function') throw new Error('on("broadcast", handler) needs a function.');
+    broadcastHandlers.push(handler);
+    return () => { const i = broadcastHandlers.indexOf(handler); if (i >= 0) broadcastHandlers.splice(i, 1); };
+  }
+
   window.capstanMeeting = {
     shareScreen: (stream) => shareScreen(stream),
     stopScreenShare: () => stopScreenShare(),
-    state: () => ({ joined: state.joined && !finished, publishing: state.published, sharing: !!(share && share.published) }),
+    broadcastMessage: (type, payload) => broadcastMessage(type, payload),
+    on: (name, handler) => on(name, handler),
+    state: () => ({ joined: state.joined && !finished, publishing: state.published, sharing: !!(share && share.published), listening: !!state.listening }),
   };
 
   // ---- controls ------------------------------------------------------------------------------------------------
