@@ -7,7 +7,9 @@ namespace Capstan.Server.Media.Compositor;
 /// <summary>The child process that hosts one native composite pipeline (<c>Capstan.Server compositor-host SPEC_JSON</c>,
 /// a hidden subcommand), so that a native crash in GStreamer cannot take the worker down.
 /// <para>Commands on stdin, one a line: <c>add KEY video|screen|audio CODEC DISPLAY NAME</c> (<c>screen</c>: a shared screen's picture, laid out large by <see cref="CompositorPipeline.ShareLayout"/>) (answered <c>port KEY N</c>, the
-/// free UDP port its <c>udpsrc</c> bound), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
+/// free UDP port its <c>udpsrc</c> bound), <c>add KEY cameraoff - DISPLAY NAME</c> (a camera-off tile,
+/// <see cref="CompositorPipeline.CameraOffBin"/>; answered <c>added KEY</c>); an <c>add</c> of a KEY that is there
+/// already replaces that input in its place in the layout (a camera turned off or on keeps its tile), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
 /// and the end of stdin also end the pipeline: end-of-stream, wait for it on the bus (5 s at most), exit 0.
 /// On stdout: <c>ready</c> once playing, each composited frame as the capture's grab line
 /// (<see cref="Recorder.MediaArgs.GrabLine"/>), and <c>error TEXT</c> before exiting 1 on a pipeline error.</para></summary>
@@ -62,7 +64,7 @@ public static class CompositorHost
             }
         }
 
-        void Remove(string key)
+        void Remove(string key, bool relayout = true)
         {
             if (!inputs.Remove(key, out var input))
             {
@@ -74,7 +76,7 @@ public static class CompositorHost
             pipeline.Remove(input.Bin);
             input.MixerPad.Dispose();
             input.Bin.Dispose();
-            if (video.Remove(key))
+            if (video.Remove(key) && relayout)
             {
                 Relayout();
             }
@@ -98,15 +100,25 @@ public static class CompositorHost
                             case "add" when parts.Length >= 4:
                                 {
                                     var (key, kind, codec) = (parts[1], parts[2], parts[3]);
-                                    Remove(key);
-                                    var media = kind == CompositorPipeline.ScreenKind ? "video" : kind;
-                                    var bin = GstElement.Bin(CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
+                                    var place = video.IndexOf(key); // a replaced input keeps its tile
+                                    Remove(key, relayout: false);
+                                    var cameraOff = kind == CompositorPipeline.CameraOffKind;
+                                    var media = kind is CompositorPipeline.ScreenKind or CompositorPipeline.CameraOffKind ? "video" : kind;
+                                    var bin = GstElement.Bin(cameraOff ? CompositorPipeline.CameraOffBin() : CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
                                     bin.GhostSource("out");
+                                    var display = parts.Length > 4 ? parts[4] : string.Empty;
                                     if (media == "video" && bin.Child("label") is { } label)
                                     {
                                         using (label)
                                         {
-                                            label.Set("text", parts.Length > 4 ? parts[4] : string.Empty);
+                                            label.Set("text", display);
+                                        }
+                                    }
+                                    if (cameraOff && bin.Child("initial") is { } initial)
+                                    {
+                                        using (initial)
+                                        {
+                                            initial.Set("text", display.Length > 0 ? display[..1].ToUpperInvariant() : "?");
                                         }
                                     }
                                     pipeline.Add(bin);
@@ -122,10 +134,19 @@ public static class CompositorHost
                                     inputs[key] = new Input(bin, mixerPad, kind);
                                     if (media == "video")
                                     {
-                                        video.Add(key);
+                                        video.Insert(place >= 0 ? place : video.Count, key);
+                                        Relayout();
+                                    }
+                                    else if (place >= 0)
+                                    {
                                         Relayout();
                                     }
                                     bin.SyncStateWithParent();
+                                    if (cameraOff)
+                                    {
+                                        host.Say($"added {key}");
+                                        break;
+                                    }
                                     using var udp = bin.Get("rtp");
                                     host.Say($"port {key} {I(udp.GetInt("port"))}");
                                     break;

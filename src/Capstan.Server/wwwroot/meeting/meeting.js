@@ -11,7 +11,17 @@
 //       Resolves when the share is published; rejects with an Error whose message says why not (preset, someone
 //       else sharing: at most max_screenshare_count shares per meeting, not joined, picker cancelled).
 //   window.capstanMeeting.stopScreenShare()    stops this participant's share (resolves when it is unpublished).
-//   window.capstanMeeting.state()              -> { joined, publishing, sharing }.
+//   window.capstanMeeting.state()              -> { joined, publishing, sharing, video }.
+//   window.capstanMeeting.setVideo(on)         turns this participant's camera off (false) or on again (true), as the
+//       "Stop video" button does; resolves once Janus has taken the new offer.
+// Camera off: the publisher renegotiates with its video m-line inactive (the track is removed and the camera
+// released), rather than only disabling the track (muteVideo), which would keep black frames flowing. Janus then
+// marks that stream `disabled: true` in the publisher lists it sends every participant, the recorder view and the
+// native compositor's room handle alike, so all of them learn it from one place, with no message of our own; the
+// audio m-line is untouched and keeps playing. Everyone shows a camera-off tile (class `cameraoff`: the neutral
+// --off colour, the initial centred, the name at the bottom left) in the same place; turning the camera on
+// renegotiates the same m-line back to sendonly, and the video returns to that tile. A publisher that never
+// offered video has no video stream at all, so the recorder view still gives it no tile.
 // The share is its own Janus feed (a second publisher handle; see ScreenShares.cs for why), under a feed id and a
 // JSON display ({"screenshare":true,"participant_id":...,"name":...}) the server grants. With a share the shared
 // screen fills SHARE_WIDTH of the stage's width (at least 75%) and the participants are thumbnails in a column
@@ -46,6 +56,8 @@
   const tiles = new Map(); // feed id (or 'self') -> tile element
   let finished = false;
   let share = null; // this participant's screen share: { feedId, display, handle, stream, ownStream, published }
+  let videoOn = true; // this participant's camera (see setVideo)
+  let videoChange = null; // the camera renegotiation in flight: { resolve, reject }
   const SHARE_WIDTH = 0.8; // of the stage's width, for the shared screen(s) when any is shared
 
   function show(message, detail) {
@@ -249,6 +261,10 @@
 
   function onPublisherMessage(msg, jsep) {
     const ev = msg.videoroom;
+    if (msg.error && videoChange) {
+      settleVideo(new Error('The meeting room refused the camera change: ' + msg.error));
+      return;
+    }
     if (msg.error) {
       fail('The meeting room refused to let you in.', msg.error);
       return;
@@ -266,6 +282,11 @@
       updateRecorder();
     } else if (ev === 'event') {
       if (msg.publishers) addPublishers(msg.publishers);
+      if (msg.configured === 'ok' && jsep && videoChange) {
+        pub.handleRemoteJsep({ jsep });
+        settleVideo(null);
+        return;
+      }
       // A publisher kicked from the room is announced to the others as { kicked: id } (a kicked participant's camera
       // and screen share feeds both are).
       const gone = msg.leaving || msg.unpublished || msg.kicked;
@@ -304,12 +325,27 @@
       const known = feeds.get(p.id);
       const of = shareOf(p.display);
       const display = of ? `${of.name || 'Participant'} (screen)` : (p.display || 'Participant');
-      feeds.set(p.id, { display, streams: media, share: !!of });
-      if (!state.recorder || media.some((s) => s.type === 'video')) tile(p.id, display, false, !!of);
-      if (!known) for (const s of media) streams.push({ feed: p.id, mid: s.mid });
+      const cameraOff = cameraOffOf(p, !!of);
+      const subscribed = known ? known.subscribed : new Set();
+      feeds.set(p.id, { display, streams: media, share: !!of, cameraOff, subscribed });
+      if (!state.recorder || media.some((s) => s.type === 'video') || cameraOff) {
+        tile(p.id, display, false, !!of).classList.toggle('cameraoff', cameraOff);
+      }
+      // Streams not subscribed yet: all of a new publisher's, and a video that was off when it joined.
+      for (const s of media) {
+        if (subscribed.has(s.mid)) continue;
+        subscribed.add(s.mid);
+        streams.push({ feed: p.id, mid: s.mid });
+      }
     }
     if (streams.length) subscribe(streams);
     updateRecorder();
+  }
+
+  // A camera turned off: the publisher's video stream is listed as disabled (see setVideo) and none is live.
+  function cameraOffOf(p, isShare) {
+    const video = (p.streams || []).filter((s) => s.type === 'video');
+    return !isShare && video.some((s) => s.disabled) && !video.some((s) => !s.disabled);
   }
 
   // A publisher whose display is the server's share marker ({"screenshare":true,...}) is a screen share.
@@ -553,8 +589,49 @@
   window.capstanMeeting = {
     shareScreen: (stream) => shareScreen(stream),
     stopScreenShare: () => stopScreenShare(),
-    state: () => ({ joined: state.joined && !finished, publishing: state.published, sharing: !!(share && share.published) }),
+    state: () => ({ joined: state.joined && !finished, publishing: state.published, sharing: !!(share && share.published), video: videoOn }),
+    setVideo: (on) => setVideo(on),
   };
+
+  // ---- camera off and on (see the header) ------------------------------------------------------------------------
+  function settleVideo(err) {
+    const change = videoChange;
+    videoChange = null;
+    if (!change) return;
+    if (err) change.reject(err instanceof Error ? err : new Error(String(err)));
+    else change.resolve();
+  }
+
+  function setVideo(on) {
+    on = !!on;
+    if (!pub || !state.joined || finished || state.recorder) return Promise.reject(new Error('Not publishing in the meeting.'));
+    if (videoChange) return Promise.reject(new Error('The camera is already being turned ' + (videoOn ? 'on.' : 'off.')));
+    if (on === videoOn) return Promise.resolve();
+    const pc = pub.webrtcStuff && pub.webrtcStuff.pc;
+    const transceiver = pc && pc.getTransceivers().find((t) => t.receiver.track && t.receiver.track.kind === 'video');
+    if (!transceiver) return Promise.reject(new Error('This participant publishes no video.'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => settleVideo(new Error('Janus did not answer the camera change in time.')), 15000);
+      const done = (err) => { clearTimeout(timer); settleVideo(err); };
+      videoChange = { resolve: () => { clearTimeout(timer); videoOn = on; setCamButton(); resolve(); }, reject: (e) => { clearTimeout(timer); reject(e); } };
+      const track = on
+        ? { type: 'video', mid: transceiver.mid, capture: { width: 640, height: 360 }, recv: false, replace: true }
+        : { type: 'video', mid: transceiver.mid, remove: true };
+      pub.createOffer({
+        tracks: [track],
+        success: (jsep) => pub.send({ message: { request: 'configure' }, jsep, error: done }),
+        error: (e) => done(new Error('Could not turn the camera ' + (on ? 'on: ' : 'off: ') + (e && e.message ? e.message : e))),
+      });
+    });
+  }
+
+  function setCamButton() {
+    const b = document.getElementById('cam');
+    b.setAttribute('aria-pressed', String(!videoOn));
+    b.textContent = videoOn ? 'Stop video' : 'Start video';
+    const self = tiles.get('self');
+    if (self) self.classList.toggle('cameraoff', !videoOn);
+  }
 
   // ---- controls ------------------------------------------------------------------------------------------------
   document.getElementById('mic').addEventListener('click', (e) => {
@@ -564,14 +641,11 @@
     e.target.setAttribute('aria-pressed', String(!muted));
     e.target.textContent = muted ? 'Mute' : 'Unmute';
   });
-  document.getElementById('cam').addEventListener('click', (e) => {
-    if (!pub) return;
-    const muted = pub.isVideoMuted();
-    if (muted) pub.unmuteVideo(); else pub.muteVideo();
-    e.target.setAttribute('aria-pressed', String(!muted));
-    e.target.textContent = muted ? 'Stop video' : 'Start video';
-    const self = tiles.get('self');
-    if (self) self.classList.toggle('novideo', !muted);
+  document.getElementById('cam').addEventListener('click', () => {
+    setVideo(!videoOn).catch((e) => {
+      show('Your camera could not be switched.', e.message);
+      setTimeout(() => { if (!finished && state.phase !== 'error') notice.hidden = true; }, 4000);
+    });
   });
   document.getElementById('share').addEventListener('click', () => {
     const action = share ? stopScreenShare() : shareScreen();
