@@ -328,9 +328,7 @@
       const cameraOff = cameraOffOf(p, !!of);
       const subscribed = known ? known.subscribed : new Set();
       feeds.set(p.id, { display, streams: media, share: !!of, cameraOff, subscribed });
-      if (!state.recorder || media.some((s) => s.type === 'video') || cameraOff) {
-        tile(p.id, display, false, !!of).classList.toggle('cameraoff', cameraOff);
-      }
+      if (!state.recorder || media.some((s) => s.type === 'video') || cameraOff) showCameraOff(tile(p.id, display, false, !!of), cameraOff);
       // Streams not subscribed yet: all of a new publisher's, and a video that was off when it joined.
       for (const s of media) {
         if (subscribed.has(s.mid)) continue;
@@ -340,6 +338,22 @@
     }
     if (streams.length) subscribe(streams);
     updateRecorder();
+  }
+
+  // The camera-off tile goes at once; when the camera is back it stays until the video presents a new frame (3 s at
+  // most), so the tile goes from the name to the picture without the frozen or black frames in between.
+  function showCameraOff(el, off) {
+    if (off) {
+      el.classList.add('cameraoff');
+      el.dataset.offSince = String(performance.now());
+      return;
+    }
+    if (!el.classList.contains('cameraoff')) return;
+    const since = el.dataset.offSince;
+    const video = el.querySelector('video');
+    const back = () => { if (el.dataset.offSince === since) el.classList.remove('cameraoff'); };
+    setTimeout(back, 3000);
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(back); else back();
   }
 
   // A camera turned off: the publisher's video stream is listed as disabled (see setVideo) and none is live.
