@@ -619,7 +619,7 @@
   function setVideo(on) {
     on = !!on;
     if (!pub || !state.joined || finished || state.recorder) return Promise.reject(new Error('Not publishing in the meeting.'));
-    if (videoChange) return Promise.reject(new Error('The camera is already being turned ' + (videoOn ? 'on.' : 'off.')));
+    if (videoChange) return Promise.reject(new Error('The camera is already being turned ' + (videoOn ? 'off.' : 'on.')));
     if (on === videoOn) return Promise.resolve();
     const pc = pub.webrtcStuff && pub.webrtcStuff.pc;
     const transceiver = pc && pc.getTransceivers().find((t) => t.receiver.track && t.receiver.track.kind === 'video');
