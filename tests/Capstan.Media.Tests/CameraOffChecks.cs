@@ -97,7 +97,7 @@ internal static class CameraOffChecks
             var back = await TileOfAsync(pb, "Alice");
             Assert.Equal("visible", back.GetProperty("video").GetString());
             Assert.Equal(live.GetProperty("place").GetString(), back.GetProperty("place").GetString());
-            await Task.Delay(1500, ct); // her video, filmed after
+            await Task.Delay(2000, ct); // her video, filmed after
             await f.ActAsync(id, "stop");
             done = await f.WaitStatusAsync(id, "UPLOADED", 60);
         }
@@ -134,9 +134,11 @@ internal static class CameraOffChecks
         // before the camera went off, when she had been seen for a while; the browser composite's first 1.5 s can be
         // the recorder view's black start, both tiles black, before any camera change).
         var before = frames.Where(x => x.Seconds >= first - 1.5 && x.Seconds < first - 0.5).ToList();
-        var after = frames.Where(x => x.Seconds > last + 1.0).ToList();
+        var after = frames.Where(x => x.Seconds > last + 0.5).ToList();
         Assert.True(before.Count >= 4 && after.Count >= 4, "too few frames before or after the camera was off: " + trace);
         Assert.True(before.Concat(after).All(x => x.Tiles[alice].Neutral < 0.2 && x.Tiles[alice].Mean > 90), "Alice's video is not there before and after: " + trace);
+        // From the name straight to the picture: no black tile while her video comes back.
+        Assert.True(frames.Where(x => x.Seconds > last && x.Seconds <= last + 1.0).All(x => x.Tiles[alice].Mean > 60), "Alice's tile went black as her video came back: " + trace);
 
         // Her sound (and Bob's) goes on while her camera is off.
         var volume = await MediaFacts.MeanVolumeAsync(file, first, last - first + 0.25);

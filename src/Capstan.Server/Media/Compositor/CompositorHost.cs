@@ -9,7 +9,8 @@ namespace Capstan.Server.Media.Compositor;
 /// <para>Commands on stdin, one a line: <c>add KEY video|screen|audio CODEC DISPLAY NAME</c> (<c>screen</c>: a shared screen's picture, laid out large by <see cref="CompositorPipeline.ShareLayout"/>) (answered <c>port KEY N</c>, the
 /// free UDP port its <c>udpsrc</c> bound), <c>add KEY cameraoff - DISPLAY NAME</c> (a camera-off tile,
 /// <see cref="CompositorPipeline.CameraOffBin"/>; answered <c>added KEY</c>); an <c>add</c> of a KEY that is there
-/// already replaces that input in its place in the layout (a camera turned off or on keeps its tile), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
+/// already replaces that input in its place in the layout (a camera turned off or on keeps its tile; a camera-off
+/// tile stays over the returning video until that video's first pictures are composited), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
 /// and the end of stdin also end the pipeline: end-of-stream, wait for it on the bus (5 s at most), exit 0.
 /// On stdout: <c>ready</c> once playing, each composited frame as the capture's grab line
 /// (<see cref="Recorder.MediaArgs.GrabLine"/>), and <c>error TEXT</c> before exiting 1 on a pipeline error.</para></summary>
@@ -42,6 +43,11 @@ public static class CompositorHost
         using var bus = pipeline.Bus();
         var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
         var video = new List<string>();
+        // Camera-off tiles kept over a returning video until its first pictures are composited (key -> that tile),
+        // so the tile goes from the name to the picture without the black of a decoder waiting for its keyframe; the
+        // commands and the tiles' removal (from a timer) share one lock.
+        var covers = new Dictionary<string, Input>(StringComparer.Ordinal);
+        var gate = new object();
         var stop = host.Stopping;
 
         pipeline.SetState(GstState.Playing);
@@ -62,10 +68,36 @@ public static class CompositorHost
                 pad.Set("width", I(tiles[i].Width));
                 pad.Set("height", I(tiles[i].Height));
             }
+            foreach (var (key, cover) in covers)
+            {
+                var i = order.IndexOf(key);
+                if (i >= 0)
+                {
+                    cover.MixerPad.Set("xpos", I(tiles[i].X));
+                    cover.MixerPad.Set("ypos", I(tiles[i].Y));
+                    cover.MixerPad.Set("width", I(tiles[i].Width));
+                    cover.MixerPad.Set("height", I(tiles[i].Height));
+                }
+            }
+        }
+
+        void Uncover(string key, Input? only = null)
+        {
+            if (!covers.TryGetValue(key, out var cover) || (only is not null && cover != only))
+            {
+                return;
+            }
+            covers.Remove(key);
+            cover.MixerPad.Release();
+            cover.Bin.SetState(GstState.Null);
+            pipeline.Remove(cover.Bin);
+            cover.MixerPad.Dispose();
+            cover.Bin.Dispose();
         }
 
         void Remove(string key, bool relayout = true)
         {
+            Uncover(key);
             if (!inputs.Remove(key, out var input))
             {
                 return;
@@ -93,6 +125,7 @@ public static class CompositorHost
                     {
                         continue;
                     }
+                    Monitor.Enter(gate); // the commands and the camera-off tiles' removal
                     try
                     {
                         switch (parts[0])
@@ -101,9 +134,22 @@ public static class CompositorHost
                                 {
                                     var (key, kind, codec) = (parts[1], parts[2], parts[3]);
                                     var place = video.IndexOf(key); // a replaced input keeps its tile
-                                    Remove(key, relayout: false);
                                     var cameraOff = kind == CompositorPipeline.CameraOffKind;
                                     var media = kind is CompositorPipeline.ScreenKind or CompositorPipeline.CameraOffKind ? "video" : kind;
+                                    Input? cover = null;
+                                    if (media == "video" && !cameraOff && inputs.TryGetValue(key, out var was) && was.Kind == CompositorPipeline.CameraOffKind)
+                                    {
+                                        // The camera-off tile stays, on top, until the returning video is composited.
+                                        Uncover(key);
+                                        inputs.Remove(key);
+                                        video.Remove(key);
+                                        was.MixerPad.Set("zorder", "10000");
+                                        covers[key] = cover = was;
+                                    }
+                                    else
+                                    {
+                                        Remove(key, relayout: false);
+                                    }
                                     var bin = GstElement.Bin(cameraOff ? CompositorPipeline.CameraOffBin() : CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
                                     bin.GhostSource("out");
                                     var display = parts.Length > 4 ? parts[4] : string.Empty;
@@ -142,6 +188,29 @@ public static class CompositorHost
                                         Relayout();
                                     }
                                     bin.SyncStateWithParent();
+                                    if (cover is not null)
+                                    {
+                                        // A picture leaving the bin is composited about the mixers' latency later.
+                                        using var output = bin.StaticPad("src");
+                                        var seen = 0;
+                                        var later = TimeSpan.FromMilliseconds(spec.JitterMs + spec.MarginMs);
+                                        output.OnBuffer(pts =>
+                                        {
+                                            if (Interlocked.Exchange(ref seen, 1) == 0)
+                                            {
+                                                _ = Task.Delay(later).ContinueWith(t =>
+                                                {
+                                                    lock (gate)
+                                                    {
+                                                        if (!stop.IsSet) // the pipeline is ending: nothing to uncover
+                                                        {
+                                                            Uncover(key, cover);
+                                                        }
+                                                    }
+                                                }, TaskScheduler.Default);
+                                            }
+                                        });
+                                    }
                                     if (cameraOff)
                                     {
                                         host.Say($"added {key}");
@@ -166,6 +235,10 @@ public static class CompositorHost
                     catch (GstException e)
                     {
                         host.Say("failed " + (parts.Length > 1 ? parts[1] : "?") + " " + e.Message);
+                    }
+                    finally
+                    {
+                        Monitor.Exit(gate);
                     }
                 }
             }
