@@ -26,10 +26,14 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
             format.GetProperty("format_name").GetString()!);
     }
 
-    /// <summary>Mean volume in dB (volumedetect); silence is about -91 dB.</summary>
-    public static async Task<double> MeanVolumeAsync(string file)
+    /// <summary>Mean volume in dB (volumedetect); silence is about -91 dB. With <paramref name="from"/> and
+    /// <paramref name="seconds"/>, of that stretch of the file only.</summary>
+    public static async Task<double> MeanVolumeAsync(string file, double? from = null, double? seconds = null)
     {
-        var log = await RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-i", file, "-vn", "-af", "volumedetect", "-f", "null", "-"], stderr: true);
+        string[] range = from is { } ss && seconds is { } t
+            ? ["-ss", ss.ToString(CultureInfo.InvariantCulture), "-t", t.ToString(CultureInfo.InvariantCulture)]
+            : [];
+        var log = await RunAsync("ffmpeg", ["-hide_banner", "-nostats", .. range, "-i", file, "-vn", "-af", "volumedetect", "-f", "null", "-"], stderr: true);
         var m = MeanVolume().Match(log);
         Assert.True(m.Success, "volumedetect printed no mean_volume: " + log);
         return double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
@@ -98,16 +102,10 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
     public static async Task<IReadOnlyList<(double Seconds, double Fraction)>> ColourFractionsAsync(string file, Func<byte, byte, byte, bool> matches, double fps = 2)
     {
         var facts = await ProbeAsync(file);
-        var raw = Path.GetTempFileName();
-        await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", file, "-an",
-            "-vf", $"fps={fps.ToString(CultureInfo.InvariantCulture)},format=rgb24", "-f", "rawvideo", "-pix_fmt", "rgb24", raw]);
-        var bytes = await File.ReadAllBytesAsync(raw);
-        File.Delete(raw);
-        var frameBytes = facts.Width * facts.Height * 3;
         var result = new List<(double, double)>();
-        for (var i = 0; (i + 1) * frameBytes <= bytes.Length; i++)
+        foreach (var (seconds, rgb) in await FramesAsync(file, fps))
         {
-            var frame = bytes.AsSpan(i * frameBytes, frameBytes);
+            var frame = rgb.AsSpan();
             var hits = 0;
             for (var p = 0; p < frame.Length; p += 3)
             {
@@ -116,9 +114,28 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
                     hits++;
                 }
             }
-            result.Add((i / fps, hits / (double)(facts.Width * facts.Height)));
+            result.Add((seconds, hits / (double)(facts.Width * facts.Height)));
         }
         return result;
+    }
+
+    /// <summary>Frames sampled at <paramref name="fps"/> over the whole video: each frame's time and its pixels as
+    /// rows of RGB bytes (the video's width by its height).</summary>
+    public static async Task<IReadOnlyList<(double Seconds, byte[] Rgb)>> FramesAsync(string file, double fps)
+    {
+        var facts = await ProbeAsync(file);
+        var raw = Path.GetTempFileName();
+        await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", file, "-an",
+            "-vf", $"fps={fps.ToString(CultureInfo.InvariantCulture)},format=rgb24", "-f", "rawvideo", "-pix_fmt", "rgb24", raw]);
+        var bytes = await File.ReadAllBytesAsync(raw);
+        File.Delete(raw);
+        var frameBytes = facts.Width * facts.Height * 3;
+        var frames = new List<(double, byte[])>();
+        for (var i = 0; (i + 1) * frameBytes <= bytes.Length; i++)
+        {
+            frames.Add((i / fps, bytes.AsSpan(i * frameBytes, frameBytes).ToArray()));
+        }
+        return frames;
     }
 
     public static async Task<string> RunAsync(string tool, string[] args, bool stderr = false)

@@ -91,6 +91,11 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
     [Fact]
     public Task ActiveSpeaker_IsOutlined_Natively() => ActiveSpeakerMediaTests.CompositeOutlinesTheSpeakerAsync(f);
 
+    /// <summary>A camera turned off natively: the camera-off tile (<c>CompositorPipeline.CameraOffBin</c>) in the
+    /// participant's place, the recorder view's check.</summary>
+    [Fact]
+    public Task CameraOff_LeavesANamedTile_AndTheVideoComesBackInPlace_Natively() => CameraOffChecks.CompositeShowsANamedTileWhileTheCameraIsOffAsync(f);
+
     [Fact]
     public async Task RtmpOut_StreamsLiveWhileRecording_Natively()
     {

@@ -48,6 +48,11 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         }
     }
 
+    /// <summary>A camera turned off in the browser composite: the recorder view's camera-off tile (meeting.css
+    /// <c>.tile.cameraoff</c>) in the participant's place, then the video back.</summary>
+    [Fact]
+    public Task CameraOff_LeavesANamedTile_AndTheVideoComesBackInPlace() => CameraOffChecks.CompositeShowsANamedTileWhileTheCameraIsOffAsync(f);
+
     [Fact]
     public async Task TwoParticipants_WithPause_GiveOneContinuousH264AacFile_AndAnAudioFile()
     {

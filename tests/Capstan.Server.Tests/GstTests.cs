@@ -264,6 +264,50 @@ public sealed class GstTests : IDisposable
         Assert.True(await MeanLumaAsync(file, 1.85) < 25, "the removed bin's tile stayed");
     }
 
+    /// <summary>The camera-off tile (<c>CompositorPipeline.CameraOffBin</c>), in real GStreamer: the meeting page's
+    /// neutral #262626 over the picture, the initial in the middle and the name at the bottom left lit.</summary>
+    [Fact]
+    public void CameraOffBin_IsTheNeutralTile_WithTheInitialAndTheNameDrawn()
+    {
+        var raw = Path.Combine(_dir, "off.rgb");
+        using var pipeline = GstElement.Launch(Capstan.Server.Media.Compositor.CompositorPipeline.CameraOffBin()
+            + $" ! videoconvert ! video/x-raw,format=RGB ! identity eos-after=2 ! filesink location=\"{raw}\"");
+        foreach (var (name, text) in new[] { ("initial", "A"), ("label", "Alice") })
+        {
+            using var overlay = pipeline.Get(name);
+            overlay.Set("text", text);
+        }
+        using var bus = pipeline.Bus();
+        pipeline.SetState(GstState.Playing);
+        Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(10)));
+        pipeline.SetState(GstState.Null);
+
+        var rgb = File.ReadAllBytes(raw);
+        Assert.True(rgb.Length >= 640 * 360 * 3, $"{rgb.Length} bytes");
+        int Lit(int x0, int y0, int x1, int y1)
+        {
+            var n = 0;
+            for (var y = y0; y < y1; y++)
+            {
+                for (var x = x0; x < x1; x++)
+                {
+                    var i = ((y * 640) + x) * 3;
+                    n += rgb[i] + rgb[i + 1] + rgb[i + 2] > 400 ? 1 : 0;
+                }
+            }
+            return n;
+        }
+        var neutral = 0;
+        for (var i = 0; i < 640 * 360 * 3; i += 3)
+        {
+            neutral += Math.Abs(rgb[i] - 0x26) <= 3 && Math.Abs(rgb[i + 1] - 0x26) <= 3 && Math.Abs(rgb[i + 2] - 0x26) <= 3 ? 1 : 0;
+        }
+        Assert.True(neutral > 0.9 * 640 * 360, $"{neutral} neutral pixels");
+        Assert.True(Lit(280, 140, 360, 220) > 50, "no initial in the middle");
+        Assert.True(Lit(0, 290, 200, 360) > 50, "no name at the bottom left");
+        Assert.Equal(0, Lit(400, 0, 640, 120)); // nothing else drawn
+    }
+
     /// <summary>The native compositor's whole pipeline with RTMP out, in real GStreamer: the file gets both streams
     /// and the pusher's UDP port gets MPEG-TS while it plays.</summary>
     [Fact]

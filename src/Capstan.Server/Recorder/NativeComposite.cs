@@ -33,6 +33,13 @@ public interface ICompositeCapture : IAsyncDisposable
 /// handle's events: inputs are added and removed while the pipeline runs, and a late joiner lands at the moment it
 /// joined (the input bins share the pipeline's clock and base time). Without video, a publisher is heard but has
 /// no tile, as in the recorder view.</para>
+/// <para>A camera turned off: the meeting page renegotiates its video m-line to inactive (meeting.js, setVideo),
+/// and Janus then lists that stream with <c>disabled: true</c> in the publisher events this handle receives; that
+/// is the signal, the same one the recorder view follows, so nothing else has to carry it. The video's forwarder
+/// is stopped and its input replaced, in the same tile, by a camera-off tile
+/// (<see cref="CompositorPipeline.CameraOffBin"/>: the neutral colour and the name); the audio's forwarder and input
+/// are left alone, so the participant stays heard. When the stream is enabled again the real input takes the tile
+/// back (<see cref="UpdateAsync"/>).</para>
 /// <para>The handle also hears Janus's <c>talking</c> and <c>stopped-talking</c> of every publisher: the active speaker
 /// (<see cref="ActiveSpeaker"/>, the recorder view's rule) is told to the host (<c>speaker FEED</c>), which outlines
 /// that tile and puts it first beside a share.</para></summary>
@@ -51,6 +58,7 @@ public sealed partial class NativeComposite : ICompositeCapture
     private readonly Dictionary<long, Publisher> _publishers = [];
     private readonly Dictionary<string, Forward> _forwards = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TaskCompletionSource<int>> _ports = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _cameraOff = new(StringComparer.Ordinal); // input keys showing a camera-off tile
     private long _session;
     private long _handle;
     private Task? _watch;
@@ -64,7 +72,13 @@ public sealed partial class NativeComposite : ICompositeCapture
 
     /// <param name="Share">A screen share's feed (<see cref="Meetings.ScreenShares"/>): its picture is laid out
     /// large, as the recorder view does (<see cref="CompositorPipeline.ShareLayout"/>).</param>
-    private sealed record Publisher(long Id, string Display, IReadOnlyList<Stream> Streams, bool Share = false);
+    private sealed record Publisher(long Id, string Display, IReadOnlyList<Stream> Streams, bool Share = false)
+    {
+        /// <summary>The mids of its video streams that Janus lists as disabled while no video of it is live: a camera
+        /// turned off. Empty for a share (which stops by unpublishing) and for a publisher that never sent
+        /// video.</summary>
+        public IReadOnlyList<string> CameraOff { get; init; } = [];
+    }
 
     private sealed record Forward(long Publisher, long StreamId, string Kind);
 
@@ -189,9 +203,19 @@ public sealed partial class NativeComposite : ICompositeCapture
                         .Where(s => s["disabled"]?.GetValue<bool>() != true && s["type"]?.GetValue<string>() is "audio" or "video")
                         .Select(s => new Stream(s["mid"]!.GetValue<string>(), s["type"]!.GetValue<string>(), s["codec"]?.GetValue<string>() ?? "vp8")).ToList();
                     var display = p["display"]?.GetValue<string>() ?? "Participant";
-                    var publisher = new Publisher(id, Meetings.ScreenShares.NameOf(display), streams, Meetings.ScreenShares.IsShareDisplay(display));
-                    if (_publishers.TryGetValue(id, out var known) && known.Streams.SequenceEqual(streams) && known.Display == publisher.Display && known.Share == publisher.Share)
+                    var publisher = new Publisher(id, Meetings.ScreenShares.NameOf(display), streams, Meetings.ScreenShares.IsShareDisplay(display))
                     {
+                        CameraOff = CameraOffMids(p, streams, Meetings.ScreenShares.IsShareDisplay(display)),
+                    };
+                    if (_publishers.TryGetValue(id, out var known) && known.Streams.SequenceEqual(streams) && known.Display == publisher.Display && known.Share == publisher.Share
+                        && known.CameraOff.SequenceEqual(publisher.CameraOff))
+                    {
+                        continue;
+                    }
+                    if (known is not null && known.Display == publisher.Display && known.Share == publisher.Share)
+                    {
+                        _publishers[id] = publisher;
+                        await UpdateAsync(known, publisher, ct);
                         continue;
                     }
                     await RemoveAsync(id, ct);
@@ -288,9 +312,77 @@ public sealed partial class NativeComposite : ICompositeCapture
         }
     }
 
+    /// <summary>The mids of a publisher's disabled video streams when none of its video is live (see
+    /// <see cref="Publisher.CameraOff"/>).</summary>
+    private static List<string> CameraOffMids(JsonObject p, List<Stream> live, bool share)
+    {
+        if (share || live.Any(s => s.Type == "video"))
+        {
+            return [];
+        }
+        return [.. (p["streams"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(s => s["disabled"]?.GetValue<bool>() == true && s["type"]?.GetValue<string>() == "video" && s["mid"] is not null)
+            .Select(s => s["mid"]!.GetValue<string>())];
+    }
+
+    /// <summary>A known publisher's streams changed (a camera turned off or on, a renegotiation): only the inputs
+    /// that changed are touched, so a camera going off or on leaves the audio's forwarder and input running. An
+    /// input whose key stays (the video's mid, camera-off tile or video) is replaced in its place in the
+    /// layout.</summary>
+    private async Task UpdateAsync(Publisher known, Publisher now, CancellationToken ct)
+    {
+        static Dictionary<string, string> Inputs(Publisher p) =>
+            p.Streams.Select(s => ($"{p.Id}-{s.Mid}", s.Type + ":" + s.Codec)).Concat(p.CameraOff.Select(m => ($"{p.Id}-{m}", CompositorPipeline.CameraOffKind)))
+                .ToDictionary(x => x.Item1, x => x.Item2, StringComparer.Ordinal);
+        var before = Inputs(known);
+        var after = Inputs(now);
+        foreach (var (key, what) in before)
+        {
+            if (after.TryGetValue(key, out var next) && next == what)
+            {
+                continue;
+            }
+            if (_forwards.Remove(key, out var f))
+            {
+                await StopForwardAsync(f, ct);
+            }
+            _cameraOff.Remove(key);
+            if (!after.ContainsKey(key) && _child is { HasExited: false } child)
+            {
+                await child.StandardInput.WriteLineAsync($"remove {key}".AsMemory(), ct);
+                await child.StandardInput.FlushAsync(ct);
+            }
+        }
+        bool Changed(string key, string what) => !before.TryGetValue(key, out var was) || was != what;
+        await AddAsync(now with
+        {
+            Streams = [.. now.Streams.Where(s => Changed($"{now.Id}-{s.Mid}", s.Type + ":" + s.Codec))],
+            CameraOff = [.. now.CameraOff.Where(m => Changed($"{now.Id}-{m}", CompositorPipeline.CameraOffKind))],
+        }, ct);
+    }
+
+    /// <summary>Shows a camera-off tile for each of <see cref="Publisher.CameraOff"/> (replacing the video's input in
+    /// its place when there is one).</summary>
+    private async Task AddCameraOffAsync(Publisher p, CancellationToken ct)
+    {
+        if (_child is not { HasExited: false } child)
+        {
+            return;
+        }
+        foreach (var mid in p.CameraOff)
+        {
+            var key = $"{p.Id}-{mid}";
+            await child.StandardInput.WriteLineAsync($"add {key} {CompositorPipeline.CameraOffKind} - {p.Display.Replace('\n', ' ').Replace('\r', ' ')}".AsMemory(), ct);
+            await child.StandardInput.FlushAsync(ct);
+            _cameraOff.Add(key);
+            LogCameraOff(_logger, p.Id, p.Display);
+        }
+    }
+
     /// <summary>Adds the publisher's streams to the running pipeline and forwards them there.</summary>
     private async Task AddAsync(Publisher p, CancellationToken ct)
     {
+        await AddCameraOffAsync(p, ct);
         if (_child is not { HasExited: false } child || p.Streams.Count == 0)
         {
             return;
@@ -359,6 +451,7 @@ public sealed partial class NativeComposite : ICompositeCapture
 
     private async Task RemoveAsync(long publisher, CancellationToken ct)
     {
+        await RemoveCameraOffAsync(publisher, ct);
         foreach (var (key, f) in _forwards.Where(kv => kv.Value.Publisher == publisher).ToList())
         {
             _forwards.Remove(key);
@@ -371,8 +464,23 @@ public sealed partial class NativeComposite : ICompositeCapture
         }
     }
 
+    /// <summary>Removes the publisher's camera-off tiles (it left, or is added again from scratch).</summary>
+    private async Task RemoveCameraOffAsync(long publisher, CancellationToken ct)
+    {
+        foreach (var key in _cameraOff.Where(k => k.StartsWith($"{publisher}-", StringComparison.Ordinal)).ToList())
+        {
+            _cameraOff.Remove(key);
+            if (_child is { HasExited: false } child)
+            {
+                await child.StandardInput.WriteLineAsync($"remove {key}".AsMemory(), ct);
+                await child.StandardInput.FlushAsync(ct);
+            }
+        }
+    }
+
     private async Task StopForwardsAsync(CancellationToken ct)
     {
+        _cameraOff.Clear(); // the tiles of the segment's pipeline, which goes with it
         foreach (var f in _forwards.Values.ToList())
         {
             await StopForwardAsync(f, ct);
@@ -432,6 +540,9 @@ public sealed partial class NativeComposite : ICompositeCapture
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Native composite: active speaker {Feed}")]
     private static partial void LogSpeaker(ILogger logger, string feed);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Native composite: publisher {Publisher} ({Display}) turned the camera off: a camera-off tile")]
+    private static partial void LogCameraOff(ILogger logger, long publisher, string display);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Native composite: {Message}")]
     private static partial void LogWatch(ILogger logger, string message);

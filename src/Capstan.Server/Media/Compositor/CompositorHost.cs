@@ -7,7 +7,10 @@ namespace Capstan.Server.Media.Compositor;
 /// <summary>The child process that hosts one native composite pipeline (<c>Capstan.Server compositor-host SPEC_JSON</c>,
 /// a hidden subcommand), so that a native crash in GStreamer cannot take the worker down.
 /// <para>Commands on stdin, one a line: <c>add KEY video|screen|audio CODEC DISPLAY NAME</c> (<c>screen</c>: a shared screen's picture, laid out large by <see cref="CompositorPipeline.ShareLayout"/>) (answered <c>port KEY N</c>, the
-/// free UDP port its <c>udpsrc</c> bound), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
+/// free UDP port its <c>udpsrc</c> bound), <c>add KEY cameraoff - DISPLAY NAME</c> (a camera-off tile,
+/// <see cref="CompositorPipeline.CameraOffBin"/>; answered <c>added KEY</c>); an <c>add</c> of a KEY that is there
+/// already replaces that input in its place in the layout (a camera turned off or on keeps its tile; a camera-off
+/// tile stays over the returning video until that video's first pictures are composited), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
 /// and the end of stdin also end the pipeline: end-of-stream, wait for it on the bus (5 s at most), exit 0.
 /// On stdout: <c>ready</c> once playing, each composited frame as the capture's grab line
 /// (<see cref="Recorder.MediaArgs.GrabLine"/>), and <c>error TEXT</c> before exiting 1 on a pipeline error.</para>
@@ -42,6 +45,11 @@ public static class CompositorHost
         using var bus = pipeline.Bus();
         var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
         var video = new List<string>();
+        // Camera-off tiles kept over a returning video until its first pictures are composited (key -> that tile),
+        // so the tile goes from the name to the picture without the black of a decoder waiting for its keyframe; the
+        // commands and the tiles' removal (from a timer) share one lock.
+        var covers = new Dictionary<string, Input>(StringComparer.Ordinal);
+        var gate = new object();
         var stop = host.Stopping;
         var outline = AddOutline(pipeline, comp, spec.FrameRate);
         string? speaker = null; // the active speaker's feed id
@@ -76,10 +84,36 @@ public static class CompositorHost
                 }
                 outline[i].Pad.Set("alpha", i < bars.Count ? "1.0" : "0.0");
             }
+            foreach (var (key, cover) in covers)
+            {
+                var i = order.ToList().IndexOf(key);
+                if (i >= 0)
+                {
+                    cover.MixerPad.Set("xpos", I(tiles[i].X));
+                    cover.MixerPad.Set("ypos", I(tiles[i].Y));
+                    cover.MixerPad.Set("width", I(tiles[i].Width));
+                    cover.MixerPad.Set("height", I(tiles[i].Height));
+                }
+            }
         }
 
-        void Remove(string key)
+        void Uncover(string key, Input? only = null)
         {
+            if (!covers.TryGetValue(key, out var cover) || (only is not null && cover != only))
+            {
+                return;
+            }
+            covers.Remove(key);
+            cover.MixerPad.Release();
+            cover.Bin.SetState(GstState.Null);
+            pipeline.Remove(cover.Bin);
+            cover.MixerPad.Dispose();
+            cover.Bin.Dispose();
+        }
+
+        void Remove(string key, bool relayout = true)
+        {
+            Uncover(key);
             if (!inputs.Remove(key, out var input))
             {
                 return;
@@ -90,7 +124,7 @@ public static class CompositorHost
             pipeline.Remove(input.Bin);
             input.MixerPad.Dispose();
             input.Bin.Dispose();
-            if (video.Remove(key))
+            if (video.Remove(key) && relayout)
             {
                 Relayout();
             }
@@ -107,6 +141,7 @@ public static class CompositorHost
                     {
                         continue;
                     }
+                    Monitor.Enter(gate); // the commands and the camera-off tiles' removal
                     try
                     {
                         switch (parts[0])
@@ -114,15 +149,38 @@ public static class CompositorHost
                             case "add" when parts.Length >= 4:
                                 {
                                     var (key, kind, codec) = (parts[1], parts[2], parts[3]);
-                                    Remove(key);
-                                    var media = kind == CompositorPipeline.ScreenKind ? "video" : kind;
-                                    var bin = GstElement.Bin(CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
+                                    var place = video.IndexOf(key); // a replaced input keeps its tile
+                                    var cameraOff = kind == CompositorPipeline.CameraOffKind;
+                                    var media = kind is CompositorPipeline.ScreenKind or CompositorPipeline.CameraOffKind ? "video" : kind;
+                                    Input? cover = null;
+                                    if (media == "video" && !cameraOff && inputs.TryGetValue(key, out var was) && was.Kind == CompositorPipeline.CameraOffKind)
+                                    {
+                                        // The camera-off tile stays, on top, until the returning video is composited.
+                                        Uncover(key);
+                                        inputs.Remove(key);
+                                        video.Remove(key);
+                                        was.MixerPad.Set("zorder", "10000");
+                                        covers[key] = cover = was;
+                                    }
+                                    else
+                                    {
+                                        Remove(key, relayout: false);
+                                    }
+                                    var bin = GstElement.Bin(cameraOff ? CompositorPipeline.CameraOffBin() : CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
                                     bin.GhostSource("out");
+                                    var display = parts.Length > 4 ? parts[4] : string.Empty;
                                     if (media == "video" && bin.Child("label") is { } label)
                                     {
                                         using (label)
                                         {
-                                            label.Set("text", parts.Length > 4 ? parts[4] : string.Empty);
+                                            label.Set("text", display);
+                                        }
+                                    }
+                                    if (cameraOff && bin.Child("initial") is { } initial)
+                                    {
+                                        using (initial)
+                                        {
+                                            initial.Set("text", display.Length > 0 ? display[..1].ToUpperInvariant() : "?");
                                         }
                                     }
                                     pipeline.Add(bin);
@@ -138,10 +196,42 @@ public static class CompositorHost
                                     inputs[key] = new Input(bin, mixerPad, kind);
                                     if (media == "video")
                                     {
-                                        video.Add(key);
+                                        video.Insert(place >= 0 ? place : video.Count, key);
+                                        Relayout();
+                                    }
+                                    else if (place >= 0)
+                                    {
                                         Relayout();
                                     }
                                     bin.SyncStateWithParent();
+                                    if (cover is not null)
+                                    {
+                                        // A picture leaving the bin is composited about the mixers' latency later.
+                                        using var output = bin.StaticPad("src");
+                                        var seen = 0;
+                                        var later = TimeSpan.FromMilliseconds(spec.JitterMs + spec.MarginMs);
+                                        output.OnBuffer(pts =>
+                                        {
+                                            if (Interlocked.Exchange(ref seen, 1) == 0)
+                                            {
+                                                _ = Task.Delay(later).ContinueWith(t =>
+                                                {
+                                                    lock (gate)
+                                                    {
+                                                        if (!stop.IsSet) // the pipeline is ending: nothing to uncover
+                                                        {
+                                                            Uncover(key, cover);
+                                                        }
+                                                    }
+                                                }, TaskScheduler.Default);
+                                            }
+                                        });
+                                    }
+                                    if (cameraOff)
+                                    {
+                                        host.Say($"added {key}");
+                                        break;
+                                    }
                                     using var udp = bin.Get("rtp");
                                     host.Say($"port {key} {I(udp.GetInt("port"))}");
                                     break;
@@ -165,6 +255,10 @@ public static class CompositorHost
                     catch (GstException e)
                     {
                         host.Say("failed " + (parts.Length > 1 ? parts[1] : "?") + " " + e.Message);
+                    }
+                    finally
+                    {
+                        Monitor.Exit(gate);
                     }
                 }
             }

@@ -111,6 +111,29 @@ public static class CompositorPipeline
             + "textoverlay name=label valignment=bottom halignment=left font-desc=\"Sans 16\" shaded-background=true ! queue name=out max-size-buffers=8";
     }
 
+    /// <summary>The input kind of a participant whose camera is off (<c>add KEY cameraoff - NAME</c>): no stream, the
+    /// neutral tile of <see cref="CameraOffBin"/> in the place the participant's video had (or will have).</summary>
+    public const string CameraOffKind = "cameraoff";
+
+    /// <summary>The camera-off tile's colour, the meeting page's <c>--off</c> (meeting.css), as ARGB.</summary>
+    public const uint CameraOffColour = 0xff262626;
+
+    /// <summary>The tile of a participant who turned the camera off (Janus lists its video stream as disabled; see
+    /// <see cref="Recorder.NativeComposite"/>): a live solid <see cref="CameraOffColour"/> picture the size of a
+    /// participant's camera (640x360, so the name is drawn as on the other tiles), the initial centred (element
+    /// <c>initial</c>) and the name at the bottom left (<c>label</c>), as the recorder view's <c>cameraoff</c> tile
+    /// shows them. Five pictures a second are enough for a still picture (the mixer holds each for its duration)
+    /// and cost little. Its last element is <c>out</c>, as in <see cref="InputBin"/>.</summary>
+    public static string CameraOffBin()
+    {
+        const int fps = 5;
+        const uint initialColour = 0xff9aa0a6; // the page's --muted, the avatar letter's colour
+        return $"videotestsrc is-live=true pattern=solid-color foreground-color={CameraOffColour.ToString(CultureInfo.InvariantCulture)} ! "
+            + $"video/x-raw,format=I420,width=640,height=360,framerate={I(fps)}/1 ! "
+            + $"textoverlay name=initial valignment=center halignment=center font-desc=\"Sans 40\" color={initialColour.ToString(CultureInfo.InvariantCulture)} ! "
+            + "textoverlay name=label valignment=bottom halignment=left font-desc=\"Sans 16\" shaded-background=true ! queue name=out max-size-buffers=8";
+    }
+
     /// <summary>The input kind of a shared screen's picture (<c>add KEY screen CODEC NAME</c>): a video input laid
     /// out by <see cref="ShareLayout"/>.</summary>
     public const string ScreenKind = "screen";

@@ -11,7 +11,17 @@
 //       Resolves when the share is published; rejects with an Error whose message says why not (preset, someone
 //       else sharing: at most max_screenshare_count shares per meeting, not joined, picker cancelled).
 //   window.capstanMeeting.stopScreenShare()    stops this participant's share (resolves when it is unpublished).
-//   window.capstanMeeting.state()              -> { joined, publishing, sharing, listening }.
+//   window.capstanMeeting.state()              -> { joined, publishing, sharing, video, listening }.
+//   window.capstanMeeting.setVideo(on)         turns this participant's camera off (false) or on again (true), as the
+//       "Stop video" button does; resolves once Janus has taken the new offer.
+// Camera off: the publisher renegotiates with its video m-line inactive (the track is removed and the camera
+// released), rather than only disabling the track (muteVideo), which would keep black frames flowing. Janus then
+// marks that stream `disabled: true` in the publisher lists it sends every participant, the recorder view and the
+// native compositor's room handle alike, so all of them learn it from one place, with no message of our own; the
+// audio m-line is untouched and keeps playing. Everyone shows a camera-off tile (class `cameraoff`: the neutral
+// --off colour, the initial centred, the name at the bottom left) in the same place; turning the camera on
+// renegotiates the same m-line back to sendonly, and the video returns to that tile. A publisher that never
+// offered video has no video stream at all, so the recorder view still gives it no tile.
 //
 // Broadcast messages (every page of the meeting, the recorder's included, receives the others' messages):
 //   window.capstanMeeting.broadcastMessage(type, payload)  sends `payload` (any JSON value, at most 16 KiB
@@ -70,6 +80,8 @@
   const broadcastHandlers = [];
   // This page's id for the broadcast stream: the server does not echo the page's own messages back to it.
   const clientId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Math.random()).slice(2) + String(Date.now());
+  let videoOn = true; // this participant's camera (see setVideo)
+  let videoChange = null; // the camera renegotiation in flight: { resolve, reject }
   const SHARE_WIDTH = 0.8; // of the stage's width, for the shared screen(s) when any is shared
   const SPEAKER_HOLD_MS = 2000; // ActiveSpeaker.Hold
   const talk = new Map(); // feed id -> { started, stopped } (performance.now() times) of feeds Janus said talk
@@ -282,6 +294,10 @@
 
   function onPublisherMessage(msg, jsep) {
     const ev = msg.videoroom;
+    if (msg.error && videoChange) {
+      settleVideo(new Error('The meeting room refused the camera change: ' + msg.error));
+      return;
+    }
     if (msg.error) {
       fail('The meeting room refused to let you in.', msg.error);
       return;
@@ -299,6 +315,11 @@
       updateRecorder();
     } else if (ev === 'event') {
       if (msg.publishers) addPublishers(msg.publishers);
+      if (msg.configured === 'ok' && jsep && videoChange) {
+        pub.handleRemoteJsep({ jsep });
+        settleVideo(null);
+        return;
+      }
       // A publisher kicked from the room is announced to the others as { kicked: id } (a kicked participant's camera
       // and screen share feeds both are).
       const gone = msg.leaving || msg.unpublished || msg.kicked;
@@ -370,15 +391,44 @@
       const known = feeds.get(p.id);
       const of = shareOf(p.display);
       const display = of ? `${of.name || 'Participant'} (screen)` : (p.display || 'Participant');
-      feeds.set(p.id, { display, streams: media, share: !!of });
-      if (!state.recorder || media.some((s) => s.type === 'video')) tile(p.id, display, false, !!of);
-      if (!known) for (const s of media) streams.push({ feed: p.id, mid: s.mid });
+      const cameraOff = cameraOffOf(p, !!of);
+      const subscribed = known ? known.subscribed : new Set();
+      feeds.set(p.id, { display, streams: media, share: !!of, cameraOff, subscribed });
+      if (!state.recorder || media.some((s) => s.type === 'video') || cameraOff) showCameraOff(tile(p.id, display, false, !!of), cameraOff);
+      // Streams not subscribed yet: all of a new publisher's, and a video that was off when it joined.
+      for (const s of media) {
+        if (subscribed.has(s.mid)) continue;
+        subscribed.add(s.mid);
+        streams.push({ feed: p.id, mid: s.mid });
+      }
       // Who was already talking when this page joined (the joined answer's list says; later, the events do).
       if (!known && !of && p.talking === true && !talk.has(p.id)) talk.set(p.id, { started: performance.now(), stopped: null });
     }
     if (talk.size) updateSpeaker();
     if (streams.length) subscribe(streams);
     updateRecorder();
+  }
+
+  // The camera-off tile goes at once; when the camera is back it stays until the video presents a new frame (3 s at
+  // most), so the tile goes from the name to the picture without the frozen or black frames in between.
+  function showCameraOff(el, off) {
+    if (off) {
+      el.classList.add('cameraoff');
+      el.dataset.offSince = String(performance.now());
+      return;
+    }
+    if (!el.classList.contains('cameraoff')) return;
+    const since = el.dataset.offSince;
+    const video = el.querySelector('video');
+    const back = () => { if (el.dataset.offSince === since) el.classList.remove('cameraoff'); };
+    setTimeout(back, 3000);
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(back); else back();
+  }
+
+  // A camera turned off: the publisher's video stream is listed as disabled (see setVideo) and none is live.
+  function cameraOffOf(p, isShare) {
+    const video = (p.streams || []).filter((s) => s.type === 'video');
+    return !isShare && video.some((s) => s.disabled) && !video.some((s) => !s.disabled);
   }
 
   // A publisher whose display is the server's share marker ({"screenshare":true,...}) is a screen share.
@@ -662,8 +712,49 @@
     stopScreenShare: () => stopScreenShare(),
     broadcastMessage: (type, payload) => broadcastMessage(type, payload),
     on: (name, handler) => on(name, handler),
-    state: () => ({ joined: state.joined && !finished, publishing: state.published, sharing: !!(share && share.published), listening: !!state.listening }),
+    state: () => ({ joined: state.joined && !finished, publishing: state.published, sharing: !!(share && share.published), video: videoOn, listening: !!state.listening }),
+    setVideo: (on) => setVideo(on),
   };
+
+  // ---- camera off and on (see the header) ------------------------------------------------------------------------
+  function settleVideo(err) {
+    const change = videoChange;
+    videoChange = null;
+    if (!change) return;
+    if (err) change.reject(err instanceof Error ? err : new Error(String(err)));
+    else change.resolve();
+  }
+
+  function setVideo(on) {
+    on = !!on;
+    if (!pub || !state.joined || finished || state.recorder) return Promise.reject(new Error('Not publishing in the meeting.'));
+    if (videoChange) return Promise.reject(new Error('The camera is already being turned ' + (videoOn ? 'off.' : 'on.')));
+    if (on === videoOn) return Promise.resolve();
+    const pc = pub.webrtcStuff && pub.webrtcStuff.pc;
+    const transceiver = pc && pc.getTransceivers().find((t) => t.receiver.track && t.receiver.track.kind === 'video');
+    if (!transceiver) return Promise.reject(new Error('This participant publishes no video.'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => settleVideo(new Error('Janus did not answer the camera change in time.')), 15000);
+      const done = (err) => { clearTimeout(timer); settleVideo(err); };
+      videoChange = { resolve: () => { clearTimeout(timer); videoOn = on; setCamButton(); resolve(); }, reject: (e) => { clearTimeout(timer); reject(e); } };
+      const track = on
+        ? { type: 'video', mid: transceiver.mid, capture: { width: 640, height: 360 }, recv: false, replace: true }
+        : { type: 'video', mid: transceiver.mid, remove: true };
+      pub.createOffer({
+        tracks: [track],
+        success: (jsep) => pub.send({ message: { request: 'configure' }, jsep, error: done }),
+        error: (e) => done(new Error('Could not turn the camera ' + (on ? 'on: ' : 'off: ') + (e && e.message ? e.message : e))),
+      });
+    });
+  }
+
+  function setCamButton() {
+    const b = document.getElementById('cam');
+    b.setAttribute('aria-pressed', String(!videoOn));
+    b.textContent = videoOn ? 'Stop video' : 'Start video';
+    const self = tiles.get('self');
+    if (self) self.classList.toggle('cameraoff', !videoOn);
+  }
 
   // ---- controls ------------------------------------------------------------------------------------------------
   document.getElementById('mic').addEventListener('click', (e) => {
@@ -673,14 +764,11 @@
     e.target.setAttribute('aria-pressed', String(!muted));
     e.target.textContent = muted ? 'Mute' : 'Unmute';
   });
-  document.getElementById('cam').addEventListener('click', (e) => {
-    if (!pub) return;
-    const muted = pub.isVideoMuted();
-    if (muted) pub.unmuteVideo(); else pub.muteVideo();
-    e.target.setAttribute('aria-pressed', String(!muted));
-    e.target.textContent = muted ? 'Stop video' : 'Start video';
-    const self = tiles.get('self');
-    if (self) self.classList.toggle('novideo', !muted);
+  document.getElementById('cam').addEventListener('click', () => {
+    setVideo(!videoOn).catch((e) => {
+      show('Your camera could not be switched.', e.message);
+      setTimeout(() => { if (!finished && state.phase !== 'error') notice.hidden = true; }, 4000);
+    });
   });
   document.getElementById('share').addEventListener('click', () => {
     const action = share ? stopScreenShare() : shareScreen();
