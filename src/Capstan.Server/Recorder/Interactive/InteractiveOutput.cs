@@ -221,6 +221,15 @@ public static class InteractiveOutput
             }
             var pts = basePts + (long)Math.Round((t - origin) * 90000);
             var index = Math.Max(0, segments.FindLastIndex(s => s.FirstPts is { } first && first <= pts));
+            // Received while paused (or in a gap): at the resumed part's start, which is the first frame of the segment
+            // cut there; that keyframe may lie a few milliseconds after the part's start as the join placed it, so the
+            // tag goes to that segment, at its first frame, not at the end of the segment before.
+            if (parts.Skip(1).Any(p => p.FileStart == t && m.ReceivedAt < p.WallStart)
+                && segments.FindIndex(s => s.FirstPts is { } first && Math.Abs(first - pts) < 45000) is var resumed and >= 0)
+            {
+                index = resumed;
+                pts = Math.Max(pts, segments[resumed].FirstPts!.Value);
+            }
             perSegment[index].Add(new TimedTag(pts, Id3Tag.Priv(Id3Tag.PrivOwner, Encoding.UTF8.GetBytes(m.PayloadJson))));
         }
         var entries = new List<(string Name, double Seconds, bool Discontinuity)>();

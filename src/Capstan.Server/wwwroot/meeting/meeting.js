@@ -497,7 +497,18 @@
           const el = tile(feed, info.display, false, info.share);
           const video = el.querySelector('video');
           if (on) {
-            video.srcObject = new MediaStream([track]);
+            // The same track back (a camera turned on again keeps its subscription): left playing, since a new
+            // srcObject restarts the element, black until its first frame, which the recording would show.
+            const current = video.srcObject && video.srcObject.getVideoTracks()[0];
+            if (current !== track) {
+              video.srcObject = new MediaStream([track]);
+              // A camera back on a new track: its camera-off tile stays until this track's first frame is shown.
+              const off = () => !!(feeds.get(feed) || {}).cameraOff;
+              if (el.classList.contains('cameraoff') && !off() && video.requestVideoFrameCallback) {
+                const since = el.dataset.offSince;
+                video.requestVideoFrameCallback(() => { if (el.dataset.offSince === since && !off()) el.classList.remove('cameraoff'); });
+              }
+            }
             el.classList.remove('novideo');
             const firstFrame = () => {
               if (state.firstRemoteFrameMs === null) state.firstRemoteFrameMs = Math.round(performance.now() - t0);
