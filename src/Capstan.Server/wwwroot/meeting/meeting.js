@@ -418,11 +418,37 @@
       return;
     }
     if (!el.classList.contains('cameraoff')) return;
+    uncoverWhenLit(el, el.querySelector('video'), () => true);
+  }
+
+  // Takes the camera-off tile away at the first shown frame that is not black (a camera starting again sends a
+  // black frame or two first: measured, one in a browser recording in 1 run of 3), or after 3 s whatever it shows
+  // (a dark room). `still` says whether the tile should still go when the frame comes.
+  function uncoverWhenLit(el, video, still) {
     const since = el.dataset.offSince;
-    const video = el.querySelector('video');
-    const back = () => { if (el.dataset.offSince === since) el.classList.remove('cameraoff'); };
-    setTimeout(back, 3000);
-    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(back); else back();
+    const start = performance.now();
+    const uncover = () => { if (el.dataset.offSince === since && still()) el.classList.remove('cameraoff'); };
+    setTimeout(uncover, 3000);
+    if (!video.requestVideoFrameCallback) { uncover(); return; }
+    const probe = document.createElement('canvas');
+    probe.width = 8; probe.height = 8;
+    const lit = () => {
+      try {
+        const g = probe.getContext('2d', { willReadFrequently: true });
+        g.drawImage(video, 0, 0, 8, 8);
+        const d = g.getImageData(0, 0, 8, 8).data;
+        let sum = 0;
+        for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
+        return sum / 64 > 30; // mean R+G+B: black is ~0-6, a picture well above 30
+      } catch (e) {
+        return true;
+      }
+    };
+    const frame = () => {
+      if (el.dataset.offSince !== since || !el.classList.contains('cameraoff')) return;
+      if (lit() || performance.now() - start > 3000) uncover(); else video.requestVideoFrameCallback(frame);
+    };
+    video.requestVideoFrameCallback(frame);
   }
 
   // A camera turned off: the publisher's video stream is listed as disabled (see setVideo) and none is live.
@@ -503,11 +529,8 @@
             if (current !== track) {
               video.srcObject = new MediaStream([track]);
               // A camera back on a new track: its camera-off tile stays until this track's first frame is shown.
-              const off = () => !!(feeds.get(feed) || {}).cameraOff;
-              if (el.classList.contains('cameraoff') && !off() && video.requestVideoFrameCallback) {
-                const since = el.dataset.offSince;
-                video.requestVideoFrameCallback(() => { if (el.dataset.offSince === since && !off()) el.classList.remove('cameraoff'); });
-              }
+              const back = () => !(feeds.get(feed) || {}).cameraOff;
+              if (el.classList.contains('cameraoff') && back()) uncoverWhenLit(el, video, back);
             }
             el.classList.remove('novideo');
             const firstFrame = () => {
