@@ -156,6 +156,11 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
         Assert.True(Lit(bob), $"Bob's tile is missing: {bob}");
         File.Delete(video);
     }
+
+    // The browser composite's checks (RecordingMediaTests), run on the native compositor.
+
+    [Fact]
+    public Task Pause_GivesOneContinuousFile_NotSilentNotBlack_Natively() => RecordingMediaTests.PauseGivesOneContinuousFileAsync(f);
 }
 
 /// <summary>Flash+beep participants (<see cref="FakeCaptureFixture"/>) recorded through the native compositor.</summary>
