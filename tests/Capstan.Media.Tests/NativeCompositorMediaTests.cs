@@ -161,6 +161,9 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
 
     [Fact]
     public Task Pause_GivesOneContinuousFile_NotSilentNotBlack_Natively() => RecordingMediaTests.PauseGivesOneContinuousFileAsync(f);
+
+    [Fact]
+    public Task Vp8_GivesWebmWithVorbis_Natively() => RecordingMediaTests.Vp8GivesWebmAsync(f);
 }
 
 /// <summary>Flash+beep participants (<see cref="FakeCaptureFixture"/>) recorded through the native compositor.</summary>
