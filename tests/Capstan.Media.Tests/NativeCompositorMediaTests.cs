@@ -163,6 +163,9 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
     public Task Pause_GivesOneContinuousFile_NotSilentNotBlack_Natively() => RecordingMediaTests.PauseGivesOneContinuousFileAsync(f);
 
     [Fact]
+    public Task Watermark_IsPlacedInTheChosenCorner_Natively() => RecordingMediaTests.WatermarkInTheCornerAsync(f);
+
+    [Fact]
     public Task Vp8_GivesWebmWithVorbis_Natively() => RecordingMediaTests.Vp8GivesWebmAsync(f);
 }
 

@@ -272,6 +272,11 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
 
     private async Task StartBrowserAsync(CancellationToken ct)
     {
+        // Both compositors draw the watermark (the native one with gdkpixbufoverlay): fetched before either starts.
+        if (_config.Watermark is { Url: { } wmUrl } && _watermark is null)
+        {
+            _watermark = await FetchWatermarkAsync(wmUrl, ct);
+        }
         // The built-in layout without a browser (Recorder:Compositor = native): NativeComposite.cs.
         if ((_config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(_config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor)
         {
@@ -286,10 +291,6 @@ public sealed partial class RecordingSession(RecorderJobRow job, RecorderContext
         var url = _config.Url is { } custom
             ? custom + (custom.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "authToken=" + Uri.EscapeDataString(token) + "&config=" + Uri.EscapeDataString(PublicConfigJson())
             : $"{ctx.ServerUrl.TrimEnd('/')}/meeting?authToken={Uri.EscapeDataString(token)}";
-        if (_config.Watermark is { Url: { } wmUrl } && _watermark is null)
-        {
-            _watermark = await FetchWatermarkAsync(wmUrl, ct);
-        }
 
         // A warm surface (display, sink, browser) when one is ready; otherwise launch one now.
         // The pool launches its next warm surface once this capture has its first frame (ReplenishPool), not now:
