@@ -170,6 +170,9 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
 
     [Fact]
     public Task Vp8_GivesWebmWithVorbis_Natively() => RecordingMediaTests.Vp8GivesWebmAsync(f);
+
+    [Fact]
+    public Task KilledCompositorHost_RestartsIntoANewSegment_AndTheFileIsStillWhole() => RecordingMediaTests.KilledCaptureRestartsAsync(f);
 }
 
 /// <summary>Flash+beep participants (<see cref="FakeCaptureFixture"/>) recorded through the native compositor.</summary>
