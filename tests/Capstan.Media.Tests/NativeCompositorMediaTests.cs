@@ -173,6 +173,68 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
 
     [Fact]
     public Task KilledCompositorHost_RestartsIntoANewSegment_AndTheFileIsStillWhole() => RecordingMediaTests.KilledCaptureRestartsAsync(f);
+
+    /// <summary>The recording's file after a stop, with its recording.</summary>
+    private async Task<(JsonNode Done, string File, DateTime Started, DateTime Stopped)> StopAsync(string id)
+    {
+        await f.ActAsync(id, "stop");
+        var done = await f.WaitStatusAsync(id, "UPLOADED", 60);
+        var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        return (done, file, Time(done, "started_time"), Time(done, "stopped_time"));
+    }
+
+    private static DateTime Time(JsonNode node, string field) =>
+        DateTime.Parse(node[field]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+
+    private static string Trace(IEnumerable<(double Seconds, double Value)> values) =>
+        string.Join(' ', values.Select(x => $"{x.Seconds.ToString("0.0", CultureInfo.InvariantCulture)}:{x.Value.ToString("0.00", CultureInfo.InvariantCulture)}"));
+
+    /// <summary>Muting (the page's mute button: the track goes on, silent) is heard as silence: with one of two
+    /// muted the other is still heard, with both muted the recording is silent, and unmuted both are heard again.
+    /// (Both participants' fake microphones beep alike, so who is heard is told by muting both in turn.)</summary>
+    [Fact]
+    public async Task Muted_IsSilent_WhileTheOtherIsHeard_AndHeardAgainOnUnmute()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var pages = await JoinAsync(meeting, "Alice", "Bob");
+        var id = await StartAsync(meeting);
+        var started = Time(await f.WaitStatusAsync(id, "RECORDING"), "started_time");
+        double Now() => (DateTime.UtcNow - started).TotalSeconds;
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        await pages[0].ClickAsync("#mic");
+        var aliceMuted = Now();
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        await pages[1].ClickAsync("#mic");
+        var bothMuted = Now();
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        await pages[0].ClickAsync("#mic");
+        await pages[1].ClickAsync("#mic");
+        var unmuted = Now();
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        var (_, file, _, stopped) = await StopAsync(id);
+        foreach (var p in pages)
+        {
+            await p.Context.CloseAsync();
+        }
+        try
+        {
+            // A change is heard after the jitter buffer and the mixer's latency (0.5 s): windows start 0.8 s after it.
+            var both = await MediaFacts.VolumeAsync(file, 0.8, aliceMuted - 0.1);
+            var bob = await MediaFacts.VolumeAsync(file, aliceMuted + 0.8, bothMuted - 0.1);
+            var none = await MediaFacts.VolumeAsync(file, bothMuted + 0.8, unmuted - 0.1);
+            var again = await MediaFacts.VolumeAsync(file, unmuted + 0.8, (stopped - started).TotalSeconds - 0.3);
+            var trace = $"mean/max dB: both {both}, Bob alone {bob}, both muted {none}, unmuted {again}";
+            TestContext.Current.TestOutputHelper?.WriteLine(trace);
+            Assert.True(both.Max > -30, "not heard before the mute: " + trace);
+            Assert.True(bob.Max > -30, "the participant left unmuted is not heard: " + trace);
+            Assert.True(none.Max < -60, "muted participants are heard: " + trace);
+            Assert.True(again.Max > -30, "not heard again after unmuting: " + trace);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
 
 /// <summary>Flash+beep participants (<see cref="FakeCaptureFixture"/>) recorded through the native compositor.</summary>
