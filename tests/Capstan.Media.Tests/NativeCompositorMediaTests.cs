@@ -235,6 +235,59 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
             File.Delete(file);
         }
     }
+
+    /// <summary>A publisher that vanishes (its browser's page crashes: no leave, no hang-up, its packets just stop;
+    /// Janus drops it only when its connection times out, about 4 s later in these runs) does not stall the others: the file has its frames
+    /// (>= 95% of the recording's time at the recorder's 15 fps) and the remaining participant's picture keeps
+    /// moving. Which tile is whose is not known here, so each second after the crash one of the two tiles must
+    /// change: the vanished one's is frozen or gone.</summary>
+    [Fact]
+    public async Task VanishedPublisher_DoesNotStallTheOthers()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var pages = await JoinAsync(meeting, "Alice", "Bob");
+        var id = await StartAsync(meeting);
+        var started = Time(await f.WaitStatusAsync(id, "RECORDING"), "started_time");
+        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        var crashed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pages[1].Crash += (_, _) => crashed.TrySetResult();
+        try
+        {
+            await pages[1].GotoAsync("chrome://crash", new() { Timeout = 5000 });
+        }
+        catch (PlaywrightException)
+        {
+            // the navigation fails with the renderer it kills
+        }
+        await crashed.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var vanishedAt = (DateTime.UtcNow - started).TotalSeconds;
+        await Task.Delay(5000, TestContext.Current.CancellationToken);
+        var (_, file, _, stopped) = await StopAsync(id);
+        foreach (var p in pages)
+        {
+            await p.Context.CloseAsync();
+        }
+        try
+        {
+            var span = (stopped - started).TotalSeconds;
+            var facts = await MediaFacts.ProbeAsync(file);
+            var frames = await MediaFacts.VideoFramesAsync(file);
+            var left = await MediaFacts.ChangesAsync(file, (8, 94, 300, 170));
+            var right = await MediaFacts.ChangesAsync(file, (332, 94, 300, 170));
+            var trace = $"{frames} frames in {facts.Duration:0.00} s for {span:0.00} s recorded; vanished at {vanishedAt:0.0} s; "
+                + $"change per 0.5 s, left tile: {Trace(left)}; right tile: {Trace(right)}";
+            TestContext.Current.TestOutputHelper?.WriteLine(trace);
+            Assert.InRange(facts.Duration, span - 0.7, span + 0.5);
+            Assert.True(frames >= 0.95 * span * 15, "frames are missing: " + trace);
+            var after = left.Zip(right, (l, r) => (l.Seconds, Change: Math.Max(l.Change, r.Change))).Where(x => x.Seconds >= vanishedAt + 1 && x.Seconds <= span - 0.5).ToList();
+            Assert.True(after.Count >= 6, trace);
+            Assert.True(after.All(x => x.Change > 1), "the picture froze after the publisher vanished: " + trace);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
 
 /// <summary>Flash+beep participants (<see cref="FakeCaptureFixture"/>) recorded through the native compositor.</summary>
