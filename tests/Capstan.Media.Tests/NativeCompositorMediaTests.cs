@@ -166,6 +166,9 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
     public Task Watermark_IsPlacedInTheChosenCorner_Natively() => RecordingMediaTests.WatermarkInTheCornerAsync(f);
 
     [Fact]
+    public Task MaxSeconds_And_AllPeersLeft_StopTheRecording_Natively() => RecordingMediaTests.MaxSecondsAndAllPeersLeftStopAsync(f);
+
+    [Fact]
     public Task RecordOnStart_RecordsTheSession_AndKickAllStopsAtOnce_Natively() => RecordingMediaTests.RecordOnStartAndKickAllAsync(f);
 
     [Fact]
