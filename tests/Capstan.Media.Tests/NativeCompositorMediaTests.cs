@@ -192,6 +192,45 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
     private static string Trace(IEnumerable<(double Seconds, double Value)> values) =>
         string.Join(' ', values.Select(x => $"{x.Seconds.ToString("0.0", CultureInfo.InvariantCulture)}:{x.Value.ToString("0.00", CultureInfo.InvariantCulture)}"));
 
+    /// <summary>A participant who leaves mid-recording (the page's leave button) goes: their tile is removed and the
+    /// one left fills the picture (two 314x176 tiles are under half of it, one tile nearly all).</summary>
+    [Fact]
+    public async Task Leaver_TheirTileGoes_AndTheOtherFillsThePicture()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var pages = await JoinAsync(meeting, "Alice", "Bob");
+        var id = await StartAsync(meeting);
+        var started = Time(await f.WaitStatusAsync(id, "RECORDING"), "started_time");
+        await Task.Delay(3500, TestContext.Current.CancellationToken);
+        var clickedAt = (DateTime.UtcNow - started).TotalSeconds;
+        await pages[1].ClickAsync("#leave");
+        var leftAt = (DateTime.UtcNow - started).TotalSeconds;
+        await Wait.UntilAsync(async () => await pages[1].EvaluateAsync<bool>("() => window.capstanState.left"), "Bob left");
+        await Task.Delay(4000, TestContext.Current.CancellationToken);
+        var (_, file, _, _) = await StopAsync(id);
+        foreach (var p in pages)
+        {
+            await p.Context.CloseAsync();
+        }
+        try
+        {
+            var lit = await MediaFacts.ColourFractionsAsync(file, (r, g, b) => r + g + b > 90);
+            var trace = $"lit fraction per frame (s:fraction), Bob clicked leave at {clickedAt:0.0} s, left by {leftAt:0.0} s: " + Trace(lit);
+            TestContext.Current.TestOutputHelper?.WriteLine(trace);
+            // From 2 s: a participant's tile appears at its first keyframe after its forwarder starts, 0.5 to 1.5 s
+            // into the recording (a run had one tile at 0.5 and 1.0 s).
+            var before = lit.Where(x => x.Seconds >= 2 && x.Seconds <= clickedAt - 0.3).ToList();
+            var after = lit.Where(x => x.Seconds >= leftAt + 1.5).ToList();
+            Assert.True(before.Count >= 3 && after.Count >= 3, trace);
+            Assert.True(before.All(x => x.Fraction is > 0.3 and < 0.6), "two tiles were not there before the leave: " + trace);
+            Assert.True(after.All(x => x.Fraction > 0.8), "the one left does not fill the picture after the leave: " + trace);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>Muting (the page's mute button: the track goes on, silent) is heard as silence: with one of two
     /// muted the other is still heard, with both muted the recording is silent, and unmuted both are heard again.
     /// (Both participants' fake microphones beep alike, so who is heard is told by muting both in turn.)</summary>
