@@ -217,9 +217,9 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
             var lit = await MediaFacts.ColourFractionsAsync(file, (r, g, b) => r + g + b > 90);
             var trace = $"lit fraction per frame (s:fraction), Bob clicked leave at {clickedAt:0.0} s, left by {leftAt:0.0} s: " + Trace(lit);
             TestContext.Current.TestOutputHelper?.WriteLine(trace);
-            // From 2 s: a participant's tile appears at its first keyframe after its forwarder starts, 0.5 to 1.5 s
-            // into the recording (a run had one tile at 0.5 and 1.0 s).
-            var before = lit.Where(x => x.Seconds >= 2 && x.Seconds <= clickedAt - 0.3).ToList();
+            // From 1 s: a participant's tile appears at its first keyframe after its forwarder starts (the forwarder's
+            // PLIs, NativeComposite.RequestKeyframesAsync), by 0.5 s into the recording.
+            var before = lit.Where(x => x.Seconds >= 1 && x.Seconds <= clickedAt - 0.3).ToList();
             var after = lit.Where(x => x.Seconds >= leftAt + 1.5).ToList();
             Assert.True(before.Count >= 3 && after.Count >= 3, trace);
             Assert.True(before.All(x => x.Fraction is > 0.3 and < 0.6), "two tiles were not there before the leave: " + trace);
