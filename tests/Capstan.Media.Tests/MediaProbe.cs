@@ -39,6 +39,49 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
         return double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Mean and peak volume in dB (volumedetect) of the sound from <paramref name="from"/> to
+    /// <paramref name="to"/> seconds; silence is about -91 dB.</summary>
+    public static async Task<(double Mean, double Max)> VolumeAsync(string file, double from, double to)
+    {
+        var log = await RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-ss", from.ToString(CultureInfo.InvariantCulture), "-t", (to - from).ToString(CultureInfo.InvariantCulture),
+            "-i", file, "-vn", "-af", "volumedetect", "-f", "null", "-"], stderr: true);
+        var mean = MeanVolume().Match(log);
+        var max = MaxVolume().Match(log);
+        Assert.True(mean.Success && max.Success, "volumedetect printed no volumes: " + log);
+        return (double.Parse(mean.Groups[1].Value, CultureInfo.InvariantCulture), double.Parse(max.Groups[1].Value, CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The number of video frames in the file (ffprobe, counting packets).</summary>
+    public static async Task<int> VideoFramesAsync(string file)
+    {
+        var n = await RunAsync("ffprobe", ["-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", file]);
+        return int.Parse(n.Trim(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>For frames sampled at <paramref name="fps"/>: each frame's time and the mean absolute difference
+    /// (0..255, grey levels) of the <paramref name="crop"/> region from the sampled frame before it; a picture that
+    /// froze gives 0.</summary>
+    public static async Task<IReadOnlyList<(double Seconds, double Change)>> ChangesAsync(string file, (int X, int Y, int W, int H) crop, double fps = 2)
+    {
+        var raw = Path.GetTempFileName();
+        await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", file, "-an",
+            "-vf", $"fps={fps.ToString(CultureInfo.InvariantCulture)},crop={crop.W}:{crop.H}:{crop.X}:{crop.Y},format=gray", "-f", "rawvideo", "-pix_fmt", "gray", raw]);
+        var bytes = await File.ReadAllBytesAsync(raw);
+        File.Delete(raw);
+        var size = crop.W * crop.H;
+        var result = new List<(double, double)>();
+        for (var i = 1; (i + 1) * size <= bytes.Length; i++)
+        {
+            long sum = 0;
+            for (var p = 0; p < size; p++)
+            {
+                sum += Math.Abs(bytes[(i * size) + p] - bytes[((i - 1) * size) + p]);
+            }
+            result.Add((i / fps, sum / (double)size));
+        }
+        return result;
+    }
+
     /// <summary>Average luma (0..255) over the video (signalstats YAVG); black is about 16.</summary>
     public static async Task<double> AverageLumaAsync(string file)
     {
@@ -47,6 +90,13 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
         Assert.NotEmpty(values);
         return values.Average();
     }
+
+    /// <summary>Over frames sampled at 2 fps, the mean fraction of pixels that are not near black (R+G+B over 90).
+    /// Unlike <see cref="AverageLumaAsync"/> it holds for a native composite of Chromium's fake camera: that camera's
+    /// I420 frames are green by their chroma alone (luma 0, below video range), which the browser's recorder view
+    /// shows through an RGB page (luma about 85) and the native compositor passes on as they are (luma 0).</summary>
+    public static async Task<double> LitFractionAsync(string file) =>
+        (await ColourFractionsAsync(file, (r, g, b) => r + g + b > 90)).Average(x => x.Fraction);
 
     /// <summary>The processes that have a file open whose path ends with <paramref name="pathEnd"/> (read from /proc).</summary>
     public static IReadOnlyList<int> WritersOf(string pathEnd)
@@ -156,6 +206,9 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
 
     [GeneratedRegex(@"mean_volume: (-?[\d.]+) dB")]
     private static partial Regex MeanVolume();
+
+    [GeneratedRegex(@"max_volume: (-?[\d.]+) dB")]
+    private static partial Regex MaxVolume();
 
     [GeneratedRegex(@"lavfi\.signalstats\.YAVG=([\d.]+)")]
     private static partial Regex Yavg();

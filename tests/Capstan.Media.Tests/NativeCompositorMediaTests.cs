@@ -165,6 +165,180 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
         Assert.True(Lit(bob), $"Bob's tile is missing: {bob}");
         File.Delete(video);
     }
+
+    // The browser composite's checks (RecordingMediaTests), run on the native compositor.
+
+    [Fact]
+    public Task Pause_GivesOneContinuousFile_NotSilentNotBlack_Natively() => RecordingMediaTests.PauseGivesOneContinuousFileAsync(f);
+
+    [Fact]
+    public Task Watermark_IsPlacedInTheChosenCorner_Natively() => RecordingMediaTests.WatermarkInTheCornerAsync(f);
+
+    [Fact]
+    public Task MaxSeconds_And_AllPeersLeft_StopTheRecording_Natively() => RecordingMediaTests.MaxSecondsAndAllPeersLeftStopAsync(f);
+
+    [Fact]
+    public Task RecordOnStart_RecordsTheSession_AndKickAllStopsAtOnce_Natively() => RecordingMediaTests.RecordOnStartAndKickAllAsync(f);
+
+    [Fact]
+    public Task Vp8_GivesWebmWithVorbis_Natively() => RecordingMediaTests.Vp8GivesWebmAsync(f);
+
+    [Fact]
+    public Task KilledCompositorHost_RestartsIntoANewSegment_AndTheFileIsStillWhole() => RecordingMediaTests.KilledCaptureRestartsAsync(f);
+
+    /// <summary>The recording's file after a stop, with its recording.</summary>
+    private async Task<(JsonNode Done, string File, DateTime Started, DateTime Stopped)> StopAsync(string id)
+    {
+        await f.ActAsync(id, "stop");
+        var done = await f.WaitStatusAsync(id, "UPLOADED", 60);
+        var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+        return (done, file, Time(done, "started_time"), Time(done, "stopped_time"));
+    }
+
+    private static DateTime Time(JsonNode node, string field) =>
+        DateTime.Parse(node[field]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+
+    private static string Trace(IEnumerable<(double Seconds, double Value)> values) =>
+        string.Join(' ', values.Select(x => $"{x.Seconds.ToString("0.0", CultureInfo.InvariantCulture)}:{x.Value.ToString("0.00", CultureInfo.InvariantCulture)}"));
+
+    /// <summary>A participant who leaves mid-recording (the page's leave button) goes: their tile is removed and the
+    /// one left fills the picture (two 314x176 tiles are under half of it, one tile nearly all).</summary>
+    [Fact]
+    public async Task Leaver_TheirTileGoes_AndTheOtherFillsThePicture()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var pages = await JoinAsync(meeting, "Alice", "Bob");
+        var id = await StartAsync(meeting);
+        var started = Time(await f.WaitStatusAsync(id, "RECORDING"), "started_time");
+        await Task.Delay(3500, TestContext.Current.CancellationToken);
+        var clickedAt = (DateTime.UtcNow - started).TotalSeconds;
+        await pages[1].ClickAsync("#leave");
+        var leftAt = (DateTime.UtcNow - started).TotalSeconds;
+        await Wait.UntilAsync(async () => await pages[1].EvaluateAsync<bool>("() => window.capstanState.left"), "Bob left");
+        await Task.Delay(4000, TestContext.Current.CancellationToken);
+        var (_, file, _, _) = await StopAsync(id);
+        foreach (var p in pages)
+        {
+            await p.Context.CloseAsync();
+        }
+        try
+        {
+            var lit = await MediaFacts.ColourFractionsAsync(file, (r, g, b) => r + g + b > 90);
+            var trace = $"lit fraction per frame (s:fraction), Bob clicked leave at {clickedAt:0.0} s, left by {leftAt:0.0} s: " + Trace(lit);
+            TestContext.Current.TestOutputHelper?.WriteLine(trace);
+            // From 1 s: a participant's tile appears at its first keyframe after its forwarder starts (the forwarder's
+            // PLIs, NativeComposite.RequestKeyframesAsync), by 0.5 s into the recording.
+            var before = lit.Where(x => x.Seconds >= 1 && x.Seconds <= clickedAt - 0.3).ToList();
+            var after = lit.Where(x => x.Seconds >= leftAt + 1.5).ToList();
+            Assert.True(before.Count >= 3 && after.Count >= 3, trace);
+            Assert.True(before.All(x => x.Fraction is > 0.3 and < 0.6), "two tiles were not there before the leave: " + trace);
+            Assert.True(after.All(x => x.Fraction > 0.8), "the one left does not fill the picture after the leave: " + trace);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>Muting (the page's mute button: the track goes on, silent) is heard as silence: with one of two
+    /// muted the other is still heard, with both muted the recording is silent, and unmuted both are heard again.
+    /// (Both participants' fake microphones beep alike, so who is heard is told by muting both in turn.)</summary>
+    [Fact]
+    public async Task Muted_IsSilent_WhileTheOtherIsHeard_AndHeardAgainOnUnmute()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var pages = await JoinAsync(meeting, "Alice", "Bob");
+        var id = await StartAsync(meeting);
+        var started = Time(await f.WaitStatusAsync(id, "RECORDING"), "started_time");
+        double Now() => (DateTime.UtcNow - started).TotalSeconds;
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        await pages[0].ClickAsync("#mic");
+        var aliceMuted = Now();
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        await pages[1].ClickAsync("#mic");
+        var bothMuted = Now();
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        await pages[0].ClickAsync("#mic");
+        await pages[1].ClickAsync("#mic");
+        var unmuted = Now();
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        var (_, file, _, stopped) = await StopAsync(id);
+        foreach (var p in pages)
+        {
+            await p.Context.CloseAsync();
+        }
+        try
+        {
+            // A change is heard after the jitter buffer and the mixer's latency (0.5 s): windows start 0.8 s after it.
+            var both = await MediaFacts.VolumeAsync(file, 0.8, aliceMuted - 0.1);
+            var bob = await MediaFacts.VolumeAsync(file, aliceMuted + 0.8, bothMuted - 0.1);
+            var none = await MediaFacts.VolumeAsync(file, bothMuted + 0.8, unmuted - 0.1);
+            var again = await MediaFacts.VolumeAsync(file, unmuted + 0.8, (stopped - started).TotalSeconds - 0.3);
+            var trace = $"mean/max dB: both {both}, Bob alone {bob}, both muted {none}, unmuted {again}";
+            TestContext.Current.TestOutputHelper?.WriteLine(trace);
+            Assert.True(both.Max > -30, "not heard before the mute: " + trace);
+            Assert.True(bob.Max > -30, "the participant left unmuted is not heard: " + trace);
+            Assert.True(none.Max < -60, "muted participants are heard: " + trace);
+            Assert.True(again.Max > -30, "not heard again after unmuting: " + trace);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>A publisher that vanishes (its browser's page crashes: no leave, no hang-up, its packets just stop;
+    /// Janus drops it only when its connection times out, about 4 s later in these runs) does not stall the others: the file has its frames
+    /// (>= 95% of the recording's time at the recorder's 15 fps) and the remaining participant's picture keeps
+    /// moving. Which tile is whose is not known here, so each second after the crash one of the two tiles must
+    /// change: the vanished one's is frozen or gone.</summary>
+    [Fact]
+    public async Task VanishedPublisher_DoesNotStallTheOthers()
+    {
+        var meeting = await f.NewMeetingAsync();
+        var pages = await JoinAsync(meeting, "Alice", "Bob");
+        var id = await StartAsync(meeting);
+        var started = Time(await f.WaitStatusAsync(id, "RECORDING"), "started_time");
+        await Task.Delay(3000, TestContext.Current.CancellationToken);
+        var crashed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pages[1].Crash += (_, _) => crashed.TrySetResult();
+        try
+        {
+            await pages[1].GotoAsync("chrome://crash", new() { Timeout = 5000 });
+        }
+        catch (PlaywrightException)
+        {
+            // the navigation fails with the renderer it kills
+        }
+        await crashed.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var vanishedAt = (DateTime.UtcNow - started).TotalSeconds;
+        await Task.Delay(5000, TestContext.Current.CancellationToken);
+        var (_, file, _, stopped) = await StopAsync(id);
+        foreach (var p in pages)
+        {
+            await p.Context.CloseAsync();
+        }
+        try
+        {
+            var span = (stopped - started).TotalSeconds;
+            var facts = await MediaFacts.ProbeAsync(file);
+            var frames = await MediaFacts.VideoFramesAsync(file);
+            var left = await MediaFacts.ChangesAsync(file, (8, 94, 300, 170));
+            var right = await MediaFacts.ChangesAsync(file, (332, 94, 300, 170));
+            var trace = $"{frames} frames in {facts.Duration:0.00} s for {span:0.00} s recorded; vanished at {vanishedAt:0.0} s; "
+                + $"change per 0.5 s, left tile: {Trace(left)}; right tile: {Trace(right)}";
+            TestContext.Current.TestOutputHelper?.WriteLine(trace);
+            Assert.InRange(facts.Duration, span - 0.7, span + 0.5);
+            Assert.True(frames >= 0.95 * span * 15, "frames are missing: " + trace);
+            var after = left.Zip(right, (l, r) => (l.Seconds, Change: Math.Max(l.Change, r.Change))).Where(x => x.Seconds >= vanishedAt + 1 && x.Seconds <= span - 0.5).ToList();
+            Assert.True(after.Count >= 6, trace);
+            Assert.True(after.All(x => x.Change > 1), "the picture froze after the publisher vanished: " + trace);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
 
 /// <summary>Flash+beep participants (<see cref="FakeCaptureFixture"/>) recorded through the native compositor.</summary>

@@ -192,6 +192,11 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
 
     private async Task StartBrowserAsync(CancellationToken ct)
     {
+        // Both compositors draw the watermark (the native one with gdkpixbufoverlay): fetched before either starts.
+        if (Config.Watermark is { Url: { } wmUrl } && _watermark is null)
+        {
+            _watermark = await FetchWatermarkAsync(wmUrl, ct);
+        }
         // The built-in layout without a browser (Recorder:Compositor = native): NativeComposite.cs.
         if ((Config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(Config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor)
         {
@@ -206,10 +211,6 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         var url = Config.Url is { } custom
             ? custom + (custom.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "authToken=" + Uri.EscapeDataString(token) + "&config=" + Uri.EscapeDataString(PublicConfigJson())
             : $"{ctx.ServerUrl.TrimEnd('/')}/meeting?authToken={Uri.EscapeDataString(token)}";
-        if (Config.Watermark is { Url: { } wmUrl } && _watermark is null)
-        {
-            _watermark = await FetchWatermarkAsync(wmUrl, ct);
-        }
 
         // A warm surface (display, sink, browser) when one is ready; otherwise launch one now.
         // The pool launches its next warm surface once this capture has its first frame (ReplenishPool), not now:

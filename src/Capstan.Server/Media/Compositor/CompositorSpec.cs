@@ -40,6 +40,11 @@ public static class CompositorPipeline
         ArgumentNullException.ThrowIfNull(s);
         var latencyNs = I((long)(s.JitterMs + s.MarginMs) * 1_000_000);
         var raw = $"video/x-raw,format=I420,width={I(s.Width)},height={I(s.Height)},framerate={I(s.FrameRate)}/1";
+        // The mixer's output keeps one colorimetry and chroma siting (GStreamer's defaults for the size, as the black
+        // background has them) whatever its inputs bring: it otherwise takes on the first participant's (Chromium's
+        // VP8: 2:4:0:0), a caps change the VP8 and VP9 encoders pass on and matroskamux refuses ("Caps changes are not
+        // supported by Matroska"), which ended every WebM segment at the first participant's first frame.
+        var mixed = $"{raw},colorimetry={(s.Height > 576 ? "bt709" : "bt601")},chroma-site=jpeg";
         var gop = I(s.FrameRate * 2);
         var bitrate = Math.Max(500, s.Width * s.Height * s.FrameRate / 10_000);
         var video = s.VideoCodec switch
@@ -72,7 +77,7 @@ public static class CompositorPipeline
             : ("queue ! mux. ", "queue ! mux. ", string.Empty);
         return
             $"videotestsrc is-live=true pattern=black ! {raw} ! comp.sink_0 "
-            + $"compositor name=comp background=black latency={latencyNs} min-upstream-latency={latencyNs} ! {raw} ! identity name=grab ! "
+            + $"compositor name=comp background=black latency={latencyNs} min-upstream-latency={latencyNs} ! {mixed} ! identity name=grab ! "
             + $"queue max-size-buffers=16 max-size-bytes=0 max-size-time=0 leaky=downstream ! {watermark}{video} ! {videoOut}"
             + "audiotestsrc is-live=true wave=silence samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! mix. "
             + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! {audioOut}"
