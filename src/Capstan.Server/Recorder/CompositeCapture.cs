@@ -562,7 +562,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         }
         await File.WriteAllLinesAsync(list, lines, ct);
         await RunToolAsync("ffmpeg", ctx.Options.Ffmpeg, MediaArgs.Join(list, joined, Config.VideoExtension,
-            MediaArgs.SoundShiftSeconds(Config.AudioCodec, ctx.Options.FrameRate, grabbed: _native is null, meetingView: Config.Url is null, ctx.Options.AudioOffsetSeconds)), ct);
+            MediaArgs.SoundShiftSeconds(Config.AudioCodec, ctx.Options.FrameRate, grabbed: !Native, meetingView: Config.Url is null, ctx.Options.AudioOffsetSeconds)), ct);
         var delivery = new CaptureDelivery { DurationSeconds = await ProbeDurationAsync(joined, ct) };
         if (interactive)
         {

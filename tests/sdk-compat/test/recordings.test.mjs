@@ -235,7 +235,8 @@ describe('recordings: configuration', () => {
     assert.deepEqual(JSON.parse(requests[0].body), body, 'sent as given, account_id only in the path');
     assertFreshInvoked(r);
     assertApiCallStart(r);
-    assert.match(r.output_file_name, /^pfx_.+_\d{13}\.mp4$/);
+    // interactive_config (ID3) delivers an HLS tar (contract 1.3/4.12), so the output is named .tar.
+    assert.match(r.output_file_name, /^pfx_.+_\d{13}\.tar$/);
     assert.equal(r.storage_config.type, 'aws');
     assert.equal(r.storage_config.bucket, 'b');
     assertNoSecrets(r, [accessKey, secret]);
