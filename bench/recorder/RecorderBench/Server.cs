@@ -157,11 +157,14 @@ public sealed class Server : IAsyncDisposable
     /// (a Chromium that has just started still loads for a moment).</summary>
     public async Task WaitSurfacesAsync(int active, DateTime deadline, CancellationToken ct)
     {
+        // A native server keeps one warm surface (for custom url recordings: RecorderOptions.WarmSurfaces), and its
+        // recordings hold none.
+        var want = Native ? Math.Min(1, Slots) : active + Slots;
         await PollAsync(() =>
         {
             var (xvfb, chromium, pulse) = Surfaces();
-            return Task.FromResult(xvfb >= active + Slots && chromium >= active + Slots && pulse);
-        }, $"{active + Slots} capture surfaces (Xvfb + Chromium) and PulseAudio", deadline, ct);
+            return Task.FromResult(xvfb >= want && chromium >= want && pulse);
+        }, $"{want} capture surfaces (Xvfb + Chromium) and PulseAudio", deadline, ct);
         await Task.Delay(2000, ct);
     }
 
