@@ -188,21 +188,8 @@ public sealed partial record MediaFacts(double Duration, string? VideoCodec, int
         return frames;
     }
 
-    public static async Task<string> RunAsync(string tool, string[] args, bool stderr = false)
-    {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await p.WaitForExitAsync(cts.Token);
-        Assert.True(p.ExitCode == 0, $"{tool} failed: {await error}");
-        return stderr ? await error : await output;
-    }
+    /// <summary>A tool run to its end (<see cref="Tool.RunAsync"/>).</summary>
+    public static Task<string> RunAsync(string tool, string[] args, bool stderr = false) => Tool.RunAsync(tool, args, stderr);
 
     [GeneratedRegex(@"mean_volume: (-?[\d.]+) dB")]
     private static partial Regex MeanVolume();

@@ -106,9 +106,9 @@ public sealed class InteractiveOutputTests
         try
         {
             var joined = Path.Combine(dir.FullName, "joined.mp4");
-            await RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=30:duration=6.5",
+            await Tool.RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=30:duration=6.5",
                 "-f", "lavfi", "-i", "sine=frequency=440:duration=6.5", "-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-                "-bf", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", joined]);
+                "-bf", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", joined], ct: Ct);
             TimelinePart[] parts = [new(T0, 0, 4), new(T0.AddSeconds(10), 4, 2.5)];
             MetadataMessage[] messages = [new(T0.AddSeconds(1.5), "{\"n\":1}"), new(T0.AddSeconds(7), "{\"n\":2}"), new(T0.AddSeconds(11.5), "{\"n\":3,\"s\":\"é\"}")];
             var tar = Path.Combine(dir.FullName, "out.tar");
@@ -169,7 +169,7 @@ public sealed class InteractiveOutputTests
             Assert.Equal([1.5, 4.0, 5.5], found.Select(f => Math.Round(f.Seconds, 3)));
 
             // The playlist plays through, as long as the file.
-            var decoded = await RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-i", Path.Combine(unpacked.FullName, InteractiveOutput.PlaylistName), "-f", "null", "-"], stderr: true);
+            var decoded = await Tool.RunAsync("ffmpeg", ["-hide_banner", "-nostats", "-i", Path.Combine(unpacked.FullName, InteractiveOutput.PlaylistName), "-f", "null", "-"], stderr: true, ct: Ct);
             Assert.DoesNotContain("rror", decoded, StringComparison.Ordinal);
         }
         finally
@@ -199,20 +199,5 @@ public sealed class InteractiveOutputTests
         Assert.Throws<FormatException>(() => TsId3Injector.Inject(new byte[100], []));
         var notSynced = new byte[188];
         Assert.Throws<FormatException>(() => TsId3Injector.Inject(notSynced, []));
-    }
-
-    private static async Task<string> RunAsync(string tool, string[] args, bool stderr = false)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync(Ct);
-        var error = p.StandardError.ReadToEndAsync(Ct);
-        await p.WaitForExitAsync(Ct);
-        Assert.True(p.ExitCode == 0, $"{tool} failed: {await error}");
-        return stderr ? await error : await output;
     }
 }

@@ -12,14 +12,14 @@ public static class HlsProbe
     /// <summary>(codec_type, codec_name) of every stream ffprobe finds in <paramref name="file"/>.</summary>
     public static async Task<IReadOnlyList<(string Type, string Name)>> StreamsAsync(string file)
     {
-        var json = JsonNode.Parse(await RunAsync("ffprobe", ["-v", "error", "-show_streams", "-of", "json", file]))!;
+        var json = JsonNode.Parse(await Tool.RunAsync("ffprobe", ["-v", "error", "-show_streams", "-of", "json", file]))!;
         return json["streams"]!.AsArray().Select(s => (s!["codec_type"]?.GetValue<string>() ?? "", s["codec_name"]?.GetValue<string>() ?? "")).ToList();
     }
 
     /// <summary>The data stream's packets: PTS (90 kHz) and bytes.</summary>
     public static async Task<IReadOnlyList<(long Pts, byte[] Data)>> Id3PacketsAsync(string file)
     {
-        var json = JsonNode.Parse(await RunAsync("ffprobe", ["-v", "error", "-select_streams", "d", "-show_packets", "-show_data", "-of", "json", file]))!;
+        var json = JsonNode.Parse(await Tool.RunAsync("ffprobe", ["-v", "error", "-select_streams", "d", "-show_packets", "-show_data", "-of", "json", file]))!;
         return (json["packets"]?.AsArray() ?? []).Select(p => (long.Parse(p!["pts"]!.ToString(), CultureInfo.InvariantCulture), WholeTag(HexDump(p["data"]!.GetValue<string>())))).ToList();
     }
 
@@ -39,7 +39,7 @@ public static class HlsProbe
     /// <summary>The PTS (90 kHz) of the first video packet (the segment's first frame) and whether it is a keyframe.</summary>
     public static async Task<(long Pts, bool Key)> FirstVideoPacketAsync(string file)
     {
-        var json = JsonNode.Parse(await RunAsync("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_packets", "-read_intervals", "%+#1", "-of", "json", file]))!;
+        var json = JsonNode.Parse(await Tool.RunAsync("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_packets", "-read_intervals", "%+#1", "-of", "json", file]))!;
         var p = json["packets"]!.AsArray()[0]!;
         return (long.Parse(p["pts"]!.ToString(), CultureInfo.InvariantCulture), p["flags"]!.GetValue<string>().StartsWith('K'));
     }
@@ -98,23 +98,4 @@ public static class HlsProbe
     }
 
     private static int Syncsafe(byte[] b, int at) => (b[at] << 21) | (b[at + 1] << 14) | (b[at + 2] << 7) | b[at + 3];
-
-    private static async Task<string> RunAsync(string tool, string[] args)
-    {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await p.WaitForExitAsync(cts.Token);
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{tool} failed: {await error}");
-        }
-        return await output;
-    }
 }
