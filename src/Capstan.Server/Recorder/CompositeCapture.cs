@@ -71,7 +71,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
 
     public string Dir => _dir;
 
-    public string Kind => _native is not null || Native ? "native" : "browser";
+    public string Kind => Native ? "native" : "browser";
 
     private bool Native => (Config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(Config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor;
 
