@@ -59,7 +59,7 @@ public static class CompositorPipeline
         {
             "VORBIS" => $"vorbisenc bitrate={I(s.Channels == 1 ? 96000 : 128000)}",
             "MP3" => $"lamemp3enc bitrate={I(s.Channels == 1 ? 128 : 192)} target=bitrate cbr=true ! mpegaudioparse",
-            _ => $"avenc_aac bitrate={I(s.Channels == 1 ? 192000 : 384000)} ! aacparse",
+            _ => $"avenc_aac bitrate={I(s.Channels == 1 ? 192000 : 384000)} aac-coder=fast ! aacparse", // as MediaArgs.Capture: why fast
         };
         var watermark = string.Empty;
         if (s.WatermarkFile is not null)
