@@ -215,6 +215,7 @@ public static class CapstanHost
         var account = app.MapGroup("/accounts/{account_id}/realtime/kit").WithMetadata(new RequiresAccountAttribute());
         account.MapAppsApi();
         app.MapGroup("/accounts/{account_id}").WithMetadata(new RequiresAccountAttribute()).MapSystemApi();
+        app.MapGroup("/system").WithMetadata(new RequiresOperatorAttribute()).MapSystemNodesApi();
         var kitApp = account.MapGroup("/{app_id}");
         kitApp.MapMeetingsApi();
         kitApp.MapPresetsApi();
