@@ -57,6 +57,13 @@ public abstract class DrainTests(OperatorServer server)
         (await wrong.GetJsonAsync("/system/nodes")).Error(HttpStatusCode.Forbidden, "not this server's operator token");
         Assert.NotNull((await Operator().GetJsonAsync("/client/v4/system/nodes")).Data()["nodes"]);
         Assert.NotNull((await Operator().GetJsonAsync("/system/nodes")).Data()["queue"]);
+
+        // The OpenAPI document says how to authenticate and what the refusals are.
+        using var docs = server.Client();
+        var get = (await docs.GetJsonAsync("/openapi/v1.json")).Body["paths"]!["/system/nodes"]!["get"]!;
+        Assert.Contains("Capstan:OperatorToken", get["description"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.NotNull(get["responses"]!["401"]);
+        Assert.NotNull(get["responses"]!["403"]);
     }
 
     [Fact]
