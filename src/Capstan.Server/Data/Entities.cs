@@ -311,4 +311,8 @@ public sealed class RecorderNodeRow
     public int Warm { get; set; }
     public DateTime StartedAt { get; set; }
     public DateTime SeenAt { get; set; }
+
+    /// <summary>When the node began draining (told to stop: it claims nothing new, lets its recordings finish,
+    /// then hands the rest over); null while it claims.</summary>
+    public DateTime? DrainingSince { get; set; }
 }

@@ -64,6 +64,10 @@ public static partial class ClaimLoop
                         Start(job);
                     }
                 }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break; // stopping (or draining) mid-claim: the running jobs are still waited for below
+                }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     LogClaimFailed(logger, e);

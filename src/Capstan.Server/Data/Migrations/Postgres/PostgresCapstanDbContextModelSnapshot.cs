@@ -367,6 +367,9 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.Property<int>("Busy")
                         .HasColumnType("integer");
 
+                    b.Property<DateTime?>("DrainingSince")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("Node")
                         .IsRequired()
                         .HasMaxLength(128)

@@ -360,6 +360,9 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.Property<int>("Busy")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("DrainingSince")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Node")
                         .IsRequired()
                         .HasMaxLength(128)
