@@ -265,11 +265,20 @@ public sealed partial class RecordingJob
     private async Task<bool> CommandLoopAsync(CancellationToken ct)
     {
         await _capture.OpenAsync(_gapFrom is not null, ct);
+        CaptureCommand? last = null;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
             var (desired, status, _) = await _record.Store.ReadStateAsync(ct);
-            switch (CaptureCommands.Decide(desired, status))
+            var command = CaptureCommands.Decide(desired, status);
+            if (command != last)
+            {
+                // The instant this worker saw the API's command, before acting on it: how long a command given on any API
+                // node takes to reach the recording (LISTEN/NOTIFY, else the poll) is read from this line's timestamp.
+                LogCommandSeen(_ctx.Logger, command, desired, status);
+                last = command;
+            }
+            switch (command)
             {
                 case CaptureCommand.Cancel:
                     await _capture.StopAsync(ct);
@@ -505,6 +514,9 @@ public sealed partial class RecordingJob
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: {Message}")]
     private static partial void LogInterrupted(ILogger logger, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: command {Command} seen (desired {Desired}, status {Status})")]
+    private static partial void LogCommandSeen(ILogger logger, CaptureCommand command, string desired, string status);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Capture gave up after {Count} restarts: {Tail}")]
     private static partial void LogGaveUp(ILogger logger, int count, string tail);
