@@ -269,6 +269,8 @@ public sealed partial class RecordingJob
         while (true)
         {
             ct.ThrowIfCancellationRequested();
+            // Taken before the read: a command that comes while this turn reads and acts ends the wait below at once.
+            var wake = _ctx.Signals.NextWake;
             var (desired, status, _) = await _record.Store.ReadStateAsync(ct);
             var command = CaptureCommands.Decide(desired, status);
             if (command != last)
@@ -321,7 +323,7 @@ public sealed partial class RecordingJob
                 }
                 continue;
             }
-            await _ctx.Signals.WaitAsync(_capture.NextCheck(!_started || _gapFrom is not null), ct);
+            await _ctx.Signals.WaitAsync(wake, _capture.NextCheck(!_started || _gapFrom is not null), ct);
         }
     }
 
