@@ -33,6 +33,10 @@ public sealed class ClusterOptions
     /// <summary>Further settings of the workers only.</summary>
     public Dictionary<string, string> WorkerSettings { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>One node doing everything instead (node <c>a</c>: API, Janus and its own recorder with the workers'
+    /// settings; no node <c>b</c>, no workers), to compare the cluster with (bench/cluster).</summary>
+    public bool SingleNode { get; set; }
+
     /// <summary>How long the whole cluster may take to come up.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(150);
 }
@@ -115,7 +119,7 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary><c>/client/v4/accounts/{account}/realtime/kit/{app}</c>.</summary>
     public string AppPath => $"/client/v4/accounts/{AccountId}/realtime/kit/{AppId:D}";
 
-    /// <summary>The API nodes: <c>a</c> (with Janus), <c>b</c>.</summary>
+    /// <summary>The API nodes: <c>a</c> (with Janus), <c>b</c> (none with <see cref="ClusterOptions.SingleNode"/>).</summary>
     public IReadOnlyList<ClusterNode> ApiNodes => _api;
 
     public ClusterNode A => _api[0];
@@ -157,9 +161,14 @@ public sealed class Cluster : IAsyncDisposable
         var s3 = Task.Run(() => StartS3Async(ct), ct);
         await Task.WhenAll(pg, s3);
         // Node a first: it migrates the database and creates the account, app and token (bootstrap on an empty database).
-        _api.Add(StartApi("a", janus: true));
+        _api.Add(StartApi("a", janus: true, recorder: _options.SingleNode));
         await ReadyAsync(A, ct);
-        _api.Add(StartApi("b", janus: false));
+        if (_options.SingleNode)
+        {
+            await WorkerReadyAsync(A, ct);
+            return;
+        }
+        _api.Add(StartApi("b", janus: false, recorder: false));
         for (var i = 1; i <= _options.Workers; i++)
         {
             _workers.Add(StartWorkerNode($"w{i}"));
@@ -253,14 +262,14 @@ public sealed class Cluster : IAsyncDisposable
         return env;
     }
 
-    private ClusterNode StartApi(string name, bool janus)
+    private ClusterNode StartApi(string name, bool janus, bool recorder)
     {
         var data = Path.Combine(Root, name);
         Directory.CreateDirectory(data);
         var port = TestHttpServer.FreePort();
         var url = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
-        var env = Common(name);
-        env["Recorder__Enabled"] = "false";
+        var env = recorder ? RecorderSettings(name) : Common(name);
+        env["Recorder__Enabled"] = recorder ? "true" : "false";
         env["Janus__Enabled"] = janus ? "true" : "false";
         env["Janus__Interface"] = _options.NetnsInterface!;
         env["Janus__RtpPortRange"] = "20000-20999";
@@ -289,17 +298,8 @@ public sealed class Cluster : IAsyncDisposable
 
     private ClusterProcess LaunchWorker(string name, string data)
     {
-        var env = Common(name);
+        var env = RecorderSettings(name);
         env["Janus__Enabled"] = "false";
-        env["Recorder__Slots"] = _options.WorkerSlots.ToString(CultureInfo.InvariantCulture);
-        env["Recorder__Lease"] = _options.Lease.ToString("c", CultureInfo.InvariantCulture);
-        env["Recorder__FrameRate"] = _options.FrameRate.ToString(CultureInfo.InvariantCulture);
-        // The browser composite (the server's own default where GStreamer is installed is native).
-        env["Recorder__Compositor"] = "browser";
-        foreach (var (k, v) in _options.WorkerSettings)
-        {
-            env[k.Replace(":", "__", StringComparison.Ordinal)] = v;
-        }
         var server = A.Url!.ToString().TrimEnd('/');
         // --node-name: the worker's name in the nodes table once the CLI takes it (Metrics:Node names it meanwhile).
         var p = ClusterProcess.Start(name, "dotnet", [_serverDll, "worker", "--database", Database, "--data-dir", data, "--server-url", server, "--public-url", server, "--node-name", name],
@@ -309,6 +309,22 @@ public sealed class Cluster : IAsyncDisposable
             _started.Add(p);
         }
         return p;
+    }
+
+    /// <summary>A recorder's settings: <see cref="Common"/> and the workers' slots, lease, frame rate and compositor.</summary>
+    private Dictionary<string, string> RecorderSettings(string name)
+    {
+        var env = Common(name);
+        env["Recorder__Slots"] = _options.WorkerSlots.ToString(CultureInfo.InvariantCulture);
+        env["Recorder__Lease"] = _options.Lease.ToString("c", CultureInfo.InvariantCulture);
+        env["Recorder__FrameRate"] = _options.FrameRate.ToString(CultureInfo.InvariantCulture);
+        // The browser composite (the server's own default where GStreamer is installed is native).
+        env["Recorder__Compositor"] = "browser";
+        foreach (var (k, v) in _options.WorkerSettings)
+        {
+            env[k.Replace(":", "__", StringComparison.Ordinal)] = v;
+        }
+        return env;
     }
 
     /// <summary>Starts worker <paramref name="worker"/> again on its data folder (after it was killed or stopped) and
@@ -393,7 +409,7 @@ public sealed class Cluster : IAsyncDisposable
 
     /// <summary>The worker whose log names <paramref name="recordingId"/> last (the one running it now), or null.</summary>
     public ClusterNode? WorkerOf(string recordingId) =>
-        _workers.Select(w => (Worker: w, Last: w.LinesOf(recordingId).Select(l => (DateTime?)l.At).LastOrDefault()))
+        (_options.SingleNode ? _api : _workers).Select(w => (Worker: w, Last: w.LinesOf(recordingId).Select(l => (DateTime?)l.At).LastOrDefault()))
             .Where(x => x.Last is not null).OrderBy(x => x.Last).Select(x => x.Worker).LastOrDefault();
 
     /// <summary>Processes the cluster left: any in a process group it started, or whose command line names its folder.</summary>
