@@ -84,27 +84,35 @@ async Task StartsAsync(Cluster c, string setup)
     var startLatencies = new List<double>();
     using var a = c.Client(c.A);
     using var b = c.ApiNodes.Count > 1 ? c.Client(c.B) : null;
-    // Start 0 warms up (the first claim, page and queries of each process run cold: 400 to 900 ms more in the first
-    // runs): printed, not counted.
-    for (var i = 0; i <= starts; i++)
+    // Warm-up starts first, until every recorder has run one (the first claim and page of each process run cold: 400
+    // to 900 ms more): printed, not counted.
+    var recorders = c.Workers.Count > 0 ? c.Workers : [c.A];
+    var warm = new HashSet<string>();
+    for (var i = 0; claims.Count < starts; i++)
     {
+        if (i > starts + 4 * recorders.Count)
+        {
+            throw new InvalidOperationException($"a recorder never took a start: only {string.Join(", ", warm)} did");
+        }
         var api = i % 2 == 1 && b is not null ? b : a;
         var meeting = await PostAsync(a, $"{c.AppPath}/meetings", new { title = "bench" });
         var rec = await PostAsync(api, $"{c.AppPath}/recordings", new { meeting_id = meeting["id"]!.GetValue<string>(), url = pages.Url("green.html"), video_config = new { codec = "H264", width = 640, height = 360 } });
         var id = rec["id"]!.GetValue<string>();
-        var recording = await WaitStatusAsync(a, c, id, "RECORDING", 60);
-        var line = await (c.WorkerOf(id) ?? c.A).Process.WaitForLineAsync(l => l.RecordingId == id && l.Message.StartsWith("Recording started:", StringComparison.Ordinal), "the start's breakdown", TimeSpan.FromSeconds(10), ct);
+        await WaitStatusAsync(a, c, id, "RECORDING", 60);
+        var recorder = c.WorkerOf(id) ?? throw new InvalidOperationException("no recorder names the recording in its log");
+        var line = await recorder.Process.WaitForLineAsync(l => l.RecordingId == id && l.Message.StartsWith("Recording started:", StringComparison.Ordinal), "the start's breakdown", TimeSpan.FromSeconds(10), ct);
         var claim = double.Parse(ClaimMs().Match(line.Message).Groups[1].Value, CultureInfo.InvariantCulture);
         await Task.Delay(1500, ct);
         await PutAsync(api, $"{c.AppPath}/recordings/{id}", new { action = "stop" });
         var done = await WaitStatusAsync(a, c, id, "UPLOADED", 90);
         var start = (Time(done, "started_time") - Time(done, "invoked_time")).TotalMilliseconds;
-        if (i > 0)
+        var warmUp = warm.Add(recorder.Name) || warm.Count < recorders.Count;
+        if (!warmUp)
         {
             claims.Add(claim);
             startLatencies.Add(start);
         }
-        Console.WriteLine($"   {(i == 0 ? "warm-up start" : $"start {i}")} on node {(api == a ? "a" : "b")}: claimed +{claim:0} ms, started +{start:0} ms (load {Cluster.Load1():0.00})");
+        Console.WriteLine($"   {(warmUp ? "warm-up start" : $"start {claims.Count}")} via node {(api == a ? "a" : "b")} on {recorder.Name}: claimed +{claim:0} ms, started +{start:0} ms (load {Cluster.Load1():0.00})");
         await IdleAsync(a, c);
     }
     Console.WriteLine($"{setup}: claim latency (INVOKED to claimed) p50 {P(claims, 50):0} ms, p95 {P(claims, 95):0} ms over {claims.Count} (load {Cluster.Load1():0.00})");
