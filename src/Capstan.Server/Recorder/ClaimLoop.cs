@@ -52,6 +52,8 @@ public static partial class ClaimLoop
         while (!ct.IsCancellationRequested)
         {
             running.RemoveAll(t => t.IsCompleted);
+            // Taken before the claim: a job announced while this turn claims ends the wait below at once.
+            var wake = signals.NextWake;
             var claimed = false;
             if (room() > 0)
             {
@@ -79,7 +81,7 @@ public static partial class ClaimLoop
             }
             try
             {
-                await Task.WhenAny(running.Append(signals.WaitAsync(options.PollInterval, ct)));
+                await Task.WhenAny(running.Append(signals.WaitAsync(wake, options.PollInterval, ct)));
             }
             catch (OperationCanceledException)
             {
