@@ -300,8 +300,8 @@ public sealed class Cluster : IAsyncDisposable
     {
         var env = RecorderSettings(name);
         env["Janus__Enabled"] = "false";
+        env.Remove("Metrics__Node"); // --node-name names it: the workers are found by that name in the nodes table
         var server = A.Url!.ToString().TrimEnd('/');
-        // --node-name: the worker's name in the nodes table once the CLI takes it (Metrics:Node names it meanwhile).
         var p = ClusterProcess.Start(name, "dotnet", [_serverDll, "worker", "--database", Database, "--data-dir", data, "--server-url", server, "--public-url", server, "--node-name", name],
             env, Path.Combine(Root, "logs", name + ".log"));
         lock (_started)
