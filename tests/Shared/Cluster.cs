@@ -375,6 +375,10 @@ public sealed class Cluster : IAsyncDisposable
                 throw new InvalidOperationException($"worker {worker.Name} exited: {worker.Process.Tail(30)}");
             }
             var node = await NodeAsync(api, worker, ct);
+            if (node is not null && node["node"]?.GetValue<string>() != worker.Name)
+            {
+                throw new InvalidOperationException($"worker {worker.Name} reports itself as {node["node"]} (--node-name)");
+            }
             return node is not null && node["warm"]!.GetValue<int>() >= _options.WorkerSlots && !node["lost"]!.GetValue<bool>();
         }, $"worker {worker.Name} reported with its warm surfaces", TimeSpan.FromSeconds(120), ct, TimeSpan.FromMilliseconds(250));
     }
