@@ -204,8 +204,9 @@ public sealed class CapstanMetrics
         IReadOnlyList<Measurement<long>> Rooms, IReadOnlyList<Measurement<long>> Participants);
 }
 
-/// <summary>A recorder's capacity and load at one moment.</summary>
-public readonly record struct RecorderLoad(int Slots, int Busy, int Warm);
+/// <summary>A recorder's capacity and load at one moment; <see cref="Capacity"/>: its measured capacity
+/// (<see cref="Recorder.CostMeter"/>), null where nothing measures.</summary>
+public readonly record struct RecorderLoad(int Slots, int Busy, int Warm, Recorder.NodeCapacity? Capacity = null);
 
 /// <summary>One upload's span and its <c>capstan_uploads_total</c> sample: <c>success</c> (with its bytes) when
 /// <see cref="Succeeded"/> was called before disposal, <c>failed</c> otherwise.</summary>

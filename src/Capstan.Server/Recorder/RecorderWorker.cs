@@ -14,7 +14,7 @@ public sealed partial class RecorderWorker(
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
     Storage.UploadSpool spool, Security.SecretProtector protector, Security.OutboundPolicy outbound,
     ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null,
-    CapstanMetrics? metrics = null) : BackgroundService
+    CapstanMetrics? metrics = null, CostMeter? costs = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -95,19 +95,29 @@ public sealed partial class RecorderWorker(
         // Warm surfaces for the slots, launched now: a recording taken back below takes the first one that lands.
         pool.Replenish(o.WarmSurfaces, stoppingToken);
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
-        RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount);
+        // Admission by measured cost (CostMeter): the recordings' processes sampled every few seconds, PulseAudio shared.
+        costs?.Share(() => pulse.ProcessId is { } p ? [p] : []);
+        var sampling = costs?.RunAsync(stoppingToken) ?? Task.CompletedTask;
+        RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount, costs?.Snapshot());
         metrics?.AttachRecorder(Load, owner); // slots/busy gauges, readiness, the System page's "this server"
         // The nodes table (the dashboard's System page): this node's slots and load every few seconds.
         var report = RecorderNodes.ReportAsync(scopes, time, owner, metrics?.Node ?? Environment.MachineName, Load, logger, stoppingToken);
         await ClaimLoop.RunAsync(scopes, signals, o, owner, RecordingTypes.Composite, recordings, () => o.Slots - recordings.Count,
-            (job, ct) => RunAsync(job, ctx, ct), logger, reclaim: identity.Stable, stoppingToken);
+            (job, ct) => RunAsync(job, ctx, costs, ct), logger, reclaim: identity.Stable, stoppingToken, costs);
         await report;
+        await sampling;
     }
 
-    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, CancellationToken ct)
+    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, CostMeter? costs, CancellationToken ct)
     {
         using var observed = RecordingTelemetry.Begin(job, ctx.Logger, ctx.Owner, await RecordingTelemetry.LookupAsync(job, ctx.Scopes, ct)); // span + log scope
-        await new RecordingJob(job, ctx.Job, record => new CompositeCapture(record, ctx)).RunAsync(ct);
+        CompositeCapture? capture = null;
+        var run = new RecordingJob(job, ctx.Job, record => capture = new CompositeCapture(record, ctx));
+        if (costs is not null)
+        {
+            await costs.AttachAsync(job, ctx.Scopes, () => capture?.ProcessIds ?? [], ct);
+        }
+        await run.RunAsync(ct);
     }
 
     /// <summary>The recorder's work folder: <c>Recorder:WorkDir</c>, else <c>{DataDir}/recorder</c>. Choice: when
