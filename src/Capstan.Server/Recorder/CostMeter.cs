@@ -13,6 +13,22 @@ public sealed record ClassEstimate(double Cores, long MemoryBytes, bool Measured
 public sealed record NodeCapacity(
     double CpuCores, double CpuUsed, long MemoryBytes, long MemoryUsedBytes, int Recordings, IReadOnlyDictionary<string, ClassEstimate> Classes);
 
+/// <summary>A node's measured capacity as its row in the nodes table holds it.</summary>
+public static class NodeCapacityRows
+{
+    /// <summary>The capacity <paramref name="row"/> reported, or null when the node does not measure.</summary>
+    public static NodeCapacity? Capacity(this RecorderNodeRow row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        if (row.CpuCores is not { } cpu || row.MemoryBytes is not { } memory)
+        {
+            return null;
+        }
+        var classes = row.CostClassesJson is { } json ? Domain.Mapping.Read<Dictionary<string, ClassEstimate>>(json) : [];
+        return new NodeCapacity(cpu, row.CpuUsed ?? 0, memory, row.MemoryUsedBytes ?? 0, row.Busy, classes);
+    }
+}
+
 /// <summary>Admission by measured cost. Every few seconds (<see cref="RecorderOptions.CostSampleInterval"/>) the
 /// meter reads what each running recording's processes use (the process trees of what its capture started: Xvfb,
 /// Chromium and its children, the capture, ffmpeg, the native compositor's host; plus its share of the worker's one
