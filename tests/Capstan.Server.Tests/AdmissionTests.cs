@@ -117,8 +117,14 @@ public sealed class CostMeterTests
         Assert.Equal(0.3, snapshot.CpuUsed, 3);
         Assert.True(snapshot.Classes["browser:720p30"].Measured);
 
+        // Its capture torn down (the file being made): it holds nothing any more, and the estimate keeps its samples.
+        meter.Attach(recording, Browser720, () => []);
+        time.Advance(TimeSpan.FromSeconds(3));
+        meter.Sample();
+        Assert.Equal((0.0, 0L), (meter.Snapshot().CpuUsed, meter.Snapshot().MemoryUsedBytes));
+        Assert.Equal(2, meter.Estimate(Browser720).Samples);
         meter.End(recording);
-        Assert.Equal(0, meter.Snapshot().CpuUsed);
+        Assert.Equal(0, meter.Snapshot().Recordings);
     }
 
     [Fact]

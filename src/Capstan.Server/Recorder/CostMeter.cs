@@ -182,6 +182,12 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
         lock (_gate)
         {
             _machine = machine;
+            // A recording measured before whose processes are all gone (its capture torn down: the file is being
+            // made and uploaded) no longer holds what it held.
+            foreach (var (run, _) in runs.Where(r => r.Run.Measured is not null && !r.Roots.Any()))
+            {
+                run.Measured = new Cost(0, 0);
+            }
             foreach (var (run, cost) in measured)
             {
                 var c = cost!.Value;
