@@ -269,7 +269,9 @@ public sealed class CostMeterTests
             var measured = meter.Estimate(cls);
             TestContext.Current.SendDiagnosticMessage($"yes x2 for 2 s: measured {measured.Cores:F3} cores, .NET's reading {dotnet:F3}, {measured.MemoryBytes >> 10} KiB");
             Assert.True(measured.Measured);
-            Assert.True(measured.Cores > 0.3, $"two busy processes measured {measured.Cores} cores"); // shared machine: at least this
+            // Alone on an idle machine that is ~2 cores; on the shared test machine whatever the scheduler gave them,
+            // which .NET's own reading of the same processes says.
+            Assert.True(dotnet > 0.05 && measured.Cores > 0.05, $"two busy processes measured {measured.Cores} cores, .NET reads {dotnet}");
             Assert.True(Math.Abs(measured.Cores - dotnet) < 0.1 + 0.1 * dotnet, $"measured {measured.Cores} cores, .NET reads {dotnet}");
             Assert.InRange(measured.MemoryBytes, 1, 64 * MiB);
             Assert.True(reader.Machine().Cores is > 0 and <= 4096);
@@ -387,7 +389,7 @@ public abstract class AdmissionTests(ServerFixture server)
             ids.Add(Guid.Parse(await StartAsync(account, 1920, 1080)));
         }
         await WaitForAsync(() => loop.Running.Count == 2, "two claimed");
-        Assert.Equal(ids[..2], loop.Claimed.ToList());
+        Assert.Equal(ids[..2].ToHashSet(), loop.Claimed.ToHashSet()); // claimed one after the other, run at once
         await Task.Delay(500, Ct); // ten polls of the loop: still not claimed
         Assert.Equal(2, loop.Running.Count);
         var third = await GetAsync(account, ids[2].ToString());
@@ -438,7 +440,7 @@ public abstract class AdmissionTests(ServerFixture server)
         meter.Sample();
         Assert.Equal(0.45, meter.Estimate(new CostClass(CostClass.Browser, "1080p30")).Cores, 3);
         await WaitForAsync(() => loop.Running.Count == 3, "the third claimed on the measured estimate");
-        Assert.Equal(ids, loop.Claimed.ToList());
+        Assert.Equal(ids[2], loop.Claimed.Last());
         foreach (var r in loop.Running.Values)
         {
             r.TrySetResult();
@@ -450,14 +452,14 @@ public abstract class AdmissionTests(ServerFixture server)
     {
         await DrainAsync();
         var account = await server.CreateAccountAsync();
-        // 1.5 cores: 1.2 with the headroom.
-        var reader = new FakeProcessReader { Size = new MachineSize(1.5, 8192 * MiB, 16384 * MiB) };
+        // 1.25 cores: 1.0 with the headroom.
+        var reader = new FakeProcessReader { Size = new MachineSize(1.25, 8192 * MiB, 16384 * MiB) };
         var meter = new CostMeter(reader, new FakeTimeProvider(DateTimeOffset.UtcNow), new RecorderOptions(), NullLogger<CostMeter>.Instance);
         var pids = new ConcurrentDictionary<Guid, int>();
         await using var loop = new Loop(server, meter, id => pids.GetOrAdd(id, _ => 300 + pids.Count));
 
-        // Running: a 1080p (0.8). Queued: another 1080p (0.8 + 0.8 > 1.2: does not fit), then a 360p (0.8 + 0.4 would fit).
-        var running = Guid.Parse(await StartAsync(account, 1920, 1080));
+        // Running: a 720p (0.55). Queued: a 1080p (0.55 + 0.8 > 1.0: does not fit), then a 360p (0.55 + 0.4 would fit).
+        var running = Guid.Parse(await StartAsync(account, 1280, 720));
         await WaitForAsync(() => loop.Running.Count == 1, "the first claimed");
         var big = Guid.Parse(await StartAsync(account, 1920, 1080));
         var small = Guid.Parse(await StartAsync(account, 640, 360));
@@ -465,9 +467,15 @@ public abstract class AdmissionTests(ServerFixture server)
         Assert.Equal([running], loop.Claimed.ToList());
         Assert.Equal((1, 2), ((await GetAsync(account, big.ToString()))["queue_position"]!.GetValue<int>(), (await GetAsync(account, small.ToString()))["queue_position"]!.GetValue<int>()));
 
-        // Once the first ends, the head goes first, then the one behind it (0.8 + 0.4 <= 1.2).
+        // Once the first ends, the head goes first; the one behind it waits for room beside it (0.8 + 0.4 > 1.0).
         loop.Running[running].SetResult();
-        await WaitForAsync(() => loop.Claimed.Count == 3, "both claimed");
+        await WaitForAsync(() => loop.Claimed.Count == 2, "the head claimed");
+        Assert.Equal(big, loop.Claimed.Last());
+        await Task.Delay(500, Ct);
+        Assert.Equal(2, loop.Claimed.Count);
+        Assert.Equal(1, (await GetAsync(account, small.ToString()))["queue_position"]!.GetValue<int>());
+        loop.Running[big].SetResult();
+        await WaitForAsync(() => loop.Claimed.Count == 3, "the small one claimed");
         Assert.Equal([running, big, small], loop.Claimed.ToList());
         foreach (var r in loop.Running.Values)
         {

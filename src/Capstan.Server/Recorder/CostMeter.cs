@@ -56,6 +56,7 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
     private readonly TreeUse _shared = new();
     private Func<IEnumerable<int>> _sharedRoots = () => [];
     private MachineSize? _machine;
+    private DateTimeOffset _machineAt;
 
     /// <summary>Processes every recording shares (the worker's PulseAudio): their use is split between the recordings
     /// measured.</summary>
@@ -181,7 +182,7 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
         var shared = _shared.Update(reader, Safe(sharedRoots), now);
         lock (_gate)
         {
-            _machine = machine;
+            (_machine, _machineAt) = (machine, now);
             // A recording measured before whose processes are all gone (its capture torn down: the file is being
             // made and uploaded) no longer holds what it held.
             foreach (var (run, _) in runs.Where(r => r.Run.Measured is not null && !r.Roots.Any()))
@@ -250,11 +251,14 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
         }
     }
 
+    /// <summary>The machine as last sampled; read again when no sample is that recent (no composite worker samples
+    /// in this process: a track recorder alone).</summary>
     private MachineSize MachineNow()
     {
+        var now = time.GetUtcNow();
         lock (_gate)
         {
-            if (_machine is { } m)
+            if (_machine is { } m && now - _machineAt < options.CostSampleInterval * 2)
             {
                 return m;
             }
@@ -262,7 +266,8 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
         var read = reader.Machine();
         lock (_gate)
         {
-            return _machine ??= read;
+            (_machine, _machineAt) = (read, now);
+            return read;
         }
     }
 

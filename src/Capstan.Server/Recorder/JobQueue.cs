@@ -113,7 +113,7 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
             if (older)
             {
                 await tx.RollbackAsync(ct);
-                await Task.Delay(TimeSpan.FromMilliseconds(20), ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), time, ct);
                 continue;
             }
             var recording = await db.Recordings.AsNoTracking().FirstAsync(r => r.Id == head.RecordingId, ct);
