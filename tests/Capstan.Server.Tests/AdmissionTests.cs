@@ -534,3 +534,53 @@ public abstract class AdmissionTests(ServerFixture server)
         }
     }
 }
+
+/// <summary>Across workers on PostgreSQL: while another worker holds the head of the queue (locked while it decides
+/// whether it fits there), a worker does not take the job behind it; it takes the head once that is released.</summary>
+public sealed class AdmissionAcrossWorkersTests_Postgres(PostgresServer server) : IClassFixture<PostgresServer>
+{
+    private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task AWorker_DoesNotTakeTheJobBehindAHeadAnotherWorkerIsDeciding()
+    {
+        await using (var drain = server.Services.CreateAsyncScope())
+        {
+            var queue = drain.ServiceProvider.GetRequiredService<JobQueue>();
+            while (await queue.ClaimAsync("drain", TimeSpan.FromDays(1), Ct) is not null)
+            {
+            }
+        }
+        var account = await server.CreateAccountAsync();
+        var ids = new List<Guid>();
+        foreach (var (w, h) in new[] { (1920, 1080), (640, 360) })
+        {
+            var meeting = (await account.Client().PostJsonAsync($"{account.AppPath}/meetings", new { title = "across" })).Data(HttpStatusCode.Created).Str("id");
+            ids.Add(Guid.Parse((await account.Client().PostJsonAsync($"{account.AppPath}/recordings",
+                new { meeting_id = meeting, video_config = new { codec = "H264", width = w, height = h } })).Data().Str("id")));
+        }
+        var meter = new CostMeter(new FakeProcessReader(), TimeProvider.System, new RecorderOptions(), NullLogger<CostMeter>.Instance);
+
+        // "Another worker" holds the head's row locked, as a claim does while its admission decides.
+        await using var other = server.Services.CreateAsyncScope();
+        var otherDb = other.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        await using var tx = await otherDb.Database.BeginTransactionAsync(Ct);
+        await otherDb.Database.ExecuteSqlInterpolatedAsync($"""SELECT 1 FROM "RecorderJobs" WHERE "RecordingId" = {ids[0]} FOR UPDATE""", Ct);
+
+        await using (var scope = server.Services.CreateAsyncScope())
+        {
+            // This worker is empty (anything fits), yet it leaves the small job behind the locked head.
+            Assert.Null(await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync("worker-b", TimeSpan.FromMinutes(5), Ct, RecordingTypes.Composite, meter.Fits));
+        }
+        Assert.Equal(2, (await account.Client().GetJsonAsync($"{account.AppPath}/recordings/{ids[1]}")).Data()["queue_position"]!.GetValue<int>());
+
+        // The other worker decided not to take it: the head is this worker's, then the job behind it.
+        await tx.RollbackAsync(Ct);
+        await using (var scope = server.Services.CreateAsyncScope())
+        {
+            var queue = scope.ServiceProvider.GetRequiredService<JobQueue>();
+            Assert.Equal(ids[0], (await queue.ClaimAsync("worker-b", TimeSpan.FromMinutes(5), Ct, RecordingTypes.Composite, meter.Fits))?.RecordingId);
+            Assert.Equal(ids[1], (await queue.ClaimAsync("worker-b", TimeSpan.FromMinutes(5), Ct, RecordingTypes.Composite, meter.Fits))?.RecordingId);
+        }
+    }
+}
