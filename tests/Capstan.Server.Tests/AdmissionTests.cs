@@ -117,6 +117,19 @@ public sealed class CostMeterTests
         Assert.Equal(0.3, snapshot.CpuUsed, 3);
         Assert.True(snapshot.Classes["browser:720p30"].Measured);
 
+        // Paused (its capture stopped, the surface kept): what it uses counts, its class's estimate does not move.
+        var recordingNow = true;
+        meter.Attach(recording, Browser720, () => [10, 11], () => recordingNow);
+        recordingNow = false;
+        time.Advance(TimeSpan.FromSeconds(3));
+        reader.Set(10, 1, 10.93, 20 * MiB);
+        reader.Set(11, 1, 51.83, 150 * MiB);
+        reader.Set(12, 11, 3, 50 * MiB, started: 2);
+        meter.Sample();
+        Assert.Equal(0.02, meter.Snapshot().CpuUsed, 3);
+        Assert.Equal(2, meter.Estimate(Browser720).Samples);
+        Assert.Equal(0.7 * 1.0 + 0.3 * 0.3, meter.Estimate(Browser720).Cores, 3);
+
         // Its capture torn down (the file being made): it holds nothing any more, and the estimate keeps its samples.
         meter.Attach(recording, Browser720, () => []);
         time.Advance(TimeSpan.FromSeconds(3));
@@ -334,10 +347,10 @@ public abstract class AdmissionTests(ServerFixture server)
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _loop;
 
-        public Loop(ServerFixture server, CostMeter meter, Func<Guid, int> pidOf)
+        public Loop(ServerFixture server, CostMeter meter, Func<Guid, int> pidOf, bool admitByCost = true)
         {
             // A long lease: what this loop claimed never returns to the queue of a later test.
-            var options = new RecorderOptions { Slots = 10, PollInterval = TimeSpan.FromMilliseconds(50), Lease = TimeSpan.FromDays(1) };
+            var options = new RecorderOptions { Slots = 10, PollInterval = TimeSpan.FromMilliseconds(50), Lease = TimeSpan.FromDays(1), AdmitByCost = admitByCost };
             _loop = ClaimLoop.RunAsync(server.Services.GetRequiredService<IServiceScopeFactory>(), server.Services.GetRequiredService<RecorderSignals>(), options,
                 "admission-test", RecordingTypes.Composite, new ConcurrentDictionary<Guid, bool>(), () => options.Slots - Running.Count,
                 async (job, ct) =>
@@ -401,6 +414,28 @@ public abstract class AdmissionTests(ServerFixture server)
         await WaitForAsync(() => loop.Claimed.Count == 3, "the third claimed");
         Assert.Equal(ids[2], loop.Claimed.Last());
         Assert.Null((await GetAsync(account, ids[2].ToString()))["queue_position"]);
+        foreach (var r in loop.Running.Values)
+        {
+            r.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task WithoutAdmitByCost_TheSlotsAloneAdmit_AndTheRecordingsStillCount()
+    {
+        await DrainAsync();
+        var account = await server.CreateAccountAsync();
+        var meter = new CostMeter(new FakeProcessReader { Size = new MachineSize(1, 8192 * MiB, 16384 * MiB) }, TimeProvider.System,
+            new RecorderOptions { AdmitByCost = false }, NullLogger<CostMeter>.Instance);
+        await using var loop = new Loop(server, meter, _ => 1, admitByCost: false);
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(Guid.Parse(await StartAsync(account, 1920, 1080))); // 3 x 0.8 cores on a node of 0.8
+        }
+        await WaitForAsync(() => loop.Running.Count == 3, "all three claimed");
+        Assert.Equal(3, meter.Snapshot().Recordings);
+        Assert.Equal(2.4, meter.Snapshot().CpuUsed, 3);
         foreach (var r in loop.Running.Values)
         {
             r.TrySetResult();

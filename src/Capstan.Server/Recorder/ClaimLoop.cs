@@ -16,7 +16,8 @@ public static partial class ClaimLoop
     /// <param name="active">The recordings this node runs now (shared with the caller's load report).</param>
     /// <param name="room">How many jobs this node has room for now, beside those running (the slots: an upper bound
     /// when there is a <paramref name="meter"/>).</param>
-    /// <param name="meter">Admission by measured cost; null: the slots alone.</param>
+    /// <param name="meter">Admission by measured cost (unless <see cref="RecorderOptions.AdmitByCost"/> is off: then it
+    /// only measures); null: the slots alone.</param>
     public static async Task RunAsync(IServiceScopeFactory scopes, RecorderSignals signals, RecorderOptions options, string owner, string type,
         ConcurrentDictionary<Guid, bool> active, Func<int> room, Func<RecorderJobRow, CancellationToken, Task> run, ILogger logger, bool reclaim, CancellationToken ct,
         CostMeter? meter = null)
@@ -65,7 +66,7 @@ public static partial class ClaimLoop
                 try
                 {
                     await using var scope = scopes.CreateAsyncScope();
-                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type, meter is null ? null : meter.Fits) is { } job)
+                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type, meter is null || !options.AdmitByCost ? null : meter.Fits) is { } job)
                     {
                         claimed = true;
                         Start(job);

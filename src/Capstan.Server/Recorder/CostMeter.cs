@@ -108,8 +108,11 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
         }
     }
 
-    /// <summary>Names the recording's class and the processes to measure (the roots of its trees, read at every sample).</summary>
-    public void Attach(Guid recordingId, CostClass cls, Func<IEnumerable<int>> roots)
+    /// <summary>Names the recording's class and the processes to measure (the roots of its trees, read at every
+    /// sample). <paramref name="steady"/>: whether it is recording now (capturing: not paused, not between a restart's
+    /// segments); a sample taken while it is not counts in what it uses but does not move its class's estimate,
+    /// which is what a recording costs while it records.</summary>
+    public void Attach(Guid recordingId, CostClass cls, Func<IEnumerable<int>> roots, Func<bool>? steady = null)
     {
         ArgumentNullException.ThrowIfNull(roots);
         lock (_gate)
@@ -118,13 +121,14 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
             {
                 r.Class = cls;
                 r.Roots = roots;
+                r.Steady = steady ?? (() => true);
             }
         }
     }
 
     /// <summary><see cref="Attach"/> for a job being run: its class as admitted, or read from its recording when it
     /// was taken back without admission (a worker started again on its work folder).</summary>
-    public async Task AttachAsync(RecorderJobRow job, IServiceScopeFactory scopes, Func<IEnumerable<int>> roots, CancellationToken ct)
+    public async Task AttachAsync(RecorderJobRow job, IServiceScopeFactory scopes, Func<IEnumerable<int>> roots, CancellationToken ct, Func<bool>? steady = null)
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(scopes);
@@ -140,7 +144,7 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
                 .FirstOrDefaultAsync(r => r.Id == job.RecordingId, ct);
             known = recording is null ? null : CostClass.For(recording, options);
         }
-        Attach(job.RecordingId, known ?? Unknown, roots);
+        Attach(job.RecordingId, known ?? Unknown, roots, steady);
     }
 
     public void End(Guid recordingId)
@@ -175,6 +179,7 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
             runs = _running.Values.Select(r => (r, Safe(r.Roots))).ToList();
             sharedRoots = _sharedRoots;
         }
+        var steady = runs.Where(r => Steady(r.Run)).Select(r => r.Run).ToHashSet();
         var now = time.GetUtcNow();
         var machine = reader.Machine();
         // The readings, outside the lock (file reads); each TreeUse is touched by this pass alone.
@@ -197,7 +202,7 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
                     c += new Cost(s.Cores / measured.Count, s.MemoryBytes / measured.Count);
                 }
                 run.Measured = c;
-                if (run.Class is { } cls)
+                if (run.Class is { } cls && steady.Contains(run))
                 {
                     var e = _estimates.TryGetValue(cls, out var found) ? found : _estimates[cls] = new EstimateState();
                     e.Value = e.Samples == 0 ? c : new Cost(
@@ -289,6 +294,18 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
     // Under _gate.
     private Cost EstimateOf(CostClass cls) => _estimates.TryGetValue(cls, out var e) && e.Samples > 0 ? e.Value : CostPriors.For(cls);
 
+    private static bool Steady(Running run)
+    {
+        try
+        {
+            return run.Steady();
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     private IEnumerable<int> Safe(Func<IEnumerable<int>> roots)
     {
         try
@@ -306,6 +323,8 @@ public sealed partial class CostMeter(IProcessReader reader, TimeProvider time, 
         public CostClass? Class { get; set; }
 
         public Func<IEnumerable<int>> Roots { get; set; } = () => [];
+
+        public Func<bool> Steady { get; set; } = () => true;
 
         public TreeUse Use { get; } = new();
 

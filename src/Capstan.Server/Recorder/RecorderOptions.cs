@@ -54,6 +54,11 @@ public sealed class RecorderOptions
     /// recordings may use by their measured cost; more than 0, at most 1; default 0.8.</summary>
     public double MemoryHeadroom { get; set; } = 0.8;
 
+    /// <summary>Claim a job only when its measured cost fits (<see cref="CostMeter"/>); default true. False: the slots
+    /// alone (the recordings are still measured and reported): for a benchmark that loads a node past its capacity on
+    /// purpose (bench/recorder's concurrency levels).</summary>
+    public bool AdmitByCost { get; set; } = true;
+
     /// <summary>How often the running recordings' processes are measured (<see cref="CostMeter"/>); default 3 s.</summary>
     public TimeSpan CostSampleInterval { get; set; } = TimeSpan.FromSeconds(3);
 

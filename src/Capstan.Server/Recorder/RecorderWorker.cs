@@ -115,7 +115,7 @@ public sealed partial class RecorderWorker(
         var run = new RecordingJob(job, ctx.Job, record => capture = new CompositeCapture(record, ctx));
         if (costs is not null)
         {
-            await costs.AttachAsync(job, ctx.Scopes, () => capture?.ProcessIds ?? [], ct);
+            await costs.AttachAsync(job, ctx.Scopes, () => capture?.ProcessIds ?? [], ct, () => capture?.Grabbing == true);
         }
         await run.RunAsync(ct);
     }
