@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Capstan.Server.Data;
 using Capstan.Server.Domain;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -392,6 +393,28 @@ public sealed partial class DashboardMediaTests(MediaFixture f) : IClassFixture<
         await Wait.UntilAsync(async () => (await tenant.GetAsync($"/recordings/{id}"))["status"]!.GetValue<string>() == "UPLOADED", "UPLOADED", 60);
         await Expect(node.Locator("td.busy")).ToHaveTextAsync("0", new() { Timeout = 15_000 });
         await Expect(node.Locator("td.jobs")).ToHaveTextAsync("0");
+
+        // A worker told to stop (SIGTERM) reports itself draining: its row says so.
+        var draining = "drain-host:composite:" + Guid.NewGuid().ToString("N");
+        await using (var scope = f.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+            db.RecorderNodes.Add(new RecorderNodeRow { Owner = draining, Node = "drain-host", Slots = 2, StartedAt = DateTime.UtcNow.AddMinutes(-5), SeenAt = DateTime.UtcNow, DrainingSince = DateTime.UtcNow });
+            await db.SaveChangesAsync(Ct);
+        }
+        try
+        {
+            var drainingRow = page.Locator($"#nodes-table tbody tr[data-owner='{draining}']");
+            await Expect(drainingRow).ToHaveAttributeAsync("data-state", "draining", new() { Timeout = 15_000 });
+            await Expect(drainingRow.Locator(".badge[data-status='DRAINING']")).ToBeVisibleAsync();
+            await Expect(node).ToHaveAttributeAsync("data-state", "active");
+            await Expect(node.Locator(".badge[data-status='DRAINING']")).ToHaveCountAsync(0);
+        }
+        finally
+        {
+            await using var scope = f.App.Services.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<CapstanDbContext>().RecorderNodes.Where(n => n.Owner == draining).ExecuteDeleteAsync(Ct);
+        }
         await alice.EvaluateAsync("() => window.capstanLeave()");
         await Task.Delay(300, Ct);
         await alice.Context.CloseAsync();

@@ -78,6 +78,11 @@ public sealed class NativeCompositorMediaTests(NativeMediaFixture f) : IClassFix
         var above = await MediaFacts.PixelAsync(video, 3, 320, 40);
         Assert.True(Lit(left) && Lit(right), $"the two tiles are not both there: {left} {right}");
         Assert.False(Lit(above), $"the area above the tiles is not background: {above}");
+        // To the last frame: the stop ends the file behind the mixers, not the inputs first (that left the black
+        // background, or one tile, as the last frames).
+        var lastLeft = await MediaFacts.PixelAsync(video, facts.Duration - 0.1, 160, 180);
+        var lastRight = await MediaFacts.PixelAsync(video, facts.Duration - 0.1, 480, 180);
+        Assert.True(Lit(lastLeft) && Lit(lastRight), $"the last frame does not show both tiles: {lastLeft} {lastRight}");
         File.Delete(video);
     }
 

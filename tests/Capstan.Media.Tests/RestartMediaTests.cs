@@ -9,10 +9,13 @@ using Capstan.Client.Tests.Infrastructure;
 namespace Capstan.Media.Tests;
 
 /// <summary>The API server with Janus and no recorder of its own: recordings are made by <c>capstan worker</c>
-/// processes the test starts (and kills) on the same data folder.</summary>
+/// processes the test starts (and kills) on the same data folder. It has an operator token, for <c>/system/nodes</c>.</summary>
 public sealed class RestartFixture : FakeCaptureFixture
 {
-    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => base.ExtraSettings().Append(new("Recorder:Enabled", "false"));
+    public const string OperatorToken = "media-operator-0123456789abcdef0123456789";
+
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() =>
+        base.ExtraSettings().Append(new("Recorder:Enabled", "false")).Append(new("Capstan:OperatorToken", OperatorToken));
 }
 
 /// <summary>A recorder killed mid-recording (SIGKILL) and started again on the same data folder takes its recording
@@ -25,16 +28,18 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
     {
         private readonly Process _process;
 
-        public Worker(RestartFixture f, string log)
+        public Worker(RestartFixture f, string log, params string[] extra)
         {
             var dll = Path.Combine(CliRunner.RepoRoot, "src", "Capstan.Server", "bin", "Release", "net10.0", "Capstan.Server.dll");
             var psi = new ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            foreach (var a in new[]
-            {
+            string[] args =
+            [
                 "dotnet", dll, "worker", "--data-dir", f.DataDir, "--server-url", f.BaseUrl.ToString().TrimEnd('/'), "--public-url", f.BaseUrl.ToString().TrimEnd('/'),
                 "--Recorder:FrameRate=30", "--Recorder:Slots=1", "--Janus:Enabled=false", "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Capstan=Information",
                 "--Logging:Console:FormatterName=simple", "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff ", "--Logging:Console:FormatterOptions:SingleLine=true",
-            })
+                .. extra,
+            ];
+            foreach (var a in args)
             {
                 psi.ArgumentList.Add(a);
             }
@@ -73,6 +78,23 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
         public Task<DateTime> Up => _up.Task;
 
         public DateTime StartedAt { get; }
+
+        /// <summary>SIGTERM, as a service manager stops it: the worker drains (<c>Recorder:DrainTimeout</c>).</summary>
+        public void Terminate() => Assert.Equal(0, Kill(_process.Id, 15));
+
+        /// <summary>Waits for the process to exit by itself; true when it did within <paramref name="timeout"/>.</summary>
+        public async Task<bool> ExitedAsync(TimeSpan timeout)
+        {
+            try
+            {
+                await _process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(timeout, TestContext.Current.CancellationToken);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
 
         /// <summary>SIGKILL of the worker alone: what it started is left running, as after an OOM kill of one process.</summary>
         public void KillProcess() => _ = Kill(_process.Id, 9);
@@ -196,6 +218,99 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
             worker?.Dispose();
             await page.Context.CloseAsync();
             // Nothing a worker started outlives the test, whichever way it ended.
+            foreach (var p in left.Concat(last).Where(Alive))
+            {
+                _ = Kill(p.Pid, 9);
+            }
+            Assert.DoesNotContain(left.Concat(last), Alive);
+        }
+    }
+
+    /// <summary>SIGTERM to a worker whose drain is 0 while it records a live meeting: it closes its segments and
+    /// releases the job at once (the recording stays RECORDING and is back in the queue, not held for its 30 s lease),
+    /// ending every process it started; the next worker on the same data folder takes it, picks up the segments on disk,
+    /// goes on capturing, and one file is delivered holding both parts with the hole listed in <c>gaps</c>.</summary>
+    [Fact]
+    public async Task SigtermedWorker_HandsItsRecordingOverAtOnce_AndTheNextWorkerOnTheDataFolderDeliversOneFileWithTheGap()
+    {
+        var log = Path.Combine(f.DataDir, "workers-drain.log");
+        var meeting = await f.NewMeetingAsync();
+        var (_, token) = await f.AddParticipantAsync(meeting, "Flash");
+        var page = await f.OpenAsync(token, 640, 360);
+        using var op = new HttpClient { BaseAddress = f.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
+        op.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", RestartFixture.OperatorToken);
+        async Task<JsonNode> NodesAsync() => (await op.GetFromJsonAsync<JsonObject>("/client/v4/system/nodes", TestContext.Current.CancellationToken))!["data"]!;
+        Worker? worker = null;
+        var left = new List<(int Pid, long Started)>();
+        try
+        {
+            await MediaFixture.PublishingAsync(page, "participant joined");
+            worker = new Worker(f, log, "--Recorder:DrainTimeout=00:00:00");
+            await worker.Up.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+            var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            var id = (await r.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["data"]!["id"]!.GetValue<string>();
+            await f.WaitStatusAsync(id, "RECORDING");
+            await Task.Delay(4000, TestContext.Current.CancellationToken);
+            var holder = (await NodesAsync())["nodes"]!.AsArray().Single(n => n!["recordings"]!.AsArray().Any(x => x!.GetValue<string>() == id))!;
+            Assert.Equal("active", holder["state"]!.GetValue<string>());
+
+            left = Listed();
+            Assert.Contains(left, Alive);
+            var term = DateTime.UtcNow;
+            worker.Terminate();
+            await File.AppendAllTextAsync(log, $"{term:HH:mm:ss.fff} SIGTERM to the worker\n", TestContext.Current.CancellationToken);
+            Assert.True(await worker.ExitedAsync(TimeSpan.FromSeconds(30)), "the worker did not exit within 30 s of SIGTERM with Recorder:DrainTimeout=0");
+            var exited = DateTime.UtcNow - term;
+
+            // Handed over: still RECORDING, its job back in the queue now (its lease would have held it 30 s), the
+            // worker's row gone, and nothing it started left running.
+            var nodes = await NodesAsync();
+            var queued = nodes["queue"]!.AsArray().SingleOrDefault(q => q!["recording_id"]!.GetValue<string>() == id);
+            Assert.True(queued is not null, "not back in the queue after the worker exited: " + nodes.ToJsonString());
+            Assert.Equal("RECORDING", queued!["status"]!.GetValue<string>());
+            Assert.DoesNotContain(nodes["nodes"]!.AsArray(), n => n!["owner"]!.GetValue<string>() == holder["owner"]!.GetValue<string>());
+            Assert.Equal("RECORDING", (await RecordingAsync(id))["status"]!.GetValue<string>());
+            Assert.DoesNotContain(left, Alive);
+
+            worker.Dispose();
+            worker = new Worker(f, log);
+            await Wait.UntilAsync(async () => (await RecordingAsync(id))["gaps"]!.AsArray().Count == 1, "the gap closed: capture back on the next worker", 30);
+            var restart = await worker.Up.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken) - term;
+            await Task.Delay(3000, TestContext.Current.CancellationToken);
+
+            await f.ActAsync(id, "stop");
+            var done = await f.WaitStatusAsync(id, "UPLOADED", 90);
+            var gap = done["gaps"]!.AsArray().Select(g => (Start: Time(g!, "start"), End: Time(g!, "end"))).Single();
+            var length = (gap.End - gap.Start).TotalSeconds;
+            TestContext.Current.TestOutputHelper?.WriteLine($"SIGTERM to exit {exited.TotalSeconds:0.00} s; SIGTERM to the next worker up {restart.TotalSeconds:0.00} s; gap {length:0.00} s");
+            // The hole is the next worker's start and claim (its process, its recorder, the first EF queries: 3 to 4 s
+            // here with both cores busy), not a lease running out (30 s).
+            Assert.True(length > 0 && length <= restart.TotalSeconds + 5,
+                $"gap {length:0.00} s for {restart.TotalSeconds:0.00} s from SIGTERM to the next worker up; workers' log:\n{string.Join('\n', File.ReadAllLines(log).TakeLast(60))}");
+
+            var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+            try
+            {
+                var facts = await MediaFacts.ProbeAsync(file);
+                var expected = (Time(done, "stopped_time") - Time(done, "started_time")).TotalSeconds - length;
+                TestContext.Current.TestOutputHelper?.WriteLine($"duration {facts.Duration:0.00} s, expected {expected:0.00} s");
+                // Both parts are in the file: the handed-over segment was closed, not cut (a SIGKILL loses up to 2.5 s).
+                Assert.InRange(facts.Duration, expected - 1.0, expected + 0.3);
+                Assert.Equal(("h264", "aac"), (facts.VideoCodec, facts.AudioCodec));
+                Assert.Equal((long)Math.Round(facts.Duration, MidpointRounding.AwayFromZero), done["recording_duration"]!.GetValue<long>());
+                await MediaFacts.RunAsync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"]);
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+        finally
+        {
+            var last = Listed();
+            worker?.Dispose();
+            await page.Context.CloseAsync();
             foreach (var p in left.Concat(last).Where(Alive))
             {
                 _ = Kill(p.Pid, 9);

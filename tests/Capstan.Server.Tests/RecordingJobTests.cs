@@ -216,7 +216,7 @@ public sealed class RecordingJobTests(SqliteServer server) : IClassFixture<Sqlit
 
     /// <summary>A capture that records what it is told and makes one small file; its first frame comes when
     /// it is asked to record (at the fake clock's now), and it can be lost on demand.</summary>
-    private sealed class ScriptedCapture(string dir, TimeProvider time, bool firstFrame) : IRecordingCapture
+    internal sealed class ScriptedCapture(string dir, TimeProvider time, bool firstFrame) : IRecordingCapture
     {
         private readonly Lock _gate = new();
         private readonly List<string> _calls = [];
@@ -348,6 +348,11 @@ public sealed class RecordingJobTests(SqliteServer server) : IClassFixture<Sqlit
 
         public void CleanUp() => Call("cleanup");
 
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        public ValueTask DisposeAsync()
+        {
+            Call("dispose");
+            _capturing = false;
+            return ValueTask.CompletedTask;
+        }
     }
 }

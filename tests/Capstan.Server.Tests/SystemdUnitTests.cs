@@ -43,13 +43,16 @@ public sealed class SystemdUnitTests : IDisposable
     }
 
     [Fact]
-    public void Units_KillTheWholeCgroup_RestartOnFailure_AndReadTheSettingsFile()
+    public void Units_LetTheRecorderDrain_KillWhatIsLeft_RestartOnFailure_AndReadTheSettingsFile()
     {
         var layout = new InstallLayout("/opt/capstan", "capstan", "/etc/systemd/system", "/etc/capstan/capstan.env");
         foreach (var (unit, command) in new[] { (SystemdUnits.Serve(layout), "serve"), (SystemdUnits.Worker(layout), "worker") })
         {
             var lines = unit.Split('\n');
-            Assert.Contains("KillMode=control-group", lines);
+            // SIGTERM to Capstan alone (it drains its recorder), SIGKILL to what is left once it exits; room for the default drain.
+            Assert.Contains("KillMode=mixed", lines);
+            Assert.Contains("TimeoutStopSec=12min", lines);
+            Assert.True(new Recorder.RecorderOptions().DrainTimeout + Recorder.RecorderOptions.DrainMargin < TimeSpan.FromMinutes(12));
             Assert.Contains("Restart=on-failure", lines);
             Assert.Contains("EnvironmentFile=/etc/capstan/capstan.env", lines);
             Assert.Contains("User=capstan", lines);

@@ -8,8 +8,10 @@ namespace Capstan.Server.Api;
 
 /// <summary>Authenticates API routes (after routing, before binding): <c>Authorization: Bearer</c> or
 /// <c>X-Auth-Key</c> (+ <c>X-Auth-Email</c>, ignored). Missing or unknown token: 401. A token of another account
-/// than the path's: 403. An app id that is not this account's: 404, as if it did not exist.</summary>
-public sealed class ApiAuthMiddleware(RequestDelegate next, TimeProvider time)
+/// than the path's: 403. An app id that is not this account's: 404, as if it did not exist. Operator routes
+/// (<see cref="RequiresOperatorAttribute"/>): no token 401; any token but <c>Capstan:OperatorToken</c> (an API token
+/// included), or none configured, 403.</summary>
+public sealed class ApiAuthMiddleware(RequestDelegate next, TimeProvider time, Hosting.CapstanOptions options)
 {
     private static readonly TimeSpan TokenCacheTtl = TimeSpan.FromSeconds(30);
     private readonly ConcurrentDictionary<string, (string AccountId, DateTimeOffset Until)> _tokens = new();
@@ -19,6 +21,12 @@ public sealed class ApiAuthMiddleware(RequestDelegate next, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(context);
         var endpoint = context.GetEndpoint();
+        if (endpoint?.Metadata.GetMetadata<RequiresOperatorAttribute>() is not null)
+        {
+            CheckOperator(context.Request);
+            await next(context);
+            return;
+        }
         if (endpoint?.Metadata.GetMetadata<RequiresAccountAttribute>() is null)
         {
             await next(context);
@@ -52,6 +60,20 @@ public sealed class ApiAuthMiddleware(RequestDelegate next, TimeProvider time)
         }
         context.Items[ApiCaller.ItemKey] = new ApiCaller(account, appId);
         await next(context);
+    }
+
+    private void CheckOperator(HttpRequest request)
+    {
+        var token = ReadToken(request)
+            ?? throw new CapstanException(ErrorCategory.Unauthorized, "unauthorized", "missing operator token: send 'Authorization: Bearer <Capstan:OperatorToken>'");
+        if (string.IsNullOrEmpty(options.OperatorToken))
+        {
+            throw new CapstanException(ErrorCategory.Forbidden, "forbidden", "operator routes are off: no Capstan:OperatorToken is configured on this server");
+        }
+        if (!OperatorToken.Matches(options.OperatorToken, token))
+        {
+            throw new CapstanException(ErrorCategory.Forbidden, "forbidden", "the token is not this server's operator token (Capstan:OperatorToken)");
+        }
     }
 
     internal static string? ReadToken(HttpRequest request)

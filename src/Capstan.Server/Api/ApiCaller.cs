@@ -19,3 +19,7 @@ public sealed record ApiCaller(string AccountId, Guid AppId)
 
 /// <summary>Endpoint metadata: the route needs an API token of the account in its path.</summary>
 public sealed class RequiresAccountAttribute : Attribute;
+
+/// <summary>Endpoint metadata: the route is the operator's (deployment-wide, no account): it needs
+/// <c>Capstan:OperatorToken</c> (<see cref="Security.OperatorToken"/>).</summary>
+public sealed class RequiresOperatorAttribute : Attribute;

@@ -312,6 +312,10 @@ public sealed class RecorderNodeRow
     public DateTime StartedAt { get; set; }
     public DateTime SeenAt { get; set; }
 
+    /// <summary>When the node began draining (told to stop: it claims nothing new, lets its recordings finish,
+    /// then hands the rest over); null while it claims.</summary>
+    public DateTime? DrainingSince { get; set; }
+
     /// <summary>Its measured capacity (<see cref="Recorder.CostMeter"/>): the cores and memory its recordings may use
     /// (headroom applied) and what they use now; null from a node that does not measure.</summary>
     public double? CpuCores { get; set; }

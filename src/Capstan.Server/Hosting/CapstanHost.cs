@@ -138,7 +138,35 @@ public static class CapstanHost
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RecorderOptions>>().Value, sp.GetRequiredService<ILogger<CostMeter>>()));
         services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHostedService<RecorderWorker>();
+        services.AddOptions<HostOptions>().Configure<IConfiguration>(CoverTheDrain);
         return services;
+    }
+
+    /// <summary>The host's shutdown timeout (30 s by default) would cut a recorder's drain short: with the recorder on,
+    /// it is raised to <see cref="RecorderOptions.DrainTimeout"/> plus <see cref="RecorderOptions.DrainMargin"/> (never
+    /// lowered). Read from the configuration as written, not the validated options: a bad value is reported by the
+    /// options' validation at start, not here.</summary>
+    internal static void CoverTheDrain(HostOptions host, IConfiguration config)
+    {
+        var section = config.GetSection(RecorderOptions.Section);
+        if (!bool.TryParse(section["Enabled"] ?? "true", out var enabled) || !enabled)
+        {
+            return;
+        }
+        var drain = new RecorderOptions().DrainTimeout;
+        if (section["DrainTimeout"] is { } text && !TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out drain))
+        {
+            return;
+        }
+        if (drain < TimeSpan.Zero || drain > RecorderOptions.MaxDrainTimeout)
+        {
+            return;
+        }
+        var needed = drain + RecorderOptions.DrainMargin;
+        if (host.ShutdownTimeout != Timeout.InfiniteTimeSpan && host.ShutdownTimeout < needed)
+        {
+            host.ShutdownTimeout = needed;
+        }
     }
 
     /// <summary>A stand-alone recorder worker: no HTTP listener, the shared database, and the server it records
@@ -191,6 +219,7 @@ public static class CapstanHost
         var account = app.MapGroup("/accounts/{account_id}/realtime/kit").WithMetadata(new RequiresAccountAttribute());
         account.MapAppsApi();
         app.MapGroup("/accounts/{account_id}").WithMetadata(new RequiresAccountAttribute()).MapSystemApi();
+        app.MapGroup("/system").WithMetadata(new RequiresOperatorAttribute()).MapSystemNodesApi();
         var kitApp = account.MapGroup("/{app_id}");
         kitApp.MapMeetingsApi();
         kitApp.MapPresetsApi();

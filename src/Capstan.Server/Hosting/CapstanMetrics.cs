@@ -214,7 +214,12 @@ public sealed class CapstanMetrics
 
 /// <summary>A recorder's capacity and load at one moment; <see cref="Capacity"/>: its measured capacity
 /// (<see cref="Recorder.CostMeter"/>), null where nothing measures.</summary>
-public readonly record struct RecorderLoad(int Slots, int Busy, int Warm, Recorder.NodeCapacity? Capacity = null);
+public readonly record struct RecorderLoad(int Slots, int Busy, int Warm, Recorder.NodeCapacity? Capacity = null)
+{
+    /// <summary>When the node began draining (SIGTERM: no new claims, its recordings finish or are handed over;
+    /// <see cref="Recorder.RecorderDrain"/>); null while it claims.</summary>
+    public DateTime? DrainingSince { get; init; }
+}
 
 /// <summary>One upload's span and its <c>capstan_uploads_total</c> sample: <c>success</c> (with its bytes) when
 /// <see cref="Succeeded"/> was called before disposal, <c>failed</c> otherwise.</summary>

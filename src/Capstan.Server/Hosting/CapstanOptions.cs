@@ -29,6 +29,11 @@ public sealed class CapstanOptions
     /// <summary>Largest accepted request body. decisions.md: 1 MiB.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>The operator's token for the deployment-wide extensions (<c>GET /client/v4/system/nodes</c>,
+    /// <see cref="Security.OperatorToken"/>): at least 32 characters, at most 512, no spaces. Unset: those routes
+    /// answer 403. A secret: never logged.</summary>
+    public string? OperatorToken { get; set; }
+
     public string EffectivePublicBaseUrl => (PublicBaseUrl ?? $"http://{ListenAddress}:{Port}").TrimEnd('/');
 
     public void Validate()
@@ -40,6 +45,11 @@ public sealed class CapstanOptions
         if (ParticipantTokenLifetime <= TimeSpan.Zero)
         {
             throw new InvalidOperationException("Capstan:ParticipantTokenLifetime must be positive");
+        }
+        if (!string.IsNullOrEmpty(OperatorToken) && (OperatorToken.Length is < Security.OperatorToken.MinLength or > 512 || OperatorToken.Any(char.IsWhiteSpace)))
+        {
+            // The value itself is not repeated: it is a secret.
+            throw new InvalidOperationException($"Capstan:OperatorToken must be {Security.OperatorToken.MinLength} to 512 characters without spaces (got {OperatorToken.Length}); generate one with: openssl rand -hex 32");
         }
         if (PublicBaseUrl is not null && !Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out _))
         {

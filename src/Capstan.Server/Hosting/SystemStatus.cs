@@ -10,14 +10,16 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Capstan.Server.Hosting;
 
-/// <summary>One recorder node: its reported slots, busy and warm counts, and the jobs the database shows it holding.</summary>
-/// <summary>One recorder node. <c>Role</c>: <c>composite</c> (a recorder worker, which reports itself) or what a
+/// <summary>One recorder node: its reported slots, busy and warm counts, and the jobs the database shows it holding.
+/// <c>State</c>: <c>active</c>, <c>draining</c> (told to stop: it claims nothing new, <see cref="RecorderDrain"/>) or
+/// <c>lost</c> (no report for <see cref="RecorderNodes.Stale"/>; <c>Lost</c> says the same, kept for older readers).
+/// <c>Role</c> <c>Role</c>: <c>composite</c> (a recorder worker, which reports itself) or what a
 /// lease owner's name says (<c>track</c>: the track recorder beside Janus, which has no slots).
 /// <c>Capacity</c>: its measured capacity (cores and memory its recordings may use, what they use, the estimate per cost
 /// class; <see cref="CostMeter"/>), null from a node that does not measure.</summary>
 public sealed record SystemNode(
     string Node, string Owner, string Role, int Slots, int Busy, int Warm, int Jobs, DateTime? StartedAt, DateTime? SeenAt, bool Lost, bool ThisProcess,
-    NodeCapacity? Capacity = null);
+    string State, DateTime? DrainingSince, NodeCapacity? Capacity = null);
 
 public sealed record SystemQueue(long Depth, DateTime? OldestSince);
 
@@ -46,6 +48,14 @@ public static class SystemStatus
         return account;
     }
 
+    /// <summary>A reported node's state: <c>lost</c> once silent for <see cref="RecorderNodes.Stale"/> (whatever it said
+    /// last), else <c>draining</c> once it began draining, else <c>active</c>.</summary>
+    public static string NodeState(RecorderNodeRow n, DateTime now)
+    {
+        ArgumentNullException.ThrowIfNull(n);
+        return now - n.SeenAt > RecorderNodes.Stale ? NodeStates.Lost : n.DrainingSince is not null ? NodeStates.Draining : NodeStates.Active;
+    }
+
     private static async Task<Ok<Envelope<SystemDto>>> GetAsync(
         CapstanDbContext db, HealthCheckService health, JanusInstances janus, CapstanMetrics metrics, TimeProvider time, CancellationToken ct)
     {
@@ -60,12 +70,12 @@ public static class SystemStatus
         var jobs = leases.ToDictionary(l => l.Owner, l => l.Count);
         var mine = metrics.RecorderOwner;
         var nodes = reported.Select(n => new SystemNode(n.Node, n.Owner, "composite", n.Slots, n.Busy, n.Warm, jobs.GetValueOrDefault(n.Owner), n.StartedAt, n.SeenAt,
-            now - n.SeenAt > RecorderNodes.Stale, n.Owner == mine, n.Capacity())).ToList();
+            now - n.SeenAt > RecorderNodes.Stale, n.Owner == mine, NodeState(n, now), n.DrainingSince, n.Capacity())).ToList();
         // The track recorder beside Janus, and workers of builds that do not report, hold leases too.
         foreach (var (owner, count) in jobs.Where(j => reported.All(n => n.Owner != j.Key)).OrderBy(j => j.Key, StringComparer.Ordinal))
         {
             var parts = owner.Split(':');
-            nodes.Add(new SystemNode(parts[0], owner, parts.Length > 1 ? parts[1] : "unknown", 0, count, 0, count, null, null, false, false));
+            nodes.Add(new SystemNode(parts[0], owner, parts.Length > 1 ? parts[1] : "unknown", 0, count, 0, count, null, null, false, false, NodeStates.Active, null));
         }
 
         var waiting = db.RecorderJobs.AsNoTracking()
@@ -84,4 +94,12 @@ public static class SystemStatus
             report.Status == HealthStatus.Unhealthy ? "not_ready" : "ready", checks, nodes, new SystemQueue(depth, oldest),
             new SystemJanus(janus.All.Count, rooms, peers), active.ToDictionary(s => s, s => counts.GetValueOrDefault(s)), now));
     }
+}
+
+/// <summary>What a recorder node is doing, as the operator sees it.</summary>
+public static class NodeStates
+{
+    public const string Active = "active";
+    public const string Draining = "draining";
+    public const string Lost = "lost";
 }

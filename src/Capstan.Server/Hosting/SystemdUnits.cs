@@ -37,9 +37,13 @@ public sealed record InstallLayout(string Prefix, string User, string UnitsDir, 
 }
 
 /// <summary>The systemd units for <c>capstan serve</c> and <c>capstan worker</c> and the settings file they read.
-/// Choices: <c>KillMode=control-group</c> (the default, written out because it matters: stopping or a crash of the
-/// service kills every process in its cgroup, so no Xvfb, PulseAudio, Chromium, ffmpeg or Janus survives it);
-/// <c>Restart=on-failure</c> with a 5 s pause; <c>TimeoutStopSec=90</c> so a stop lets ffmpeg finalise its segment;
+/// Choices: <c>KillMode=mixed</c>: a stop sends SIGTERM to Capstan alone, which drains its recorder
+/// (<see cref="Recorder.RecorderDrain"/>: its recordings go on, with their browsers, captures and Janus, then are
+/// handed over); once Capstan has exited, or at the timeout, every process left in the cgroup gets SIGKILL, so no
+/// Xvfb, PulseAudio, Chromium, capture or Janus outlives the service (with <c>control-group</c> the SIGTERM went to
+/// every process at once, which ended the recordings the drain is there to keep);
+/// <c>Restart=on-failure</c> with a 5 s pause; <c>TimeoutStopSec=12min</c>: the default <c>Recorder:DrainTimeout</c>
+/// (10 min) and the host's margin (1 min), with a minute to spare (raise it with the drain);
 /// <c>EnvironmentFile</c> holding every setting in its environment form (<c>Section__Key</c>), readable by root and
 /// the service's group only (it holds secrets).</summary>
 public static class SystemdUnits
@@ -77,10 +81,12 @@ public static class SystemdUnits
             ExecStart={l.Executable} {command}
             Restart=on-failure
             RestartSec=5s
-            # Stopping, or a crash, ends every process of the service's cgroup: no capture process outlives it.
-            KillMode=control-group
+            # SIGTERM to Capstan alone: it drains its recorder (Recorder__DrainTimeout, 10 min by default), then exits;
+            # whatever is left in the cgroup then gets SIGKILL: no capture process outlives the service.
+            KillMode=mixed
             KillSignal=SIGTERM
-            TimeoutStopSec=90s
+            # Recorder__DrainTimeout + 2 min: raise both together.
+            TimeoutStopSec=12min
             LimitNOFILE=65536
             PrivateTmp=true
             ProtectSystem=full

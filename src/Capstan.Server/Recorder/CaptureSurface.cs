@@ -201,6 +201,10 @@ public sealed partial class WarmPool(RecorderOptions options, PulseServer pulse,
     /// <summary>Launches surfaces in the background until <paramref name="wanted"/> are warm or launching.</summary>
     public void Replenish(int wanted, CancellationToken ct)
     {
+        if (ct.IsCancellationRequested)
+        {
+            return; // the worker is draining or stopping: no new surfaces
+        }
         while (_ready.Count + Volatile.Read(ref _launching) < wanted)
         {
             Interlocked.Increment(ref _launching);

@@ -60,6 +60,8 @@ public static partial class ClaimLoop
         while (!ct.IsCancellationRequested)
         {
             running.RemoveAll(t => t.IsCompleted);
+            // Taken before the claim: a job announced while this turn claims ends the wait below at once.
+            var wake = signals.NextWake;
             var claimed = false;
             if (room() > 0)
             {
@@ -72,6 +74,10 @@ public static partial class ClaimLoop
                         Start(job);
                     }
                 }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break; // stopping (or draining) mid-claim: the running jobs are still waited for below
+                }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     LogClaimFailed(logger, e);
@@ -83,7 +89,7 @@ public static partial class ClaimLoop
             }
             try
             {
-                await Task.WhenAny(running.Append(signals.WaitAsync(options.PollInterval, ct)));
+                await Task.WhenAny(running.Append(signals.WaitAsync(wake, options.PollInterval, ct)));
             }
             catch (OperationCanceledException)
             {

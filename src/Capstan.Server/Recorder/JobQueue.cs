@@ -165,6 +165,17 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
             .ExecuteUpdateAsync(u => u.SetProperty(j => j.LeaseExpiresAt, now + lease).SetProperty(j => j.UpdatedAt, now), ct) == 1;
     }
 
+    /// <summary>Hands a job over (a draining worker, <see cref="RecorderDrain"/>): back to QUEUED with no owner and no
+    /// lease, so any worker claims it now rather than when the lease would have run out; the recording's status is not
+    /// touched. Guarded by the owner: false when the job is no longer this owner's (taken over, finished, cancelled).</summary>
+    public async Task<bool> ReleaseAsync(Guid jobId, string owner, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return await db.RecorderJobs.Where(j => j.Id == jobId && j.LeaseOwner == owner && j.State == JobStates.Claimed)
+            .ExecuteUpdateAsync(u => u.SetProperty(j => j.State, JobStates.Queued).SetProperty(j => j.LeaseOwner, (string?)null)
+                .SetProperty(j => j.LeaseExpiresAt, (DateTime?)null).SetProperty(j => j.UpdatedAt, now), ct) == 1;
+    }
+
     public Task FinishAsync(Guid jobId, string state, CancellationToken ct)
     {
         var now = time.GetUtcNow().UtcDateTime;

@@ -6,8 +6,9 @@ namespace Capstan.Server.Recorder;
 
 /// <summary>The recorder nodes table: each worker writes its slots, busy and warm counts (and its measured capacity,
 /// <see cref="CostMeter"/>) every
-/// <see cref="Interval"/> while it runs (one guarded update, an insert the first time) and removes its row when it
-/// stops cleanly. A node killed outright leaves its row, which readers show as not seen since its last report and
+/// <see cref="Interval"/> while it runs (one guarded update, an insert the first time), with the instant it began
+/// draining once it is told to stop (<see cref="RecorderDrain"/>: written at once then, and on each report of the
+/// drain), and removes its row when it stops cleanly. A node killed outright leaves its row, which readers show as not seen since its last report and
 /// which is deleted once it is <see cref="Forget"/> old.</summary>
 public static partial class RecorderNodes
 {
@@ -66,7 +67,7 @@ public static partial class RecorderNodes
         long? memory = c?.MemoryBytes, memoryUsed = c?.MemoryUsedBytes;
         var updated = await db.RecorderNodes.Where(n => n.Owner == owner).ExecuteUpdateAsync(u => u
             .SetProperty(n => n.Node, node).SetProperty(n => n.Slots, load.Slots).SetProperty(n => n.Busy, load.Busy)
-            .SetProperty(n => n.Warm, load.Warm).SetProperty(n => n.SeenAt, now)
+            .SetProperty(n => n.Warm, load.Warm).SetProperty(n => n.SeenAt, now).SetProperty(n => n.DrainingSince, load.DrainingSince)
             .SetProperty(n => n.CpuCores, cpu).SetProperty(n => n.CpuUsed, cpuUsed)
             .SetProperty(n => n.MemoryBytes, memory).SetProperty(n => n.MemoryUsedBytes, memoryUsed)
             .SetProperty(n => n.CostClassesJson, classes), ct);
@@ -74,7 +75,7 @@ public static partial class RecorderNodes
         {
             db.RecorderNodes.Add(new RecorderNodeRow
             {
-                Owner = owner, Node = node, Slots = load.Slots, Busy = load.Busy, Warm = load.Warm, StartedAt = started, SeenAt = now,
+                Owner = owner, Node = node, Slots = load.Slots, Busy = load.Busy, Warm = load.Warm, StartedAt = started, SeenAt = now, DrainingSince = load.DrainingSince,
                 CpuCores = cpu, CpuUsed = cpuUsed, MemoryBytes = memory, MemoryUsedBytes = memoryUsed, CostClassesJson = classes,
             });
             try

@@ -78,6 +78,20 @@ public sealed class RecorderOptions
 
     public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a worker told to stop (SIGTERM) lets its running recordings go on before it hands them over
+    /// (<see cref="RecorderDrain"/>): it claims nothing new from the first moment; a recording that ends within this
+    /// time is delivered here; one still running then has its segments closed (as on stop) and its job released at
+    /// once for another worker, its status untouched. Default 10 min; 0 hands over at once; at most 24 h. The host's
+    /// shutdown timeout is raised to this plus <see cref="DrainMargin"/>, so the host does not cut the drain short.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>What the host's shutdown allows beyond <see cref="DrainTimeout"/>: closing the segments (at most 5 s
+    /// each), the browsers and displays, releasing the jobs, then the rest of the host.</summary>
+    public static readonly TimeSpan DrainMargin = TimeSpan.FromSeconds(60);
+
+    /// <summary>The longest <see cref="DrainTimeout"/> accepted.</summary>
+    public static readonly TimeSpan MaxDrainTimeout = TimeSpan.FromHours(24);
+
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How long to wait for the recorder page to report ready before the capture starts anyway. Default 0:
@@ -183,6 +197,11 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
         if (options.CostSampleInterval <= TimeSpan.Zero)
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:CostSampleInterval: {options.CostSampleInterval} must be positive");
+        }
+        if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > RecorderOptions.MaxDrainTimeout)
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
+                $"Recorder:DrainTimeout: {options.DrainTimeout} must be 00:00:00 (hand over at once) to {RecorderOptions.MaxDrainTimeout} (hh:mm:ss)");
         }
         if (options.HlsSegmentSeconds is < 2 or > 60)
         {

@@ -8,30 +8,73 @@ namespace Capstan.Server.Recorder;
 
 /// <summary>The recorder worker: claims recorder jobs (lease + heartbeat) and runs one
 /// <see cref="RecordingJob"/> with a <see cref="CompositeCapture"/> per job, up to <see cref="RecorderOptions.Slots"/> at once. Hosted inside
-/// <c>capstan serve</c> by default; <c>capstan worker</c> runs it alone.</summary>
+/// <c>capstan serve</c> by default; <c>capstan worker</c> runs it alone.
+/// <para>Told to stop, it drains (<see cref="RecorderDrain"/>) in <see cref="StoppingAsync"/>, which the host calls
+/// for every service before it stops any: so the web server, Janus and the signal bridge of <c>serve</c> keep running
+/// while its recordings finish or are handed over.</para></summary>
 public sealed partial class RecorderWorker(
     IOptions<RecorderOptions> recorderOptions, CapstanOptions options, IServiceScopeFactory scopes, DefaultBucket bucket,
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
     Storage.UploadSpool spool, Security.SecretProtector protector, Security.OutboundPolicy outbound,
     ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null,
-    CapstanMetrics? metrics = null, CostMeter? costs = null) : BackgroundService
+    CapstanMetrics? metrics = null, CostMeter? costs = null) : BackgroundService, IHostedLifecycleService
 {
+    // Completed once no recording runs here any more (the claim loop ended, or never began).
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private RecorderDrain? _drain;
+    private Func<Task>? _announce;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = recorderOptions.Value;
         if (!o.Enabled)
         {
+            _idle.TrySetResult();
             return;
         }
+        _drain = new RecorderDrain(o.DrainTimeout, time, logger);
+        try
+        {
+            await RunWorkerAsync(o, stoppingToken);
+        }
+        finally
+        {
+            _idle.TrySetResult();
+        }
+    }
+
+    /// <summary>The drain: no new claims at once; the running recordings go on for at most
+    /// <see cref="RecorderOptions.DrainTimeout"/>, then are handed over. <paramref name="cancellationToken"/> is the
+    /// host's shutdown deadline (raised to cover the drain: <see cref="CapstanHost.AddRecorder"/>).</summary>
+    public Task StoppingAsync(CancellationToken cancellationToken) =>
+        _drain is { } drain ? drain.RunAsync(_idle.Task, () => _announce?.Invoke() ?? Task.CompletedTask, cancellationToken) : Task.CompletedTask;
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Dispose()
+    {
+        _drain?.Dispose();
+        base.Dispose();
+    }
+
+    private async Task RunWorkerAsync(RecorderOptions o, CancellationToken stoppingToken)
+    {
+        // Claims stop when the drain begins; the recordings when it runs out (or when the host stops outright).
+        using var claiming = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _drain!.Claims);
+        using var recording = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _drain.Recordings);
         var serverUrl = o.ServerUrl;
         if (serverUrl is null)
         {
             var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
             {
-                await Task.WhenAny(started.Task, Task.Delay(Timeout.Infinite, stoppingToken));
+                await Task.WhenAny(started.Task, Task.Delay(Timeout.Infinite, claiming.Token));
             }
-            if (stoppingToken.IsCancellationRequested)
+            if (claiming.IsCancellationRequested)
             {
                 return;
             }
@@ -81,7 +124,7 @@ public sealed partial class RecorderWorker(
         await using var pulse = new PulseServer(o, Path.Combine(workDir, "pulse"), ledger, user, logger, time);
         var http = httpClients.CreateClient("recorder");
         await using var pool = new WarmPool(o, pulse, http, workDir, ledger, user, logger, time);
-        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingJob>(), owner, serverUrl, workDir, pool, spool, protector, ledger, user, metrics, stoppingToken);
+        var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingJob>(), owner, serverUrl, workDir, pool, spool, protector, ledger, user, metrics, claiming.Token);
         LogStarted(logger, o.Slots, workDir);
         try
         {
@@ -93,17 +136,28 @@ public sealed partial class RecorderWorker(
         }
 
         // Warm surfaces for the slots, launched now: a recording taken back below takes the first one that lands.
-        pool.Replenish(o.WarmSurfaces, stoppingToken);
+        pool.Replenish(o.WarmSurfaces, claiming.Token);
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
         // Admission by measured cost (CostMeter): the recordings' processes sampled every few seconds, PulseAudio shared.
         costs?.Share(() => pulse.ProcessId is { } p ? [p] : []);
         var sampling = costs?.RunAsync(stoppingToken) ?? Task.CompletedTask;
-        RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount, costs?.Snapshot());
+        RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount, costs?.Snapshot()) { DrainingSince = _drain.Since };
         metrics?.AttachRecorder(Load, owner); // slots/busy gauges, readiness, the System page's "this server"
-        // The nodes table (the dashboard's System page): this node's slots and load every few seconds.
-        var report = RecorderNodes.ReportAsync(scopes, time, owner, metrics?.Node ?? Environment.MachineName, Load, logger, stoppingToken);
+        // The nodes table (the dashboard's System page): this node's slots and load every few seconds, until the
+        // host stops it (after the drain); the drain's start is written at once.
+        var node = metrics?.Node ?? Environment.MachineName;
+        var since = time.GetUtcNow().UtcDateTime;
+        _announce = async () =>
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await RecorderNodes.WriteAsync(scopes, time, owner, node, since, Load(), cts.Token);
+        };
+        var report = RecorderNodes.ReportAsync(scopes, time, owner, node, Load, logger, stoppingToken);
+        // The loop claims until the drain begins, then waits for its recordings; these run on their own token, which
+        // the drain cancels when it runs out (a hand-over), not when claims stop.
         await ClaimLoop.RunAsync(scopes, signals, o, owner, RecordingTypes.Composite, recordings, () => o.Slots - recordings.Count,
-            (job, ct) => RunAsync(job, ctx, costs, ct), logger, reclaim: identity.Stable, stoppingToken, costs);
+            (job, _) => RunAsync(job, ctx, costs, recording.Token), logger, reclaim: identity.Stable, claiming.Token, costs);
+        _idle.TrySetResult();
         await report;
         await sampling;
     }

@@ -212,14 +212,57 @@ public sealed partial class RecordingJob
         using var scopeLog = _ctx.Logger.BeginScope(new Dictionary<string, object> { ["RecordingId"] = Job.RecordingId, ["JobId"] = Job.Id });
         // The lease is renewed in the background for the whole job (capture, files, uploads); losing it (the job
         // was taken over) cancels the job. What was captured stays on disk (and Janus keeps recording a room).
+        var handOver = false;
         await JobLease.RunAsync(_ctx.Scopes, Job, _ctx.Owner, _ctx.Options.Lease, _ctx.Time, _ctx.Logger, RunLeasedAsync,
-            interrupted: byStop => LogInterrupted(_ctx.Logger, byStop ? "the worker is stopping; the recording continues when the job is claimed again" : "lease lost: another worker owns this recording now"),
+            interrupted: byStop =>
+            {
+                handOver = byStop;
+                LogInterrupted(_ctx.Logger, byStop ? "the worker is stopping: the recording is handed over" : "lease lost: another worker owns this recording now");
+            },
             failed: async e =>
             {
                 LogFailed(_ctx.Logger, e);
                 await FailAsync("the recorder failed: " + e.Message, CancellationToken.None);
             },
             stopping);
+        if (handOver)
+        {
+            await HandOverAsync();
+        }
+    }
+
+    /// <summary>The worker stops with this job still running (its drain ran out, <see cref="RecorderDrain"/>): the
+    /// capture ends as on stop (its segments closed, complete on disk), then the job is released at once
+    /// (<see cref="JobQueue.ReleaseAsync"/>) and the workers woken, so another worker claims it now instead of after
+    /// the lease. The recording's status is left as it is: neither stopped nor errored. Choice: in that order, so that
+    /// a worker on the same data folder that claims the job finds every segment finished
+    /// (<see cref="IRecordingCapture.ResumeAsync"/>); a worker on another machine cannot read them until segments are
+    /// shipped to shared storage, and delivers what it records itself.</summary>
+    private async Task HandOverAsync()
+    {
+        try
+        {
+            await _capture.DisposeAsync();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogFailed(_ctx.Logger, e);
+        }
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await using var scope = _ctx.Scopes.CreateAsyncScope();
+            var released = await scope.ServiceProvider.GetRequiredService<JobQueue>().ReleaseAsync(Job.Id, _ctx.Owner, cts.Token);
+            if (released)
+            {
+                _ctx.Signals.Notify();
+            }
+            LogHandedOver(_ctx.Logger, released ? "released for another worker" : "no longer this worker's");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogHandOverFailed(_ctx.Logger, e.Message);
+        }
     }
 
     private async Task RunLeasedAsync(CancellationToken ct)
@@ -265,11 +308,22 @@ public sealed partial class RecordingJob
     private async Task<bool> CommandLoopAsync(CancellationToken ct)
     {
         await _capture.OpenAsync(_gapFrom is not null, ct);
+        CaptureCommand? last = null;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
+            // Taken before the read: a command that comes while this turn reads and acts ends the wait below at once.
+            var wake = _ctx.Signals.NextWake;
             var (desired, status, _) = await _record.Store.ReadStateAsync(ct);
-            switch (CaptureCommands.Decide(desired, status))
+            var command = CaptureCommands.Decide(desired, status);
+            if (command != last)
+            {
+                // The instant this worker saw the API's command, before acting on it: how long a command given on any API
+                // node takes to reach the recording (LISTEN/NOTIFY, else the poll) is read from this line's timestamp.
+                LogCommandSeen(_ctx.Logger, command, desired, status);
+                last = command;
+            }
+            switch (command)
             {
                 case CaptureCommand.Cancel:
                     await _capture.StopAsync(ct);
@@ -312,7 +366,7 @@ public sealed partial class RecordingJob
                 }
                 continue;
             }
-            await _ctx.Signals.WaitAsync(_capture.NextCheck(!_started || _gapFrom is not null), ct);
+            await _ctx.Signals.WaitAsync(wake, _capture.NextCheck(!_started || _gapFrom is not null), ct);
         }
     }
 
@@ -505,6 +559,15 @@ public sealed partial class RecordingJob
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: {Message}")]
     private static partial void LogInterrupted(ILogger logger, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: handed over, the job {Outcome}")]
+    private static partial void LogHandedOver(ILogger logger, string outcome);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recorder: releasing the job failed ({Reason}); it waits for its lease to run out")]
+    private static partial void LogHandOverFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: command {Command} seen (desired {Desired}, status {Status})")]
+    private static partial void LogCommandSeen(ILogger logger, CaptureCommand command, string desired, string status);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Capture gave up after {Count} restarts: {Tail}")]
     private static partial void LogGaveUp(ILogger logger, int count, string tail);

@@ -271,7 +271,17 @@ public static class CompositorHost
         { IsBackground = true, Name = "commands" };
         commands.Start();
 
-        return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5));
+        // The end goes in behind the mixers. Into the sources (gst-launch -e), each input ends on its own and the mixer
+        // draws what is left: a participant's tile gone or the black background alone as the file's last frames.
+        return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5), () =>
+        {
+            foreach (var name in (ReadOnlySpan<string>)["grab", "mixed"])
+            {
+                using var element = pipeline.Get(name);
+                using var sink = element.StaticPad("sink");
+                sink.SendEos();
+            }
+        });
     }
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);

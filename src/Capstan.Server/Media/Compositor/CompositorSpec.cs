@@ -20,7 +20,9 @@ public readonly record struct Tile(int X, int Y, int Width, int Height);
 /// inputs added later are not late, then the encoders and muxer of the browser path's capture
 /// (<see cref="Recorder.MediaArgs.Capture"/>): x264/AAC or VP8, VP9/Vorbis into Matroska written as it goes. Every
 /// composited frame passes an <c>identity</c> named <c>grab</c>, whose buffers the host reports in the capture's
-/// grab-line form, so a segment is followed exactly like the browser path's.</para>
+/// grab-line form, so a segment is followed exactly like the browser path's. The mixed sound passes an
+/// <c>audioconvert</c> named <c>mixed</c>: the host ends a recording by sending end-of-stream into <c>grab</c> and
+/// <c>mixed</c>, behind the mixers (<see cref="CompositorHost"/>), not into the sources.</para>
 /// <para>One bin per forwarded stream: <c>udpsrc</c> on a free port with the RTP caps of the forward, a jitter
 /// buffer, the depayloader and decoder of the stream's codec; video gets the participant's name drawn at the bottom
 /// left.</para></summary>
@@ -57,7 +59,7 @@ public static class CompositorPipeline
         {
             "VORBIS" => $"vorbisenc bitrate={I(s.Channels == 1 ? 96000 : 128000)}",
             "MP3" => $"lamemp3enc bitrate={I(s.Channels == 1 ? 128 : 192)} target=bitrate cbr=true ! mpegaudioparse",
-            _ => $"avenc_aac bitrate={I(s.Channels == 1 ? 192000 : 384000)} ! aacparse",
+            _ => $"avenc_aac bitrate={I(s.Channels == 1 ? 192000 : 384000)} aac-coder=fast ! aacparse", // as MediaArgs.Capture: why fast
         };
         var watermark = string.Empty;
         if (s.WatermarkFile is not null)
@@ -80,7 +82,7 @@ public static class CompositorPipeline
             + $"compositor name=comp background=black latency={latencyNs} min-upstream-latency={latencyNs} ! {mixed} ! identity name=grab ! "
             + $"queue max-size-buffers=16 max-size-bytes=0 max-size-time=0 leaky=downstream ! {watermark}{video} ! {videoOut}"
             + "audiotestsrc is-live=true wave=silence samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! mix. "
-            + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! {audioOut}"
+            + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert name=mixed ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! {audioOut}"
             + ts
             + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={Quote(s.Output)}";
     }

@@ -320,6 +320,10 @@ public sealed class GstPad : IDisposable
         return 1; // GST_PAD_PROBE_OK
     }
 
+    /// <summary>Sends end-of-stream into this (sink) pad, in order with the buffers flowing through it: what is
+    /// downstream ends there, whatever upstream still makes.</summary>
+    public void SendEos() => gst_pad_send_event(Handle, gst_event_new_eos());
+
     /// <summary>Gives a request pad back to its element.</summary>
     public void Release() => _owner?.Let(o => gst_element_release_request_pad(o.Handle, Handle));
 

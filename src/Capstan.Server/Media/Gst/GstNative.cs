@@ -111,6 +111,9 @@ internal static unsafe partial class GstNative
     internal static partial int gst_element_send_event(IntPtr element, IntPtr ev);
 
     [LibraryImport(Gst)]
+    internal static partial int gst_pad_send_event(IntPtr pad, IntPtr ev);
+
+    [LibraryImport(Gst)]
     internal static partial ulong gst_pad_add_probe(IntPtr pad, int mask, delegate* unmanaged<IntPtr, IntPtr, IntPtr, int> callback, IntPtr userData, IntPtr destroy);
 
     [LibraryImport(GObject, StringMarshalling = StringMarshalling.Utf8)]

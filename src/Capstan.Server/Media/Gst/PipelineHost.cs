@@ -60,8 +60,9 @@ public sealed class PipelineHost : IDisposable
 
     /// <summary>Reads the bus of a playing pipeline until an error (<c>error SOURCE: TEXT</c> on stdout, exit code 1),
     /// its end (0) or <see cref="Stopping"/>: then end-of-stream, waited for at most <paramref name="eosWait"/>, so
-    /// that the file is finished (0). The pipeline is set to NULL either way.</summary>
-    public int RunUntilStopped(GstElement pipeline, GstBus bus, TimeSpan eosWait)
+    /// that the file is finished (0). The pipeline is set to NULL either way. End-of-stream goes into the sources
+    /// (as <c>gst-launch -e</c> does) unless <paramref name="endOfStream"/> sends it elsewhere.</summary>
+    public int RunUntilStopped(GstElement pipeline, GstBus bus, TimeSpan eosWait, Action? endOfStream = null)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(bus);
@@ -85,7 +86,14 @@ public sealed class PipelineHost : IDisposable
                     return 0;
             }
         }
-        pipeline.SendEos();
+        if (endOfStream is null)
+        {
+            pipeline.SendEos();
+        }
+        else
+        {
+            endOfStream();
+        }
         var deadline = Environment.TickCount64 + (long)eosWait.TotalMilliseconds;
         while (Environment.TickCount64 < deadline)
         {

@@ -656,7 +656,8 @@
 
   // ---------------------------------------------------------------------------------------------- system
 
-  /** The deployment: readiness checks, recorder nodes (slots, busy, warm), the queue, Janus (GET …/system). */
+  /** The deployment: readiness checks, recorder nodes (slots, busy, warm; LOST or DRAINING: told to stop, it takes
+   *  no new recording and hands the running ones over when its drain runs out), the queue, Janus (GET …/system). */
   function systemView() {
     const status = h('span', { id: 'system-status' });
     const checks = h('tbody', null, h('tr', { class: 'loading-row' }, h('td', { colspan: 3 }, 'Loading…')));
@@ -708,9 +709,10 @@
       if (!d.nodes.length) {
         replace(nodes, h('tr', null, h('td', { colspan: 7 }, empty('No recorder node is running.', h('span', null, 'Start one with ', h('code', null, './capstan worker'), ', or set Recorder:Enabled on this server.')))));
       } else {
-        replace(nodes, d.nodes.map((n) => h('tr', { dataset: { node: n.node, owner: n.owner, lost: String(n.lost) } },
+        replace(nodes, d.nodes.map((n) => h('tr', { dataset: { node: n.node, owner: n.owner, lost: String(n.lost), state: n.state } },
           h('td', null, h('div', { class: 'cell-title' }, n.node, n.this_process ? h('span', { class: 'muted small' }, ' (this server)') : null,
-            n.role !== 'composite' ? h('span', { class: 'muted small' }, ` (${n.role} recorder)`) : null, n.lost ? [' ', badge('LOST')] : null),
+            n.role !== 'composite' ? h('span', { class: 'muted small' }, ` (${n.role} recorder)`) : null, n.lost ? [' ', badge('LOST')] : null,
+            !n.lost && n.state === 'draining' ? [' ', h('span', { title: `draining since ${n.draining_since}` }, badge('DRAINING'))] : null),
             h('div', { class: 'cell-sub mono' }, n.owner)),
           h('td', { class: 'num slots' }, String(n.slots)),
           h('td', { class: 'num busy' }, String(n.busy)),

@@ -376,6 +376,9 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.Property<double?>("CpuUsed")
                         .HasColumnType("double precision");
 
+                    b.Property<DateTime?>("DrainingSince")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<long?>("MemoryBytes")
                         .HasColumnType("bigint");
 

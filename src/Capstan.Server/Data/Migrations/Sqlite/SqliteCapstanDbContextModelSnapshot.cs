@@ -369,6 +369,9 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.Property<double?>("CpuUsed")
                         .HasColumnType("REAL");
 
+                    b.Property<DateTime?>("DrainingSince")
+                        .HasColumnType("TEXT");
+
                     b.Property<long?>("MemoryBytes")
                         .HasColumnType("INTEGER");
 

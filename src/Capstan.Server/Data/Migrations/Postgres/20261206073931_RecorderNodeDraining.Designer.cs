@@ -12,8 +12,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Capstan.Server.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresCapstanDbContext))]
-    [Migration("20261206074241_RecorderNodeCapacity")]
-    partial class RecorderNodeCapacity
+    [Migration("20261206073931_RecorderNodeDraining")]
+    partial class RecorderNodeDraining
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -370,20 +370,8 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.Property<int>("Busy")
                         .HasColumnType("integer");
 
-                    b.Property<string>("CostClassesJson")
-                        .HasColumnType("text");
-
-                    b.Property<double?>("CpuCores")
-                        .HasColumnType("double precision");
-
-                    b.Property<double?>("CpuUsed")
-                        .HasColumnType("double precision");
-
-                    b.Property<long?>("MemoryBytes")
-                        .HasColumnType("bigint");
-
-                    b.Property<long?>("MemoryUsedBytes")
-                        .HasColumnType("bigint");
+                    b.Property<DateTime?>("DrainingSince")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Node")
                         .IsRequired()

@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Capstan.Server.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteCapstanDbContext))]
-    [Migration("20261206074235_RecorderNodeCapacity")]
-    partial class RecorderNodeCapacity
+    [Migration("20261206073928_RecorderNodeDraining")]
+    partial class RecorderNodeDraining
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -363,20 +363,8 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.Property<int>("Busy")
                         .HasColumnType("INTEGER");
 
-                    b.Property<string>("CostClassesJson")
+                    b.Property<DateTime?>("DrainingSince")
                         .HasColumnType("TEXT");
-
-                    b.Property<double?>("CpuCores")
-                        .HasColumnType("REAL");
-
-                    b.Property<double?>("CpuUsed")
-                        .HasColumnType("REAL");
-
-                    b.Property<long?>("MemoryBytes")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<long?>("MemoryUsedBytes")
-                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Node")
                         .IsRequired()
