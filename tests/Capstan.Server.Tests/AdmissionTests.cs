@@ -619,3 +619,23 @@ public sealed class AdmissionAcrossWorkersTests_Postgres(PostgresServer server) 
         }
     }
 }
+
+/// <summary>The operator's view (<c>GET /client/v4/system/nodes</c>) lists each node's measured capacity too.</summary>
+public sealed class OperatorNodesCapacityTests(OperatorSqliteServer server) : IClassFixture<OperatorSqliteServer>
+{
+    [Fact]
+    public async Task SystemNodes_ListEachNodesMeasuredCapacity()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var scopes = server.Services.GetRequiredService<IServiceScopeFactory>();
+        var owner = "host-d:composite:" + Guid.NewGuid().ToString("N");
+        var capacity = new NodeCapacity(1.6, 0.4, 1L << 30, 300L << 20, 1,
+            new Dictionary<string, ClassEstimate> { ["native:1080p30"] = new(0.4, 300L << 20, true, 7) });
+        await RecorderNodes.WriteAsync(scopes, TimeProvider.System, owner, "node-d", DateTime.UtcNow, new RecorderLoad(2, 1, 1, capacity), ct);
+        var node = (await server.Client(OperatorServer.Token).GetJsonAsync("/client/v4/system/nodes")).Data()["nodes"]!.AsArray()
+            .Single(n => n!["owner"]!.GetValue<string>() == owner)!;
+        Assert.Equal((1.6, 0.4, 1L << 30, 300L << 20), (node["capacity"]!["cpu_cores"]!.GetValue<double>(), node["capacity"]!["cpu_used"]!.GetValue<double>(),
+            node["capacity"]!["memory_bytes"]!.GetValue<long>(), node["capacity"]!["memory_used_bytes"]!.GetValue<long>()));
+        Assert.Equal(7, node["capacity"]!["classes"]!["native:1080p30"]!["samples"]!.GetValue<int>());
+    }
+}
