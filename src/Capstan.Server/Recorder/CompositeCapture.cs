@@ -73,6 +73,16 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
 
     public string Kind => Native ? "native" : "browser";
 
+    /// <summary>The processes this recording runs now, the roots of the trees <see cref="CostMeter"/> measures: its
+    /// surface's Xvfb and Chromium, the capture (a warm host, gst-launch or the native compositor's host), the RTMP
+    /// pusher and a capture host warming for the resume.</summary>
+    /// <summary>A segment's capture is running (not paused, not between a restart's segments): what
+    /// <see cref="CostMeter"/> learns a class's cost from.</summary>
+    public bool Grabbing => _capture is { HasExited: false };
+
+    public IEnumerable<int> ProcessIds =>
+        new[] { _surface?.Xvfb, _surface?.Chromium, _capture, _rtmp, _resumeHost?.Process }.Where(p => p is { HasExited: false }).Select(p => p!.Id).ToList();
+
     private bool Native => (Config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(Config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor;
 
     public bool Capturing => false;

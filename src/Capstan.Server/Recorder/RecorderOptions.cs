@@ -41,8 +41,26 @@ public sealed class RecorderOptions
     /// <summary>Host the worker inside <c>capstan serve</c> (the single-machine default).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Recordings this worker runs at once; each slot keeps a warm display, sink and browser.</summary>
+    /// <summary>Recordings this worker runs at once at most; each slot keeps a warm display, sink and browser. Within
+    /// it, a job is claimed only when its measured cost fits (<see cref="CostMeter"/>).</summary>
     public int Slots { get; set; } = 2;
+
+    /// <summary>The share of the machine's cores (<see cref="Environment.ProcessorCount"/>, or the cgroup's
+    /// <c>cpu.max</c> quota) the recordings may use by their measured cost (<see cref="CostMeter"/>); more than 0, at
+    /// most 1; default 0.8, leaving room for the server, Janus and the file joins.</summary>
+    public double CpuHeadroom { get; set; } = 0.8;
+
+    /// <summary>The share of the memory (MemAvailable plus what the running recordings hold, at most MemTotal) the
+    /// recordings may use by their measured cost; more than 0, at most 1; default 0.8.</summary>
+    public double MemoryHeadroom { get; set; } = 0.8;
+
+    /// <summary>Claim a job only when its measured cost fits (<see cref="CostMeter"/>); default true. False: the slots
+    /// alone (the recordings are still measured and reported): for a benchmark that loads a node past its capacity on
+    /// purpose (bench/recorder's concurrency levels).</summary>
+    public bool AdmitByCost { get; set; } = true;
+
+    /// <summary>How often the running recordings' processes are measured (<see cref="CostMeter"/>); default 3 s.</summary>
+    public TimeSpan CostSampleInterval { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>The Capstan server the recorder page is loaded from; default: this server's own address.</summary>
     public string? ServerUrl { get; set; }
@@ -167,6 +185,18 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
                 $"Recorder:Compositor: native needs {string.Join(", ", missing)} (scripts/deps.sh runtime installs them)");
+        }
+        if (options.CpuHeadroom is not (> 0 and <= 1))
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:CpuHeadroom: {options.CpuHeadroom} must be more than 0 and at most 1 (a share of the cores)");
+        }
+        if (options.MemoryHeadroom is not (> 0 and <= 1))
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:MemoryHeadroom: {options.MemoryHeadroom} must be more than 0 and at most 1 (a share of the memory)");
+        }
+        if (options.CostSampleInterval <= TimeSpan.Zero)
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:CostSampleInterval: {options.CostSampleInterval} must be positive");
         }
         if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > RecorderOptions.MaxDrainTimeout)
         {

@@ -9,11 +9,13 @@ namespace Capstan.Server.Recorder;
 /// (<c>Janus:Enabled</c>), since it drives the room's recording and reads the files Janus writes into
 /// <c>Janus:RecordingsDir</c>. With external Janus instances that folder must be the one they write to (a shared
 /// folder); a node only runs a recording whose room is on a Janus it manages. It needs no browser, no display and
-/// almost no CPU while recording, so it has no slot limit.</summary>
+/// almost no CPU while recording, so it has no slot limit; it claims a job when the job's estimate fits the node's
+/// measured capacity (<see cref="CostMeter"/>, shared with the composite worker of the same process; a track
+/// recording is taken at its class's prior, its cost being Janus's).</summary>
 public sealed partial class TrackRecorder(
     IOptions<JanusOptions> janusOptions, IOptions<RecorderOptions> recorderOptions, CapstanOptions options, JanusInstances janus,
     IServiceScopeFactory scopes, DefaultBucket bucket, Storage.UploadSpool spool, Security.SecretProtector protector, RecorderSignals signals,
-    TimeProvider time, ILogger<TrackRecorder> logger, ILoggerFactory loggers) : BackgroundService
+    TimeProvider time, ILogger<TrackRecorder> logger, ILoggerFactory loggers, CostMeter? costs = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -34,7 +36,11 @@ public sealed partial class TrackRecorder(
             async (job, ct) =>
             {
                 using var observed = RecordingTelemetry.Begin(job, logger, owner, await RecordingTelemetry.LookupAsync(job, scopes, ct)); // span + log scope
+                if (costs is not null)
+                {
+                    await costs.AttachAsync(job, scopes, () => [], ct); // nothing of its own to measure: Janus records
+                }
                 await new RecordingJob(job, ctx.Job, record => new TrackCapture(record, ctx)).RunAsync(ct);
-            }, logger, reclaim: identity.Stable, stoppingToken);
+            }, logger, reclaim: identity.Stable, stoppingToken, costs);
     }
 }
