@@ -395,6 +395,96 @@ public sealed class ClusterMediaTests(ClusterFixture f) : IClassFixture<ClusterF
         }
     }
 
+    /// <summary>SIGTERM of a worker recording a live meeting (issue 16, draining): it stops claiming at once (a new
+    /// recording goes to the other worker, and one more waits in the queue even after the drained worker's slot has
+    /// freed), goes on with its recording until it is stopped, delivers it whole, and then exits. (A drain that outlasts <c>Recorder:DrainTimeout</c> hands the job over instead: RestartMediaTests
+    /// and DrainTests.)</summary>
+    [Fact]
+    public async Task SigtermedWorker_StopsClaiming_FinishesItsRecording_ThenExits()
+    {
+        await f.IdleAsync();
+        var first = await f.NewMeetingAsync(f.ApiA);
+        var second = await f.NewMeetingAsync(f.ApiA);
+        var pages = new[] { await f.JoinAsync(first, "Heidi"), await f.JoinAsync(second, "Ivan") };
+        using var green = new TestHttpServer(c => TestHttpServer.Write(c, "<!doctype html><html><body style=\"margin:0;background:rgb(0,200,0)\"></body></html>", "text/html"), "10.99.0.1");
+        ClusterNode? drained = null;
+        try
+        {
+            var id = await StartAsync(f.ApiA, first);
+            var started = Time(await f.WaitStatusAsync(id, "RECORDING", 60), "started_time");
+            var holder = f.Cluster.WorkerOf(id) ?? throw new InvalidOperationException("no worker names the recording in its log");
+            var other = f.Cluster.Workers.Single(w => w != holder);
+            await Task.Delay(2000, Ct);
+            drained = holder;
+            holder.Process.Terminate();
+            await Poll.UntilAsync(async () => await f.Cluster.NodeAsync(f.ApiA, holder, Ct) is { } n && n["state"]?.GetValue<string>() == "draining",
+                $"{holder.Name} listed as draining", TimeSpan.FromSeconds(15), Ct, TimeSpan.FromMilliseconds(100));
+
+            // Draining: the next recording is the other worker's, even though the drained one's slot would free first.
+            var next = await StartAsync(f.ApiB, second);
+            await f.WaitStatusAsync(next, "RECORDING", 60);
+            Assert.Equal(other, f.Cluster.WorkerOf(next));
+            Assert.False(holder.Process.HasExited, $"{holder.Name} exited while its recording was still running");
+            Assert.Equal("RECORDING", (await f.RecordingAsync(f.ApiA, id))["status"]!.GetValue<string>());
+            // One more waits: the other worker is full, and the drained one takes nothing, not even once its slot frees.
+            var third = await f.NewMeetingAsync(f.ApiA);
+            using var r = await f.ApiA.PostAsJsonAsync($"{f.AppPath}/recordings",
+                new { meeting_id = third, url = green.Url("green.html"), video_config = new { codec = "H264", width = 640, height = 360 } }, Ct);
+            var waiting = (await r.Content.ReadFromJsonAsync<JsonObject>(Ct))!["data"]!;
+            var waitingId = waiting["id"]!.GetValue<string>();
+            Assert.Equal(1, waiting["queue_position"]?.GetValue<int>());
+
+            await f.ActAsync(f.ApiA, id, "stop");
+            var done = await f.WaitStatusAsync(id, "UPLOADED", 90);
+            await Poll.UntilAsync(() => holder.Process.HasExited, $"{holder.Name} to exit once its recording was delivered", TimeSpan.FromSeconds(30), Ct);
+            var still = await f.RecordingAsync(f.ApiA, waitingId);
+            Assert.True(still["status"]!.GetValue<string>() == "INVOKED", $"the drained worker took a job: {still.ToJsonString()}");
+            Assert.Empty(done["gaps"]!.AsArray());
+            Assert.Equal(holder, f.Cluster.WorkerOf(id));
+            var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");
+            try
+            {
+                var facts = await MediaFacts.ProbeAsync(file);
+                var expected = (Time(done, "stopped_time") - started).TotalSeconds;
+                Print($"{holder.Name} drained: one file of {facts.Duration:0.00} s for {expected:0.00} s recorded (load {Cluster.Load1():0.0})");
+                Assert.InRange(facts.Duration, expected - 0.7, expected + 0.5);
+                Assert.Equal(("h264", "aac"), (facts.VideoCodec, facts.AudioCodec));
+                Assert.True(await MediaFacts.LitFractionAsync(file) > 0.1, "the recording is black");
+                Assert.True(await MediaFacts.MeanVolumeAsync(file) > -50, "the recording is silent");
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+            // Room frees on the other worker: the waiting one starts there.
+            await f.ActAsync(f.ApiA, next, "stop");
+            await f.WaitStatusAsync(next, "UPLOADED", 90);
+            await f.WaitStatusAsync(waitingId, "RECORDING", 60);
+            Assert.Equal(other, f.Cluster.WorkerOf(waitingId));
+            await f.ActAsync(f.ApiA, waitingId, "stop");
+            await f.WaitStatusAsync(waitingId, "UPLOADED", 90);
+        }
+        finally
+        {
+            foreach (var page in pages)
+            {
+                await page.Context.CloseAsync();
+            }
+            if (drained is not null)
+            {
+                await f.Cluster.RestartWorkerAsync(drained, Ct);
+            }
+        }
+    }
+
+    private async Task<string> StartAsync(HttpClient api, string meeting)
+    {
+        using var r = await api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, Ct);
+        var body = await r.Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, body?.ToJsonString());
+        return body!["data"]!["id"]!.GetValue<string>();
+    }
+
     private static DateTime Time(JsonNode node, string field) =>
         DateTime.Parse(node[field]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
 }

@@ -176,6 +176,14 @@ public sealed partial class ClusterProcess : IAsyncDisposable
     /// <summary>The last <paramref name="count"/> lines, for failure messages.</summary>
     public string Tail(int count) => string.Join('\n', Lines.TakeLast(count).Select(l => l.Raw));
 
+    /// <summary>SIGTERM to the node alone (not its group), as a service manager with <c>KillMode=mixed</c> stops it:
+    /// what it started is its own to end (a worker drains first).</summary>
+    public void Terminate()
+    {
+        Note("SIGTERM to the node alone");
+        _ = Kill(Pid, SigTerm);
+    }
+
     /// <summary>Sends <paramref name="signal"/> to the whole process group.</summary>
     public void SignalGroup(int signal) => _ = Kill(-Pid, signal);
 
