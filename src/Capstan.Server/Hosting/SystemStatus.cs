@@ -13,7 +13,7 @@ namespace Capstan.Server.Hosting;
 /// <summary>One recorder node: its reported slots, busy and warm counts, and the jobs the database shows it holding.
 /// <c>State</c>: <c>active</c>, <c>draining</c> (told to stop: it claims nothing new, <see cref="RecorderDrain"/>) or
 /// <c>lost</c> (no report for <see cref="RecorderNodes.Stale"/>; <c>Lost</c> says the same, kept for older readers).
-/// <c>Role</c> <c>Role</c>: <c>composite</c> (a recorder worker, which reports itself) or what a
+/// <c>Role</c>: <c>composite</c> (a recorder worker, which reports itself) or what a
 /// lease owner's name says (<c>track</c>: the track recorder beside Janus, which has no slots).
 /// <c>Capacity</c>: its measured capacity (cores and memory its recordings may use, what they use, the estimate per cost
 /// class; <see cref="CostMeter"/>), null from a node that does not measure.</summary>
