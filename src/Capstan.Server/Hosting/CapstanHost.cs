@@ -132,6 +132,7 @@ public static class CapstanHost
         services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<RecorderOptions>, RecorderOptionsValidator>());
         services.AddScoped<JobQueue>();
+        services.AddSingleton<SegmentShipping>();
         services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHostedService<RecorderWorker>();
         return services;
