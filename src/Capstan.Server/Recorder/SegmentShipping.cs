@@ -290,6 +290,12 @@ public sealed partial class SegmentShipper : IAsyncDisposable
 
     public ISegmentStore Store => _store;
 
+    private int _waits;
+
+    /// <summary>How many times the loop has started waiting for its next turn (its timer set): for the tests, which
+    /// move a fake clock only once the loop waits on it.</summary>
+    internal int Waits => Volatile.Read(ref _waits);
+
     /// <summary>Pieces stored so far (all segments).</summary>
     public int PiecesShipped { get; private set; }
 
@@ -456,6 +462,7 @@ public sealed partial class SegmentShipper : IAsyncDisposable
                 using (var timer = new CancellationTokenSource(_backoff > TimeSpan.Zero ? _backoff : _interval, _time))
                 using (var either = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token))
                 {
+                    Interlocked.Increment(ref _waits);
                     try
                     {
                         await _wake.WaitAsync(either.Token);
