@@ -110,7 +110,9 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         _segments.AddRange(Directory.GetFiles(_dir, "seg_*.mkv").Order(StringComparer.Ordinal));
         if (_segments.Count == 0)
         {
-            return null;
+            // Started elsewhere and nothing of it here or in a shared store (none configured, or the node was lost
+            // before its first piece went up): what was recorded there is missing from the file, a gap from the start.
+            return wasRecording && Recording.StartedTime is { } started ? started : null;
         }
         if (_shipper is not null)
         {
