@@ -142,6 +142,37 @@ public sealed class SegmentShippingTests : IDisposable
         Assert.Empty(Directory.GetFiles(Path.Combine(NodeA, "ship")));
     }
 
+    /// <summary>A worker that takes its own recording back on the same data folder ships what its killed run wrote
+    /// after the last stored piece: from the stored bytes on, as the next piece.</summary>
+    [Fact]
+    public async Task TakenBackOnTheSameFolder_WhatWasNotShippedYet_GoesUpAsTheNextPiece()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var seg = Path.Combine(NodeA, "seg_0001.mkv");
+        await using (var killed = Shipper(time))
+        {
+            await AppendAsync(seg, 800, 1);
+            killed.Track(seg);
+            await WaitingAsync(killed, 1);
+            time.Advance(TimeSpan.FromSeconds(10));
+            await UntilAsync(async () => (await StoredAsync()).Count == 1, "the first piece");
+        }
+        await AppendAsync(seg, 300, 2); // written after the last piece, before the kill
+
+        await using var again = Shipper(time);
+        await again.ResumeAsync([seg], ct);
+        await UntilAsync(async () => (await StoredAsync()).Count == 2, "the rest, as piece 2");
+        Assert.StartsWith("seg_0001.mkv.p000002.", (await StoredAsync())[1], StringComparison.Ordinal);
+        var back = Assert.Single(await ShippedPieces.FetchMissingAsync(new DirectorySegmentStore(Spool), _recording, NodeB, ct));
+        Assert.Equal(await File.ReadAllBytesAsync(seg, ct), await File.ReadAllBytesAsync(back, ct));
+
+        // Nothing more to ship: a third run tracks nothing.
+        await using var third = Shipper(time);
+        await third.ResumeAsync([seg], ct);
+        Assert.Equal(0, third.Waits);
+    }
+
     [Fact]
     public void Pieces_AfterAMissingOne_AreNotUsed()
     {

@@ -116,8 +116,16 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         }
         if (_shipper is not null)
         {
-            // What an earlier run here wrote after its last stored piece goes up too.
-            await _shipper.ResumeAsync(_segments, ct);
+            // What an earlier run here wrote after its last stored piece goes up too (in the background; a store
+            // that cannot be listed now leaves it on this disk, as without shipping).
+            try
+            {
+                await _shipper.ResumeAsync(_segments, ct);
+            }
+            catch (Exception e) when (e is IOException or Storage.StorageException or UnauthorizedAccessException or HttpRequestException)
+            {
+                LogFetchFailed(ctx.Logger, _shipper.Store.Description, e.Message);
+            }
         }
         // What each segment holds, from the times kept beside it and the file's last write (the capture writes as
         // it goes): no need to read the segments through, which would keep the meeting waiting.
