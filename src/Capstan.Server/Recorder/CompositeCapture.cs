@@ -775,7 +775,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         if (_shipper is not null)
         {
             // Delivered (or cancelled): the shipped pieces are of no more use. In the background: the recording is
-            // already UPLOADED; a failure leaves them to the store's own expiry.
+            // already UPLOADED; a failure is logged and leaves them in the store.
             _ = DeleteShippedAsync(_shipper.Store, record.Job.RecordingId, ctx.Logger);
         }
         foreach (var f in new[] { "watermark", "segments.txt" }.Select(f => Path.Combine(_dir, f)).Where(File.Exists))
