@@ -8,9 +8,12 @@ namespace Capstan.Media.Tests;
 /// <summary>The API server with Janus and no recorder of its own, and a spool store folder the workers share
 /// (<c>Recorder:SpoolStore</c>, as an NFS mount would be): recordings are made by <c>capstan worker</c> processes the
 /// test starts, each on a data folder of its own, as on two machines.</summary>
-public sealed class TakeOverFixture : MediaFixture
+public class TakeOverFixture : MediaFixture
 {
     public string Spool { get; } = Path.Combine(Path.GetTempPath(), "capstan-spool-" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>How the recordings are composited (chosen by the API server when a recording starts).</summary>
+    public virtual string Compositor => "browser";
 
     protected override Task BeforeStartAsync()
     {
@@ -18,7 +21,20 @@ public sealed class TakeOverFixture : MediaFixture
         return Task.CompletedTask;
     }
 
-    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [new("Recorder:Enabled", "false")];
+    protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [new("Recorder:Enabled", "false"), new("Recorder:Compositor", Compositor)];
+}
+
+/// <summary>The same with the native compositor: its segments are shipped and taken over alike.</summary>
+public sealed class NativeTakeOverFixture : TakeOverFixture
+{
+    public override string Compositor => "native";
+}
+
+/// <summary>The take-over of a natively composited recording (<see cref="TakeOverMediaTests"/>).</summary>
+public sealed class NativeTakeOverMediaTests(NativeTakeOverFixture f) : IClassFixture<NativeTakeOverFixture>
+{
+    [Fact]
+    public Task Native_WorkerLost_AnotherNodeContinues_AndDeliversOneFileWithTheGap() => TakeOverMediaTests.TakeOverAsync(f);
 }
 
 /// <summary>Segments shipped while recording: a worker killed mid-recording (SIGKILL of its process group) on one
@@ -28,6 +44,9 @@ public sealed class TakeOverFixture : MediaFixture
 public sealed class TakeOverMediaTests(TakeOverFixture f) : IClassFixture<TakeOverFixture>
 {
     private const double ShipSeconds = 2;
+
+    [Fact]
+    public Task WorkerLost_AnotherNodeFetchesTheShippedSegments_ContinuesTheLiveMeeting_AndDeliversOneFileWithTheGap() => TakeOverAsync(f);
 
     /// <summary>The capture processes a worker lists in its work folder (pid and start time).</summary>
     private static List<(int Pid, long Started)> Listed(string dataDir)
@@ -41,20 +60,22 @@ public sealed class TakeOverMediaTests(TakeOverFixture f) : IClassFixture<TakeOv
     private static bool Alive((int Pid, long Started) p) => Server.Processes.ProcessLedger.StartTime(p.Pid) == p.Started;
 
     /// <summary>What every node shares: the spool store, a short lease (the job is free soon after its node is lost).</summary>
-    private IEnumerable<string> Shared() =>
-        [$"--Recorder:SpoolStore={f.Spool}", $"--Recorder:ShipSeconds={ShipSeconds.ToString(CultureInfo.InvariantCulture)}", "--Recorder:Lease=00:00:06"];
+    private static IEnumerable<string> Shared(TakeOverFixture f) =>
+    [
+        $"--Recorder:SpoolStore={f.Spool}", $"--Recorder:ShipSeconds={ShipSeconds.ToString(CultureInfo.InvariantCulture)}", "--Recorder:Lease=00:00:06",
+        $"--Recorder:Compositor={f.Compositor}",
+    ];
 
     /// <summary>Node B: its own data folder and work folder; the API server's database, encryption key and default bucket.</summary>
-    private IEnumerable<string> NodeB() =>
+    private static IEnumerable<string> NodeB(TakeOverFixture f) =>
     [
-        .. Shared(),
+        .. Shared(f),
         "--database", $"Data Source={Path.Combine(f.DataDir, "capstan.db")};Pooling=True;Default Timeout=30",
         $"--Capstan:EncryptionKey={File.ReadAllText(Path.Combine(f.DataDir, "secret.key")).Trim()}",
         $"--Storage:DefaultBucket:Path={Path.Combine(f.DataDir, "bucket")}",
     ];
 
-    [Fact]
-    public async Task WorkerLost_AnotherNodeFetchesTheShippedSegments_ContinuesTheLiveMeeting_AndDeliversOneFileWithTheGap()
+    internal static async Task TakeOverAsync(TakeOverFixture f)
     {
         var ct = TestContext.Current.CancellationToken;
         var log = Path.Combine(f.DataDir, "workers.log");
@@ -68,7 +89,7 @@ public sealed class TakeOverMediaTests(TakeOverFixture f) : IClassFixture<TakeOv
         try
         {
             await MediaFixture.PublishingAsync(page, "participant joined");
-            a = new RestartMediaTests.Worker(f, log, extra: Shared());
+            a = new RestartMediaTests.Worker(f, log, extra: Shared(f));
             await Wait.UntilAsync(() => Task.FromResult(Listed(f.DataDir).Count >= 3), "node A's pulseaudio and warm surface", 60);
             var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, ct);
             Assert.Equal(HttpStatusCode.OK, r.StatusCode);
@@ -76,7 +97,7 @@ public sealed class TakeOverMediaTests(TakeOverFixture f) : IClassFixture<TakeOv
             await f.WaitStatusAsync(id, "RECORDING");
             var stored = Path.Combine(f.Spool, id);
             // Node B, on another data folder, is up and idle (its warm surface ready) while A records.
-            b = new RestartMediaTests.Worker(f, log, nodeBDir, NodeB());
+            b = new RestartMediaTests.Worker(f, log, nodeBDir, NodeB(f));
             await Wait.UntilAsync(() => Task.FromResult(Listed(nodeBDir).Count >= 3), "node B's pulseaudio and warm surface", 60);
             await Wait.UntilAsync(() => Task.FromResult(Directory.Exists(stored) && Directory.GetFiles(stored, "seg_0001.mkv.p*").Length >= 2), "node A shipped two pieces", 20);
             await Task.Delay(1500, ct); // into the next piece: what node A loses is the piece in progress
@@ -107,7 +128,7 @@ public sealed class TakeOverMediaTests(TakeOverFixture f) : IClassFixture<TakeOv
             var gap = Assert.Single(done["gaps"]!.AsArray().Select(g => (Start: RestartMediaTests.Time(g!, "start"), End: RestartMediaTests.Time(g!, "end"))));
             var partA = (gap.Start - started).TotalSeconds;
             TestContext.Current.TestOutputHelper?.WriteLine(
-                $"node A's part {partA:0.00} s (killed {(killedAt - started).TotalSeconds:0.00} s in), gap {(gap.End - gap.Start).TotalSeconds:0.00} s, taken over by {(tookOver - killedAt).TotalSeconds:0.0} s after the kill, stop to UPLOADED {stopToUploaded.TotalSeconds:0.00} s");
+                $"{f.Compositor}: node A's part {partA:0.00} s (killed {(killedAt - started).TotalSeconds:0.00} s in), gap {(gap.End - gap.Start).TotalSeconds:0.00} s, taken over by {(tookOver - killedAt).TotalSeconds:0.0} s after the kill, stop to UPLOADED {stopToUploaded.TotalSeconds:0.00} s");
             // The gap opens where node A's last shipped piece ends: at most a piece (and the muxer's last cluster)
             // before the kill, and after the two pieces waited for.
             Assert.InRange((killedAt - gap.Start).TotalSeconds, 0, ShipSeconds + 1.5);
