@@ -190,6 +190,29 @@ public sealed class SegmentShippingTests : IDisposable
         Assert.Equal(("seg_0012.mkv", 7, t), (name, index, at));
     }
 
+    /// <summary>Where a node ships: the default bucket's S3 bucket when it is one (every node reaches it already),
+    /// else the spool store, else nowhere (no shipper: the capture works as without shipping).</summary>
+    [Fact]
+    public void Store_IsTheS3DefaultBucket_ElseTheSpoolStore_ElseNone()
+    {
+        var capstan = new Hosting.CapstanOptions { DataDir = Path.Combine(_root, "data") };
+        var protector = new Security.SecretProtector(capstan);
+        SegmentShipping Shipping(RemoteBucketOptions? s3, string? spool) => new(
+            Microsoft.Extensions.Options.Options.Create(new RecorderOptions { SpoolStore = spool }),
+            new DefaultBucket(capstan, Microsoft.Extensions.Options.Options.Create(new DefaultBucketOptions { S3 = s3 }), protector,
+                destinations: new Storage.StorageDestinations(Microsoft.Extensions.Options.Options.Create(new Storage.StorageOptions()))),
+            TimeProvider.System, NullLoggerFactory.Instance);
+
+        var s3 = Shipping(new RemoteBucketOptions { Bucket = "recordings", Endpoint = "http://127.0.0.1:9", AccessKey = "k", Secret = "s" }, Spool);
+        Assert.IsType<S3SegmentStore>(s3.Store);
+        Assert.Equal("the default bucket's S3 bucket 'recordings'", s3.Store!.Description);
+        var folder = Assert.IsType<DirectorySegmentStore>(Shipping(null, Spool).Store);
+        Assert.Equal(Spool, folder.Root);
+        var none = Shipping(null, null);
+        Assert.Null(none.Store);
+        Assert.Null(none.For(_recording));
+    }
+
     [Theory]
     [InlineData(0.5, null, "Recorder:ShipSeconds")]
     [InlineData(61.0, null, "Recorder:ShipSeconds")]
