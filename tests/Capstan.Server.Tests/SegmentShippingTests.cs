@@ -257,8 +257,19 @@ public sealed class SegmentShippingTests : IDisposable
         }
         finally
         {
+            // End-of-stream (gst-launch -e turns SIGINT into it), as a capture segment ends; killed if it hangs.
             _ = Kill(gst.Id, 2);
-            await gst.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(10), ct);
+            try
+            {
+                await gst.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(10), ct);
+            }
+            finally
+            {
+                if (!gst.HasExited)
+                {
+                    gst.Kill();
+                }
+            }
         }
         shipper.Close(seg);
         await UntilAsync(async () => Directory.GetFiles(Path.Combine(NodeA, "ship")).Length == 0 && (await StoredAsync()).Count >= 4, "the last piece");
