@@ -136,6 +136,7 @@ public static class CapstanHost
         services.TryAddSingleton<IProcessReader, ProcReader>();
         services.TryAddSingleton(sp => new CostMeter(sp.GetRequiredService<IProcessReader>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RecorderOptions>>().Value, sp.GetRequiredService<ILogger<CostMeter>>()));
+        services.AddSingleton<SegmentShipping>();
         services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHostedService<RecorderWorker>();
         services.AddOptions<HostOptions>().Configure<IConfiguration>(CoverTheDrain);

@@ -110,6 +110,18 @@ public sealed class RecorderOptions
     /// 2 to 60). Segments are cut on keyframes (every 2 s), so each is at most this plus 0.45 s.</summary>
     public double HlsSegmentSeconds { get; set; } = 10;
 
+    /// <summary>How often (seconds) the bytes a capture segment gained are shipped to shared storage as its next
+    /// piece (<see cref="SegmentShipping"/>): a node lost mid-recording loses at most this much of it. 1 to 60,
+    /// default 10.</summary>
+    public double ShipSeconds { get; set; } = 10;
+
+    /// <summary>A folder every recorder node mounts (NFS, a shared disk) where capture segments are shipped while
+    /// they are recorded, so that a node that takes a job over from a lost one continues the same recording. Used
+    /// when the default bucket is not an S3 bucket (that one is used first); unset with no S3 default bucket: nothing
+    /// is shipped (the segments stay on the node that captures them). An absolute path; it must exist where the
+    /// recorder runs.</summary>
+    public string? SpoolStore { get; set; }
+
     /// <summary>Capture restarts (a died ffmpeg or Chromium) before the recording is finished with what it has.</summary>
     public int MaxCaptureRestarts { get; set; } = 3;
 
@@ -206,6 +218,21 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
         if (options.HlsSegmentSeconds is < 2 or > 60)
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:HlsSegmentSeconds: {options.HlsSegmentSeconds} must be 2 to 60 (seconds)");
+        }
+        if (double.IsNaN(options.ShipSeconds) || options.ShipSeconds is < 1 or > 60)
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:ShipSeconds: {options.ShipSeconds} must be 1 to 60 (seconds)");
+        }
+        if (options.SpoolStore is { } spool)
+        {
+            if (spool.Trim().Length == 0 || !Path.IsPathFullyQualified(spool))
+            {
+                return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:SpoolStore: '{spool}' must be an absolute folder path (shared by the recorder nodes)");
+            }
+            if (options.Enabled && !Directory.Exists(spool))
+            {
+                return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:SpoolStore: the folder '{spool}' does not exist (is the shared storage mounted?)");
+            }
         }
         if (!options.Enabled || string.IsNullOrEmpty(options.RunAsUser))
         {
