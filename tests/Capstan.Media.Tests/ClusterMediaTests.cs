@@ -17,6 +17,10 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>The lease of the cluster's workers: a killed worker's recording waits this long for another.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(8);
 
+    /// <summary>How often a worker ships its segment's new bytes to the default bucket: a killed worker loses at most
+    /// this much of its recording (the tests' recordings are seconds long).</summary>
+    public const int ShipSeconds = 2;
+
     public Cluster Cluster { get; private set; } = null!;
 
     public HttpClient ApiA { get; private set; } = null!;
@@ -27,7 +31,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Cluster = await Cluster.StartAsync(new ClusterOptions { Workers = 2, WorkerSlots = 1, Lease = Lease });
+        var options = new ClusterOptions { Workers = 2, WorkerSlots = 1, Lease = Lease };
+        options.WorkerSettings["Recorder:ShipSeconds"] = ShipSeconds.ToString(CultureInfo.InvariantCulture);
+        Cluster = await Cluster.StartAsync(options);
         ApiA = Cluster.Client(Cluster.A);
         ApiB = Cluster.Client(Cluster.B);
         _playwright = await Playwright.CreateAsync();
@@ -338,13 +344,8 @@ public sealed class ClusterMediaTests(ClusterFixture f) : IClassFixture<ClusterF
             var holder = f.Cluster.WorkerOf(id) ?? throw new InvalidOperationException("no worker names the recording in its log");
             var other = f.Cluster.Workers.Single(w => w != holder);
 
-            // TODO(issue 16, segments shipped while recording): until each closed segment is uploaded to shared storage
-            // (Recorder:SpoolStore, or the default bucket's S3), the segments live only in the holder's work folder, and
-            // a shared filesystem stands in for that storage: the other worker's folder for this recording is the
-            // holder's. Once shipping lands, drop this link and give the cluster ClusterOptions.WorkerSettings
-            // ["Recorder:SpoolStore"] (or nothing, with the default bucket on s3rver): the rest of the test stays.
-            Directory.CreateSymbolicLink(Path.Combine(other.WorkDir, id), Path.Combine(holder.WorkDir, id));
-
+            // The workers share nothing but the database and the default bucket (s3rver): the holder ships its segment
+            // as it records (every Recorder:ShipSeconds, 2 s here), and the other fetches what was shipped.
             await Task.Delay(5000, Ct); // the first part
             var kill = DateTime.UtcNow;
             killed = holder;

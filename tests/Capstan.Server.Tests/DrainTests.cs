@@ -417,6 +417,33 @@ public sealed class DrainSettingsTests
         }
     }
 
+    /// <summary>A stand-alone worker set to the native compositor is refused at start, naming the setting: the
+    /// native compositor takes Janus's forwarders on the loopback, beside Janus (capstan serve).</summary>
+    [Fact]
+    public void AWorkerAlone_RefusesTheNativeCompositor_AtStart()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "capstan-worker-native-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => CapstanHost.BuildWorker(new Dictionary<string, string?>
+            {
+                ["Capstan:DataDir"] = dir, ["Recorder:ServerUrl"] = "http://127.0.0.1:1", ["Recorder:Compositor"] = "native",
+            }));
+            Assert.Contains("Recorder:Compositor=native", e.Message, StringComparison.Ordinal);
+            using var browser = CapstanHost.BuildWorker(new Dictionary<string, string?>
+            {
+                ["Capstan:DataDir"] = dir, ["Recorder:ServerUrl"] = "http://127.0.0.1:1", ["Recorder:Compositor"] = "browser",
+            });
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public void TheHostsShutdownTimeout_CoversTheDrain_OnlyWhenTheRecorderRuns()
     {

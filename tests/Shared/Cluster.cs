@@ -318,7 +318,7 @@ public sealed class Cluster : IAsyncDisposable
         env["Recorder__Slots"] = _options.WorkerSlots.ToString(CultureInfo.InvariantCulture);
         env["Recorder__Lease"] = _options.Lease.ToString("c", CultureInfo.InvariantCulture);
         env["Recorder__FrameRate"] = _options.FrameRate.ToString(CultureInfo.InvariantCulture);
-        // The browser composite (the server's own default where GStreamer is installed is native).
+        // The browser composite, pinned (a stand-alone worker cannot run the native one: CapstanHost.BuildWorker).
         env["Recorder__Compositor"] = "browser";
         foreach (var (k, v) in _options.WorkerSettings)
         {

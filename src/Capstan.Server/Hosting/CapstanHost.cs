@@ -185,6 +185,13 @@ public static class CapstanHost
         {
             throw new InvalidOperationException("capstan worker needs the server to record from: --server-url http://capstan-host:8080 (Recorder:ServerUrl)");
         }
+        // The native compositor takes Janus's RTP forwarders on this machine's loopback and opens the meeting's room
+        // through the server's Janus instances: it runs in `capstan serve`, beside Janus. A worker alone would fail
+        // every job; it is refused at start instead.
+        if (string.Equals(builder.Configuration["Recorder:Compositor"], RecorderOptions.NativeCompositor, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException("Recorder:Compositor=native runs in capstan serve, beside Janus (Janus forwards the participants' RTP to the recorder's loopback); capstan worker records with the browser compositor");
+        }
         builder.Services.AddSingleton(options);
         builder.AddCapstanLogging();
         builder.AddCapstanMetrics(options, standaloneWorker: true);
