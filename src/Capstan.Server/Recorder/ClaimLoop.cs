@@ -13,8 +13,12 @@ public static partial class ClaimLoop
 {
     /// <param name="active">The recordings this node runs now (shared with the caller's load report).</param>
     /// <param name="room">How many jobs this node has room for now, beside those running.</param>
+    /// <param name="janusUrls">The track recorder: the Janus instances this node runs beside, read at each claim (a
+    /// local Janus that is down or restarting is not among them); only jobs whose meeting's room is on one of them are
+    /// claimed (<see cref="JobQueue.ClaimAsync"/>). Null: no such filter.</param>
     public static async Task RunAsync(IServiceScopeFactory scopes, RecorderSignals signals, RecorderOptions options, string owner, string type,
-        ConcurrentDictionary<Guid, bool> active, Func<int> room, Func<RecorderJobRow, CancellationToken, Task> run, ILogger logger, bool reclaim, CancellationToken ct)
+        ConcurrentDictionary<Guid, bool> active, Func<int> room, Func<RecorderJobRow, CancellationToken, Task> run, ILogger logger, bool reclaim, CancellationToken ct,
+        Func<IReadOnlyCollection<string>>? janusUrls = null)
     {
         ArgumentNullException.ThrowIfNull(scopes);
         ArgumentNullException.ThrowIfNull(signals);
@@ -58,7 +62,7 @@ public static partial class ClaimLoop
                 try
                 {
                     await using var scope = scopes.CreateAsyncScope();
-                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type) is { } job)
+                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type, janusUrls?.Invoke()) is { } job)
                     {
                         claimed = true;
                         Start(job);

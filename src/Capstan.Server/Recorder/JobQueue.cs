@@ -12,29 +12,45 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
 {
     /// <summary>Claims the oldest claimable job of recordings of <paramref name="type"/>: COMPOSITE jobs go to the
     /// recorder worker (browser + ffmpeg), TRACK jobs to the track recorder beside Janus.</summary>
-    public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct, string type = RecordingTypes.Composite)
+    /// <param name="janusUrls">The Janus instances this node records beside (the track recorder: Janus writes a room's
+    /// <c>.mjr</c> files to its own disk): only jobs whose meeting's room is on one of them (<c>MeetingRooms.JanusUrl</c>,
+    /// compared with or without a trailing slash) are claimed, or whose meeting has no room now (nothing is recorded
+    /// until one exists, and it is created beside whichever Janus then holds it). A job whose room is on no live
+    /// node's Janus stays QUEUED (its <c>queue_position</c> unchanged) until a node beside that Janus claims it. Null:
+    /// any job of the type.</param>
+    public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct, string type = RecordingTypes.Composite,
+        IReadOnlyCollection<string>? janusUrls = null)
     {
         var now = time.GetUtcNow().UtcDateTime;
+        var urls = UrlForms(janusUrls);
         if (database?.Provider == DatabaseProvider.Postgres)
         {
             var expires = now + lease;
             var queued = JobStates.Queued;
             var claimedState = JobStates.Claimed;
+            var anyRoom = urls is null;
+            var roomUrls = urls ?? [];
             var rows = await db.RecorderJobs.FromSqlInterpolated($"""
                 UPDATE "RecorderJobs" SET "State" = {claimedState}, "LeaseOwner" = {owner}, "LeaseExpiresAt" = {expires}, "Attempts" = "Attempts" + 1, "UpdatedAt" = {now}
                 WHERE "Id" = (
                   SELECT j."Id" FROM "RecorderJobs" j JOIN "Recordings" r ON r."Id" = j."RecordingId"
                   WHERE r."Type" = {type} AND (j."State" = {queued} OR (j."State" = {claimedState} AND j."LeaseExpiresAt" < {now}))
+                    AND ({anyRoom} OR NOT EXISTS (SELECT 1 FROM "MeetingRooms" m WHERE m."MeetingId" = r."MeetingId")
+                      OR EXISTS (SELECT 1 FROM "MeetingRooms" m WHERE m."MeetingId" = r."MeetingId" AND m."JanusUrl" = ANY({roomUrls})))
                   ORDER BY j."CreatedAt" LIMIT 1
                   FOR UPDATE OF j SKIP LOCKED)
                 RETURNING *
                 """).AsNoTracking().ToListAsync(ct);
             return rows.FirstOrDefault();
         }
-        var candidates = await db.RecorderJobs.AsNoTracking()
+        var claimable = db.RecorderJobs.AsNoTracking()
             .Where(j => j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now))
-            .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type))
-            .OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
+            .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type));
+        if (urls is not null)
+        {
+            claimable = claimable.Where(BesideJanus(urls));
+        }
+        var candidates = await claimable.OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
         foreach (var id in candidates)
         {
             var claimed = await db.RecorderJobs
@@ -52,6 +68,16 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
         }
         return null;
     }
+
+    /// <summary>The claim filter of <see cref="ClaimAsync"/>'s <c>janusUrls</c> (SQLite; the PostgreSQL claim says the
+    /// same in its SQL): the job's meeting has no room, or its room is on one of <paramref name="urls"/>.</summary>
+    private System.Linq.Expressions.Expression<Func<RecorderJobRow, bool>> BesideJanus(string[] urls) =>
+        j => db.Recordings.Any(r => r.Id == j.RecordingId
+            && (!db.MeetingRooms.Any(m => m.MeetingId == r.MeetingId) || db.MeetingRooms.Any(m => m.MeetingId == r.MeetingId && urls.Contains(m.JanusUrl))));
+
+    /// <summary>Each URL with and without its trailing slash (rooms keep the URL as the placing node wrote it).</summary>
+    private static string[]? UrlForms(IReadOnlyCollection<string>? urls) =>
+        urls is null ? null : [.. urls.SelectMany(u => new[] { u.TrimEnd('/'), u.TrimEnd('/') + "/" }).Distinct(StringComparer.Ordinal)];
 
     /// <summary>The jobs of recordings of <paramref name="type"/> that <paramref name="owner"/> held when it stopped
     /// (a worker killed and started again on the same work folder, see <see cref="NodeIdentity"/>): taken back at once
