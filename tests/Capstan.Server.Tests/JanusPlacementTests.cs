@@ -44,6 +44,33 @@ public sealed class JanusPlacementOrderTests
         Assert.Equal([A, slashed], JanusPlacement.Order([slashed, A], loads));
     }
 
+    [Fact]
+    public void TheTrackRecorder_RecordsBesideItsLocalUrls_OrElseEveryInstanceItUses()
+    {
+        var external = new JanusOptions { Urls = [A.BrowserPath, B.BrowserPath], LocalUrls = [B.BrowserPath + "/"] };
+        Assert.Equal([B.BrowserPath + "/"], JanusOptionsValidator.BesideUrls(external, [A, B]));
+        external.LocalUrls.Clear();
+        Assert.Equal([A.BrowserPath, B.BrowserPath], JanusOptionsValidator.BesideUrls(external, [A, B]));
+        // The supervised Janus: this node's own while it is up, nothing while it restarts.
+        Assert.Equal([C.BrowserPath], JanusOptionsValidator.BesideUrls(new JanusOptions(), [C]));
+        Assert.Empty(JanusOptionsValidator.BesideUrls(new JanusOptions(), []));
+    }
+
+    [Theory]
+    [InlineData("http://10.0.0.2:8088/janus", true)]
+    [InlineData("http://10.0.0.2:8088/janus/", true)]
+    [InlineData("http://10.0.0.7:8088/janus", false)]
+    public void LocalUrls_MustEachBeOneOfTheUrls(string local, bool valid)
+    {
+        var result = new JanusOptionsValidator().Validate(null, new JanusOptions { Urls = [A.BrowserPath, B.BrowserPath], LocalUrls = [local] });
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains("Janus:LocalUrls:0 must be one of Janus:Urls", result.FailureMessage, StringComparison.Ordinal);
+        }
+        Assert.False(new JanusOptionsValidator().Validate(null, new JanusOptions { LocalUrls = [local] }).Succeeded);
+    }
+
     private static Dictionary<string, JanusLoad> Loads(params (JanusInstance Instance, JanusLoad Load)[] loads) =>
         loads.ToDictionary(l => JanusPlacement.Key(l.Instance.Client.BaseUrl.ToString()), l => l.Load);
 

@@ -8,7 +8,7 @@ namespace Capstan.Server.Recorder;
 /// <summary>Runs track recordings (<c>TRACK</c> jobs) beside Janus: hosted in <c>serve</c> whenever media is on
 /// (<c>Janus:Enabled</c>), since it drives the room's recording and reads the files Janus writes into
 /// <c>Janus:RecordingsDir</c>. With external Janus instances that folder must be the one they write to (a shared
-/// folder); a node only claims a recording whose meeting's room is on a Janus it manages (the claim filters on
+/// folder, or the local disk of the instances named in <c>Janus:LocalUrls</c>); a node only claims a recording whose meeting's room is on a Janus it manages (the claim filters on
 /// <c>MeetingRooms.JanusUrl</c>, see <see cref="JobQueue.ClaimAsync"/>), so with several <c>capstan serve</c> nodes,
 /// each with its supervised Janus, every track recording runs on the node beside its room's Janus. It needs no browser, no display and
 /// almost no CPU while recording, so it has no slot limit.</summary>
@@ -39,6 +39,6 @@ public sealed partial class TrackRecorder(
                 await new RecordingJob(job, ctx.Job, record => new TrackCapture(record, ctx)).RunAsync(ct);
             }, logger, reclaim: identity.Stable, stoppingToken,
             // Beside its Janus: Janus writes a room's track files to its own disk, so only this node can make them.
-            janusUrls: () => [.. janus.All.Select(i => i.Client.BaseUrl.ToString())]);
+            janusUrls: () => JanusOptionsValidator.BesideUrls(janusOptions.Value, janus.All));
     }
 }
