@@ -369,6 +369,8 @@ public sealed partial class DashboardMediaTests(MediaFixture f) : IClassFixture<
         await Expect(node.Locator("td.slots")).ToHaveTextAsync("2");
         await Expect(node.Locator("td.warm")).ToHaveTextAsync("2", new() { Timeout = 30_000 });
         await Expect(node.Locator("td.busy")).ToHaveTextAsync("0");
+        // Its measured capacity (admission by cost): what its recordings use of what they may.
+        await Expect(node.Locator("td.capacity")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"CPU \d+\.\d\d / \d+\.\d\d core"), new() { Timeout = 30_000 });
         await Expect(node).ToHaveAttributeAsync("data-lost", "false");
         await Expect(page.Locator("#system-janus [data-fact='instances']")).ToHaveTextAsync("1");
 

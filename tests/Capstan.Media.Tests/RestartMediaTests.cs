@@ -23,23 +23,23 @@ public sealed class RestartFixture : FakeCaptureFixture
 /// killed one left running is reaped.</summary>
 public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<RestartFixture>
 {
-    /// <summary>A <c>capstan worker</c> in a session (and so a process group) of its own, as a service manager runs it.</summary>
-    private sealed class Worker : IDisposable
+    /// <summary>A <c>capstan worker</c> in a session (and so a process group) of its own, as a service manager runs it:
+    /// on the fixture's data folder, or on <paramref name="dataDir"/> with <paramref name="extra"/> settings (another
+    /// node: TakeOverMediaTests).</summary>
+    internal sealed class Worker : IDisposable
     {
         private readonly Process _process;
 
-        public Worker(RestartFixture f, string log, params string[] extra)
+        public Worker(MediaFixture f, string log, string? dataDir = null, IEnumerable<string>? extra = null)
         {
             var dll = Path.Combine(CliRunner.RepoRoot, "src", "Capstan.Server", "bin", "Release", "net10.0", "Capstan.Server.dll");
             var psi = new ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            string[] args =
-            [
-                "dotnet", dll, "worker", "--data-dir", f.DataDir, "--server-url", f.BaseUrl.ToString().TrimEnd('/'), "--public-url", f.BaseUrl.ToString().TrimEnd('/'),
+            foreach (var a in new[]
+            {
+                "dotnet", dll, "worker", "--data-dir", dataDir ?? f.DataDir, "--server-url", f.BaseUrl.ToString().TrimEnd('/'), "--public-url", f.BaseUrl.ToString().TrimEnd('/'),
                 "--Recorder:FrameRate=30", "--Recorder:Slots=1", "--Janus:Enabled=false", "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Capstan=Information",
                 "--Logging:Console:FormatterName=simple", "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff ", "--Logging:Console:FormatterOptions:SingleLine=true",
-                .. extra,
-            ];
-            foreach (var a in args)
+            }.Concat(extra ?? []))
             {
                 psi.ArgumentList.Add(a);
             }
@@ -245,7 +245,7 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
         try
         {
             await MediaFixture.PublishingAsync(page, "participant joined");
-            worker = new Worker(f, log, "--Recorder:DrainTimeout=00:00:00");
+            worker = new Worker(f, log, extra: ["--Recorder:DrainTimeout=00:00:00"]);
             await worker.Up.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
             var r = await f.Api.PostAsJsonAsync($"{f.AppPath}/recordings", new { meeting_id = meeting, video_config = new { codec = "H264", width = 640, height = 360 } }, TestContext.Current.CancellationToken);
             Assert.Equal(HttpStatusCode.OK, r.StatusCode);
@@ -319,9 +319,9 @@ public sealed partial class RestartMediaTests(RestartFixture f) : IClassFixture<
         }
     }
 
-    private static DateTime Time(JsonNode node, string field) =>
+    internal static DateTime Time(JsonNode node, string field) =>
         DateTime.Parse(node[field]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
 
     [LibraryImport("libc", EntryPoint = "kill")]
-    private static partial int Kill(int pid, int signal);
+    internal static partial int Kill(int pid, int signal);
 }

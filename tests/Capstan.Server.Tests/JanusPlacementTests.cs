@@ -136,9 +136,14 @@ public abstract class JanusPlacementTests(ServerFixture server)
         }
     }
 
-    [Fact]
-    public async Task TrackJobs_AreClaimedOnlyBesideTheJanusHoldingTheMeetingsRoom()
+    /// <param name="admitted">Through admission by cost (<c>JobQueue.ClaimAdmittedAsync</c>, every job fitting) or
+    /// the plain claim: the filter holds on both.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TrackJobs_AreClaimedOnlyBesideTheJanusHoldingTheMeetingsRoom(bool admitted)
     {
+        Func<RecordingRow, bool>? admit = admitted ? _ => true : null;
         await using var scope = server.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
         var jobs = scope.ServiceProvider.GetRequiredService<JobQueue>();
@@ -153,18 +158,18 @@ public abstract class JanusPlacementTests(ServerFixture server)
         try
         {
             // B passes over the older jobs of rooms that are not on its Janus.
-            Assert.Equal(onB.Recording, (await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, [UrlB]))?.RecordingId);
+            Assert.Equal(onB.Recording, (await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlB]))?.RecordingId);
             // A meeting without a room has nothing of a Janus yet: any track recorder may take it.
-            Assert.Equal(roomless.Recording, (await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, [UrlB]))?.RecordingId);
-            Assert.Null(await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, [UrlB]));
+            Assert.Equal(roomless.Recording, (await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlB]))?.RecordingId);
+            Assert.Null(await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlB]));
             // A's URL given with a trailing slash still matches.
-            Assert.Equal(onA.Recording, (await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, [UrlA + "/"]))?.RecordingId);
+            Assert.Equal(onA.Recording, (await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlA + "/"]))?.RecordingId);
             // A node whose Janus is down (no instances) claims nothing of a room; a composite worker sees no track job.
-            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, []));
+            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, admit, janusUrls: []));
             Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Composite));
 
             // The room on the Janus no node serves: it waits, QUEUED, first in the queue, for as long as that lasts.
-            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, [UrlA]));
+            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlA]));
             Assert.Equal(JobStates.Queued, await db.RecorderJobs.AsNoTracking().Where(j => j.Id == onGone.Job).Select(j => j.State).FirstAsync(Ct));
             var waiting = (await server.Account.Client().GetJsonAsync($"{server.Account.AppPath}/recordings/{onGone.Recording:D}")).Data();
             Assert.Equal(("INVOKED", 1), (waiting.Str("status"), waiting["queue_position"]!.GetValue<int>()));
@@ -174,8 +179,8 @@ public abstract class JanusPlacementTests(ServerFixture server)
 
             // Its meeting's room placed again on A (the placement lives in the database): A takes it at once.
             await db.MeetingRooms.Where(m => m.MeetingId == onGone.Meeting).ExecuteUpdateAsync(u => u.SetProperty(m => m.JanusUrl, UrlA), Ct);
-            Assert.Null(await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, [UrlB]));
-            Assert.Equal(onGone.Recording, (await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, [UrlA]))?.RecordingId);
+            Assert.Null(await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlB]));
+            Assert.Equal(onGone.Recording, (await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlA]))?.RecordingId);
         }
         finally
         {

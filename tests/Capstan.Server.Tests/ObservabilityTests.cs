@@ -73,7 +73,7 @@ public abstract class MetricsTests(ServerFixture server)
     {
         (await server.Account.Client().GetJsonAsync($"{server.Account.AppPath}/meetings")).Data();
         var metrics = server.Services.GetRequiredService<CapstanMetrics>();
-        metrics.AttachRecorder(() => new RecorderLoad(3, 1, 2));
+        metrics.AttachRecorder(() => new RecorderLoad(3, 1, 2, new Recorder.NodeCapacity(1.6, 0.55, 4096, 1024, 1, new Dictionary<string, Recorder.ClassEstimate>())));
         var scrape = await Scrape.GetAsync(server.BaseUrl, MetricsServer.Token);
         foreach (var name in new[]
         {
@@ -86,6 +86,9 @@ public abstract class MetricsTests(ServerFixture server)
         }
         Assert.Equal(3, scrape.Value("capstan_recorder_slots", ("node", "test-node")));
         Assert.Equal(1, scrape.Value("capstan_recorder_busy", ("node", "test-node")));
+        // The measured capacity (Recorder.CostMeter).
+        Assert.Equal((1.6, 0.55, 4096.0, 1024.0), (scrape.Value("capstan_recorder_cpu_capacity_cores", ("node", "test-node")), scrape.Value("capstan_recorder_cpu_used_cores", ("node", "test-node")),
+            scrape.Value("capstan_recorder_memory_capacity_bytes", ("node", "test-node")), scrape.Value("capstan_recorder_memory_used_bytes", ("node", "test-node"))));
         Assert.True(scrape.Has("capstan_recordings", ("status", "UPLOADED"), ("type", "COMPOSITE")), "every status is exported, 0 included");
         // ASP.NET Core records the request's duration as the request ends, which can be just after the client has the answer.
         Scrape last = scrape;

@@ -36,6 +36,51 @@ public sealed class S3ConformanceTests(S3rverFixture s3rver) : StorageConformanc
 
     protected override IStorageDestination CreateUnreachable() => Make(endpoint: $"http://127.0.0.1:{DeadPort()}");
 
+    /// <summary>The default bucket's S3 bucket as the shared store of shipped segment pieces: pieces put, listed with
+    /// their sizes (past a page of the listing), a segment put back from them on another node, and all removed.</summary>
+    [Fact]
+    public async Task SegmentStore_RoundTrip_ListsFetchesAndDeletesARecordingsPieces()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var recording = Guid.NewGuid();
+        var store = new Server.Recorder.S3SegmentStore(() => (S3Destination)Make(), name => "capstan/tests/" + name, "s3rver");
+        var dir = Path.Combine(Path.GetTempPath(), "capstan-s3seg-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var expected = new List<byte>();
+            var at = DateTime.UtcNow;
+            for (var i = 1; i <= 3; i++)
+            {
+                var bytes = Enumerable.Range(0, 1000 * i).Select(x => (byte)(x * i)).ToArray();
+                expected.AddRange(bytes);
+                var piece = Path.Combine(dir, "piece");
+                await File.WriteAllBytesAsync(piece, bytes, ct);
+                await store.PutAsync(recording, Server.Recorder.ShippedPieces.PieceName("seg_0001.mkv", i, at.AddSeconds(i)), piece, ct);
+            }
+            await File.WriteAllTextAsync(Path.Combine(dir, "origin"), "1 2", ct);
+            await store.PutAsync(recording, "seg_0001.mkv.origin", Path.Combine(dir, "origin"), ct);
+            var listed = await store.ListAsync(recording, ct);
+            Assert.Equal(4, listed.Count);
+            Assert.Contains(listed, o => o.Name == "seg_0001.mkv.origin" && o.Size == 3);
+            Assert.Empty(await store.ListAsync(Guid.NewGuid(), ct));
+
+            var node = Path.Combine(dir, "node-b");
+            Directory.CreateDirectory(node);
+            var back = Assert.Single(await Server.Recorder.ShippedPieces.FetchMissingAsync(store, recording, node, ct));
+            Assert.Equal(expected.ToArray(), await File.ReadAllBytesAsync(back, ct));
+            Assert.Equal("1 2", await File.ReadAllTextAsync(back + ".origin", ct));
+            Assert.Equal(at.AddSeconds(3), File.GetLastWriteTimeUtc(back));
+
+            await store.DeleteAsync(recording, ct);
+            Assert.Empty(await store.ListAsync(recording, ct));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task BadCredentials_MessageNamesTheBucketAndTheReason()
     {

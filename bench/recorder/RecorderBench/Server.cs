@@ -94,6 +94,8 @@ public sealed class Server : IAsyncDisposable
         psi.Environment["Janus__Interface"] = netnsInterface;
         psi.Environment["Recorder__FrameRate"] = frameRate.ToString(CultureInfo.InvariantCulture);
         psi.Environment["Recorder__Slots"] = slots.ToString(CultureInfo.InvariantCulture);
+        // The concurrency levels load the node past its measured capacity on purpose: the slots alone admit.
+        psi.Environment["Recorder__AdmitByCost"] = "false";
         // JSON log lines carry the recording's id (its scope): the start breakdown and the frames grabbed per segment
         // are read from them (CaptureLog).
         psi.Environment["Logging__Format"] = "json";

@@ -83,7 +83,8 @@ public static partial class OpenApiDocs
         "A Capstan extension for the operator of the deployment, not part of the RealtimeKit contract. " +
         "Authenticate with the operator token, the server setting Capstan:OperatorToken (32 to 512 characters; environment Capstan__OperatorToken), " +
         "sent as 'Authorization: Bearer <token>' (or X-Auth-Key). No token: 401. Any other token, an account's API token included, or no operator token configured: 403. " +
-        "Lists every recorder node (state active, draining or lost; slots, busy and warm as last reported; the ids of the recordings whose jobs it holds) " +
+        "Lists every recorder node (state active, draining or lost; slots, busy and warm as last reported; the ids of the recordings whose jobs it holds; " +
+        "its measured capacity: cpu_cores and memory_bytes its recordings may use, cpu_used and memory_used_bytes, and the estimate per cost class such as browser:720p30) " +
         "and the queue: the recordings waiting for a worker, in the order workers claim them, each with its queue_position among recordings of its type " +
         "(INVOKED ones not started yet; RECORDING, PAUSED or UPLOADING ones handed over by a draining worker or left by a lost one), at most 1000 listed, queue_depth counting all.";
 

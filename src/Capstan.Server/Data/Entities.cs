@@ -315,4 +315,14 @@ public sealed class RecorderNodeRow
     /// <summary>When the node began draining (told to stop: it claims nothing new, lets its recordings finish,
     /// then hands the rest over); null while it claims.</summary>
     public DateTime? DrainingSince { get; set; }
+
+    /// <summary>Its measured capacity (<see cref="Recorder.CostMeter"/>): the cores and memory its recordings may use
+    /// (headroom applied) and what they use now; null from a node that does not measure.</summary>
+    public double? CpuCores { get; set; }
+    public double? CpuUsed { get; set; }
+    public long? MemoryBytes { get; set; }
+    public long? MemoryUsedBytes { get; set; }
+
+    /// <summary>The estimate per cost class, JSON: <c>{"browser:720p30": {"cores", "memory_bytes", "measured", "samples"}}</c>.</summary>
+    public string? CostClassesJson { get; set; }
 }

@@ -32,14 +32,25 @@ public sealed class RecorderSignals(TimeProvider time)
         fired.TrySetResult();
     }
 
-    /// <summary>Completes at the next <see cref="Notify"/> or after <paramref name="timeout"/>.</summary>
-    public Task WaitAsync(TimeSpan timeout, CancellationToken ct)
+    /// <summary>The next wake-up, taken before a worker reads what to do: a wake that comes while it reads or acts
+    /// completes this ticket, so the wait after it (<see cref="WaitAsync(Task, TimeSpan, CancellationToken)"/>) ends at
+    /// once. A wait that took its ticket only after the work missed such a wake and sat out the whole poll (the
+    /// cluster tests saw a stop given while the worker was closing the segment of a pause reach it after 523 ms).</summary>
+    public Task NextWake
     {
-        Task next;
-        lock (_gate)
+        get
         {
-            next = _next.Task;
+            lock (_gate)
+            {
+                return _next.Task;
+            }
         }
-        return Task.WhenAny(next, Task.Delay(timeout, time, ct));
     }
+
+    /// <summary>Completes at the next <see cref="Notify"/> or after <paramref name="timeout"/>.</summary>
+    public Task WaitAsync(TimeSpan timeout, CancellationToken ct) => WaitAsync(NextWake, timeout, ct);
+
+    /// <summary>Completes when <paramref name="ticket"/> (a <see cref="NextWake"/> taken earlier) does, or after
+    /// <paramref name="timeout"/>.</summary>
+    public Task WaitAsync(Task ticket, TimeSpan timeout, CancellationToken ct) => Task.WhenAny(ticket, Task.Delay(timeout, time, ct));
 }

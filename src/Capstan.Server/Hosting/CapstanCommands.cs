@@ -16,6 +16,8 @@ public static class CapstanCommands
         ["--public-url"] = "Capstan:PublicBaseUrl",
         ["--server-url"] = "Recorder:ServerUrl",
         ["--slots"] = "Recorder:Slots",
+        // The node's name in /system, /system/nodes, metrics and logs (the machine's name by default).
+        ["--node-name"] = "Metrics:Node",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -55,7 +57,7 @@ public static class CapstanCommands
             case "install-units":
                 return await InstallUnitsAsync(rest);
             case "help" or "--help" or "-h":
-                await Console.Out.WriteLineAsync("usage: capstan serve [--port N] [--data-dir DIR] [--database CONN] | capstan worker --database CONN --server-url URL [--slots N] | capstan token create --account ID");
+                await Console.Out.WriteLineAsync("usage: capstan serve [--port N] [--data-dir DIR] [--database CONN] | capstan worker --database CONN --server-url URL [--slots N] [--node-name N] | capstan token create --account ID");
                 return 0;
             default:
                 await Console.Error.WriteLineAsync($"unknown command '{command}'");

@@ -133,6 +133,11 @@ public static class CapstanHost
         services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<RecorderOptions>, RecorderOptionsValidator>());
         services.AddScoped<JobQueue>();
+        // Admission by measured cost: one meter per process, shared by the composite worker and the track recorder.
+        services.TryAddSingleton<IProcessReader, ProcReader>();
+        services.TryAddSingleton(sp => new CostMeter(sp.GetRequiredService<IProcessReader>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RecorderOptions>>().Value, sp.GetRequiredService<ILogger<CostMeter>>()));
+        services.AddSingleton<SegmentShipping>();
         services.AddHttpClient("recorder", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddHostedService<RecorderWorker>();
         services.AddOptions<HostOptions>().Configure<IConfiguration>(CoverTheDrain);

@@ -84,6 +84,11 @@ public sealed class CapstanMetrics
         meter.CreateObservableGauge("capstan.janus.participants", () => Read().Participants, null, "Peers joined to the Janus rooms (recorders included)");
         meter.CreateObservableGauge("capstan.recorder.slots", () => RecorderMeasure(l => l.Slots), null, "Recordings this node's recorder runs at once");
         meter.CreateObservableGauge("capstan.recorder.busy", () => RecorderMeasure(l => l.Busy), null, "Recordings this node's recorder is running");
+        // The measured capacity (Recorder.CostMeter): what the recordings may use (headroom applied) and use now.
+        meter.CreateObservableGauge("capstan.recorder.cpu_capacity", () => CapacityMeasure(c => c.CpuCores), "cores", "Cores this node's recordings may use");
+        meter.CreateObservableGauge("capstan.recorder.cpu_used", () => CapacityMeasure(c => c.CpuUsed), "cores", "Cores this node's recordings use (measured, or estimated until measured)");
+        meter.CreateObservableGauge("capstan.recorder.memory_capacity", () => CapacityMeasure(c => c.MemoryBytes), "By", "Memory this node's recordings may use");
+        meter.CreateObservableGauge("capstan.recorder.memory_used", () => CapacityMeasure(c => c.MemoryUsedBytes), "By", "Memory this node's recordings use (measured, or estimated until measured)");
     }
 
     /// <summary>The label of this process's recorder (<c>Metrics:Node</c>, default the machine name).</summary>
@@ -141,6 +146,9 @@ public sealed class CapstanMetrics
 
     /// <summary>This process's recorder now, or null when no worker runs here (yet).</summary>
     public RecorderLoad? Recorder => _recorder?.Invoke();
+
+    private IEnumerable<Measurement<double>> CapacityMeasure(Func<Recorder.NodeCapacity, double> pick) =>
+        _recorder?.Invoke().Capacity is { } c ? [new Measurement<double>(pick(c), new KeyValuePair<string, object?>("node", Node))] : [];
 
     private IEnumerable<Measurement<long>> RecorderMeasure(Func<RecorderLoad, int> pick)
     {
@@ -204,8 +212,9 @@ public sealed class CapstanMetrics
         IReadOnlyList<Measurement<long>> Rooms, IReadOnlyList<Measurement<long>> Participants);
 }
 
-/// <summary>A recorder's capacity and load at one moment.</summary>
-public readonly record struct RecorderLoad(int Slots, int Busy, int Warm)
+/// <summary>A recorder's capacity and load at one moment; <see cref="Capacity"/>: its measured capacity
+/// (<see cref="Recorder.CostMeter"/>), null where nothing measures.</summary>
+public readonly record struct RecorderLoad(int Slots, int Busy, int Warm, Recorder.NodeCapacity? Capacity = null)
 {
     /// <summary>When the node began draining (SIGTERM: no new claims, its recordings finish or are handed over;
     /// <see cref="Recorder.RecorderDrain"/>); null while it claims.</summary>

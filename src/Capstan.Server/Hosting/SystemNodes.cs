@@ -10,10 +10,11 @@ namespace Capstan.Server.Hosting;
 
 /// <summary>A recorder node as the operator sees it: <c>State</c> <c>active</c>, <c>draining</c> or <c>lost</c>
 /// (<see cref="SystemStatus.NodeState"/>), its slots and load as last reported, and the recordings whose jobs it
-/// holds now (<c>Recordings</c>, oldest first).</summary>
+/// holds now (<c>Recordings</c>, oldest first); <c>Capacity</c>: its measured capacity (<see cref="CostMeter"/>), null
+/// from a node that does not measure.</summary>
 public sealed record OperatorNode(
     string Node, string Owner, string Role, string State, int Slots, int Busy, int Warm, DateTime? StartedAt, DateTime? SeenAt, DateTime? DrainingSince,
-    IReadOnlyList<Guid> Recordings);
+    IReadOnlyList<Guid> Recordings, NodeCapacity? Capacity = null);
 
 /// <summary>A recording waiting for a worker: <c>QueuePosition</c> is its place in the order workers claim the jobs of
 /// its <c>Type</c> (1 is next; oldest first); <c>Status</c> is INVOKED for one not started yet, RECORDING, PAUSED or
@@ -50,7 +51,7 @@ public static class SystemNodes
             .OrderBy(j => j.CreatedAt).Select(j => new { Owner = j.LeaseOwner!, j.RecordingId }).ToListAsync(ct);
         var running = held.GroupBy(j => j.Owner).ToDictionary(g => g.Key, g => (IReadOnlyList<Guid>)g.Select(j => j.RecordingId).ToList(), StringComparer.Ordinal);
         var nodes = reported.Select(n => new OperatorNode(n.Node, n.Owner, "composite", SystemStatus.NodeState(n, now), n.Slots, n.Busy, n.Warm, n.StartedAt, n.SeenAt,
-            n.DrainingSince, running.GetValueOrDefault(n.Owner) ?? [])).ToList();
+            n.DrainingSince, running.GetValueOrDefault(n.Owner) ?? [], n.Capacity())).ToList();
         // Lease holders that do not report (the track recorder beside Janus, a worker of an older build).
         foreach (var (owner, recordings) in running.Where(r => reported.All(n => n.Owner != r.Key)).OrderBy(r => r.Key, StringComparer.Ordinal))
         {

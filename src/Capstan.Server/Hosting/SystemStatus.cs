@@ -13,11 +13,13 @@ namespace Capstan.Server.Hosting;
 /// <summary>One recorder node: its reported slots, busy and warm counts, and the jobs the database shows it holding.
 /// <c>State</c>: <c>active</c>, <c>draining</c> (told to stop: it claims nothing new, <see cref="RecorderDrain"/>) or
 /// <c>lost</c> (no report for <see cref="RecorderNodes.Stale"/>; <c>Lost</c> says the same, kept for older readers).
-/// <c>Role</c> <c>Role</c>: <c>composite</c> (a recorder worker, which reports itself) or what a
-/// lease owner's name says (<c>track</c>: the track recorder beside Janus, which has no slots).</summary>
+/// <c>Role</c>: <c>composite</c> (a recorder worker, which reports itself) or what a
+/// lease owner's name says (<c>track</c>: the track recorder beside Janus, which has no slots).
+/// <c>Capacity</c>: its measured capacity (cores and memory its recordings may use, what they use, the estimate per cost
+/// class; <see cref="CostMeter"/>), null from a node that does not measure.</summary>
 public sealed record SystemNode(
     string Node, string Owner, string Role, int Slots, int Busy, int Warm, int Jobs, DateTime? StartedAt, DateTime? SeenAt, bool Lost, bool ThisProcess,
-    string State, DateTime? DrainingSince);
+    string State, DateTime? DrainingSince, NodeCapacity? Capacity = null);
 
 public sealed record SystemQueue(long Depth, DateTime? OldestSince);
 
@@ -68,7 +70,7 @@ public static class SystemStatus
         var jobs = leases.ToDictionary(l => l.Owner, l => l.Count);
         var mine = metrics.RecorderOwner;
         var nodes = reported.Select(n => new SystemNode(n.Node, n.Owner, "composite", n.Slots, n.Busy, n.Warm, jobs.GetValueOrDefault(n.Owner), n.StartedAt, n.SeenAt,
-            now - n.SeenAt > RecorderNodes.Stale, n.Owner == mine, NodeState(n, now), n.DrainingSince)).ToList();
+            now - n.SeenAt > RecorderNodes.Stale, n.Owner == mine, NodeState(n, now), n.DrainingSince, n.Capacity())).ToList();
         // The track recorder beside Janus, and workers of builds that do not report, hold leases too.
         foreach (var (owner, count) in jobs.Where(j => reported.All(n => n.Owner != j.Key)).OrderBy(j => j.Key, StringComparer.Ordinal))
         {

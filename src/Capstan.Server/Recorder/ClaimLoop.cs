@@ -8,17 +8,22 @@ namespace Capstan.Server.Recorder;
 /// stopped are taken back first (<see cref="JobQueue.ReclaimAsync"/>), then the oldest claimable job of its type
 /// whenever it has room, woken by <see cref="RecorderSignals"/> (a new job, a command; across nodes too) or its poll.
 /// A job it already runs (its lease ran out under load and it claimed it again) is not run twice. Each job runs
-/// in a <see cref="RecordingJob"/> that <paramref name="run"/> starts.</summary>
+/// in a <see cref="RecordingJob"/> that <paramref name="run"/> starts. With a <see cref="CostMeter"/>, a job is claimed
+/// only when its measured cost fits (admission; the head of the queue is never passed over for a cheaper job behind
+/// it, see <see cref="JobQueue.ClaimAsync"/>), and each job counts in the meter while it runs.</summary>
 public static partial class ClaimLoop
 {
     /// <param name="active">The recordings this node runs now (shared with the caller's load report).</param>
-    /// <param name="room">How many jobs this node has room for now, beside those running.</param>
+    /// <param name="room">How many jobs this node has room for now, beside those running (the slots: an upper bound
+    /// when there is a <paramref name="meter"/>).</param>
+    /// <param name="meter">Admission by measured cost (unless <see cref="RecorderOptions.AdmitByCost"/> is off: then it
+    /// only measures); null: the slots alone.</param>
     /// <param name="janusUrls">The track recorder: the Janus instances this node runs beside, read at each claim (a
     /// local Janus that is down or restarting is not among them); only jobs whose meeting's room is on one of them are
     /// claimed (<see cref="JobQueue.ClaimAsync"/>). Null: no such filter.</param>
     public static async Task RunAsync(IServiceScopeFactory scopes, RecorderSignals signals, RecorderOptions options, string owner, string type,
         ConcurrentDictionary<Guid, bool> active, Func<int> room, Func<RecorderJobRow, CancellationToken, Task> run, ILogger logger, bool reclaim, CancellationToken ct,
-        Func<IReadOnlyCollection<string>>? janusUrls = null)
+        CostMeter? meter = null, Func<IReadOnlyCollection<string>>? janusUrls = null)
     {
         ArgumentNullException.ThrowIfNull(scopes);
         ArgumentNullException.ThrowIfNull(signals);
@@ -31,6 +36,7 @@ public static partial class ClaimLoop
         {
             if (active.TryAdd(job.RecordingId, true))
             {
+                meter?.Begin(job.RecordingId); // counts at once, before the next claim is decided
                 running.Add(Task.Run(async () =>
                 {
                     try
@@ -39,6 +45,7 @@ public static partial class ClaimLoop
                     }
                     finally
                     {
+                        meter?.End(job.RecordingId);
                         active.TryRemove(job.RecordingId, out _);
                     }
                 }, CancellationToken.None));
@@ -56,13 +63,15 @@ public static partial class ClaimLoop
         while (!ct.IsCancellationRequested)
         {
             running.RemoveAll(t => t.IsCompleted);
+            // Taken before the claim: a job announced while this turn claims ends the wait below at once.
+            var wake = signals.NextWake;
             var claimed = false;
             if (room() > 0)
             {
                 try
                 {
                     await using var scope = scopes.CreateAsyncScope();
-                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type, janusUrls?.Invoke()) is { } job)
+                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type, meter is null || !options.AdmitByCost ? null : meter.Fits, janusUrls?.Invoke()) is { } job)
                     {
                         claimed = true;
                         Start(job);
@@ -83,7 +92,7 @@ public static partial class ClaimLoop
             }
             try
             {
-                await Task.WhenAny(running.Append(signals.WaitAsync(options.PollInterval, ct)));
+                await Task.WhenAny(running.Append(signals.WaitAsync(wake, options.PollInterval, ct)));
             }
             catch (OperationCanceledException)
             {

@@ -65,6 +65,16 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     // A capture host launched when the recording pauses, warming while it is paused, for the segment that resumes it.
     private WarmCapture? _resumeHost;
 
+    // Ships the segments to shared storage while they are written (null: no shared store configured). Resolved from
+    // the services rather than passed in the worker's context, which other work changes at the same time.
+    private readonly SegmentShipper? _shipper = ShippingOf(ctx.Scopes)?.For(record.Job.RecordingId);
+
+    private static SegmentShipping? ShippingOf(IServiceScopeFactory scopes)
+    {
+        using var scope = scopes.CreateScope();
+        return scope.ServiceProvider.GetService<SegmentShipping>();
+    }
+
     private RecordingRow Recording => record.Recording;
 
     private EffectiveRecordingConfig Config => record.Config;
@@ -72,6 +82,16 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     public string Dir => _dir;
 
     public string Kind => Native ? "native" : "browser";
+
+    /// <summary>The processes this recording runs now, the roots of the trees <see cref="CostMeter"/> measures: its
+    /// surface's Xvfb and Chromium, the capture (a warm host, gst-launch or the native compositor's host), the RTMP
+    /// pusher and a capture host warming for the resume.</summary>
+    /// <summary>A segment's capture is running (not paused, not between a restart's segments): what
+    /// <see cref="CostMeter"/> learns a class's cost from.</summary>
+    public bool Grabbing => _capture is { HasExited: false };
+
+    public IEnumerable<int> ProcessIds =>
+        new[] { _surface?.Xvfb, _surface?.Chromium, _capture, _rtmp, _resumeHost?.Process }.Where(p => p is { HasExited: false }).Select(p => p!.Id).ToList();
 
     private bool Native => (Config.Compositor ?? EffectiveRecordingConfig.ChooseCompositor(Config, ctx.Options.Compositor)) == RecorderOptions.NativeCompositor;
 
@@ -93,10 +113,29 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     public async Task<DateTime?> ResumeAsync(bool wasRecording, CancellationToken ct)
     {
         ctx.User.ShareDirectory(_dir); // Capstan's folder; the capture, running as the recorder's user, writes only the segment files made for it.
+        if (_shipper is not null)
+        {
+            await FetchShippedAsync(_shipper, ct);
+        }
         _segments.AddRange(Directory.GetFiles(_dir, "seg_*.mkv").Order(StringComparer.Ordinal));
         if (_segments.Count == 0)
         {
-            return null;
+            // Started elsewhere and nothing of it here or in a shared store (none configured, or the node was lost
+            // before its first piece went up): what was recorded there is missing from the file, a gap from the start.
+            return wasRecording && Recording.StartedTime is { } started ? started : null;
+        }
+        if (_shipper is not null)
+        {
+            // What an earlier run here wrote after its last stored piece goes up too (in the background; a store
+            // that cannot be listed now leaves it on this disk, as without shipping).
+            try
+            {
+                await _shipper.ResumeAsync(_segments, ct);
+            }
+            catch (Exception e) when (e is IOException or Storage.StorageException or UnauthorizedAccessException or HttpRequestException)
+            {
+                LogFetchFailed(ctx.Logger, _shipper.Store.Description, e.Message);
+            }
         }
         // What each segment holds, from the times kept beside it and the file's last write (the capture writes as
         // it goes): no need to read the segments through, which would keep the meeting waiting.
@@ -108,6 +147,27 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         }
         LogResumed(ctx.Logger, _segments.Count, _recordedSeconds);
         return wasRecording ? File.GetLastWriteTimeUtc(_segments[^1]) : null;
+    }
+
+    /// <summary>A job taken over from another node (another machine, or another data folder): the segments it
+    /// shipped are put back here before anything else (<see cref="ShippedPieces.FetchMissingAsync"/>), so they count
+    /// toward <c>max_seconds</c>, open the gap at their end and are joined into the file. A store that cannot be read
+    /// now is logged and the recording goes on with what is here (the meeting is not kept waiting for it).</summary>
+    private async Task FetchShippedAsync(SegmentShipper shipper, CancellationToken ct)
+    {
+        try
+        {
+            var started = ctx.Time.GetTimestamp();
+            var made = await ShippedPieces.FetchMissingAsync(shipper.Store, record.Job.RecordingId, _dir, ct);
+            if (made.Count > 0)
+            {
+                LogFetched(ctx.Logger, made.Count, made.Sum(f => new FileInfo(f).Length), shipper.Store.Description, Ms(ctx.Time.GetElapsedTime(started)));
+            }
+        }
+        catch (Exception e) when (e is IOException or Storage.StorageException or UnauthorizedAccessException or HttpRequestException)
+        {
+            LogFetchFailed(ctx.Logger, shipper.Store.Description, e.Message);
+        }
     }
 
     public Task OpenAsync(bool gapOpen, CancellationToken ct)
@@ -264,6 +324,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
                 Path.Combine(_dir, "capture.log"), seg.OnLine);
             _current = seg;
             _segments.Add(output);
+            _shipper?.Track(output);
             await StartRtmpAsync();
             return;
         }
@@ -283,6 +344,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
                 ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l), runAs: ctx.User));
         _current = seg;
         _segments.Add(output);
+        _shipper?.Track(output);
         await StartRtmpAsync();
     }
 
@@ -354,6 +416,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             LogSegment(ctx.Logger, Path.GetFileName(seg.Path), seg.Seconds, seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate), Math.Round(seg.OriginRefinedMs, 1),
                 seg.PlayingAt is { } playing ? Ms(playing - seg.LaunchedAt) : -1, seg.FirstFrameAt is { } firstFrame ? Ms(firstFrame - seg.LaunchedAt) : -1);
             ctx.Metrics?.CaptureFramesDropped(Math.Max(0, seg.ExpectedFrames(ctx.Options.FrameRate) - seg.Grabs));
+            _shipper?.Close(seg.Path); // its last piece and its final sidecar go up now
         }
         _current = null;
     }
@@ -715,14 +778,45 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         {
             File.Delete(f);
         }
+        if (Directory.Exists(Path.Combine(_dir, "ship")))
+        {
+            Directory.Delete(Path.Combine(_dir, "ship"), recursive: true);
+        }
+        if (_shipper is not null)
+        {
+            // Delivered (or cancelled): the shipped pieces are of no more use. In the background: the recording is
+            // already UPLOADED; a failure is logged and leaves them in the store.
+            _ = DeleteShippedAsync(_shipper.Store, record.Job.RecordingId, ctx.Logger);
+        }
         foreach (var f in new[] { "watermark", "segments.txt" }.Select(f => Path.Combine(_dir, f)).Where(File.Exists))
         {
             File.Delete(f);
         }
     }
 
-    /// <summary>Ends every process the capture started (the segments stay on disk).</summary>
-    public async ValueTask DisposeAsync() => await TeardownAsync();
+    private static async Task DeleteShippedAsync(ISegmentStore store, Guid recordingId, ILogger logger)
+    {
+        try
+        {
+            await store.DeleteAsync(recordingId, CancellationToken.None);
+        }
+        catch (Exception e) when (e is IOException or Storage.StorageException or UnauthorizedAccessException or HttpRequestException)
+        {
+            LogFetchFailed(logger, store.Description, "deleting the delivered recording's pieces: " + e.Message);
+        }
+    }
+
+    /// <summary>Ends every process the capture started (the segments stay on disk), then ships the ended segments'
+    /// last pieces, for at most <c>ShipSeconds</c> (a worker that is stopping hands its recordings over with them).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await TeardownAsync();
+        if (_shipper is not null)
+        {
+            await _shipper.FlushAsync(TimeSpan.FromSeconds(ctx.Options.ShipSeconds));
+            await _shipper.DisposeAsync();
+        }
+    }
 
     /// <summary>One capture segment, followed through the grabbed frames the pipeline prints
     /// (<see cref="MediaArgs.GrabLine"/>): each frame's time on the pipeline's running clock. The wall-clock
@@ -867,6 +961,12 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recording started_time moved {Ms} ms earlier: the first segment's frames placed its first frame that much before the published instant")]
     private static partial void LogStartRefined(ILogger logger, long ms);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: fetched {Segments} shipped segments ({Bytes} bytes) from {Store} in {Ms} ms")]
+    private static partial void LogFetched(ILogger logger, int segments, long bytes, string store, long ms);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recorder: shipped segments in {Store} not usable: {Reason}")]
+    private static partial void LogFetchFailed(ILogger logger, string store, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: took the recording back with {Segments} segments ({Seconds} s) on disk")]
     private static partial void LogResumed(ILogger logger, int segments, double seconds);

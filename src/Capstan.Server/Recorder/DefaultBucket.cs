@@ -63,6 +63,10 @@ public sealed class DefaultBucket
     private string RemoteKey(Guid appId, Guid recordingId, string fileName) =>
         Storage.ObjectKeys.For(RemoteConfig(), $"{appId:D}/{recordingId:D}/{fileName}");
 
+    /// <summary>The default bucket's S3 bucket as the shared store of shipped segment pieces (<see cref="SegmentShipping"/>).</summary>
+    internal S3SegmentStore SegmentStore() =>
+        new(Remote, name => Storage.ObjectKeys.For(RemoteConfig(), name), $"the default bucket's S3 bucket '{Options.S3!.Bucket}'");
+
     /// <summary>Puts a finished file into the default bucket: uploaded to the S3 bucket when so configured, else
     /// copied into the folder (through a temporary name, so a crash never leaves half a file under the real one).</summary>
     public async Task StoreAsync(Guid appId, Guid recordingId, string sourceFile, string fileName, CancellationToken ct)

@@ -12,6 +12,10 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
 {
     /// <summary>Claims the oldest claimable job of recordings of <paramref name="type"/>: COMPOSITE jobs go to the
     /// recorder worker (browser + ffmpeg), TRACK jobs to the track recorder beside Janus.</summary>
+    /// <param name="admit">Admission (<see cref="CostMeter.Fits(RecordingRow)"/>): whether this worker has room for the
+    /// recording of the job at the head of the queue. When it has not, nothing is claimed: first come, first served,
+    /// a worker never passes over the head to take a cheaper job behind it; the head waits (INVOKED, with its
+    /// <c>queue_position</c>) until a worker has room for it.</param>
     /// <param name="janusUrls">The Janus instances this node records beside (the track recorder: Janus writes a room's
     /// <c>.mjr</c> files to its own disk): only jobs whose meeting's room is on one of them (<c>MeetingRooms.JanusUrl</c>,
     /// compared with or without a trailing slash) are claimed, or whose meeting has no room now (nothing is recorded
@@ -19,10 +23,14 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
     /// node's Janus stays QUEUED (its <c>queue_position</c> unchanged) until a node beside that Janus claims it. Null:
     /// any job of the type.</param>
     public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct, string type = RecordingTypes.Composite,
-        IReadOnlyCollection<string>? janusUrls = null)
+        Func<RecordingRow, bool>? admit = null, IReadOnlyCollection<string>? janusUrls = null)
     {
-        var now = time.GetUtcNow().UtcDateTime;
         var urls = UrlForms(janusUrls);
+        if (admit is not null)
+        {
+            return await ClaimAdmittedAsync(owner, lease, type, admit, urls, ct);
+        }
+        var now = time.GetUtcNow().UtcDateTime;
         if (database?.Provider == DatabaseProvider.Postgres)
         {
             var expires = now + lease;
@@ -78,6 +86,101 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
     /// <summary>Each URL with and without its trailing slash (rooms keep the URL as the placing node wrote it).</summary>
     private static string[]? UrlForms(IReadOnlyCollection<string>? urls) =>
         urls is null ? null : [.. urls.SelectMany(u => new[] { u.TrimEnd('/'), u.TrimEnd('/') + "/" }).Distinct(StringComparer.Ordinal)];
+
+    /// <summary>A claim behind admission: the head of the queue is read and held (PostgreSQL: locked <c>FOR UPDATE
+    /// SKIP LOCKED</c> in a transaction while <paramref name="admit"/> decides; SQLite: claimed by the guarded update
+    /// only once admitted), and claimed only if it is admitted. On PostgreSQL a worker that finds an older claimable
+    /// job locked (another worker is deciding about it) does not take the one behind it: it asks again a moment
+    /// later, when that decision is made, so the order holds across workers too. With <paramref name="urls"/> (the
+    /// track recorder beside its Janus) the head is the oldest job this node may take at all: jobs of rooms on other
+    /// Janus instances are not its queue.</summary>
+    private async Task<RecorderJobRow?> ClaimAdmittedAsync(string owner, TimeSpan lease, string type, Func<RecordingRow, bool> admit, string[]? urls, CancellationToken ct)
+    {
+        if (database?.Provider != DatabaseProvider.Postgres)
+        {
+            var now = time.GetUtcNow().UtcDateTime;
+            var claimable = db.RecorderJobs.AsNoTracking()
+                .Where(j => j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now))
+                .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type));
+            if (urls is not null)
+            {
+                claimable = claimable.Where(BesideJanus(urls));
+            }
+            var candidates = await claimable.OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
+            foreach (var id in candidates)
+            {
+                // The head of the queue (the candidates before it were taken by others meanwhile).
+                var recording = await db.Recordings.AsNoTracking().FirstOrDefaultAsync(r => db.RecorderJobs.Any(j => j.Id == id && j.RecordingId == r.Id), ct);
+                if (recording is null || !admit(recording))
+                {
+                    return null;
+                }
+                if (await ClaimIfClaimableAsync(id, owner, lease, ct) is { } claimed)
+                {
+                    return claimed;
+                }
+            }
+            return null;
+        }
+        for (var attempt = 0; attempt < 25; attempt++)
+        {
+            var now = time.GetUtcNow().UtcDateTime;
+            var queued = JobStates.Queued;
+            var claimedState = JobStates.Claimed;
+            var anyRoom = urls is null;
+            var roomUrls = urls ?? [];
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var head = (await db.RecorderJobs.FromSqlInterpolated($"""
+                SELECT j.* FROM "RecorderJobs" j JOIN "Recordings" r ON r."Id" = j."RecordingId"
+                WHERE r."Type" = {type} AND (j."State" = {queued} OR (j."State" = {claimedState} AND j."LeaseExpiresAt" < {now}))
+                  AND ({anyRoom} OR NOT EXISTS (SELECT 1 FROM "MeetingRooms" m WHERE m."MeetingId" = r."MeetingId")
+                    OR EXISTS (SELECT 1 FROM "MeetingRooms" m WHERE m."MeetingId" = r."MeetingId" AND m."JanusUrl" = ANY({roomUrls})))
+                ORDER BY j."CreatedAt" LIMIT 1
+                FOR UPDATE OF j SKIP LOCKED
+                """).AsNoTracking().ToListAsync(ct)).FirstOrDefault();
+            if (head is null)
+            {
+                return null;
+            }
+            var olderJobs = db.RecorderJobs.AsNoTracking()
+                .Where(j => j.CreatedAt < head.CreatedAt && (j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now)));
+            if (urls is not null)
+            {
+                olderJobs = olderJobs.Where(BesideJanus(urls));
+            }
+            var older = await olderJobs.AnyAsync(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type), ct);
+            if (older)
+            {
+                await tx.RollbackAsync(ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), time, ct);
+                continue;
+            }
+            var recording = await db.Recordings.AsNoTracking().FirstAsync(r => r.Id == head.RecordingId, ct);
+            if (!admit(recording))
+            {
+                await tx.RollbackAsync(ct);
+                return null;
+            }
+            var claimed = await ClaimIfClaimableAsync(head.Id, owner, lease, ct);
+            await tx.CommitAsync(ct);
+            return claimed;
+        }
+        return null;
+    }
+
+    private async Task<RecorderJobRow?> ClaimIfClaimableAsync(Guid id, string owner, TimeSpan lease, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var claimed = await db.RecorderJobs
+            .Where(j => j.Id == id && (j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now)))
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(j => j.State, JobStates.Claimed)
+                .SetProperty(j => j.LeaseOwner, owner)
+                .SetProperty(j => j.LeaseExpiresAt, now + lease)
+                .SetProperty(j => j.Attempts, j => j.Attempts + 1)
+                .SetProperty(j => j.UpdatedAt, now), ct);
+        return claimed == 1 ? await db.RecorderJobs.AsNoTracking().FirstAsync(j => j.Id == id, ct) : null;
+    }
 
     /// <summary>The jobs of recordings of <paramref name="type"/> that <paramref name="owner"/> held when it stopped
     /// (a worker killed and started again on the same work folder, see <see cref="NodeIdentity"/>): taken back at once

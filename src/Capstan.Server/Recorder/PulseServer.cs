@@ -22,6 +22,9 @@ public sealed partial class PulseServer(RecorderOptions options, string runtimeD
 
     public string RuntimeDir { get; } = runtimeDir;
 
+    /// <summary>The sound server's pid while it runs (its cost is shared by the recordings: <see cref="CostMeter.Share"/>).</summary>
+    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+
     public string ServerAddress => "unix:" + Path.Combine(RuntimeDir, "pulse", "native");
 
     public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string>

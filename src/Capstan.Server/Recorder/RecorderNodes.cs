@@ -4,7 +4,8 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Capstan.Server.Recorder;
 
-/// <summary>The recorder nodes table: each worker writes its slots, busy and warm counts every
+/// <summary>The recorder nodes table: each worker writes its slots, busy and warm counts (and its measured capacity,
+/// <see cref="CostMeter"/>) every
 /// <see cref="Interval"/> while it runs (one guarded update, an insert the first time), with the instant it began
 /// draining once it is told to stop (<see cref="RecorderDrain"/>: written at once then, and on each report of the
 /// drain), and removes its row when it stops cleanly. A node killed outright leaves its row, which readers show as not seen since its last report and
@@ -60,12 +61,23 @@ public static partial class RecorderNodes
         var now = time.GetUtcNow().UtcDateTime;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
+        var c = load.Capacity;
+        var classes = c is null ? null : Domain.Mapping.Write(c.Classes);
+        double? cpu = c?.CpuCores, cpuUsed = c?.CpuUsed;
+        long? memory = c?.MemoryBytes, memoryUsed = c?.MemoryUsedBytes;
         var updated = await db.RecorderNodes.Where(n => n.Owner == owner).ExecuteUpdateAsync(u => u
             .SetProperty(n => n.Node, node).SetProperty(n => n.Slots, load.Slots).SetProperty(n => n.Busy, load.Busy)
-            .SetProperty(n => n.Warm, load.Warm).SetProperty(n => n.SeenAt, now).SetProperty(n => n.DrainingSince, load.DrainingSince), ct);
+            .SetProperty(n => n.Warm, load.Warm).SetProperty(n => n.SeenAt, now).SetProperty(n => n.DrainingSince, load.DrainingSince)
+            .SetProperty(n => n.CpuCores, cpu).SetProperty(n => n.CpuUsed, cpuUsed)
+            .SetProperty(n => n.MemoryBytes, memory).SetProperty(n => n.MemoryUsedBytes, memoryUsed)
+            .SetProperty(n => n.CostClassesJson, classes), ct);
         if (updated == 0)
         {
-            db.RecorderNodes.Add(new RecorderNodeRow { Owner = owner, Node = node, Slots = load.Slots, Busy = load.Busy, Warm = load.Warm, StartedAt = started, SeenAt = now, DrainingSince = load.DrainingSince });
+            db.RecorderNodes.Add(new RecorderNodeRow
+            {
+                Owner = owner, Node = node, Slots = load.Slots, Busy = load.Busy, Warm = load.Warm, StartedAt = started, SeenAt = now, DrainingSince = load.DrainingSince,
+                CpuCores = cpu, CpuUsed = cpuUsed, MemoryBytes = memory, MemoryUsedBytes = memoryUsed, CostClassesJson = classes,
+            });
             try
             {
                 await db.SaveChangesAsync(ct);

@@ -41,8 +41,26 @@ public sealed class RecorderOptions
     /// <summary>Host the worker inside <c>capstan serve</c> (the single-machine default).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Recordings this worker runs at once; each slot keeps a warm display, sink and browser.</summary>
+    /// <summary>Recordings this worker runs at once at most; each slot keeps a warm display, sink and browser. Within
+    /// it, a job is claimed only when its measured cost fits (<see cref="CostMeter"/>).</summary>
     public int Slots { get; set; } = 2;
+
+    /// <summary>The share of the machine's cores (<see cref="Environment.ProcessorCount"/>, or the cgroup's
+    /// <c>cpu.max</c> quota) the recordings may use by their measured cost (<see cref="CostMeter"/>); more than 0, at
+    /// most 1; default 0.8, leaving room for the server, Janus and the file joins.</summary>
+    public double CpuHeadroom { get; set; } = 0.8;
+
+    /// <summary>The share of the memory (MemAvailable plus what the running recordings hold, at most MemTotal) the
+    /// recordings may use by their measured cost; more than 0, at most 1; default 0.8.</summary>
+    public double MemoryHeadroom { get; set; } = 0.8;
+
+    /// <summary>Claim a job only when its measured cost fits (<see cref="CostMeter"/>); default true. False: the slots
+    /// alone (the recordings are still measured and reported): for a benchmark that loads a node past its capacity on
+    /// purpose (bench/recorder's concurrency levels).</summary>
+    public bool AdmitByCost { get; set; } = true;
+
+    /// <summary>How often the running recordings' processes are measured (<see cref="CostMeter"/>); default 3 s.</summary>
+    public TimeSpan CostSampleInterval { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>The Capstan server the recorder page is loaded from; default: this server's own address.</summary>
     public string? ServerUrl { get; set; }
@@ -91,6 +109,18 @@ public sealed class RecorderOptions
     /// <summary>The target length of an interactive recording's HLS segments in seconds (default 10, the contract's;
     /// 2 to 60). Segments are cut on keyframes (every 2 s), so each is at most this plus 0.45 s.</summary>
     public double HlsSegmentSeconds { get; set; } = 10;
+
+    /// <summary>How often (seconds) the bytes a capture segment gained are shipped to shared storage as its next
+    /// piece (<see cref="SegmentShipping"/>): a node lost mid-recording loses at most this much of it. 1 to 60,
+    /// default 10.</summary>
+    public double ShipSeconds { get; set; } = 10;
+
+    /// <summary>A folder every recorder node mounts (NFS, a shared disk) where capture segments are shipped while
+    /// they are recorded, so that a node that takes a job over from a lost one continues the same recording. Used
+    /// when the default bucket is not an S3 bucket (that one is used first); unset with no S3 default bucket: nothing
+    /// is shipped (the segments stay on the node that captures them). An absolute path; it must exist where the
+    /// recorder runs.</summary>
+    public string? SpoolStore { get; set; }
 
     /// <summary>Capture restarts (a died ffmpeg or Chromium) before the recording is finished with what it has.</summary>
     public int MaxCaptureRestarts { get; set; } = 3;
@@ -168,6 +198,18 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
                 $"Recorder:Compositor: native needs {string.Join(", ", missing)} (scripts/deps.sh runtime installs them)");
         }
+        if (options.CpuHeadroom is not (> 0 and <= 1))
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:CpuHeadroom: {options.CpuHeadroom} must be more than 0 and at most 1 (a share of the cores)");
+        }
+        if (options.MemoryHeadroom is not (> 0 and <= 1))
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:MemoryHeadroom: {options.MemoryHeadroom} must be more than 0 and at most 1 (a share of the memory)");
+        }
+        if (options.CostSampleInterval <= TimeSpan.Zero)
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:CostSampleInterval: {options.CostSampleInterval} must be positive");
+        }
         if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > RecorderOptions.MaxDrainTimeout)
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
@@ -176,6 +218,21 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
         if (options.HlsSegmentSeconds is < 2 or > 60)
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:HlsSegmentSeconds: {options.HlsSegmentSeconds} must be 2 to 60 (seconds)");
+        }
+        if (double.IsNaN(options.ShipSeconds) || options.ShipSeconds is < 1 or > 60)
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:ShipSeconds: {options.ShipSeconds} must be 1 to 60 (seconds)");
+        }
+        if (options.SpoolStore is { } spool)
+        {
+            if (spool.Trim().Length == 0 || !Path.IsPathFullyQualified(spool))
+            {
+                return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:SpoolStore: '{spool}' must be an absolute folder path (shared by the recorder nodes)");
+            }
+            if (options.Enabled && !Directory.Exists(spool))
+            {
+                return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:SpoolStore: the folder '{spool}' does not exist (is the shared storage mounted?)");
+            }
         }
         if (!options.Enabled || string.IsNullOrEmpty(options.RunAsUser))
         {

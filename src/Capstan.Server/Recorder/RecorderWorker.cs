@@ -17,7 +17,7 @@ public sealed partial class RecorderWorker(
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
     Storage.UploadSpool spool, Security.SecretProtector protector, Security.OutboundPolicy outbound,
     ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null,
-    CapstanMetrics? metrics = null) : BackgroundService, IHostedLifecycleService
+    CapstanMetrics? metrics = null, CostMeter? costs = null) : BackgroundService, IHostedLifecycleService
 {
     // Completed once no recording runs here any more (the claim loop ended, or never began).
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -138,7 +138,10 @@ public sealed partial class RecorderWorker(
         // Warm surfaces for the slots, launched now: a recording taken back below takes the first one that lands.
         pool.Replenish(o.WarmSurfaces, claiming.Token);
         var recordings = new System.Collections.Concurrent.ConcurrentDictionary<Guid, bool>();
-        RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount) { DrainingSince = _drain.Since };
+        // Admission by measured cost (CostMeter): the recordings' processes sampled every few seconds, PulseAudio shared.
+        costs?.Share(() => pulse.ProcessId is { } p ? [p] : []);
+        var sampling = costs?.RunAsync(stoppingToken) ?? Task.CompletedTask;
+        RecorderLoad Load() => new(o.Slots, recordings.Count, pool.ReadyCount, costs?.Snapshot()) { DrainingSince = _drain.Since };
         metrics?.AttachRecorder(Load, owner); // slots/busy gauges, readiness, the System page's "this server"
         // The nodes table (the dashboard's System page): this node's slots and load every few seconds, until the
         // host stops it (after the drain); the drain's start is written at once.
@@ -153,15 +156,22 @@ public sealed partial class RecorderWorker(
         // The loop claims until the drain begins, then waits for its recordings; these run on their own token, which
         // the drain cancels when it runs out (a hand-over), not when claims stop.
         await ClaimLoop.RunAsync(scopes, signals, o, owner, RecordingTypes.Composite, recordings, () => o.Slots - recordings.Count,
-            (job, _) => RunAsync(job, ctx, recording.Token), logger, reclaim: identity.Stable, claiming.Token);
+            (job, _) => RunAsync(job, ctx, costs, recording.Token), logger, reclaim: identity.Stable, claiming.Token, costs);
         _idle.TrySetResult();
         await report;
+        await sampling;
     }
 
-    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, CancellationToken ct)
+    private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, CostMeter? costs, CancellationToken ct)
     {
         using var observed = RecordingTelemetry.Begin(job, ctx.Logger, ctx.Owner, await RecordingTelemetry.LookupAsync(job, ctx.Scopes, ct)); // span + log scope
-        await new RecordingJob(job, ctx.Job, record => new CompositeCapture(record, ctx)).RunAsync(ct);
+        CompositeCapture? capture = null;
+        var run = new RecordingJob(job, ctx.Job, record => capture = new CompositeCapture(record, ctx));
+        if (costs is not null)
+        {
+            await costs.AttachAsync(job, ctx.Scopes, () => capture?.ProcessIds ?? [], ct, () => capture?.Grabbing == true);
+        }
+        await run.RunAsync(ct);
     }
 
     /// <summary>The recorder's work folder: <c>Recorder:WorkDir</c>, else <c>{DataDir}/recorder</c>. Choice: when

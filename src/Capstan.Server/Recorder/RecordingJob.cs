@@ -308,11 +308,22 @@ public sealed partial class RecordingJob
     private async Task<bool> CommandLoopAsync(CancellationToken ct)
     {
         await _capture.OpenAsync(_gapFrom is not null, ct);
+        CaptureCommand? last = null;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
+            // Taken before the read: a command that comes while this turn reads and acts ends the wait below at once.
+            var wake = _ctx.Signals.NextWake;
             var (desired, status, _) = await _record.Store.ReadStateAsync(ct);
-            switch (CaptureCommands.Decide(desired, status))
+            var command = CaptureCommands.Decide(desired, status);
+            if (command != last)
+            {
+                // The instant this worker saw the API's command, before acting on it: how long a command given on any API
+                // node takes to reach the recording (LISTEN/NOTIFY, else the poll) is read from this line's timestamp.
+                LogCommandSeen(_ctx.Logger, command, desired, status);
+                last = command;
+            }
+            switch (command)
             {
                 case CaptureCommand.Cancel:
                     await _capture.StopAsync(ct);
@@ -355,7 +366,7 @@ public sealed partial class RecordingJob
                 }
                 continue;
             }
-            await _ctx.Signals.WaitAsync(_capture.NextCheck(!_started || _gapFrom is not null), ct);
+            await _ctx.Signals.WaitAsync(wake, _capture.NextCheck(!_started || _gapFrom is not null), ct);
         }
     }
 
@@ -554,6 +565,9 @@ public sealed partial class RecordingJob
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recorder: releasing the job failed ({Reason}); it waits for its lease to run out")]
     private static partial void LogHandOverFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: command {Command} seen (desired {Desired}, status {Status})")]
+    private static partial void LogCommandSeen(ILogger logger, CaptureCommand command, string desired, string status);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Capture gave up after {Count} restarts: {Tail}")]
     private static partial void LogGaveUp(ILogger logger, int count, string tail);

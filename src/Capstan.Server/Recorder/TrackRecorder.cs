@@ -8,14 +8,16 @@ namespace Capstan.Server.Recorder;
 /// <summary>Runs track recordings (<c>TRACK</c> jobs) beside Janus: hosted in <c>serve</c> whenever media is on
 /// (<c>Janus:Enabled</c>), since it drives the room's recording and reads the files Janus writes into
 /// <c>Janus:RecordingsDir</c>. With external Janus instances that folder must be the one they write to (a shared
-/// folder, or the local disk of the instances named in <c>Janus:LocalUrls</c>); a node only claims a recording whose meeting's room is on a Janus it manages (the claim filters on
-/// <c>MeetingRooms.JanusUrl</c>, see <see cref="JobQueue.ClaimAsync"/>), so with several <c>capstan serve</c> nodes,
-/// each with its supervised Janus, every track recording runs on the node beside its room's Janus. It needs no browser, no display and
-/// almost no CPU while recording, so it has no slot limit.</summary>
+/// folder, or the local disk of the instances named in <c>Janus:LocalUrls</c>); a node only claims a recording whose
+/// meeting's room is on a Janus it manages (the claim filters on <c>MeetingRooms.JanusUrl</c>, see
+/// <see cref="JobQueue.ClaimAsync"/>), so every track recording runs on the node beside its room's Janus. It needs no
+/// browser, no display and almost no CPU while recording, so it has no slot limit; it claims a job when the job's
+/// estimate fits the node's measured capacity (<see cref="CostMeter"/>, shared with the composite worker of the same
+/// process; a track recording is taken at its class's prior, its cost being Janus's).</summary>
 public sealed partial class TrackRecorder(
     IOptions<JanusOptions> janusOptions, IOptions<RecorderOptions> recorderOptions, CapstanOptions options, JanusInstances janus,
     IServiceScopeFactory scopes, DefaultBucket bucket, Storage.UploadSpool spool, Security.SecretProtector protector, RecorderSignals signals,
-    TimeProvider time, ILogger<TrackRecorder> logger, ILoggerFactory loggers) : BackgroundService
+    TimeProvider time, ILogger<TrackRecorder> logger, ILoggerFactory loggers, CostMeter? costs = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -36,8 +38,12 @@ public sealed partial class TrackRecorder(
             async (job, ct) =>
             {
                 using var observed = RecordingTelemetry.Begin(job, logger, owner, await RecordingTelemetry.LookupAsync(job, scopes, ct)); // span + log scope
+                if (costs is not null)
+                {
+                    await costs.AttachAsync(job, scopes, () => [], ct); // nothing of its own to measure: Janus records
+                }
                 await new RecordingJob(job, ctx.Job, record => new TrackCapture(record, ctx)).RunAsync(ct);
-            }, logger, reclaim: identity.Stable, stoppingToken,
+            }, logger, reclaim: identity.Stable, stoppingToken, costs,
             // Beside its Janus: Janus writes a room's track files to its own disk, so only this node can make them.
             janusUrls: () => JanusOptionsValidator.BesideUrls(janusOptions.Value, janus.All));
     }

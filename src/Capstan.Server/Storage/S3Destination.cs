@@ -363,6 +363,31 @@ public sealed class S3Destination : IStorageDestination
         }
     }
 
+    /// <summary>The objects under <paramref name="prefix"/> (key and size), every page of the listing: the shipped
+    /// pieces of a recording's segments (<see cref="Recorder.S3SegmentStore"/>).</summary>
+    public async Task<IReadOnlyList<(string Key, long Size)>> ListAsync(string prefix, CancellationToken ct)
+    {
+        var found = new List<(string Key, long Size)>();
+        try
+        {
+            var request = new ListObjectsV2Request { BucketName = _settings.Bucket, Prefix = prefix };
+            while (true)
+            {
+                var page = await _client.ListObjectsV2Async(request, ct);
+                found.AddRange((page.S3Objects ?? []).Select(o => (o.Key, o.Size ?? 0)));
+                if (page.IsTruncated != true || string.IsNullOrEmpty(page.NextContinuationToken))
+                {
+                    return found;
+                }
+                request.ContinuationToken = page.NextContinuationToken;
+            }
+        }
+        catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+        {
+            throw Classify(e, "listing of '" + prefix + "'");
+        }
+    }
+
     public async Task DeleteAsync(string key, CancellationToken ct)
     {
         try

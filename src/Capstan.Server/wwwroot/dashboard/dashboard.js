@@ -674,7 +674,7 @@
         h('div', { class: 'stack' },
           h('div', { class: 'card' }, h('h2', null, 'Recorder nodes'),
             h('div', { class: 'table-wrap' }, h('table', { id: 'nodes-table' },
-              h('thead', null, h('tr', null, h('th', null, 'Node'), h('th', { class: 'num' }, 'Slots'), h('th', { class: 'num' }, 'Busy'), h('th', { class: 'num' }, 'Warm'),
+              h('thead', null, h('tr', null, h('th', null, 'Node'), h('th', { class: 'num' }, 'Slots'), h('th', { class: 'num' }, 'Busy'), h('th', { class: 'num' }, 'Warm'), h('th', null, 'Measured capacity'),
                 h('th', { class: 'num' }, 'Jobs held'), h('th', null, 'Up since'), h('th', null, 'Last report'))),
               nodes))),
           h('div', { class: 'card' }, h('h2', null, 'Readiness checks'),
@@ -707,7 +707,7 @@
       replace(checks, Object.entries(d.checks).map(([name, c]) => h('tr', { dataset: { check: name, status: c.status } },
         h('td', null, name), h('td', null, badge(c.status === 'ok' ? 'OK' : 'FAILING')), h('td', { class: 'small' }, c.description || ''))));
       if (!d.nodes.length) {
-        replace(nodes, h('tr', null, h('td', { colspan: 7 }, empty('No recorder node is running.', h('span', null, 'Start one with ', h('code', null, './capstan worker'), ', or set Recorder:Enabled on this server.')))));
+        replace(nodes, h('tr', null, h('td', { colspan: 8 }, empty('No recorder node is running.', h('span', null, 'Start one with ', h('code', null, './capstan worker'), ', or set Recorder:Enabled on this server.')))));
       } else {
         replace(nodes, d.nodes.map((n) => h('tr', { dataset: { node: n.node, owner: n.owner, lost: String(n.lost), state: n.state } },
           h('td', null, h('div', { class: 'cell-title' }, n.node, n.this_process ? h('span', { class: 'muted small' }, ' (this server)') : null,
@@ -717,6 +717,7 @@
           h('td', { class: 'num slots' }, String(n.slots)),
           h('td', { class: 'num busy' }, String(n.busy)),
           h('td', { class: 'num warm' }, String(n.warm)),
+          h('td', { class: 'capacity small' }, capacity(n.capacity)),
           h('td', { class: 'num jobs' }, String(n.jobs)),
           h('td', null, when(n.started_at)),
           h('td', { class: 'nowrap seen', title: n.seen_at || '' }, ago(n.seen_at, d.now)))));
@@ -724,6 +725,18 @@
       facts(queue, [['Waiting for a worker', String(d.queue.depth), 'depth'], ['Oldest since', when(d.queue.oldest_since), 'oldest']]);
       facts(janus, [['Instances', String(d.janus.instances), 'instances'], ['Rooms', String(d.janus.rooms), 'rooms'], ['Participants', String(d.janus.participants), 'participants']]);
       facts(recordings, Object.entries(d.active_recordings).map(([k, v]) => [k, String(v), k]));
+    }
+
+    /** What a node measured (admission by cost): cores and memory its recordings use of what they may, and the
+     * estimate per cost class (kind:size; "prior" until measured). */
+    function capacity(c) {
+      if (!c) return h('span', { class: 'muted' }, 'not measured');
+      const gib = (b) => (b / 1073741824).toFixed(1);
+      const classes = Object.entries(c.classes || {}).map(([k, e]) => `${k} ${e.cores.toFixed(2)} core, ${Math.round(e.memory_bytes / 1048576)} MiB${e.measured ? '' : ' (prior)'}`);
+      return h('div', { title: classes.join('\n') },
+        h('div', { class: 'mono' }, `CPU ${c.cpu_used.toFixed(2)} / ${c.cpu_cores.toFixed(2)} core`),
+        h('div', { class: 'mono' }, `memory ${gib(c.memory_used_bytes)} / ${gib(c.memory_bytes)} GiB`),
+        classes.length ? h('div', { class: 'muted' }, `${classes.length} cost class${classes.length === 1 ? '' : 'es'} (hover)`) : null);
     }
 
     return { root, refresh };

@@ -367,8 +367,23 @@ namespace Capstan.Server.Data.Migrations.Postgres
                     b.Property<int>("Busy")
                         .HasColumnType("integer");
 
+                    b.Property<string>("CostClassesJson")
+                        .HasColumnType("text");
+
+                    b.Property<double?>("CpuCores")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("CpuUsed")
+                        .HasColumnType("double precision");
+
                     b.Property<DateTime?>("DrainingSince")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<long?>("MemoryBytes")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("MemoryUsedBytes")
+                        .HasColumnType("bigint");
 
                     b.Property<string>("Node")
                         .IsRequired()

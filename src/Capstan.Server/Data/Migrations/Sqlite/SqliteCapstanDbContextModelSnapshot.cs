@@ -360,8 +360,23 @@ namespace Capstan.Server.Data.Migrations.Sqlite
                     b.Property<int>("Busy")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("CostClassesJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("CpuCores")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("CpuUsed")
+                        .HasColumnType("REAL");
+
                     b.Property<DateTime?>("DrainingSince")
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("MemoryBytes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("MemoryUsedBytes")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Node")
                         .IsRequired()
