@@ -63,6 +63,7 @@ public static class CapstanHost
         services.AddCapstanCore(options);
         services.AddRecorder();
         services.AddCapstanHealthChecks();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<JanusOptions>, JanusOptionsValidator>();
         services.AddOptions<JanusOptions>().BindConfiguration(JanusOptions.Section).ValidateOnStart();
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<TurnOptions>, TurnOptionsValidator>();
         services.AddOptions<TurnOptions>().BindConfiguration(TurnOptions.Section).ValidateOnStart();

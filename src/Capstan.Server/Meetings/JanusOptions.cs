@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace Capstan.Server.Meetings;
 
 /// <summary>Janus settings, section <c>Janus</c>.</summary>
@@ -12,6 +14,13 @@ public sealed class JanusOptions
     /// Janus is started and rooms are spread over these instances. Each must send its VideoRoom events to
     /// <c>/internal/janus-events</c> with <see cref="EventsPassword"/> and use <see cref="AdminKey"/>.</summary>
     public List<string> Urls { get; set; } = [];
+
+    /// <summary>Of <see cref="Urls"/>, the instances beside this node: those whose recordings folder
+    /// (<see cref="RecordingsDir"/>) this node reads, because Janus writes a room's track files to its own disk. This
+    /// node's track recorder claims only track recordings whose meeting's room is on one of them. Empty: all of
+    /// <see cref="Urls"/> (one Janus, or instances writing to one shared folder). The supervised Janus is always
+    /// this node's own.</summary>
+    public List<string> LocalUrls { get; set; } = [];
 
     /// <summary>The VideoRoom admin key of external instances (the local one gets a random key).</summary>
     public string? AdminKey { get; set; }
@@ -39,4 +48,36 @@ public sealed class JanusOptions
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>Refuses a <see cref="JanusOptions.LocalUrls"/> entry that is not one of <see cref="JanusOptions.Urls"/>
+/// (compared without a trailing slash), so a typo cannot leave every track recording queued.</summary>
+public sealed class JanusOptionsValidator : IValidateOptions<JanusOptions>
+{
+    public ValidateOptionsResult Validate(string? name, JanusOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        var urls = options.Urls.Select(JanusPlacement.Key).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; i < options.LocalUrls.Count; i++)
+        {
+            if (!urls.Contains(JanusPlacement.Key(options.LocalUrls[i])))
+            {
+                errors.Add($"Janus:LocalUrls:{i} must be one of Janus:Urls, got '{options.LocalUrls[i]}'");
+            }
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>The Janus instances this node's track recorder records beside: <see cref="JanusOptions.LocalUrls"/>
+    /// when set, else every instance this node uses now (its supervised Janus while it is up, or all of
+    /// <see cref="JanusOptions.Urls"/>).</summary>
+    public static IReadOnlyCollection<string> BesideUrls(JanusOptions options, IReadOnlyList<JanusInstance> instances)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(instances);
+        return options.Urls.Count > 0 && options.LocalUrls.Count > 0
+            ? [.. options.LocalUrls]
+            : [.. instances.Select(i => i.Client.BaseUrl.ToString())];
+    }
 }

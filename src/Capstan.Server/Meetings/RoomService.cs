@@ -9,7 +9,10 @@ using Microsoft.Extensions.Options;
 namespace Capstan.Server.Meetings;
 
 /// <summary>One Janus VideoRoom per meeting: created when the first participant joins, destroyed when the
-/// session ends. Rooms are private, need a random pin to join, and are managed with a random secret.</summary>
+/// session ends. Rooms are private, need a random pin to join, and are managed with a random secret. With several
+/// Janus instances a new room goes to the least loaded one (<see cref="JanusPlacement"/>, counted from the database all
+/// nodes share), skipping one that does not answer; the placement is kept in <c>MeetingRooms.JanusUrl</c>, which is
+/// also where the track recorder beside that Janus finds the meeting (<see cref="Recorder.JobQueue.ClaimAsync"/>).</summary>
 public sealed partial class RoomService(CapstanDbContext db, JanusInstances instances, TimeProvider time, IOptions<JanusOptions> janusOptions, CapstanOptions options, ScreenShares shares, ActiveSpeakers speakers, ILogger<RoomService> logger)
 {
     private static readonly TimeSpan WaitForJanus = TimeSpan.FromSeconds(15);
@@ -55,42 +58,28 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
             await db.SaveChangesAsync(ct);
         }
 
-        var counts = await db.MeetingRooms.GroupBy(r => r.JanusUrl).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(ct);
-        var janus = all.OrderBy(i => counts.FirstOrDefault(c => c.Key == i.Client.BaseUrl.ToString())?.Count ?? 0).First();
-        row = new MeetingRoomRow
+        // Placement by load (JanusPlacement): the least loaded instance first; one that does not answer is skipped.
+        var loads = await LoadsAsync(ct);
+        JanusInstance? janus = null;
+        row = null;
+        foreach (var candidate in JanusPlacement.Order(all, loads))
         {
-            MeetingId = meeting.Id,
-            RoomId = RandomNumberGenerator.GetInt32(1, int.MaxValue) * 1024L + RandomNumberGenerator.GetInt32(0, 1024),
-            JanusUrl = janus.Client.BaseUrl.ToString(),
-            Pin = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
-            Secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
-            CreatedAt = time.GetUtcNow().UtcDateTime,
-        };
-        var recordings = janusOptions.Value.RecordingsDir ?? Path.Combine(options.DataDir, "janus", "recordings");
-        await janus.Client.VideoRoomAsync(new JsonObject
+            var attempt = NewRow(meeting, candidate);
+            try
+            {
+                await CreateRoomAsync(candidate, attempt, meeting, ct);
+                (janus, row) = (candidate, attempt);
+                break;
+            }
+            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !ct.IsCancellationRequested))
+            {
+                LogInstanceSkipped(logger, candidate.Client.BaseUrl, meeting.Id, e.Message);
+            }
+        }
+        if (janus is null || row is null)
         {
-            ["request"] = "create",
-            ["room"] = row.RoomId,
-            ["admin_key"] = janus.Client.AdminKey,
-            ["description"] = meeting.Id.ToString("D"),
-            ["pin"] = row.Pin,
-            ["secret"] = row.Secret,
-            ["is_private"] = true,
-            ["publishers"] = 25,
-            ["audiocodec"] = "opus",
-            ["videocodec"] = "vp8,h264",
-            ["bitrate"] = 1_000_000,
-            ["fir_freq"] = 5,
-            ["notify_joining"] = false,
-            ["record"] = false,
-            ["rec_dir"] = recordings,
-            ["permanent"] = false,
-            // talking / stopped-talking events for the active speaker (ActiveSpeaker: why these thresholds).
-            ["audiolevel_ext"] = true,
-            ["audiolevel_event"] = true,
-            ["audio_active_packets"] = ActiveSpeaker.AudioActivePackets,
-            ["audio_level_average"] = ActiveSpeaker.AudioLevelAverage,
-        }, ct);
+            throw new CapstanException(ErrorCategory.Unavailable, "media_unavailable", "no media server (Janus) is answering; try again shortly");
+        }
         db.MeetingRooms.Add(row);
         try
         {
@@ -168,6 +157,74 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
         return orphans.Count;
     }
 
+    /// <summary>Each instance's load from the shared database (keyed by <see cref="JanusPlacement.Key"/>): its rooms,
+    /// and the participants connected now (peers not left, in live sessions, of meetings whose room is on it; the
+    /// recorder's hidden peer too, as Janus serves it like anyone).</summary>
+    public async Task<IReadOnlyDictionary<string, JanusLoad>> LoadsAsync(CancellationToken ct)
+    {
+        var rooms = await db.MeetingRooms.AsNoTracking().GroupBy(r => r.JanusUrl).Select(g => new { Url = g.Key, Count = g.Count() }).ToListAsync(ct);
+        var peers = await (
+            from p in db.SessionPeers.AsNoTracking()
+            join s in db.Sessions.AsNoTracking() on p.SessionId equals s.Id
+            join r in db.MeetingRooms.AsNoTracking() on s.MeetingId equals r.MeetingId
+            where p.LeftAt == null && s.Status == SessionService.Live
+            group p by r.JanusUrl into g
+            select new { Url = g.Key, Count = g.Count() }).ToListAsync(ct);
+        var loads = new Dictionary<string, JanusLoad>(StringComparer.Ordinal);
+        foreach (var r in rooms)
+        {
+            var key = JanusPlacement.Key(r.Url);
+            var l = loads.GetValueOrDefault(key);
+            loads[key] = l with { Rooms = l.Rooms + r.Count };
+        }
+        foreach (var p in peers)
+        {
+            var key = JanusPlacement.Key(p.Url);
+            var l = loads.GetValueOrDefault(key);
+            loads[key] = l with { Participants = l.Participants + p.Count };
+        }
+        return loads;
+    }
+
+    private MeetingRoomRow NewRow(MeetingRow meeting, JanusInstance janus) => new()
+    {
+        MeetingId = meeting.Id,
+        RoomId = RandomNumberGenerator.GetInt32(1, int.MaxValue) * 1024L + RandomNumberGenerator.GetInt32(0, 1024),
+        JanusUrl = janus.Client.BaseUrl.ToString(),
+        Pin = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+        Secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+        CreatedAt = time.GetUtcNow().UtcDateTime,
+    };
+
+    private async Task CreateRoomAsync(JanusInstance janus, MeetingRoomRow row, MeetingRow meeting, CancellationToken ct)
+    {
+        var recordings = janusOptions.Value.RecordingsDir ?? Path.Combine(options.DataDir, "janus", "recordings");
+        await janus.Client.VideoRoomAsync(new JsonObject
+        {
+            ["request"] = "create",
+            ["room"] = row.RoomId,
+            ["admin_key"] = janus.Client.AdminKey,
+            ["description"] = meeting.Id.ToString("D"),
+            ["pin"] = row.Pin,
+            ["secret"] = row.Secret,
+            ["is_private"] = true,
+            ["publishers"] = 25,
+            ["audiocodec"] = "opus",
+            ["videocodec"] = "vp8,h264",
+            ["bitrate"] = 1_000_000,
+            ["fir_freq"] = 5,
+            ["notify_joining"] = false,
+            ["record"] = false,
+            ["rec_dir"] = recordings,
+            ["permanent"] = false,
+            // talking / stopped-talking events for the active speaker (ActiveSpeaker: why these thresholds).
+            ["audiolevel_ext"] = true,
+            ["audiolevel_event"] = true,
+            ["audio_active_packets"] = ActiveSpeaker.AudioActivePackets,
+            ["audio_level_average"] = ActiveSpeaker.AudioLevelAverage,
+        }, ct);
+    }
+
     private async Task<bool> ExistsAsync(JanusInstance janus, long room, CancellationToken ct)
     {
         try
@@ -195,6 +252,9 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Room {Room} created for meeting {Meeting}")]
     private static partial void LogRoomCreated(ILogger logger, long room, Guid meeting);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Janus {Url} did not answer; the room of meeting {Meeting} goes to the next instance by load: {Reason}")]
+    private static partial void LogInstanceSkipped(ILogger logger, Uri url, Guid meeting, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Room {Room} of meeting {Meeting} destroyed")]
     private static partial void LogRoomDestroyed(ILogger logger, long room, Guid meeting);

@@ -18,9 +18,12 @@ public static partial class ClaimLoop
     /// when there is a <paramref name="meter"/>).</param>
     /// <param name="meter">Admission by measured cost (unless <see cref="RecorderOptions.AdmitByCost"/> is off: then it
     /// only measures); null: the slots alone.</param>
+    /// <param name="janusUrls">The track recorder: the Janus instances this node runs beside, read at each claim (a
+    /// local Janus that is down or restarting is not among them); only jobs whose meeting's room is on one of them are
+    /// claimed (<see cref="JobQueue.ClaimAsync"/>). Null: no such filter.</param>
     public static async Task RunAsync(IServiceScopeFactory scopes, RecorderSignals signals, RecorderOptions options, string owner, string type,
         ConcurrentDictionary<Guid, bool> active, Func<int> room, Func<RecorderJobRow, CancellationToken, Task> run, ILogger logger, bool reclaim, CancellationToken ct,
-        CostMeter? meter = null)
+        CostMeter? meter = null, Func<IReadOnlyCollection<string>>? janusUrls = null)
     {
         ArgumentNullException.ThrowIfNull(scopes);
         ArgumentNullException.ThrowIfNull(signals);
@@ -68,7 +71,7 @@ public static partial class ClaimLoop
                 try
                 {
                     await using var scope = scopes.CreateAsyncScope();
-                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type, meter is null || !options.AdmitByCost ? null : meter.Fits) is { } job)
+                    if (await scope.ServiceProvider.GetRequiredService<JobQueue>().ClaimAsync(owner, options.Lease, ct, type, meter is null || !options.AdmitByCost ? null : meter.Fits, janusUrls?.Invoke()) is { } job)
                     {
                         claimed = true;
                         Start(job);

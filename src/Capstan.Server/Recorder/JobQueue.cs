@@ -16,12 +16,19 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
     /// recording of the job at the head of the queue. When it has not, nothing is claimed: first come, first served,
     /// a worker never passes over the head to take a cheaper job behind it; the head waits (INVOKED, with its
     /// <c>queue_position</c>) until a worker has room for it.</param>
+    /// <param name="janusUrls">The Janus instances this node records beside (the track recorder: Janus writes a room's
+    /// <c>.mjr</c> files to its own disk): only jobs whose meeting's room is on one of them (<c>MeetingRooms.JanusUrl</c>,
+    /// compared with or without a trailing slash) are claimed, or whose meeting has no room now (nothing is recorded
+    /// until one exists, and it is created beside whichever Janus then holds it). A job whose room is on no live
+    /// node's Janus stays QUEUED (its <c>queue_position</c> unchanged) until a node beside that Janus claims it. Null:
+    /// any job of the type.</param>
     public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct, string type = RecordingTypes.Composite,
-        Func<RecordingRow, bool>? admit = null)
+        Func<RecordingRow, bool>? admit = null, IReadOnlyCollection<string>? janusUrls = null)
     {
+        var urls = UrlForms(janusUrls);
         if (admit is not null)
         {
-            return await ClaimAdmittedAsync(owner, lease, type, admit, ct);
+            return await ClaimAdmittedAsync(owner, lease, type, admit, urls, ct);
         }
         var now = time.GetUtcNow().UtcDateTime;
         if (database?.Provider == DatabaseProvider.Postgres)
@@ -29,21 +36,29 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
             var expires = now + lease;
             var queued = JobStates.Queued;
             var claimedState = JobStates.Claimed;
+            var anyRoom = urls is null;
+            var roomUrls = urls ?? [];
             var rows = await db.RecorderJobs.FromSqlInterpolated($"""
                 UPDATE "RecorderJobs" SET "State" = {claimedState}, "LeaseOwner" = {owner}, "LeaseExpiresAt" = {expires}, "Attempts" = "Attempts" + 1, "UpdatedAt" = {now}
                 WHERE "Id" = (
                   SELECT j."Id" FROM "RecorderJobs" j JOIN "Recordings" r ON r."Id" = j."RecordingId"
                   WHERE r."Type" = {type} AND (j."State" = {queued} OR (j."State" = {claimedState} AND j."LeaseExpiresAt" < {now}))
+                    AND ({anyRoom} OR NOT EXISTS (SELECT 1 FROM "MeetingRooms" m WHERE m."MeetingId" = r."MeetingId")
+                      OR EXISTS (SELECT 1 FROM "MeetingRooms" m WHERE m."MeetingId" = r."MeetingId" AND m."JanusUrl" = ANY({roomUrls})))
                   ORDER BY j."CreatedAt" LIMIT 1
                   FOR UPDATE OF j SKIP LOCKED)
                 RETURNING *
                 """).AsNoTracking().ToListAsync(ct);
             return rows.FirstOrDefault();
         }
-        var candidates = await db.RecorderJobs.AsNoTracking()
+        var claimable = db.RecorderJobs.AsNoTracking()
             .Where(j => j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now))
-            .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type))
-            .OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
+            .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type));
+        if (urls is not null)
+        {
+            claimable = claimable.Where(BesideJanus(urls));
+        }
+        var candidates = await claimable.OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
         foreach (var id in candidates)
         {
             var claimed = await db.RecorderJobs
@@ -62,20 +77,36 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
         return null;
     }
 
+    /// <summary>The claim filter of <see cref="ClaimAsync"/>'s <c>janusUrls</c> (SQLite; the PostgreSQL claim says the
+    /// same in its SQL): the job's meeting has no room, or its room is on one of <paramref name="urls"/>.</summary>
+    private System.Linq.Expressions.Expression<Func<RecorderJobRow, bool>> BesideJanus(string[] urls) =>
+        j => db.Recordings.Any(r => r.Id == j.RecordingId
+            && (!db.MeetingRooms.Any(m => m.MeetingId == r.MeetingId) || db.MeetingRooms.Any(m => m.MeetingId == r.MeetingId && urls.Contains(m.JanusUrl))));
+
+    /// <summary>Each URL with and without its trailing slash (rooms keep the URL as the placing node wrote it).</summary>
+    private static string[]? UrlForms(IReadOnlyCollection<string>? urls) =>
+        urls is null ? null : [.. urls.SelectMany(u => new[] { u.TrimEnd('/'), u.TrimEnd('/') + "/" }).Distinct(StringComparer.Ordinal)];
+
     /// <summary>A claim behind admission: the head of the queue is read and held (PostgreSQL: locked <c>FOR UPDATE
     /// SKIP LOCKED</c> in a transaction while <paramref name="admit"/> decides; SQLite: claimed by the guarded update
     /// only once admitted), and claimed only if it is admitted. On PostgreSQL a worker that finds an older claimable
     /// job locked (another worker is deciding about it) does not take the one behind it: it asks again a moment
-    /// later, when that decision is made, so the order holds across workers too.</summary>
-    private async Task<RecorderJobRow?> ClaimAdmittedAsync(string owner, TimeSpan lease, string type, Func<RecordingRow, bool> admit, CancellationToken ct)
+    /// later, when that decision is made, so the order holds across workers too. With <paramref name="urls"/> (the
+    /// track recorder beside its Janus) the head is the oldest job this node may take at all: jobs of rooms on other
+    /// Janus instances are not its queue.</summary>
+    private async Task<RecorderJobRow?> ClaimAdmittedAsync(string owner, TimeSpan lease, string type, Func<RecordingRow, bool> admit, string[]? urls, CancellationToken ct)
     {
         if (database?.Provider != DatabaseProvider.Postgres)
         {
             var now = time.GetUtcNow().UtcDateTime;
-            var candidates = await db.RecorderJobs.AsNoTracking()
+            var claimable = db.RecorderJobs.AsNoTracking()
                 .Where(j => j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now))
-                .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type))
-                .OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
+                .Where(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type));
+            if (urls is not null)
+            {
+                claimable = claimable.Where(BesideJanus(urls));
+            }
+            var candidates = await claimable.OrderBy(j => j.CreatedAt).Select(j => j.Id).Take(5).ToListAsync(ct);
             foreach (var id in candidates)
             {
                 // The head of the queue (the candidates before it were taken by others meanwhile).
@@ -96,10 +127,14 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
             var now = time.GetUtcNow().UtcDateTime;
             var queued = JobStates.Queued;
             var claimedState = JobStates.Claimed;
+            var anyRoom = urls is null;
+            var roomUrls = urls ?? [];
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             var head = (await db.RecorderJobs.FromSqlInterpolated($"""
                 SELECT j.* FROM "RecorderJobs" j JOIN "Recordings" r ON r."Id" = j."RecordingId"
                 WHERE r."Type" = {type} AND (j."State" = {queued} OR (j."State" = {claimedState} AND j."LeaseExpiresAt" < {now}))
+                  AND ({anyRoom} OR NOT EXISTS (SELECT 1 FROM "MeetingRooms" m WHERE m."MeetingId" = r."MeetingId")
+                    OR EXISTS (SELECT 1 FROM "MeetingRooms" m WHERE m."MeetingId" = r."MeetingId" AND m."JanusUrl" = ANY({roomUrls})))
                 ORDER BY j."CreatedAt" LIMIT 1
                 FOR UPDATE OF j SKIP LOCKED
                 """).AsNoTracking().ToListAsync(ct)).FirstOrDefault();
@@ -107,9 +142,13 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
             {
                 return null;
             }
-            var older = await db.RecorderJobs.AsNoTracking()
-                .Where(j => j.CreatedAt < head.CreatedAt && (j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now)))
-                .AnyAsync(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type), ct);
+            var olderJobs = db.RecorderJobs.AsNoTracking()
+                .Where(j => j.CreatedAt < head.CreatedAt && (j.State == JobStates.Queued || (j.State == JobStates.Claimed && j.LeaseExpiresAt < now)));
+            if (urls is not null)
+            {
+                olderJobs = olderJobs.Where(BesideJanus(urls));
+            }
+            var older = await olderJobs.AnyAsync(j => db.Recordings.Any(r => r.Id == j.RecordingId && r.Type == type), ct);
             if (older)
             {
                 await tx.RollbackAsync(ct);

@@ -8,10 +8,12 @@ namespace Capstan.Server.Recorder;
 /// <summary>Runs track recordings (<c>TRACK</c> jobs) beside Janus: hosted in <c>serve</c> whenever media is on
 /// (<c>Janus:Enabled</c>), since it drives the room's recording and reads the files Janus writes into
 /// <c>Janus:RecordingsDir</c>. With external Janus instances that folder must be the one they write to (a shared
-/// folder); a node only runs a recording whose room is on a Janus it manages. It needs no browser, no display and
-/// almost no CPU while recording, so it has no slot limit; it claims a job when the job's estimate fits the node's
-/// measured capacity (<see cref="CostMeter"/>, shared with the composite worker of the same process; a track
-/// recording is taken at its class's prior, its cost being Janus's).</summary>
+/// folder, or the local disk of the instances named in <c>Janus:LocalUrls</c>); a node only claims a recording whose
+/// meeting's room is on a Janus it manages (the claim filters on <c>MeetingRooms.JanusUrl</c>, see
+/// <see cref="JobQueue.ClaimAsync"/>), so every track recording runs on the node beside its room's Janus. It needs no
+/// browser, no display and almost no CPU while recording, so it has no slot limit; it claims a job when the job's
+/// estimate fits the node's measured capacity (<see cref="CostMeter"/>, shared with the composite worker of the same
+/// process; a track recording is taken at its class's prior, its cost being Janus's).</summary>
 public sealed partial class TrackRecorder(
     IOptions<JanusOptions> janusOptions, IOptions<RecorderOptions> recorderOptions, CapstanOptions options, JanusInstances janus,
     IServiceScopeFactory scopes, DefaultBucket bucket, Storage.UploadSpool spool, Security.SecretProtector protector, RecorderSignals signals,
@@ -41,6 +43,8 @@ public sealed partial class TrackRecorder(
                     await costs.AttachAsync(job, scopes, () => [], ct); // nothing of its own to measure: Janus records
                 }
                 await new RecordingJob(job, ctx.Job, record => new TrackCapture(record, ctx)).RunAsync(ct);
-            }, logger, reclaim: identity.Stable, stoppingToken, costs);
+            }, logger, reclaim: identity.Stable, stoppingToken, costs,
+            // Beside its Janus: Janus writes a room's track files to its own disk, so only this node can make them.
+            janusUrls: () => JanusOptionsValidator.BesideUrls(janusOptions.Value, janus.All));
     }
 }
