@@ -133,6 +133,12 @@ public static class SystemdUnits
             #Janus__Urls__0=http://janus1.internal:8088/janus
             #Janus__AdminKey=change-me
             #Janus__EventsPassword=change-me
+            # Of those, the ones on this machine (its track recorder takes only their rooms' track recordings):
+            #Janus__LocalUrls__0=http://janus1.internal:8088/janus
+            # Draining on stop (systemctl stop sends SIGTERM): how long running recordings may go on before they are handed over.
+            #Recorder__DrainTimeout=00:10:00
+            # Shipping segments while recording when the default bucket is not S3: a folder every recorder node mounts.
+            #Recorder__SpoolStore=/mnt/capstan-spool
             # The default bucket on S3 when there is more than one node:
             #Storage__DefaultBucket__S3__Endpoint=https://s3.example.com
             #Storage__DefaultBucket__S3__Bucket=capstan-recordings
