@@ -42,6 +42,18 @@ public static class CompositorHost
         using var comp = pipeline.Get("comp");
         using var mix = pipeline.Get("mix");
         host.AnnounceGrabs(pipeline, withInstant: false);
+        // The last picture and sound the mixers put out (running time, ns): the end waits for them to reach the stop.
+        long lastPicture = -1, lastSound = -1;
+        using (var grab = pipeline.Get("grab"))
+        using (var pad = grab.StaticPad("src"))
+        {
+            pad.OnBuffer(pts => Interlocked.Exchange(ref lastPicture, pts));
+        }
+        using (var mixed = pipeline.Get("mixed"))
+        using (var pad = mixed.StaticPad("sink"))
+        {
+            pad.OnBuffer(pts => Interlocked.Exchange(ref lastSound, pts));
+        }
         using var bus = pipeline.Bus();
         var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
         var video = new List<string>();
@@ -272,9 +284,22 @@ public static class CompositorHost
         commands.Start();
 
         // The end goes in behind the mixers. Into the sources (gst-launch -e), each input ends on its own and the mixer
-        // draws what is left: a participant's tile gone or the black background alone as the file's last frames.
+        // draws what is left: a participant's tile gone or the black background alone as the file's last frames. The
+        // mixers put out a moment about their latency after it was live (more when the machine is busy): the end waits
+        // until both have put out the moment of the stop, so that the file holds everything up to it (bounded: the
+        // latency and 2 s more).
         return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5), () =>
         {
+            if (pipeline.RunningTime() is { } stopAt)
+            {
+                var frame = 1_000_000_000L / spec.FrameRate;
+                var deadline = Environment.TickCount64 + spec.JitterMs + spec.MarginMs + 2000;
+                while ((Interlocked.Read(ref lastPicture) + frame < stopAt || Interlocked.Read(ref lastSound) + 20_000_000 < stopAt)
+                    && Environment.TickCount64 < deadline)
+                {
+                    Thread.Sleep(5);
+                }
+            }
             foreach (var name in (ReadOnlySpan<string>)["grab", "mixed"])
             {
                 using var element = pipeline.Get(name);

@@ -252,6 +252,25 @@ public class GstElement : IDisposable
         }
     }
 
+    /// <summary>The running time now (ns): the clock's time less the base time, as the pipeline's buffers are stamped;
+    /// null when the element has no clock (not playing).</summary>
+    public long? RunningTime()
+    {
+        var clock = gst_element_get_clock(Handle);
+        if (clock == IntPtr.Zero)
+        {
+            return null;
+        }
+        try
+        {
+            return (long)(gst_clock_get_time(clock) - gst_element_get_base_time(Handle));
+        }
+        finally
+        {
+            gst_object_unref(clock);
+        }
+    }
+
     /// <summary>Sends end-of-stream into the element (a pipeline forwards it to its sources).</summary>
     public void SendEos() => gst_element_send_event(Handle, gst_event_new_eos());
 

@@ -114,6 +114,15 @@ internal static unsafe partial class GstNative
     internal static partial int gst_pad_send_event(IntPtr pad, IntPtr ev);
 
     [LibraryImport(Gst)]
+    internal static partial IntPtr gst_element_get_clock(IntPtr element);
+
+    [LibraryImport(Gst)]
+    internal static partial ulong gst_element_get_base_time(IntPtr element);
+
+    [LibraryImport(Gst)]
+    internal static partial ulong gst_clock_get_time(IntPtr clock);
+
+    [LibraryImport(Gst)]
     internal static partial ulong gst_pad_add_probe(IntPtr pad, int mask, delegate* unmanaged<IntPtr, IntPtr, IntPtr, int> callback, IntPtr userData, IntPtr destroy);
 
     [LibraryImport(GObject, StringMarshalling = StringMarshalling.Utf8)]
