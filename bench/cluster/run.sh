@@ -3,7 +3,7 @@
 # (started_time - invoked_time) on the cluster (API nodes a and b, workers w1 and w2 on one PostgreSQL) against one
 # node doing everything, and the gap a recording gets when the worker holding it is killed (its whole process group).
 # Every figure is printed with the machine's 1-minute load beside it.
-#   bench/cluster/run.sh [--quick] [--only claim,single,loss]   (or: ./capstan bench cluster ...)
+#   bench/cluster/run.sh [--quick] [--only claim,single,loss,capacity]   (or: ./capstan bench cluster ...)
 # --quick: 3 starts per setup and one node loss (about 3 minutes); the full run: 10 starts and 3 node losses.
 # Everything runs inside scripts/netns.sh (Janus gathers no ICE candidates on loopback); CAPSTAN_CLUSTER_LOGS=DIR
 # keeps every node's log.
@@ -13,13 +13,13 @@ HERE="$ROOT/bench/cluster"
 cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-usage() { echo "usage: $0 [--quick] [--only claim,single,loss]" >&2; exit 2; }
+usage() { echo "usage: $0 [--quick] [--only claim,single,loss,capacity]" >&2; exit 2; }
 args=()
 quick=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; args+=(--quick); shift ;;
-    --only) [ $# -ge 2 ] && [[ "$2" =~ ^(claim|single|loss)(,(claim|single|loss))*$ ]] || usage; args+=(--only "$2"); shift 2 ;;
+    --only) [ $# -ge 2 ] && [[ "$2" =~ ^(claim|single|loss|capacity)(,(claim|single|loss|capacity))*$ ]] || usage; args+=(--only "$2"); shift 2 ;;
     -h|--help) usage ;;
     *) usage ;;
   esac

@@ -5,8 +5,8 @@ using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-// The cluster benchmark (bench/cluster/README.md): claim and start latency on the cluster against one node, and the
-// gap after a node loss. Runs inside scripts/netns.sh; every figure is printed with the machine's 1-minute load.
+// The cluster benchmark (bench/cluster/README.md): claim and start latency on the cluster against one node, the
+// gap after a node loss, and the recordings a worker admits at its measured capacity. Runs inside scripts/netns.sh; every figure is printed with the machine's 1-minute load.
 
 var quick = args.Contains("--quick");
 var onlyAt = Array.IndexOf(args, "--only");
@@ -23,7 +23,7 @@ var status = 0;
 Console.WriteLine($"== cluster benchmark{(quick ? " (--quick)" : "")}: {Environment.ProcessorCount} cores, load {Cluster.Load1():0.00}");
 
 // A page to record (a custom url recording needs no participant): plain green, served on the namespace's network.
-using var pages = new TestHttpServer(c => TestHttpServer.Write(c, "<!doctype html><html><body style=\"margin:0;background:rgb(0,200,0)\"></body></html>", "text/html"), "10.99.0.1");
+using var pages = new TestHttpServer(c => TestHttpServer.Write(c, c.Request.Url!.AbsolutePath == "/moving.html" ? MovingPage : "<!doctype html><html><body style=\"margin:0;background:rgb(0,200,0)\"></body></html>", "text/html"), "10.99.0.1");
 
 async Task RunAsync(string name, ClusterOptions options, Func<Cluster, Task> body)
 {
@@ -71,7 +71,13 @@ if (Wants("single"))
 if (Wants("loss"))
 {
     var lease = TimeSpan.FromSeconds(8);
-    await RunAsync($"node loss (workers w1, w2; lease {lease.TotalSeconds:0} s)", new ClusterOptions { Workers = 2, WorkerSlots = 1, Lease = lease }, c => LossAsync(c, lease));
+    var loss = new ClusterOptions { Workers = 2, WorkerSlots = 1, Lease = lease };
+    loss.WorkerSettings["Recorder:ShipSeconds"] = "2";
+    await RunAsync($"node loss (workers w1, w2; lease {lease.TotalSeconds:0} s; segments shipped to the bucket every 2 s)", loss, c => LossAsync(c, lease));
+}
+if (Wants("capacity"))
+{
+    await RunAsync("capacity (API node a; worker w1 alone, admitting by measured cost, at most 8 slots)", new ClusterOptions { Workers = 1, WorkerSlots = 8 }, CapacityAsync);
 }
 Console.WriteLine(status == 0 ? "== done" : "== done, with failures (above)");
 return status;
@@ -131,8 +137,6 @@ async Task LossAsync(Cluster c, TimeSpan lease)
         await WaitStatusAsync(a, c, id, "RECORDING", 60);
         var holder = c.WorkerOf(id) ?? throw new InvalidOperationException("no worker names the recording");
         var other = c.Workers.Single(w => w != holder);
-        // Until segments are shipped to shared storage (issue 16), a shared folder stands in for it (as in ClusterMediaTests).
-        Directory.CreateSymbolicLink(Path.Combine(other.WorkDir, id), Path.Combine(holder.WorkDir, id));
         await Task.Delay(4000, ct);
         var kill = DateTime.UtcNow;
         holder.Process.KillGroup();
@@ -147,6 +151,49 @@ async Task LossAsync(Cluster c, TimeSpan lease)
             + $"(lease {lease.TotalSeconds:0} s); delivered {done["recording_duration"]} s (load {Cluster.Load1():0.00})");
         await c.RestartWorkerAsync(holder, ct);
         await IdleAsync(a, c);
+    }
+}
+
+// Recordings per worker at its measured capacity: more 1280x720 custom-url recordings of a page whose whole picture
+// moves (a still page costs an encoder next to nothing) than its slots are started at once; the worker admits what its cost estimate says fits in 80 % of the machine, measures them, admits more if the
+// measure says so, and the rest wait. (One worker: two on this one machine would each count the whole of it.)
+async Task CapacityAsync(Cluster c)
+{
+    using var a = c.Client(c.A);
+    var ids = new List<string>();
+    for (var i = 0; i < 8; i++)
+    {
+        var meeting = await PostAsync(a, $"{c.AppPath}/meetings", new { title = "bench" });
+        ids.Add((await PostAsync(a, $"{c.AppPath}/recordings", new { meeting_id = meeting["id"]!.GetValue<string>(), url = pages.Url("moving.html"), video_config = new { codec = "H264", width = 1280, height = 720 } }))["id"]!.GetValue<string>());
+    }
+    var worker = c.Workers.Single();
+    var window = TimeSpan.FromSeconds(quick ? 30 : 60);
+    var until = DateTime.UtcNow + window;
+    var most = 0;
+    while (DateTime.UtcNow < until)
+    {
+        var running = 0;
+        foreach (var id in ids)
+        {
+            running += (await GetAsync(a, $"{c.AppPath}/recordings/{id}"))["status"]!.GetValue<string>() == "RECORDING" ? 1 : 0;
+        }
+        most = Math.Max(most, running);
+        await Task.Delay(1000, ct);
+    }
+    var node = await c.NodeAsync(a, worker, ct) ?? throw new InvalidOperationException("the worker is not in the nodes table");
+    var cap = node["capacity"] ?? throw new InvalidOperationException("the worker reports no measured capacity");
+    var classes = string.Join("; ", cap["classes"]!.AsObject().Select(kv =>
+        $"{kv.Key} {kv.Value!["cores"]!.GetValue<double>():0.00} core {kv.Value!["memory_bytes"]!.GetValue<long>() / 1048576} MiB ({(kv.Value!["measured"]!.GetValue<bool>() ? $"measured, {kv.Value!["samples"]} samples" : "prior")})"));
+    var statuses = new List<string>();
+    foreach (var id in ids)
+    {
+        statuses.Add((await GetAsync(a, $"{c.AppPath}/recordings/{id}"))["status"]!.GetValue<string>());
+    }
+    Console.WriteLine($"capacity: {worker.Name} ran at most {most} 1280x720 recordings at once over {window.TotalSeconds:0} s ({statuses.Count(x => x == "INVOKED")} still queued); "
+        + $"it may use {cap["cpu_cores"]!.GetValue<double>():0.00} core, its recordings used {cap["cpu_used"]!.GetValue<double>():0.00}; estimates: {classes} (load {Cluster.Load1():0.00})");
+    foreach (var id in ids)
+    {
+        await PutAsync(a, $"{c.AppPath}/recordings/{id}", new { action = "stop" });
     }
 }
 
@@ -214,6 +261,17 @@ static DateTime Time(JsonNode node, string field) =>
 
 internal partial class Program
 {
+    /// <summary>A page whose whole picture changes every frame, as a meeting's does: a rotating colour wheel over a
+    /// sliding gradient.</summary>
+    internal const string MovingPage = """
+        <!doctype html><html><head><style>
+        html,body{margin:0;height:100%;overflow:hidden}
+        body{background:linear-gradient(90deg,#c33,#3c3,#33c,#c3c,#c33);background-size:400% 100%;animation:slide 3s linear infinite}
+        div{position:absolute;left:25%;top:10%;width:50vh;height:50vh;border-radius:50%;background:conic-gradient(red,yellow,lime,aqua,blue,magenta,red);animation:spin 2s linear infinite}
+        @keyframes slide{to{background-position:400% 0}}@keyframes spin{to{transform:rotate(360deg) translateX(20vw)}}
+        </style></head><body><div></div></body></html>
+        """;
+
     [GeneratedRegex(@"claimed \+(\d+)")]
     private static partial Regex ClaimMsRegex();
 

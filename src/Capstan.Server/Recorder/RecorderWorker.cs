@@ -169,7 +169,7 @@ public sealed partial class RecorderWorker(
         var run = new RecordingJob(job, ctx.Job, record => capture = new CompositeCapture(record, ctx));
         if (costs is not null)
         {
-            await costs.AttachAsync(job, ctx.Scopes, () => capture?.ProcessIds ?? [], ct, () => capture?.Grabbing == true);
+            await costs.AttachAsync(job, ctx.Scopes, () => capture?.ProcessIds ?? [], ct, () => capture is { Grabbing: true } c && c.KeepingUp());
         }
         await run.RunAsync(ct);
     }
