@@ -165,16 +165,22 @@ public sealed class S3Destination : IStorageDestination
 
     public string Description => _settings.Description;
 
-    /// <summary>A presigned GET URL for <paramref name="key"/>, valid until <paramref name="expires"/> (SigV4 allows
-    /// at most 7 days).</summary>
-    public string PresignGet(string key, DateTime expires) => _client.GetPreSignedURL(new GetPreSignedUrlRequest
+    /// <summary>A presigned GET URL for <paramref name="key"/>, valid until <paramref name="expires"/>. SigV4 allows
+    /// at most 7 days, and an expiry the SDK finds beyond that (by its own clock, read a moment later and corrected for
+    /// the server's) came out as a SigV2 URL, now and then, for the default 7 days (a CI failure): the expiry is kept a
+    /// minute inside the limit, so a full 7-day link ends up to a minute before <c>download_url_expiry</c>.</summary>
+    public string PresignGet(string key, DateTime expires)
     {
-        BucketName = _settings.Bucket,
-        Key = key,
-        Verb = HttpVerb.GET,
-        Expires = expires,
-        Protocol = _settings.ServiceUrl?.Scheme == "http" ? Protocol.HTTP : Protocol.HTTPS,
-    });
+        var limit = DateTime.UtcNow.AddDays(7).AddMinutes(-1);
+        return _client.GetPreSignedURL(new GetPreSignedUrlRequest
+        {
+            BucketName = _settings.Bucket,
+            Key = key,
+            Verb = HttpVerb.GET,
+            Expires = expires.ToUniversalTime() < limit ? expires : limit,
+            Protocol = _settings.ServiceUrl?.Scheme == "http" ? Protocol.HTTP : Protocol.HTTPS,
+        });
+    }
 
     /// <summary>aws-chunked bodies (the SDK's default for streamed uploads) are plain S3 only: other servers get
     /// an ordinary body with a signed payload hash.</summary>
