@@ -638,6 +638,17 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
                 lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
                 lines.Add("outpoint " + end.ToString("F6", CultureInfo.InvariantCulture));
             }
+            else if (i < usable.Count - 1 && span.BothEnd is { } both && both > span.Start + 0.2 && both < span.End - 0.001)
+            {
+                // A segment that ended without being told (a capture killed or lost, its last cluster gone with it)
+                // can hold more picture than sound: it ends where the shorter of them does, so that the next segment's
+                // sound and picture start together. Past that, the sound would have a hole, and a player plays the
+                // samples after a hole at once: the whole next part's sound came early by the hole (measured across a
+                // take-over: -97 ms against +57 ms before it).
+                seconds = both - span.Start;
+                lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
+                lines.Add("outpoint " + both.ToString("F6", CultureInfo.InvariantCulture));
+            }
             else
             {
                 lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));

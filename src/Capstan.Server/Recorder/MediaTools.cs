@@ -45,7 +45,7 @@ public static class MediaTools
     public static async Task<MediaSpan?> SpanAsync(string ffprobe, string file, CancellationToken ct)
     {
         var text = await RunAsync("ffprobe", ffprobe, ["-v", "error", "-show_entries", "packet=codec_type,pts_time,duration_time", "-of", "csv=p=0", file], null, TimeSpan.FromSeconds(120), ct);
-        double? start = null, end = null, firstVideo = null, lastVideo = null;
+        double? start = null, end = null, firstVideo = null, lastVideo = null, videoEnd = null, audioEnd = null;
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var f = line.Split(',');
@@ -60,15 +60,23 @@ public static class MediaTools
             {
                 firstVideo = Math.Min(firstVideo ?? pts, pts);
                 lastVideo = Math.Max(lastVideo ?? pts, pts);
+                videoEnd = Math.Max(videoEnd ?? pts + duration, pts + duration);
+            }
+            else if (f[0] == "audio")
+            {
+                audioEnd = Math.Max(audioEnd ?? pts + duration, pts + duration);
             }
         }
-        return start is { } s && end is { } e ? new MediaSpan(s, e, lastVideo, firstVideo) : null;
+        return start is { } s && end is { } e
+            ? new MediaSpan(s, e, lastVideo, firstVideo, videoEnd is { } v && audioEnd is { } a ? Math.Min(v, a) : null)
+            : null;
     }
 }
 
 /// <summary>A segment's packets on its own clock: from <see cref="Start"/> to <see cref="End"/> seconds; the first
-/// and last video frames at <see cref="FirstVideoFrame"/> and <see cref="LastVideoFrame"/>.</summary>
-public sealed record MediaSpan(double Start, double End, double? LastVideoFrame, double? FirstVideoFrame = null)
+/// and last video frames at <see cref="FirstVideoFrame"/> and <see cref="LastVideoFrame"/>; <see cref="BothEnd"/>: where
+/// the shorter of its sound and picture ends (null unless it has both).</summary>
+public sealed record MediaSpan(double Start, double End, double? LastVideoFrame, double? FirstVideoFrame = null, double? BothEnd = null)
 {
     public double Seconds => End - Start;
 
