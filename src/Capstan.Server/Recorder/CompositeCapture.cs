@@ -593,6 +593,12 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         LogStartRefined(ctx.Logger, Ms(published - refined));
     }
 
+    /// <summary>The concat list's outpoint for a cut at <paramref name="end"/> (on the frame grid): 2 ms before it.
+    /// Matroska keeps times in whole milliseconds, so the frame of the slot that starts at the cut can be stamped up to
+    /// half a millisecond before it, and an outpoint at the cut itself kept it: two frames at one instant where the next
+    /// segment begins (the VP9 pause test's "frames 0.000 s apart", now and then).</summary>
+    private static string Outpoint(double end) => (end - 0.002).ToString("F6", CultureInfo.InvariantCulture);
+
     /// <summary>Joins the segments without re-encoding and cuts the audio file: the files to deliver, with
     /// sizes and SHA-256, in <paramref name="outDir"/>. Null when nothing usable was captured.</summary>
     private async Task<CaptureDelivery?> ProduceAsync(string outDir, CancellationToken ct)
@@ -636,18 +642,20 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             {
                 seconds = end - span.Start;
                 lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
-                lines.Add("outpoint " + end.ToString("F6", CultureInfo.InvariantCulture));
+                lines.Add("outpoint " + Outpoint(end));
             }
-            else if (i < usable.Count - 1 && span.BothEnd is { } both && both > span.Start + 0.2 && both < span.End - 0.001)
+            else if (cut is null && i < usable.Count - 1 && span.BothEnd is { } shorter
+                && span.CutOnFrame(shorter, ctx.Options.FrameRate) is var both && both > span.Start + 0.2 && both < span.End - 0.001)
             {
                 // A segment that ended without being told (a capture killed or lost, its last cluster gone with it)
-                // can hold more picture than sound: it ends where the shorter of them does, so that the next segment's
+                // can hold more picture than sound: it ends where the shorter of them does (moved up onto the frame
+                // grid, as a cut is: the next segment's first frame comes one frame after the last kept one), so that the next segment's
                 // sound and picture start together. Past that, the sound would have a hole, and a player plays the
                 // samples after a hole at once: the whole next part's sound came early by the hole (measured across a
                 // take-over: -97 ms against +57 ms before it).
                 seconds = both - span.Start;
                 lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
-                lines.Add("outpoint " + both.ToString("F6", CultureInfo.InvariantCulture));
+                lines.Add("outpoint " + Outpoint(both));
             }
             else
             {
