@@ -42,17 +42,34 @@ public static class CompositorHost
         using var comp = pipeline.Get("comp");
         using var mix = pipeline.Get("mix");
         host.AnnounceGrabs(pipeline, withInstant: false);
-        // The last picture and sound the mixers put out (running time, ns): the end waits for them to reach the stop.
-        long lastPicture = -1, lastSound = -1;
+        // The last picture and sound the mixers put out (running time, ns): at the stop, `reached` is set once both
+        // have put out the moment of the stop (`pictureUntil`, `soundUntil`: long.MaxValue until then).
+        long lastPicture = -1, lastSound = -1, pictureUntil = long.MaxValue, soundUntil = long.MaxValue;
+        using var reached = new ManualResetEventSlim();
+        void CheckReached()
+        {
+            if (Interlocked.Read(ref lastPicture) >= Interlocked.Read(ref pictureUntil) && Interlocked.Read(ref lastSound) >= Interlocked.Read(ref soundUntil))
+            {
+                reached.Set();
+            }
+        }
         using (var grab = pipeline.Get("grab"))
         using (var pad = grab.StaticPad("src"))
         {
-            pad.OnBuffer(pts => Interlocked.Exchange(ref lastPicture, pts));
+            pad.OnBuffer(pts =>
+            {
+                Interlocked.Exchange(ref lastPicture, pts);
+                CheckReached();
+            });
         }
         using (var mixed = pipeline.Get("mixed"))
         using (var pad = mixed.StaticPad("sink"))
         {
-            pad.OnBuffer(pts => Interlocked.Exchange(ref lastSound, pts));
+            pad.OnBuffer(pts =>
+            {
+                Interlocked.Exchange(ref lastSound, pts);
+                CheckReached();
+            });
         }
         using var bus = pipeline.Bus();
         var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
@@ -292,13 +309,10 @@ public static class CompositorHost
         {
             if (pipeline.RunningTime() is { } stopAt)
             {
-                var frame = 1_000_000_000L / spec.FrameRate;
-                var deadline = Environment.TickCount64 + spec.JitterMs + spec.MarginMs + 2000;
-                while ((Interlocked.Read(ref lastPicture) + frame < stopAt || Interlocked.Read(ref lastSound) + 20_000_000 < stopAt)
-                    && Environment.TickCount64 < deadline)
-                {
-                    Thread.Sleep(5);
-                }
+                Interlocked.Exchange(ref pictureUntil, stopAt - (1_000_000_000L / spec.FrameRate));
+                Interlocked.Exchange(ref soundUntil, stopAt - 20_000_000);
+                CheckReached();
+                reached.Wait(TimeSpan.FromMilliseconds(spec.JitterMs + spec.MarginMs + 2000));
             }
             foreach (var name in (ReadOnlySpan<string>)["grab", "mixed"])
             {
