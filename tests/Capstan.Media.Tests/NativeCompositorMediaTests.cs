@@ -386,7 +386,7 @@ public sealed class NativeSyncMediaTests(NativeSyncFixture f, ITestOutputHelper 
                 // keyframe after the forwarder's PLI, and a flash already lit then shows its onset where the picture
                 // appears, not where it began (in a CI run: the first event at 0.13 s, -88 ms, every other one -13 to
                 // -23 ms).
-                var added = all.Against(source);
+                var added = all.Against(source, await FakeCaptureFixture.PageClockAsync(page, DateTime.Parse(done["started_time"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal)));
                 var sync = new SyncReport(added.Flashes, added.Tones, added.Pairs.Where(p => p.Flash >= 0.25).ToList());
                 output.WriteLine($"native: start {startMs:0} ms after invoke; file {all}\nsource {source}\nadded by the recording {added}");
                 Assert.True(all.Pairs.Count >= 5 && all.Pairs.Count >= all.Flashes.Count - 1, $"flashes without their tone: {all}");

@@ -38,6 +38,12 @@ public class FakeCaptureFixture : MediaFixture
         return SyncReport.Pair(flashes, tones);
     }
 
+    /// <summary>Where the moment <paramref name="wall"/> (UTC; a recording's <c>started_time</c>, say) sits on the
+    /// page's clock, in seconds (<c>performance.timeOrigin</c>, same machine): the anchor
+    /// <see cref="SyncReport.Against"/> takes for a file whose time 0 is that moment.</summary>
+    public static async Task<double> PageClockAsync(IPage page, DateTime wall) =>
+        (wall - DateTime.UnixEpoch).TotalSeconds - (await page.EvaluateAsync<double>("() => performance.timeOrigin") / 1000);
+
     private readonly string _media = Path.Combine(Path.GetTempPath(), "capstan-sync-" + Guid.NewGuid().ToString("N"));
 
     private string Y4m => Path.Combine(_media, "flash.y4m");
@@ -274,7 +280,7 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>, 
                 // recorder's browser and the capture added.
                 var all = await AvSync.MeasureAsync(file);
                 var source = await FakeCaptureFixture.SourceAsync(page);
-                var own = all.Against(source);
+                var own = all.Against(source, await FakeCaptureFixture.PageClockAsync(page, Time(done, "started_time")));
                 TestContext.Current.TestOutputHelper?.WriteLine($"meeting: file {all}\nsource {source}\nadded by the recording {own}");
                 Assert.True(all.Pairs.Count >= all.Flashes.Count - 1 && all.Pairs.Count >= 12, $"flashes without their tone: {all}");
                 Assert.True(own.Pairs.Count >= all.Pairs.Count - 1, $"file events not found at the source: file {all}; source {source}");

@@ -298,8 +298,13 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
     /// events where they were captured, <see cref="AvSync.SourceProbeJs"/>): the file's flashes are matched to the
     /// source's by their uneven spacing (one shift of the timelines, each within 0.1 s: events are at least 0.7 s apart), and each pair's offset
     /// becomes the file's offset less the source's for that event. What is left is what the recording path (Janus,
-    /// the recorder, the capture) added; pairs with no source event are dropped.</summary>
-    public SyncReport Against(SyncReport source)
+    /// the recorder, the capture) added; pairs with no source event are dropped.
+    /// <para><paramref name="near"/>: where the file's time 0 sits on the source's clock, roughly (seconds; from the
+    /// recording's <c>started_time</c> and the page's <c>performance.timeOrigin</c>, good to about a second). The events
+    /// repeat every <see cref="AvSync.CycleSeconds"/>, and the source's own offset drifts (a starved fake camera), so
+    /// a shift a whole cycle off can match as many events as the right one and compare each with another cycle's
+    /// offset; with <paramref name="near"/> only shifts within half a cycle of it are tried.</para></summary>
+    public SyncReport Against(SyncReport source, double? near = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         const double Tolerance = 0.1;
@@ -309,6 +314,10 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
             foreach (var s in source.Pairs)
             {
                 var shift = s.Flash - f.Flash;
+                if (near is { } n && Math.Abs(shift - n) > AvSync.CycleSeconds / 2)
+                {
+                    continue;
+                }
                 var residuals = Pairs.Select(p => source.Pairs.Min(q => Math.Abs(q.Flash - p.Flash - shift))).Where(r => r <= Tolerance).ToList();
                 if (residuals.Count > best.Matches || (residuals.Count == best.Matches && residuals.Sum() < best.Residual))
                 {
