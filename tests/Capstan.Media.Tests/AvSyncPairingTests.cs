@@ -35,4 +35,32 @@ public class AvSyncPairingTests
         Assert.Equal(18, added.Pairs.Count);
         Assert.All(added.Pairs, p => Assert.InRange(p.OffsetMs, 19, 21));
     }
+
+    [Fact]
+    public void Against_WithTheAnchor_MatchesTheRightCycle_OfASourceWhoseOffsetDrifts()
+    {
+        // Three cycles of the pattern at the source, its own offset drifting -33 ms a cycle (a starved fake camera);
+        // the file holds the middle cycle, with 20 ms added by the recording. Every cycle's flashes fit the file's
+        // equally well: only the anchor (where the file's time 0 sits on the source's clock, here 0.3 s off) tells
+        // which one the file holds.
+        var events = AvSync.CycleEvents();
+        const double Origin = 100;
+        var sourceFlashes = new List<double>();
+        var sourceTones = new List<double>();
+        for (var k = 0; k < 3; k++)
+        {
+            foreach (var e in events)
+            {
+                sourceFlashes.Add(Origin + (k * AvSync.CycleSeconds) + e);
+                sourceTones.Add(Origin + (k * AvSync.CycleSeconds) + e - (0.033 * k));
+            }
+        }
+        var source = SyncReport.Pair(sourceFlashes, sourceTones);
+        var fileZero = Origin + AvSync.CycleSeconds - 0.5;
+        var file = SyncReport.Pair(events.Select(e => e + 0.5).ToList(), events.Select(e => e + 0.5 - 0.033 + 0.020).ToList());
+
+        var added = file.Against(source, near: fileZero + 0.3);
+        Assert.Equal(events.Count, added.Pairs.Count);
+        Assert.All(added.Pairs, p => Assert.InRange(p.OffsetMs, 19, 21));
+    }
 }
