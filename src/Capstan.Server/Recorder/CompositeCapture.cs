@@ -635,14 +635,13 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             // The file ends at stopped_time, and a segment a pause ended at the instant the pause was seen: each is
             // cut there (its clock is the wall clock from its origin), not where the capture happened to stop after
             // being told to. The next segment starts where this one's duration ends: the cut's, when there is one.
+            var origin = SegmentOrigin(file);
             var cut = SegmentTime(file, 2) ?? (i == usable.Count - 1 ? Recording.StoppedTime : null);
-            var seconds = span.Seconds;
-            if (cut is { } at && SegmentOrigin(file) is { } origin && span.CutOnFrame((at - origin).TotalSeconds, ctx.Options.FrameRate) is var end
+            double? outpoint = null;
+            if (cut is { } at && origin is { } o && span.CutOnFrame((at - o).TotalSeconds, ctx.Options.FrameRate) is var end
                 && end > span.Start + 0.2 && end < span.End)
             {
-                seconds = end - span.Start;
-                lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
-                lines.Add("outpoint " + Outpoint(end));
+                outpoint = end;
             }
             else if (cut is null && i < usable.Count - 1 && span.BothEnd is { } shorter
                 && span.CutOnFrame(shorter, ctx.Options.FrameRate) is var both && both > span.Start + 0.2 && both < span.End - 0.001)
@@ -653,15 +652,15 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
                 // sound and picture start together. Past that, the sound would have a hole, and a player plays the
                 // samples after a hole at once: the whole next part's sound came early by the hole (measured across a
                 // take-over: -97 ms against +57 ms before it).
-                seconds = both - span.Start;
-                lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
-                lines.Add("outpoint " + Outpoint(both));
+                outpoint = both;
             }
-            else
+            var seconds = (outpoint ?? span.End) - span.Start;
+            lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
+            if (outpoint is { } op)
             {
-                lines.Add("duration " + seconds.ToString("F6", CultureInfo.InvariantCulture));
+                lines.Add("outpoint " + Outpoint(op));
             }
-            var wallStart = SegmentOrigin(file) is { } o ? o.AddSeconds(span.Start)
+            var wallStart = origin is { } wall ? wall.AddSeconds(span.Start)
                 : i == 0 ? Recording.StartedTime ?? Recording.InvokedTime : parts[^1].WallStart.AddSeconds(parts[^1].Seconds);
             parts.Add(new Interactive.TimelinePart(wallStart, fileStart, seconds));
         }
