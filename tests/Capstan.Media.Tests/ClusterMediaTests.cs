@@ -29,7 +29,7 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public IBrowser Browser { get; private set; } = null!;
 
-    private readonly string _media = Path.Combine(Path.GetTempPath(), "capstan-cluster-sync-" + Guid.NewGuid().ToString("N"));
+    private FakeCaptureSource? _source;
 
     /// <summary>A Chromium whose fake camera and microphone flash and beep together (<see cref="AvSync.WriteFakeCaptureAsync"/>),
     /// run a little ahead of the rest (as <see cref="FakeCaptureFixture"/> runs it): the source of the A/V checks.</summary>
@@ -43,35 +43,9 @@ public sealed class ClusterFixture : IAsyncLifetime
         ApiA = Cluster.Client(Cluster.A);
         ApiB = Cluster.Client(Cluster.B);
         _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = "/usr/bin/chromium",
-            Headless = true,
-            Args =
-            [
-                "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
-                "--disable-features=WebRtcHideLocalIpsWithMdns",
-            ],
-        });
-        Directory.CreateDirectory(_media);
-        var y4m = Path.Combine(_media, "flash.y4m");
-        var wav = Path.Combine(_media, "beep.wav");
-        await AvSync.WriteFakeCaptureAsync(y4m, wav);
-        var niced = Path.Combine(_media, "chromium");
-        await File.WriteAllTextAsync(niced, "#!/bin/sh\nexec nice -n -10 /usr/bin/chromium \"$@\"\n");
-        File.SetUnixFileMode(niced, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        SyncBrowser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = niced,
-            Headless = true,
-            Args =
-            [
-                "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
-                "--disable-features=WebRtcHideLocalIpsWithMdns", "--use-file-for-fake-video-capture=" + y4m, "--use-file-for-fake-audio-capture=" + wav,
-            ],
-        });
+        Browser = await _playwright.Chromium.LaunchAsync(MediaFixture.ParticipantBrowser("/usr/bin/chromium", []));
+        _source = await FakeCaptureSource.CreateAsync("capstan-cluster-sync-");
+        SyncBrowser = await _playwright.Chromium.LaunchAsync(MediaFixture.ParticipantBrowser(_source.Executable, _source.BrowserArgs));
     }
 
     public string AppPath => Cluster.AppPath;
@@ -169,10 +143,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             await SyncBrowser.CloseAsync();
         }
         _playwright?.Dispose();
-        if (Directory.Exists(_media))
-        {
-            Directory.Delete(_media, recursive: true);
-        }
+        _source?.Dispose();
         ApiA?.Dispose();
         ApiB?.Dispose();
         if (Cluster is not null)

@@ -93,18 +93,22 @@ public class MediaFixture : IAsyncLifetime
     /// fake microphone file of its own (Chromium takes it per browser, not per page). The fixture's own is
     /// <see cref="Browser"/>; one launched here is the caller's to close.</summary>
     public Task<IBrowser> LaunchBrowserAsync(IEnumerable<string> extraArgs) =>
-        _playwright!.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = BrowserExecutable(),
-            Headless = true,
-            Args =
-            [
-                "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
-                "--disable-features=WebRtcHideLocalIpsWithMdns",
-                .. extraArgs,
-            ],
-        });
+        _playwright!.Chromium.LaunchAsync(ParticipantBrowser(BrowserExecutable(), extraArgs));
+
+    /// <summary>How a participants' Chromium is launched (headless, fake camera and microphone, no prompts, nothing
+    /// fetched from outside), with <paramref name="extraArgs"/> added.</summary>
+    public static BrowserTypeLaunchOptions ParticipantBrowser(string executable, IEnumerable<string> extraArgs) => new()
+    {
+        ExecutablePath = executable,
+        Headless = true,
+        Args =
+        [
+            "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            .. extraArgs,
+        ],
+    };
 
     /// <summary>Runs before the server starts (for example to start storage servers the settings point at).</summary>
     protected virtual Task BeforeStartAsync() => Task.CompletedTask;

@@ -44,34 +44,20 @@ public class FakeCaptureFixture : MediaFixture
     public static async Task<double> PageClockAsync(IPage page, DateTime wall) =>
         (wall - DateTime.UnixEpoch).TotalSeconds - (await page.EvaluateAsync<double>("() => performance.timeOrigin") / 1000);
 
-    private readonly string _media = Path.Combine(Path.GetTempPath(), "capstan-sync-" + Guid.NewGuid().ToString("N"));
+    private FakeCaptureSource? _source;
 
-    private string Y4m => Path.Combine(_media, "flash.y4m");
+    protected override async Task BeforeStartAsync() => _source = await FakeCaptureSource.CreateAsync("capstan-sync-");
 
-    private string Wav => Path.Combine(_media, "beep.wav");
-
-    private string BrowserPath => Path.Combine(_media, "chromium");
-
-    protected override async Task BeforeStartAsync()
-    {
-        Directory.CreateDirectory(_media);
-        await AvSync.WriteFakeCaptureAsync(Y4m, Wav);
-        await File.WriteAllTextAsync(BrowserPath, "#!/bin/sh\nexec nice -n -10 /usr/bin/chromium \"$@\"\n");
-        File.SetUnixFileMode(BrowserPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-    }
-
-    protected override string BrowserExecutable() => BrowserPath;
+    protected override string BrowserExecutable() => _source!.Executable;
 
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() => [new("Recorder:FrameRate", "30")];
 
-    public string FakeVideo => Y4m;
-
-    protected override IEnumerable<string> BrowserArgs() => [$"--use-file-for-fake-video-capture={Y4m}", $"--use-file-for-fake-audio-capture={Wav}"];
+    protected override IEnumerable<string> BrowserArgs() => _source!.BrowserArgs;
 
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        Directory.Delete(_media, recursive: true);
+        _source?.Dispose();
     }
 }
 
