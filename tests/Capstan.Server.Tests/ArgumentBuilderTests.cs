@@ -25,6 +25,16 @@ public sealed class ArgumentBuilderTests
     }
 
     [Fact]
+    public void Joinable_OnlySegmentsWithSoundAndPictureAndMoreThanAFifthOfASecond()
+    {
+        Assert.True(CompositeCapture.Joinable(new MediaSpan(0, 5, 4.96, 0, BothEnd: 4.98)));
+        Assert.False(CompositeCapture.Joinable(null)); // no packet at all
+        Assert.False(CompositeCapture.Joinable(new MediaSpan(0, 0.15, 0.1, 0, BothEnd: 0.15)));
+        Assert.False(CompositeCapture.Joinable(new MediaSpan(0, 5, 4.96, 0))); // picture only: its sound mixer stalled
+        Assert.False(CompositeCapture.Joinable(new MediaSpan(0, 5, null))); // sound only
+    }
+
+    [Fact]
     public void Capture_H264_GrabsDisplayAndSinkOnTheAudioClock_IntoMatroska()
     {
         var a = Joined(MediaArgs.Capture(Spec()));

@@ -44,6 +44,26 @@ public sealed class CompositorPipelineTests
     }
 
     [Fact]
+    public void Stalled_NamesTheMixerThatFellBehindTheBound_CountingNothingPutOutFromZero()
+    {
+        var spec = new CompositorSpec(1280, 720, 30, "H264", "AAC", 2, "/tmp/x.mkv");
+        var bound = CompositorHost.StallBound(spec);
+        Assert.Equal(3_000_000_000L, bound); // the mixers' 0.5 s latency and 2.5 s more
+        const long s = 1_000_000_000L;
+        // Both keeping up, the mixers' latency behind; and neither has put out anything yet at the start.
+        Assert.Null(CompositorHost.Stalled(10 * s, 9 * s + (s / 2), 9 * s + (s / 2), bound));
+        Assert.Null(CompositorHost.Stalled(s, -1, -1, bound));
+        Assert.Null(CompositorHost.Stalled(3 * s, -1, -1, bound)); // exactly the bound: still waited for
+        // The sound mixer that never put out anything (the one-track segment), and one that stopped later.
+        Assert.Equal("the sound mixer stalled: running at 3.001 s, its output none",
+            CompositorHost.Stalled((3 * s) + 1_000_000, 2 * s + (s / 2), -1, bound));
+        Assert.Equal("the sound mixer stalled: running at 12.000 s, its output at 8.900 s",
+            CompositorHost.Stalled(12 * s, 11 * s + (s / 2), 8 * s + (9 * s / 10), bound));
+        // The picture is named first when both are behind.
+        Assert.StartsWith("the picture mixer stalled", CompositorHost.Stalled(20 * s, 5 * s, 5 * s, bound), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Describe_UsesTheRecordingsEncoders()
     {
         var h264 = CompositorPipeline.Describe(new CompositorSpec(1280, 720, 30, "H264", "AAC", 1, "/tmp/a.mkv"));

@@ -599,6 +599,13 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     /// segment begins (the VP9 pause test's "frames 0.000 s apart", now and then).</summary>
     private static string Outpoint(double end) => (end - 0.002).ToString("F6", CultureInfo.InvariantCulture);
 
+    /// <summary>Whether a segment goes into the file: more than 0.2 s of it, with both sound and picture (every capture
+    /// records both; the concat join cannot put a segment with one track together with the others, and would fail the
+    /// whole file). A segment with one track is left out, logged: a capture whose mixer stalled, which its host
+    /// reported and the runner restarted (<see cref="Media.Compositor.CompositorHost.Stalled"/>), or one killed in its
+    /// first moment.</summary>
+    public static bool Joinable(MediaSpan? span) => span is { Seconds: > 0.2, BothEnd: not null };
+
     /// <summary>Joins the segments without re-encoding and cuts the audio file: the files to deliver, with
     /// sizes and SHA-256, in <paramref name="outDir"/>. Null when nothing usable was captured.</summary>
     private async Task<CaptureDelivery?> ProduceAsync(string outDir, CancellationToken ct)
@@ -608,9 +615,14 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         var usable = new List<(string File, MediaSpan Span)>();
         foreach (var s in _segments.Where(File.Exists))
         {
-            if (await SpanAsync(s, ct) is { Seconds: > 0.2 } span)
+            var span = await SpanAsync(s, ct);
+            if (Joinable(span))
             {
-                usable.Add((s, span));
+                usable.Add((s, span!));
+            }
+            else if (span is { Seconds: > 0.2 })
+            {
+                LogOneTrack(ctx.Logger, Path.GetFileName(s), span.Seconds);
             }
         }
         if (usable.Count == 0)
@@ -1022,6 +1034,9 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recording started: first frame {LatencyMs} ms after invoke (claimed +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface; capture by {Capture})")]
     private static partial void LogStarted(ILogger logger, long latencyMs, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs, string capture);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Segment {File} ({Seconds:0.0} s) left out of the file: it holds only its sound or only its picture")]
+    private static partial void LogOneTrack(ILogger logger, string file, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Capture restart {Count}: {What} died")]
     private static partial void LogRestart(ILogger logger, int count, string what);

@@ -315,7 +315,10 @@ public static class CompositorHost
         // mixers put out a moment about their latency after it was live (more when the machine is busy): the end waits
         // until both have put out the moment of the stop, so that the file holds everything up to it (bounded: the
         // latency and 2 s more).
-        return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5), () =>
+        var stallBound = StallBound(spec);
+        return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5), health: () =>
+            pipeline.RunningTime() is { } live ? Stalled(live, Interlocked.Read(ref lastPicture), Interlocked.Read(ref lastSound), stallBound) : null,
+            endOfStream: () =>
         {
             if (pipeline.RunningTime() is { } stopAt)
             {
@@ -338,6 +341,35 @@ public static class CompositorHost
     }
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>How far behind the pipeline's running time a mixer's output may fall before the host gives up on it:
+    /// the mixers' latency (<see cref="CompositorSpec.JitterMs"/> + <see cref="CompositorSpec.MarginMs"/>) and 2.5 s
+    /// more. A mixer is that far behind on a machine so busy that the recording is lost anyway, or when it has stopped
+    /// putting out: seen, rarely, as a segment whose sound mixer put out nothing at all, a file with one track.</summary>
+    public static long StallBound(CompositorSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return (spec.JitterMs + spec.MarginMs + 2500) * 1_000_000L;
+    }
+
+    /// <summary>What is wrong when the picture's or the sound's mixer has put out nothing for more than
+    /// <paramref name="bound"/> ns of running time (<paramref name="live"/>): its last output (<paramref name="picture"/>,
+    /// <paramref name="sound"/>; -1 for none yet, counted from 0) that far behind. Null while both keep up. The host
+    /// then ends as a failed capture (exit 1, <see cref="PipelineHost.RunUntilStopped"/>), and the recording's runner
+    /// starts the next segment, as it does for any capture lost: a gap in place of a file without its sound or picture
+    /// for the rest of the segment.</summary>
+    public static string? Stalled(long live, long picture, long sound, long bound)
+    {
+        foreach (var (what, last) in (ReadOnlySpan<(string, long)>)[("picture", picture), ("sound", sound)])
+        {
+            if (live - Math.Max(last, 0) > bound)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"the {what} mixer stalled: running at {live / 1e9:0.000} s, its output {(last < 0 ? "none" : $"at {last / 1e9:0.000} s")}");
+            }
+        }
+        return null;
+    }
 
     private static void Place(GstPad pad, Tile tile)
     {

@@ -61,13 +61,21 @@ public sealed class PipelineHost : IDisposable
     /// <summary>Reads the bus of a playing pipeline until an error (<c>error SOURCE: TEXT</c> on stdout, exit code 1),
     /// its end (0) or <see cref="Stopping"/>: then end-of-stream, waited for at most <paramref name="eosWait"/>, so
     /// that the file is finished (0). The pipeline is set to NULL either way. End-of-stream goes into the sources
-    /// (as <c>gst-launch -e</c> does) unless <paramref name="endOfStream"/> sends it elsewhere.</summary>
-    public int RunUntilStopped(GstElement pipeline, GstBus bus, TimeSpan eosWait, Action? endOfStream = null)
+    /// (as <c>gst-launch -e</c> does) unless <paramref name="endOfStream"/> sends it elsewhere. <paramref name="health"/>,
+    /// asked about ten times a second while the pipeline runs, ends it as an error when it answers what is wrong
+    /// (<c>error TEXT</c>, exit code 1, no end-of-stream: the file is left as a killed capture's).</summary>
+    public int RunUntilStopped(GstElement pipeline, GstBus bus, TimeSpan eosWait, Action? endOfStream = null, Func<string?>? health = null)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(bus);
         while (!Stopping.IsSet)
         {
+            if (health?.Invoke() is { } wrong)
+            {
+                Say("error " + wrong);
+                pipeline.SetState(GstState.Null);
+                return 1;
+            }
             if (bus.Pop(TimeSpan.FromMilliseconds(100)) is not { } m)
             {
                 continue;
