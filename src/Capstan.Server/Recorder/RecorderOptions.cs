@@ -16,7 +16,12 @@ public sealed class RecorderOptions
     /// <para>Decision (2026-12-06): native stays opt-in for now. Its files pass every composite check, and it costs
     /// less (bench/recorder), but twice under load a native recording came out without its audio track (a CI media
     /// run, and 1 of 5 recordings at once in the bench), which never reproduced on demand; a file without sound is
-    /// worse than a dearer one.</para></summary>
+    /// worse than a dearer one. Since then the host has been made to wait for PLAYING before taking inputs (the suspected
+    /// cause: 2 of 48 such files before, none in 350 short runs under load after, but one more in about 160 runs of
+    /// 10 to 24 s on a quiet machine), a mixer that stalls ends its segment as a lost capture (<see cref="Media.Compositor.CompositorHost.Stalled"/>)
+    /// and the join leaves a segment with one track out (<see cref="CompositeCapture.Joinable"/>): such a recording gets
+    /// a gap of a few seconds, no longer a file without sound. The default moves to native once a long run shows that
+    /// path at work and no other cause of a one-track segment.</para></summary>
     public string Compositor { get; set; } = BrowserCompositor;
 
     /// <summary>The executable that hosts the in-process pipelines (<c>compositor-host</c>, <c>capture-host</c>); by
