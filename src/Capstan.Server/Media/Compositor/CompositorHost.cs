@@ -13,7 +13,7 @@ namespace Capstan.Server.Media.Compositor;
 /// tile stays over the returning video until that video's first pictures are composited), <c>remove KEY</c> (answered <c>removed KEY</c>), <c>eos</c>. SIGINT, SIGTERM
 /// and the end of stdin also end the pipeline: end-of-stream, wait for it on the bus (5 s at most), exit 0.
 /// On stdout: <c>ready</c> once playing, each composited frame as the capture's grab line
-/// (<see cref="Recorder.MediaArgs.GrabLine"/>), and <c>error TEXT</c> before exiting 1 on a pipeline error.</para>
+/// (<see cref="Recorder.MediaArgs.GrabLine"/>), and <c>error TEXT</c> before exiting 1 on a pipeline error or a mixer that stalled (<see cref="Stalled"/>).</para>
 /// <para><c>speaker FEED</c> outlines the video input keyed <c>FEED-…</c> (not a screen) as the active speaker and puts it
 /// first among the thumbnails beside a share; <c>speaker -</c> outlines nobody (<see cref="Meetings.ActiveSpeaker"/>).</para></summary>
 public static class CompositorHost
