@@ -115,6 +115,16 @@ internal static class CameraOffChecks
         var trace = $"{file}: " + string.Join(' ', frames.Select(x => $"{F(x.Seconds)}:" + string.Join('/', x.Tiles.Select(t => $"{F(t.Neutral)},{t.Text},{t.Mean:0}"))));
         TestContext.Current.TestOutputHelper?.WriteLine("per frame (s: each tile's neutral fraction, text pixels, mean R+G+B): " + trace);
 
+        // Until a camera's first pictures, the native compositor shows the participant's name in the tile (as a camera
+        // turned off does), not black: the camera change is looked for once both tiles are live.
+        var bothLive = frames.FindIndex(x => x.Tiles.All(t => t.Neutral < 0.2));
+        Assert.True(bothLive >= 0, "the two tiles are never live at once: " + trace);
+        if (RecordingMediaTests.CompositorOf(f) == "native")
+        {
+            Assert.True(frames.Take(bothLive).Any(x => x.Tiles.All(t => t.Neutral >= 0.6 && t.Text >= 15)), "no named tiles before the first pictures: " + trace);
+        }
+        frames = frames.Skip(bothLive).ToList();
+
         // Alice's tile is the one that turns neutral; Bob's never does.
         var alice = Enumerable.Range(0, Tiles.Length).FirstOrDefault(i => frames.Any(x => x.Tiles[i].Neutral >= 0.6), -1);
         Assert.True(alice >= 0, "no frame shows a camera-off tile: " + trace);

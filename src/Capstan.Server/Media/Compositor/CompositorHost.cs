@@ -136,6 +136,25 @@ public static class CompositorHost
             }
         }
 
+        // A camera-off tile (CompositorPipeline.CameraOffBin) with the participant's name, playing above the tiles
+        // (placed by Relayout, as a cover).
+        Input CameraOffTile(string display, int zorder)
+        {
+            var bin = GstElement.Bin(CompositorPipeline.CameraOffBin(), ghostUnlinkedPads: false);
+            bin.GhostSource("out");
+            Name(bin, display);
+            pipeline.Add(bin);
+            var pad = comp.RequestPad("sink_%u");
+            pad.Set("sizing-policy", "keep-aspect-ratio");
+            pad.Set("zorder", I(zorder));
+            using (var src = bin.StaticPad("src"))
+            {
+                src.Link(pad);
+            }
+            bin.SyncStateWithParent();
+            return new Input(bin, pad, CompositorPipeline.CameraOffKind);
+        }
+
         void Uncover(string key, Input? only = null)
         {
             if (!covers.TryGetValue(key, out var cover) || (only is not null && cover != only))
@@ -188,6 +207,7 @@ public static class CompositorHost
                             case "add" when parts.Length >= 4:
                                 {
                                     var (key, kind, codec) = (parts[1], parts[2], parts[3]);
+                                    var display = parts.Length > 4 ? parts[4] : string.Empty;
                                     var place = video.IndexOf(key); // a replaced input keeps its tile
                                     var cameraOff = kind == CompositorPipeline.CameraOffKind;
                                     var media = kind is CompositorPipeline.ScreenKind or CompositorPipeline.CameraOffKind ? "video" : kind;
@@ -204,24 +224,18 @@ public static class CompositorHost
                                     else
                                     {
                                         Remove(key, relayout: false);
+                                        if (kind == "video")
+                                        {
+                                            // A camera's picture comes with its first keyframe, 0.3 to 0.5 s after the
+                                            // forward starts (the first frames of every segment): until it is
+                                            // composited, the tile shows the name, as a camera turned off does, not
+                                            // the black background.
+                                            covers[key] = cover = CameraOffTile(display, zorder: 10000);
+                                        }
                                     }
                                     var bin = GstElement.Bin(cameraOff ? CompositorPipeline.CameraOffBin() : CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
                                     bin.GhostSource("out");
-                                    var display = parts.Length > 4 ? parts[4] : string.Empty;
-                                    if (media == "video" && bin.Child("label") is { } label)
-                                    {
-                                        using (label)
-                                        {
-                                            label.Set("text", display);
-                                        }
-                                    }
-                                    if (cameraOff && bin.Child("initial") is { } initial)
-                                    {
-                                        using (initial)
-                                        {
-                                            initial.Set("text", display.Length > 0 ? display[..1].ToUpperInvariant() : "?");
-                                        }
-                                    }
+                                    Name(bin, display);
                                     pipeline.Add(bin);
                                     var mixerPad = (media == "video" ? comp : mix).RequestPad("sink_%u");
                                     if (media == "video")
@@ -341,6 +355,26 @@ public static class CompositorHost
     }
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The participant's name on a video bin's <c>label</c>, and its initial on a camera-off tile's
+    /// <c>initial</c>, where the bin has them.</summary>
+    private static void Name(GstElement bin, string display)
+    {
+        if (bin.Child("label") is { } label)
+        {
+            using (label)
+            {
+                label.Set("text", display);
+            }
+        }
+        if (bin.Child("initial") is { } initial)
+        {
+            using (initial)
+            {
+                initial.Set("text", display.Length > 0 ? display[..1].ToUpperInvariant() : "?");
+            }
+        }
+    }
 
     /// <summary>How far behind the pipeline's running time a mixer's output may fall before the host gives up on it:
     /// the mixers' latency (<see cref="CompositorSpec.JitterMs"/> + <see cref="CompositorSpec.MarginMs"/>) and 2.5 s
