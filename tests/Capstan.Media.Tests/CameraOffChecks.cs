@@ -116,8 +116,10 @@ internal static class CameraOffChecks
         TestContext.Current.TestOutputHelper?.WriteLine("per frame (s: each tile's neutral fraction, text pixels, mean R+G+B): " + trace);
 
         // Until a camera's first pictures, the native compositor shows the participant's name in the tile (as a camera
-        // turned off does), not black: the camera change is looked for once both tiles are live.
-        var bothLive = frames.FindIndex(x => x.Tiles.All(t => t.Neutral < 0.2));
+        // turned off does), not black: the camera change is looked for once both tiles are live (neither neutral nor
+        // black: the native segment's first two frames or so are the black background, composited before the host
+        // takes its inputs, CompositorHost.FirstOutputBound).
+        var bothLive = frames.FindIndex(x => x.Tiles.All(t => t.Neutral < 0.2 && t.Mean >= 30));
         Assert.True(bothLive >= 0, "the two tiles are never live at once: " + trace);
         if (RecordingMediaTests.CompositorOf(f) == "native")
         {

@@ -64,6 +64,42 @@ public sealed class CompositorPipelineTests
     }
 
     [Fact]
+    public async Task MixerOutputs_WaitFirst_NamesTheMixerThatPutOutNothing_AndWakesOnItsFirstOutput()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(500), CompositorHost.FirstOutputBound);
+        var brief = TimeSpan.FromMilliseconds(30);
+        var outputs = new CompositorHost.MixerOutputs();
+        Assert.Equal((-1L, -1L), (outputs.LastPicture, outputs.LastSound));
+        Assert.Equal("picture and sound", outputs.WaitFirst(brief));
+        outputs.Picture(17_000_000);
+        Assert.Equal("sound", outputs.WaitFirst(brief)); // the fault seen: the sound mixer silent from the start
+        var only = new CompositorHost.MixerOutputs();
+        only.Sound(12_000_000);
+        Assert.Equal("picture", only.WaitFirst(brief));
+        // A first sound coming while the host waits ends the wait (the bound is far off).
+        var waiting = Task.Run(() => outputs.WaitFirst(TimeSpan.FromMinutes(5)));
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        outputs.Sound(12_000_000);
+        Assert.Null(await waiting.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken));
+        Assert.Equal((17_000_000L, 12_000_000L), (outputs.LastPicture, outputs.LastSound));
+    }
+
+    [Fact]
+    public async Task MixerOutputs_WaitUntil_WaitsForBothMixersToPutOutTheStop()
+    {
+        const long s = 1_000_000_000L;
+        var outputs = new CompositorHost.MixerOutputs();
+        outputs.Picture(9 * s);
+        outputs.Sound(10 * s);
+        Assert.False(outputs.WaitUntil(10 * s, 10 * s, TimeSpan.FromMilliseconds(30))); // the picture is behind
+        var waiting = Task.Run(() => outputs.WaitUntil(10 * s, 10 * s, TimeSpan.FromMinutes(5)));
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        outputs.Picture(10 * s);
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken));
+        Assert.True(outputs.WaitUntil(5 * s, 5 * s, TimeSpan.Zero)); // reached already: no wait
+    }
+
+    [Fact]
     public void Describe_UsesTheRecordingsEncoders()
     {
         var h264 = CompositorPipeline.Describe(new CompositorSpec(1280, 720, 30, "H264", "AAC", 1, "/tmp/a.mkv"));

@@ -38,39 +38,72 @@ public static class CompositorHost
         }
         var spec = JsonSerializer.Deserialize<CompositorSpec>(args[0]) ?? throw new ArgumentException("no spec");
         using var host = new PipelineHost();
-        using var pipeline = GstElement.Launch(CompositorPipeline.Describe(spec));
-        using var comp = pipeline.Get("comp");
-        using var mix = pipeline.Get("mix");
-        host.AnnounceGrabs(pipeline, withInstant: false);
-        // The last picture and sound the mixers put out (running time, ns): at the stop, `reached` is set once both
-        // have put out the moment of the stop (`pictureUntil`, `soundUntil`: long.MaxValue until then).
-        long lastPicture = -1, lastSound = -1, pictureUntil = long.MaxValue, soundUntil = long.MaxValue;
-        using var reached = new ManualResetEventSlim();
-        void CheckReached()
+        var firstBound = FirstOutputBound;
+        GstElement? started = null;
+        GstElement? startedComp = null;
+        List<(GstElement Bin, GstPad Pad)> outline = [];
+        MixerOutputs? startedOutputs = null;
+        for (var attempt = 1; started is null; attempt++)
         {
-            if (Interlocked.Read(ref lastPicture) >= Interlocked.Read(ref pictureUntil) && Interlocked.Read(ref lastSound) >= Interlocked.Read(ref soundUntil))
+            // Frames announced only once the pipeline is kept: a pipeline built again starts its running time anew.
+            host.HoldGrabs();
+            var o = new MixerOutputs();
+            var built = GstElement.Launch(CompositorPipeline.Describe(spec));
+            host.AnnounceGrabs(built, withInstant: false);
+            using (var grab = built.Get("grab"))
+            using (var pad = grab.StaticPad("src"))
             {
-                reached.Set();
+                pad.OnBuffer(o.Picture);
             }
-        }
-        using (var grab = pipeline.Get("grab"))
-        using (var pad = grab.StaticPad("src"))
-        {
-            pad.OnBuffer(pts =>
+            using (var mixed = built.Get("mixed"))
+            using (var pad = mixed.StaticPad("sink"))
             {
-                Interlocked.Exchange(ref lastPicture, pts);
-                CheckReached();
-            });
-        }
-        using (var mixed = pipeline.Get("mixed"))
-        using (var pad = mixed.StaticPad("sink"))
-        {
-            pad.OnBuffer(pts =>
+                pad.OnBuffer(o.Sound);
+            }
+            var builtComp = built.Get("comp");
+            var builtOutline = AddOutline(built, builtComp, spec.FrameRate);
+            void Discard()
             {
-                Interlocked.Exchange(ref lastSound, pts);
-                CheckReached();
-            });
+                built.SetState(GstState.Null);
+                new Disposables(builtOutline).Dispose();
+                builtComp.Dispose();
+                built.Dispose();
+            }
+            built.SetState(GstState.Playing);
+            // Inputs are added only once the pipeline is playing and both mixers have put out their first picture and
+            // sound (FirstOutputBound). Seen in about 1 to 4 % of starts (1 of 80 hosts on a quiet machine, 2 of 50
+            // beside a build), and before this check in about 1 of 160 files: the sound mixer putting out nothing
+            // from the start, for the whole segment, a file with the picture only. Such a pipeline is built again,
+            // up to three times, before any input is in it, so that the segment goes on whole rather than ending as a
+            // stalled mixer (Stalled) with a gap.
+            if (built.WaitState(TimeSpan.FromSeconds(5)) != GstState.Playing)
+            {
+                Discard();
+                host.Say("error the pipeline did not start playing within 5 s");
+                return 1;
+            }
+            if (o.WaitFirst(firstBound) is not { } silent)
+            {
+                // In the segment's log: how soon the mixers came up (the bound's margin).
+                Console.Error.WriteLine($"first output {o.FirstMs.Picture} ms (picture), {o.FirstMs.Sound} ms (sound) after the pipeline was built");
+                host.ReleaseGrabs(say: true);
+                (started, startedComp, outline, startedOutputs) = (built, builtComp, builtOutline, o);
+                break;
+            }
+            Discard();
+            host.ReleaseGrabs(say: false);
+            var what = $"the {silent} mixer put out nothing within {firstBound.TotalMilliseconds:0} ms of playing";
+            if (attempt == FirstOutputAttempts)
+            {
+                host.Say($"error {what}, in {attempt} pipelines built");
+                return 1;
+            }
+            Console.Error.WriteLine($"{what}: building the pipeline again ({attempt + 1} of {FirstOutputAttempts})");
         }
+        using var pipeline = started;
+        using var comp = startedComp!;
+        var outputs = startedOutputs!; // the mixers' last outputs, and at the stop whether both reached it
+        using var mix = pipeline.Get("mix");
         using var bus = pipeline.Bus();
         var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
         var video = new List<string>();
@@ -80,21 +113,8 @@ public static class CompositorHost
         var covers = new Dictionary<string, Input>(StringComparer.Ordinal);
         var gate = new object();
         var stop = host.Stopping;
-        var outline = AddOutline(pipeline, comp, spec.FrameRate);
         string? speaker = null; // the active speaker's feed id
         using var outlineOwner = new Disposables(outline);
-
-        pipeline.SetState(GstState.Playing);
-        // Inputs are added only once the pipeline is playing. Seen in about 1 of 100 hosts on a busy machine (2 of
-        // 220 in a loop of hosts given two participants at once, none of 110 without participants): a file with
-        // one track, its mixer having put out nothing for the whole segment, which the join cannot put together
-        // with the others (a paused recording's resumed part lost, or its sound file refused). The suspected cause,
-        // not proven: the participants' pads requested from the mixers while the pipeline was still starting.
-        if (pipeline.WaitState(TimeSpan.FromSeconds(5)) != GstState.Playing)
-        {
-            host.Say("error the pipeline did not start playing within 5 s");
-            return 1;
-        }
         host.Say("ready");
 
         // Shared screens first and large, the others beside them (CompositorPipeline.ShareLayout), or the grid.
@@ -331,18 +351,15 @@ public static class CompositorHost
         // latency and 2 s more).
         var stallBound = StallBound(spec);
         return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5), health: () =>
-            pipeline.RunningTime() is { } live ? Stalled(live, Interlocked.Read(ref lastPicture), Interlocked.Read(ref lastSound), stallBound) : null,
+            pipeline.RunningTime() is { } live ? Stalled(live, outputs.LastPicture, outputs.LastSound, stallBound) : null,
             endOfStream: () =>
         {
             if (pipeline.RunningTime() is { } stopAt)
             {
-                Interlocked.Exchange(ref pictureUntil, stopAt - (1_000_000_000L / spec.FrameRate));
-                Interlocked.Exchange(ref soundUntil, stopAt - 20_000_000);
-                CheckReached();
-                if (!reached.Wait(TimeSpan.FromMilliseconds(spec.JitterMs + spec.MarginMs + 2000)))
+                if (!outputs.WaitUntil(stopAt - (1_000_000_000L / spec.FrameRate), stopAt - 20_000_000, TimeSpan.FromMilliseconds(spec.JitterMs + spec.MarginMs + 2000)))
                 {
                     // In the host's log (the segment's): which mixer had not reached the stop, and where it was.
-                    Console.Error.WriteLine($"stop at {stopAt / 1e9:0.000} s not reached: picture at {Interlocked.Read(ref lastPicture) / 1e9:0.000} s, sound at {Interlocked.Read(ref lastSound) / 1e9:0.000} s");
+                    Console.Error.WriteLine($"stop at {stopAt / 1e9:0.000} s not reached: picture at {outputs.LastPicture / 1e9:0.000} s, sound at {outputs.LastSound / 1e9:0.000} s");
                 }
             }
             foreach (var name in (ReadOnlySpan<string>)["grab", "mixed"])
@@ -372,6 +389,96 @@ public static class CompositorHost
             using (initial)
             {
                 initial.Set("text", display.Length > 0 ? display[..1].ToUpperInvariant() : "?");
+            }
+        }
+    }
+
+    /// <summary>How many pipelines the host builds, at most, to get one whose mixers both put out
+    /// (<see cref="FirstOutputBound"/>).</summary>
+    public const int FirstOutputAttempts = 3;
+
+    /// <summary>How long after a pipeline plays both its mixers must have put out their first picture and sound before
+    /// the host builds it again: 0.5 s. Their live black and silent sources feed them from the start, so neither
+    /// waits for its latency: in 80 hosts in a row both came within 124 ms of the pipeline being built (80 ms
+    /// typically), while a mixer stuck at the start never puts out (seen in about 1 to 4 % of starts, more on a busy
+    /// machine; a stuck one stayed silent for a whole 24 s segment).</summary>
+    public static readonly TimeSpan FirstOutputBound = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The last picture and sound the mixers put out (running time, ns; -1 for none yet), from probes on
+    /// the streaming threads, and the waits on them: for the first of both as the pipeline starts, for the moment of
+    /// the stop at the end.</summary>
+    internal sealed class MixerOutputs
+    {
+        private readonly object _gate = new(); // Monitor.Wait/PulseAll
+        private long _picture = -1;
+        private long _sound = -1;
+        private long _pictureUntil = long.MaxValue;
+        private long _soundUntil = long.MaxValue;
+
+        public long LastPicture => Interlocked.Read(ref _picture);
+
+        public long LastSound => Interlocked.Read(ref _sound);
+
+        public void Picture(long pts) => Put(ref _picture, pts, ref _firstPictureMs);
+
+        public void Sound(long pts) => Put(ref _sound, pts, ref _firstSoundMs);
+
+        private readonly long _created = Environment.TickCount64;
+        private long _firstPictureMs = -1;
+        private long _firstSoundMs = -1;
+
+        /// <summary>When each mixer first put out, in ms after this was made (as the pipeline was built); -1 for not
+        /// yet.</summary>
+        public (long Picture, long Sound) FirstMs => (Interlocked.Read(ref _firstPictureMs), Interlocked.Read(ref _firstSoundMs));
+
+        private void Put(ref long last, long pts, ref long firstMs)
+        {
+            lock (_gate)
+            {
+                if (firstMs < 0)
+                {
+                    firstMs = Environment.TickCount64 - _created;
+                }
+                last = pts;
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        /// <summary>Null once both mixers have put out something within <paramref name="bound"/>; otherwise which has
+        /// not (<c>picture</c>, <c>sound</c>, or <c>picture and sound</c>).</summary>
+        public string? WaitFirst(TimeSpan bound) =>
+            Wait(() => _picture >= 0 && _sound >= 0, bound) ? null
+            : (LastPicture < 0, LastSound < 0) switch
+            {
+                (true, true) => "picture and sound",
+                (true, false) => "picture",
+                _ => "sound",
+            };
+
+        /// <summary>Whether both mixers put out the moments <paramref name="picture"/> and <paramref name="sound"/>
+        /// (running time, ns) within <paramref name="bound"/>.</summary>
+        public bool WaitUntil(long picture, long sound, TimeSpan bound)
+        {
+            Interlocked.Exchange(ref _pictureUntil, picture);
+            Interlocked.Exchange(ref _soundUntil, sound);
+            return Wait(() => _picture >= _pictureUntil && _sound >= _soundUntil, bound);
+        }
+
+        private bool Wait(Func<bool> done, TimeSpan bound)
+        {
+            var deadline = Environment.TickCount64 + (long)bound.TotalMilliseconds;
+            lock (_gate)
+            {
+                while (!done())
+                {
+                    var left = deadline - Environment.TickCount64;
+                    if (left <= 0)
+                    {
+                        return false;
+                    }
+                    Monitor.Wait(_gate, TimeSpan.FromMilliseconds(left));
+                }
+                return true;
             }
         }
     }

@@ -10,6 +10,7 @@ public sealed class PipelineHost : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly TextWriter _output = Console.Out;
+    private List<string>? _held; // grab lines held back (HoldGrabs)
     private readonly PosixSignalRegistration _sigint;
     private readonly PosixSignalRegistration _sigterm;
 
@@ -34,6 +35,47 @@ public sealed class PipelineHost : IDisposable
         }
     }
 
+    /// <summary>Holds the grab lines back from now on (<see cref="ReleaseGrabs"/> says or drops them): the frames of a
+    /// pipeline that may yet be built again, whose running time would start anew.</summary>
+    public void HoldGrabs()
+    {
+        lock (_gate)
+        {
+            _held ??= [];
+        }
+    }
+
+    /// <summary>Ends <see cref="HoldGrabs"/>: the lines held are said (<paramref name="say"/>) or dropped, and the
+    /// next are said as they come.</summary>
+    public void ReleaseGrabs(bool say)
+    {
+        lock (_gate)
+        {
+            if (say)
+            {
+                foreach (var line in _held ?? [])
+                {
+                    _output.WriteLine(line);
+                }
+                _output.Flush();
+            }
+            _held = null;
+        }
+    }
+
+    private void SayGrab(string line)
+    {
+        lock (_gate)
+        {
+            if (_held is { } held)
+            {
+                held.Add(line);
+                return;
+            }
+        }
+        Say(line);
+    }
+
     /// <summary>Prints every frame passing the element <c>grab</c>'s source pad as a grab line
     /// (<see cref="Recorder.MediaArgs.FormatGrabLine"/>); with <paramref name="withInstant"/>, after a line with the
     /// wall-clock instant it passed (<see cref="Recorder.MediaArgs.FormatGrabbedAt"/>).</summary>
@@ -52,9 +94,9 @@ public sealed class PipelineHost : IDisposable
             }
             if (withInstant)
             {
-                Say(Recorder.MediaArgs.FormatGrabbedAt(DateTime.UtcNow, pts));
+                SayGrab(Recorder.MediaArgs.FormatGrabbedAt(DateTime.UtcNow, pts));
             }
-            Say(Recorder.MediaArgs.FormatGrabLine(pts));
+            SayGrab(Recorder.MediaArgs.FormatGrabLine(pts));
         });
     }
 
