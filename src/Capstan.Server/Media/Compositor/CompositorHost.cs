@@ -156,9 +156,10 @@ public static class CompositorHost
             }
         }
 
-        // A camera-off tile (CompositorPipeline.CameraOffBin) with the participant's name, playing above the tiles
-        // (placed by Relayout, as a cover).
-        Input CameraOffTile(string display, int zorder)
+        // A camera-off tile (CompositorPipeline.CameraOffBin) with the participant's name, playing: an input of its
+        // own (the `cameraoff` kind), or above the tiles as a cover (a high zorder; placed by Relayout). Every
+        // camera-off tile is built here.
+        Input CameraOffTile(string display, int? zorder = null)
         {
             var bin = GstElement.Bin(CompositorPipeline.CameraOffBin(), ghostUnlinkedPads: false);
             bin.GhostSource("out");
@@ -166,7 +167,10 @@ public static class CompositorHost
             pipeline.Add(bin);
             var pad = comp.RequestPad("sink_%u");
             pad.Set("sizing-policy", "keep-aspect-ratio");
-            pad.Set("zorder", I(zorder));
+            if (zorder is { } z)
+            {
+                pad.Set("zorder", I(z));
+            }
             using (var src = bin.StaticPad("src"))
             {
                 src.Link(pad);
@@ -253,7 +257,15 @@ public static class CompositorHost
                                             covers[key] = cover = CameraOffTile(display, zorder: 10000);
                                         }
                                     }
-                                    var bin = GstElement.Bin(cameraOff ? CompositorPipeline.CameraOffBin() : CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
+                                    if (cameraOff)
+                                    {
+                                        inputs[key] = CameraOffTile(display);
+                                        video.Insert(place >= 0 ? place : video.Count, key);
+                                        Relayout();
+                                        host.Say($"added {key}");
+                                        break;
+                                    }
+                                    var bin = GstElement.Bin(CompositorPipeline.InputBin(media, codec, spec.JitterMs, spec.FrameRate), ghostUnlinkedPads: false);
                                     bin.GhostSource("out");
                                     Name(bin, display);
                                     pipeline.Add(bin);
@@ -299,11 +311,6 @@ public static class CompositorHost
                                                 }, TaskScheduler.Default);
                                             }
                                         });
-                                    }
-                                    if (cameraOff)
-                                    {
-                                        host.Say($"added {key}");
-                                        break;
                                     }
                                     using var udp = bin.Get("rtp");
                                     host.Say($"port {key} {I(udp.GetInt("port"))}");
