@@ -1,5 +1,8 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Capstan.Server.Data;
+using Capstan.Server.Hosting;
 using Capstan.Server.Recorder;
 using Capstan.Server.Tests.Infrastructure;
 
@@ -41,13 +44,52 @@ public sealed class CompositorChoiceTests(NativeCompositorServer native, SqliteS
     }
 
     /// <summary>Native is accepted at start where GStreamer and the compositor's plugins are installed (as on every
-    /// machine the tests run on: scripts/deps.sh installs them); the default is the browser.</summary>
+    /// machine the tests run on: scripts/deps.sh installs them); unset, the setting is chosen at start.</summary>
     [Fact]
-    public void Native_IsAcceptedWhereGStreamerIsInstalled_TheDefaultIsTheBrowser()
+    public void Native_IsAcceptedWhereGStreamerIsInstalled_UnsetIsChosenAtStart()
     {
         Assert.Empty(NativeCompositorSupport.Missing());
         Assert.True(new RecorderOptionsValidator().Validate(null, new RecorderOptions { Compositor = RecorderOptions.NativeCompositor }).Succeeded);
-        Assert.Equal(RecorderOptions.BrowserCompositor, new RecorderOptions().Compositor);
+        Assert.Null(new RecorderOptions().Compositor);
+        Assert.True(new RecorderOptionsValidator().Validate(null, new RecorderOptions()).Succeeded);
+        Assert.False(new RecorderOptionsValidator().Validate(null, new RecorderOptions { Compositor = "gpu" }).Succeeded);
+    }
+
+    /// <summary>The default: native in <c>serve</c> with its recorder, beside its own Janus, on SQLite, with GStreamer;
+    /// the browser everywhere else (a stand-alone worker, no recorder, PostgreSQL, external or no Janus, GStreamer
+    /// missing).</summary>
+    [Fact]
+    public void Default_IsNativeWhereItCanRun_ElseTheBrowser()
+    {
+        IReadOnlyList<string> none = [];
+        string Default(bool worker = false, bool enabled = true, DatabaseProvider db = DatabaseProvider.Sqlite, Meetings.JanusOptions? janus = null, IReadOnlyList<string>? missing = null) =>
+            RecorderOptions.DefaultCompositor(worker, enabled, db, janus ?? new Meetings.JanusOptions(), () => missing ?? none);
+        Assert.Equal("native", Default());
+        Assert.Equal("browser", Default(worker: true));
+        Assert.Equal("browser", Default(enabled: false));
+        Assert.Equal("browser", Default(db: DatabaseProvider.Postgres));
+        Assert.Equal("browser", Default(janus: new Meetings.JanusOptions { Enabled = false }));
+        Assert.Equal("browser", Default(janus: new Meetings.JanusOptions { Urls = ["http://10.0.0.5:8088/janus"] }));
+        Assert.Equal("browser", Default(missing: ["the GStreamer plugin x264"]));
+    }
+
+    /// <summary>The choice is made when the options are read (AddRecorder's post-configuration), and a setting wins.</summary>
+    [Theory]
+    [InlineData(false, null, null, "native")]
+    [InlineData(true, null, null, "browser")]
+    [InlineData(false, "Host=10.0.0.7;Database=capstan", null, "browser")]
+    [InlineData(false, null, "browser", "browser")]
+    public void Default_IsChosenWhenTheOptionsAreRead(bool worker, string? database, string? setting, string expected)
+    {
+        var config = new ConfigurationBuilder()
+            .AddInMemoryCollection(setting is null ? [] : [new("Recorder:Compositor", setting)]).Build();
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(config)
+            .AddSingleton(new CapstanOptions { Database = database });
+        services.AddOptions<Meetings.JanusOptions>().BindConfiguration(Meetings.JanusOptions.Section);
+        services.AddRecorder(standaloneWorker: worker);
+        using var provider = services.BuildServiceProvider();
+        Assert.Equal(expected, provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<RecorderOptions>>().Value.Compositor);
     }
 
     /// <summary>Warm browser surfaces: one per slot when the browser composites the built-in layout, one (for a

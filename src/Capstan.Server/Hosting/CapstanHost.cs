@@ -127,10 +127,14 @@ public static class CapstanHost
         return services;
     }
 
-    /// <summary>The recorder worker (hosted in <c>serve</c>, alone in <c>worker</c>).</summary>
-    public static IServiceCollection AddRecorder(this IServiceCollection services)
+    /// <summary>The recorder worker (hosted in <c>serve</c>, alone in <c>worker</c>: <paramref name="standaloneWorker"/>).
+    /// <c>Recorder:Compositor</c> unset is chosen here (<see cref="RecorderOptions.DefaultCompositor"/>).</summary>
+    public static IServiceCollection AddRecorder(this IServiceCollection services, bool standaloneWorker = false)
     {
-        services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section).ValidateOnStart();
+        services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section)
+            .PostConfigure<CapstanOptions, Microsoft.Extensions.Options.IOptions<JanusOptions>>((o, capstan, janus) => o.Compositor ??= RecorderOptions.DefaultCompositor(
+                standaloneWorker, o.Enabled, DatabaseSetup.DetectProvider(capstan.Database ?? string.Empty), janus.Value, NativeCompositorSupport.Missing))
+            .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<RecorderOptions>, RecorderOptionsValidator>());
         services.AddScoped<JobQueue>();
         // Admission by measured cost: one meter per process, shared by the composite worker and the track recorder.
@@ -197,7 +201,7 @@ public static class CapstanHost
         builder.AddCapstanLogging();
         builder.AddCapstanMetrics(options, standaloneWorker: true);
         builder.Services.AddCapstanCore(options);
-        builder.Services.AddRecorder();
+        builder.Services.AddRecorder(standaloneWorker: true);
         return builder.Build();
     }
 

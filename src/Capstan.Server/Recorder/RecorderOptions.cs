@@ -9,20 +9,35 @@ public sealed class RecorderOptions
 
     public const string NativeCompositor = "native";
 
-    /// <summary>How the built-in layout is composited: <c>browser</c> (Xvfb, Chromium on the recorder view, the
-    /// display grabbed; the default) or <c>native</c> (Janus RTP forwarders into one GStreamer compositor per segment,
-    /// <see cref="NativeComposite"/>; refused at start when GStreamer or a plugin it uses is missing,
-    /// <see cref="NativeCompositorSupport"/>). A custom <c>url</c> always uses the browser.
-    /// <para>Decision (2026-12-06): native stays opt-in for now. Its files pass every composite check, and it costs
-    /// less (bench/recorder), but twice under load a native recording came out without its audio track (a CI media
-    /// run, and 1 of 5 recordings at once in the bench), which never reproduced on demand; a file without sound is
-    /// worse than a dearer one. Since then the host has been made to wait for PLAYING before taking inputs (the suspected
-    /// cause: 2 of 48 such files before, none in 350 short runs under load after, but one more in about 160 runs of
-    /// 10 to 24 s on a quiet machine), a mixer that stalls ends its segment as a lost capture (<see cref="Media.Compositor.CompositorHost.Stalled"/>)
-    /// and the join leaves a segment with one track out (<see cref="CompositeCapture.Joinable"/>): such a recording gets
-    /// a gap of a few seconds, no longer a file without sound. The default moves to native once a long run shows that
-    /// path at work and no other cause of a one-track segment.</para></summary>
-    public string Compositor { get; set; } = BrowserCompositor;
+    /// <summary>How the built-in layout is composited: <c>native</c> (Janus RTP forwarders into one GStreamer
+    /// compositor per segment, <see cref="NativeComposite"/>; refused at start when GStreamer or a plugin it uses is
+    /// missing, <see cref="NativeCompositorSupport"/>) or <c>browser</c> (Xvfb, Chromium on the recorder view, the
+    /// display grabbed). A custom <c>url</c> always uses the browser. Unset, it is chosen at start
+    /// (<see cref="DefaultCompositor"/>): native where it can run, else the browser.
+    /// <para>Decision (2026-12-06, second session): native is the default where it can run. Its files pass every
+    /// composite check and it costs less (bench/recorder). What kept it opt-in, a native segment now and then without
+    /// its audio track (about 1 in 160 hosts), is now handled at each of its stages: the host builds its pipeline
+    /// again when a mixer puts out nothing as it starts, where the fault was seen
+    /// (<see cref="Media.Compositor.CompositorHost.FirstOutputBound"/>); a mixer that stalls later ends its segment as a
+    /// lost capture (<see cref="Media.Compositor.CompositorHost.Stalled"/>); and the join leaves a one-track segment out
+    /// (<see cref="CompositeCapture.Joinable"/>), a gap rather than a file without sound.</para></summary>
+    public string? Compositor { get; set; }
+
+    /// <summary>The compositor of the built-in layout when <see cref="Compositor"/> is not set: <c>native</c> where it can
+    /// run, else <c>browser</c>. Native runs in <c>capstan serve</c> with its recorder on, beside the Janus it
+    /// supervises (Janus forwards the participants' RTP to this machine's loopback), with SQLite (one machine, so no
+    /// recorder elsewhere claims the recording) and GStreamer with the compositor's plugins installed
+    /// (<paramref name="missing"/> empty). A stand-alone <c>capstan worker</c>, external Janus instances
+    /// (<c>Janus:Urls</c>, which may be on other machines) and PostgreSQL (several nodes, any of which may claim the
+    /// recording) keep the browser unless <c>Recorder:Compositor=native</c> says otherwise.</summary>
+    public static string DefaultCompositor(bool standaloneWorker, bool recorderEnabled, Data.DatabaseProvider database, Meetings.JanusOptions janus, Func<IReadOnlyList<string>> missing)
+    {
+        ArgumentNullException.ThrowIfNull(janus);
+        ArgumentNullException.ThrowIfNull(missing);
+        return !standaloneWorker && recorderEnabled && database == Data.DatabaseProvider.Sqlite && janus.Enabled && janus.Urls.Count == 0 && missing().Count == 0
+            ? NativeCompositor
+            : BrowserCompositor;
+    }
 
     /// <summary>The executable that hosts the in-process pipelines (<c>compositor-host</c>, <c>capture-host</c>); by
     /// default the server's own.</summary>
@@ -194,7 +209,7 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
     public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, RecorderOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Compositor is not (RecorderOptions.BrowserCompositor or RecorderOptions.NativeCompositor))
+        if (options.Compositor is not (null or RecorderOptions.BrowserCompositor or RecorderOptions.NativeCompositor))
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:Compositor: '{options.Compositor}' must be 'browser' or 'native'");
         }

@@ -125,7 +125,7 @@ public sealed partial class RecorderWorker(
         var http = httpClients.CreateClient("recorder");
         await using var pool = new WarmPool(o, pulse, http, workDir, ledger, user, logger, time);
         var ctx = new RecorderContext(o, scopes, pulse, bucket, http, signals, time, loggers.CreateLogger<RecordingJob>(), owner, serverUrl, workDir, pool, spool, protector, ledger, user, metrics, claiming.Token);
-        LogStarted(logger, o.Slots, workDir);
+        LogStarted(logger, o.Slots, workDir, o.Compositor ?? RecorderOptions.BrowserCompositor);
         try
         {
             await pulse.EnsureStartedAsync(stoppingToken);
@@ -212,8 +212,8 @@ public sealed partial class RecorderWorker(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recorder: the recorder's user cannot pass a folder above {Preferred}; its work folder is {WorkDir} (set Recorder:WorkDir to choose)")]
     private static partial void LogWorkDirMoved(ILogger logger, string preferred, string workDir);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder worker started: {Slots} slots, work folder {WorkDir}")]
-    private static partial void LogStarted(ILogger logger, int slots, string workDir);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder worker started: {Slots} slots, work folder {WorkDir}, built-in layout composited by the {Compositor} compositor (Recorder:Compositor)")]
+    private static partial void LogStarted(ILogger logger, int slots, string workDir, string compositor);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reaped capture processes a killed worker left running: {Processes}")]
     private static partial void LogReaped(ILogger logger, string processes);
