@@ -38,7 +38,6 @@ public static class CompositorHost
         }
         var spec = JsonSerializer.Deserialize<CompositorSpec>(args[0]) ?? throw new ArgumentException("no spec");
         using var host = new PipelineHost();
-        var firstBound = FirstOutputBound;
         GstElement? started = null;
         GstElement? startedComp = null;
         List<(GstElement Bin, GstPad Pad)> outline = [];
@@ -71,9 +70,9 @@ public static class CompositorHost
             }
             built.SetState(GstState.Playing);
             // Inputs are added only once the pipeline is playing and both mixers have put out their first picture and
-            // sound (FirstOutputBound). Seen in about 1 to 4 % of starts (1 of 80 hosts on a quiet machine, 2 of 50
-            // beside a build), and before this check in about 1 of 160 files: the sound mixer putting out nothing
-            // from the start, for the whole segment, a file with the picture only. Such a pipeline is built again,
+            // sound (FirstOutputBound). Seen in about 1 to 4 % of starts, more on a busy machine, and before this
+            // check in about 1 of 160 files: the sound mixer putting out nothing from the start, for the whole
+            // segment, a file with the picture only. Such a pipeline is built again,
             // up to three times, before any input is in it, so that the segment goes on whole rather than ending as a
             // stalled mixer (Stalled) with a gap.
             if (built.WaitState(TimeSpan.FromSeconds(5)) != GstState.Playing)
@@ -82,6 +81,7 @@ public static class CompositorHost
                 host.Say("error the pipeline did not start playing within 5 s");
                 return 1;
             }
+            var firstBound = FirstOutputBound(attempt);
             if (o.WaitFirst(firstBound) is not { } silent)
             {
                 // In the segment's log: how soon the mixers came up (the bound's margin).
@@ -405,11 +405,15 @@ public static class CompositorHost
     public const int FirstOutputAttempts = 3;
 
     /// <summary>How long after a pipeline plays both its mixers must have put out their first picture and sound before
-    /// the host builds it again: 0.5 s. Their live black and silent sources feed them from the start, so neither
-    /// waits for its latency: in 80 hosts in a row both came within 124 ms of the pipeline being built (80 ms
-    /// typically), while a mixer stuck at the start never puts out (seen in about 1 to 4 % of starts, more on a busy
-    /// machine; a stuck one stayed silent for a whole 24 s segment).</summary>
-    public static readonly TimeSpan FirstOutputBound = TimeSpan.FromMilliseconds(500);
+    /// the host builds it again: 0.5 s for the first pipeline, then twice as long for each one built again (1 s, 2 s),
+    /// so that a machine too busy to start one in time gets it on a later try. Their live black and silent sources
+    /// feed them from the start, so neither waits for its latency: over 400 hosts in a row (2 s recordings, two
+    /// participants, the machine quiet and then busy with other media work) the sound came 72 ms after the pipeline was
+    /// built at p50, 112 ms at p95 and 336 ms at most (parse and state change included; the bound counts from
+    /// PLAYING). A mixer stuck at the start never puts out: seen in 7 of those 400 (more often when the machine was
+    /// busy), 2 of about 55 beside a build and 1 of 104 quiet, always the sound mixer, and every one came up on the
+    /// second pipeline; one left alone stayed silent for a whole 24 s segment.</summary>
+    public static TimeSpan FirstOutputBound(int attempt) => TimeSpan.FromMilliseconds(500 << Math.Clamp(attempt - 1, 0, 4));
 
     /// <summary>The last picture and sound the mixers put out (running time, ns; -1 for none yet), from probes on
     /// the streaming threads, and the waits on them: for the first of both as the pipeline starts, for the moment of
