@@ -38,71 +38,12 @@ public static class CompositorHost
         }
         var spec = JsonSerializer.Deserialize<CompositorSpec>(args[0]) ?? throw new ArgumentException("no spec");
         using var host = new PipelineHost();
-        GstElement? started = null;
-        GstElement? startedComp = null;
-        List<(GstElement Bin, GstPad Pad)> outline = [];
-        MixerOutputs? startedOutputs = null;
-        for (var attempt = 1; started is null; attempt++)
+        using var started = Start(spec, host);
+        if (started is null)
         {
-            // Frames announced only once the pipeline is kept: a pipeline built again starts its running time anew.
-            host.HoldGrabs();
-            var o = new MixerOutputs();
-            var built = GstElement.Launch(CompositorPipeline.Describe(spec));
-            host.AnnounceGrabs(built, withInstant: false);
-            using (var grab = built.Get("grab"))
-            using (var pad = grab.StaticPad("src"))
-            {
-                pad.OnBuffer(o.Picture);
-            }
-            using (var mixed = built.Get("mixed"))
-            using (var pad = mixed.StaticPad("sink"))
-            {
-                pad.OnBuffer(o.Sound);
-            }
-            var builtComp = built.Get("comp");
-            var builtOutline = AddOutline(built, builtComp, spec.FrameRate);
-            void Discard()
-            {
-                built.SetState(GstState.Null);
-                new Disposables(builtOutline).Dispose();
-                builtComp.Dispose();
-                built.Dispose();
-            }
-            built.SetState(GstState.Playing);
-            // Inputs are added only once the pipeline is playing and both mixers have put out their first picture and
-            // sound (FirstOutputBound). Seen in about 1 to 4 % of starts, more on a busy machine, and before this
-            // check in about 1 of 160 files: the sound mixer putting out nothing from the start, for the whole
-            // segment, a file with the picture only. Such a pipeline is built again,
-            // up to three times, before any input is in it, so that the segment goes on whole rather than ending as a
-            // stalled mixer (Stalled) with a gap.
-            if (built.WaitState(TimeSpan.FromSeconds(5)) != GstState.Playing)
-            {
-                Discard();
-                host.Say("error the pipeline did not start playing within 5 s");
-                return 1;
-            }
-            var firstBound = FirstOutputBound(attempt);
-            if (o.WaitFirst(firstBound) is not { } silent)
-            {
-                // In the segment's log: how soon the mixers came up (the bound's margin).
-                Console.Error.WriteLine($"first output {o.FirstMs.Picture} ms (picture), {o.FirstMs.Sound} ms (sound) after the pipeline was built");
-                host.ReleaseGrabs(say: true);
-                (started, startedComp, outline, startedOutputs) = (built, builtComp, builtOutline, o);
-                break;
-            }
-            Discard();
-            host.ReleaseGrabs(say: false);
-            var what = $"the {silent} mixer put out nothing within {firstBound.TotalMilliseconds:0} ms of playing";
-            if (attempt == FirstOutputAttempts)
-            {
-                host.Say($"error {what}, in {attempt} pipelines built");
-                return 1;
-            }
-            Console.Error.WriteLine($"{what}: building the pipeline again ({attempt + 1} of {FirstOutputAttempts})");
+            return 1;
         }
-        using var pipeline = started;
-        using var comp = startedComp!;
-        var outputs = startedOutputs!; // the mixers' last outputs, and at the stop whether both reached it
+        var (pipeline, comp, outline, outputs) = (started.Pipeline, started.Comp, started.Outline, started.Outputs);
         using var mix = pipeline.Get("mix");
         using var bus = pipeline.Bus();
         var inputs = new Dictionary<string, Input>(StringComparer.Ordinal);
@@ -114,7 +55,6 @@ public static class CompositorHost
         var gate = new object();
         var stop = host.Stopping;
         string? speaker = null; // the active speaker's feed id
-        using var outlineOwner = new Disposables(outline);
         host.Say("ready");
 
         // Shared screens first and large, the others beside them (CompositorPipeline.ShareLayout), or the grid.
@@ -380,6 +320,89 @@ public static class CompositorHost
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>Builds the spec's pipeline, with the outline's bars, and plays it; kept once both mixers have put out
+    /// their first picture and sound (its grab lines held back until then), else built again (<see cref="FirstOutputBound"/>,
+    /// <see cref="FirstOutputAttempts"/>). Null when it could not be started, with <c>error TEXT</c> said.</summary>
+    private static Started? Start(CompositorSpec spec, PipelineHost host)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            // Frames announced only once the pipeline is kept: a pipeline built again starts its running time anew.
+            host.HoldGrabs();
+            var outputs = new MixerOutputs();
+            var pipeline = GstElement.Launch(CompositorPipeline.Describe(spec));
+            host.AnnounceGrabs(pipeline, withInstant: false);
+            using (var grab = pipeline.Get("grab"))
+            using (var pad = grab.StaticPad("src"))
+            {
+                pad.OnBuffer(outputs.Picture);
+            }
+            using (var mixed = pipeline.Get("mixed"))
+            using (var pad = mixed.StaticPad("sink"))
+            {
+                pad.OnBuffer(outputs.Sound);
+            }
+            var comp = pipeline.Get("comp");
+            var built = new Started(pipeline, comp, AddOutline(pipeline, comp, spec.FrameRate), outputs);
+            pipeline.SetState(GstState.Playing);
+            // Inputs are added only once the pipeline is playing and both mixers have put out their first picture and
+            // sound (FirstOutputBound). Seen in about 1 to 4 % of starts, more on a busy machine, and before this
+            // check in about 1 of 160 files: the sound mixer putting out nothing from the start, for the whole
+            // segment, a file with the picture only. Such a pipeline is built again, up to three times, before any
+            // input is in it, so that the segment goes on whole rather than ending as a stalled mixer (Stalled) with
+            // a gap.
+            if (pipeline.WaitState(TimeSpan.FromSeconds(5)) != GstState.Playing)
+            {
+                pipeline.SetState(GstState.Null);
+                built.Dispose();
+                host.Say("error the pipeline did not start playing within 5 s");
+                return null;
+            }
+            var bound = FirstOutputBound(attempt);
+            if (outputs.WaitFirst(bound) is not { } silent)
+            {
+                // In the segment's log: how soon the mixers came up (the bound's margin).
+                Console.Error.WriteLine($"first output {outputs.FirstMs.Picture} ms (picture), {outputs.FirstMs.Sound} ms (sound) after the pipeline was built");
+                host.ReleaseGrabs(say: true);
+                return built;
+            }
+            pipeline.SetState(GstState.Null);
+            built.Dispose();
+            host.ReleaseGrabs(say: false);
+            var what = $"the {silent} mixer put out nothing within {bound.TotalMilliseconds:0} ms of playing";
+            if (attempt == FirstOutputAttempts)
+            {
+                host.Say($"error {what}, in {attempt} pipelines built");
+                return null;
+            }
+            Console.Error.WriteLine($"{what}: building the pipeline again ({attempt + 1} of {FirstOutputAttempts})");
+        }
+    }
+
+    /// <summary>A pipeline the host built (<see cref="Start"/>) with what it keeps of it: the video mixer, the outline's
+    /// bars (<see cref="AddOutline"/>) and the mixers' outputs; disposed with the host, or when it is built again.</summary>
+    private sealed class Started(GstElement pipeline, GstElement comp, List<(GstElement Bin, GstPad Pad)> outline, MixerOutputs outputs) : IDisposable
+    {
+        public GstElement Pipeline { get; } = pipeline;
+
+        public GstElement Comp { get; } = comp;
+
+        public List<(GstElement Bin, GstPad Pad)> Outline { get; } = outline;
+
+        public MixerOutputs Outputs { get; } = outputs;
+
+        public void Dispose()
+        {
+            foreach (var (bin, pad) in Outline)
+            {
+                pad.Dispose();
+                bin.Dispose();
+            }
+            Comp.Dispose();
+            Pipeline.Dispose();
+        }
+    }
+
     /// <summary>The participant's name on a video bin's <c>label</c>, and its initial on a camera-off tile's
     /// <c>initial</c>, where the bin has them.</summary>
     private static void Name(GstElement bin, string display)
@@ -423,8 +446,9 @@ public static class CompositorHost
         private readonly object _gate = new(); // Monitor.Wait/PulseAll
         private long _picture = -1;
         private long _sound = -1;
-        private long _pictureUntil = long.MaxValue;
-        private long _soundUntil = long.MaxValue;
+        private readonly long _created = Environment.TickCount64;
+        private long _firstPictureMs = -1;
+        private long _firstSoundMs = -1;
 
         public long LastPicture => Interlocked.Read(ref _picture);
 
@@ -433,10 +457,6 @@ public static class CompositorHost
         public void Picture(long pts) => Put(ref _picture, pts, ref _firstPictureMs);
 
         public void Sound(long pts) => Put(ref _sound, pts, ref _firstSoundMs);
-
-        private readonly long _created = Environment.TickCount64;
-        private long _firstPictureMs = -1;
-        private long _firstSoundMs = -1;
 
         /// <summary>When each mixer first put out, in ms after this was made (as the pipeline was built); -1 for not
         /// yet.</summary>
@@ -468,12 +488,7 @@ public static class CompositorHost
 
         /// <summary>Whether both mixers put out the moments <paramref name="picture"/> and <paramref name="sound"/>
         /// (running time, ns) within <paramref name="bound"/>.</summary>
-        public bool WaitUntil(long picture, long sound, TimeSpan bound)
-        {
-            Interlocked.Exchange(ref _pictureUntil, picture);
-            Interlocked.Exchange(ref _soundUntil, sound);
-            return Wait(() => _picture >= _pictureUntil && _sound >= _soundUntil, bound);
-        }
+        public bool WaitUntil(long picture, long sound, TimeSpan bound) => Wait(() => _picture >= picture && _sound >= sound, bound);
 
         private bool Wait(Func<bool> done, TimeSpan bound)
         {
@@ -554,18 +569,5 @@ public static class CompositorHost
             bars.Add((bin, pad));
         }
         return bars;
-    }
-
-    /// <summary>Disposes the outline's pads and bins with the host.</summary>
-    private sealed class Disposables(List<(GstElement Bin, GstPad Pad)> items) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var (bin, pad) in items)
-            {
-                pad.Dispose();
-                bin.Dispose();
-            }
-        }
     }
 }
