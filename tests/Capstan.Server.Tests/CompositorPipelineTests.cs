@@ -19,6 +19,29 @@ public sealed class CompositorPipelineTests
     }
 
     [Fact]
+    public void ConverterConfig_NearestOnlyForAPictureScaledByAtMostTwoPercent()
+    {
+        // The meeting page's 640x360 camera in the 720p grid's tiles (2 and 4 people): 634x356, nearest.
+        var grid = CompositorPipeline.Layout(2, 1280, 720);
+        Assert.Equal(new Tile(4, 182, 634, 356), grid[0]);
+        Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, grid[0]));
+        Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, CompositorPipeline.Layout(4, 1280, 720)[3]));
+        // Its own size, and 2 % either way (keeping the aspect ratio: the smaller scale counts).
+        Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 640, 360)));
+        Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 652, 367)));
+        Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 628, 400)));
+        // Anything further: the default resampler. A 1080p tile, a 720p camera in the 720p grid, a 4:3 camera, a
+        // tile 3 % smaller, a thumbnail.
+        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(640, 360, CompositorPipeline.Layout(2, 1920, 1080)[0]));
+        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(1280, 720, grid[0]));
+        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(640, 480, grid[0]));
+        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 620, 349)));
+        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 123, 69)));
+        // No size known: the default.
+        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(0, 0, grid[0]));
+    }
+
+    [Fact]
     public void ShareLayout_MatchesTheRecorderView_ShareLarge_OthersInAColumnBeside()
     {
         // No share: the grid.

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Capstan.Server.Media.Compositor;
 using Capstan.Server.Media.Gst;
 using Capstan.Server.Recorder;
 
@@ -82,6 +83,63 @@ public sealed class GstTests : IDisposable
         Assert.InRange(onset, 0.499, 0.502);
         var start = System.Text.Encoding.ASCII.GetString(await RunAsync("ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=start_time", "-of", "csv=p=0", mp4)).Trim();
         Assert.Equal("0.000000", start);
+    }
+
+    /// <summary>A mixer pad told its picture's size by the caps probe (<see cref="GstPad.OnVideoSize"/>) takes the
+    /// resampler <see cref="CompositorPipeline.ConverterConfig"/> gives for its tile, and the mixer scales with it: a
+    /// one-pixel checkerboard scaled by the nearest pixel keeps its two colours, the default resampler blends them.
+    /// Also: the config strings parse as the pads' property.</summary>
+    [Theory]
+    [InlineData(634, 356, true)] // a 640x360 camera in a tile of the 720p grid
+    [InlineData(600, 338, false)] // 6 % smaller: the default
+    public void MixerPad_ScaledAsTheSizeProbeAndTheTileSay_NearestKeepsPixelsWhole(int tileWidth, int tileHeight, bool nearest)
+    {
+        var file = Path.Combine(_dir, "frame.gray");
+        using var pipeline = GstElement.Launch(
+            "videotestsrc num-buffers=2 pattern=checkers-1 ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! comp.sink_0 "
+            + "compositor name=comp background=black ! video/x-raw,format=I420,width=640,height=360 ! videoconvert ! video/x-raw,format=GRAY8 ! filesink name=out");
+        using (var sink = pipeline.Get("out"))
+        {
+            sink.Set("location", file);
+        }
+        var tile = new Tile(0, 0, tileWidth, tileHeight);
+        var sizes = new List<(int, int)>();
+        using var comp = pipeline.Get("comp");
+        using var pad = comp.StaticPad("sink_0");
+        pad.Set("width", tileWidth.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        pad.Set("height", tileHeight.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        pad.OnVideoSize((w, h) =>
+        {
+            lock (sizes)
+            {
+                sizes.Add((w, h));
+            }
+            pad.Set("converter-config", CompositorPipeline.ConverterConfig(w, h, tile));
+        });
+        using var bus = pipeline.Bus();
+        pipeline.SetState(GstState.Playing);
+        Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(20)));
+        pipeline.SetState(GstState.Null);
+
+        Assert.Equal([(640, 360)], sizes);
+        // The checkerboard's two colours (red and green, luma 81 and 145) and nothing else, or blends of them.
+        var frame = File.ReadAllBytes(file).AsSpan(0, 640 * 360);
+        var values = new HashSet<byte>();
+        for (var y = 0; y < tileHeight; y++)
+        {
+            foreach (var v in frame.Slice(y * 640, tileWidth))
+            {
+                values.Add(v);
+            }
+        }
+        if (nearest)
+        {
+            Assert.Equal([81, 145], values.Order().Select(v => (int)v));
+        }
+        else
+        {
+            Assert.True(values.Count > 2, $"{string.Join(',', values)}: the default resampler should blend the checkerboard");
+        }
     }
 
     [Fact]

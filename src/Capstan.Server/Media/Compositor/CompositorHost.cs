@@ -20,13 +20,83 @@ public static class CompositorHost
 {
     public const string Command = "compositor-host";
 
-    private sealed class Input(GstElement bin, GstPad mixerPad, string kind)
+    /// <summary>One input of a mixer: its bin, the mixer's pad it is linked to, its kind. A picture's pad follows its
+    /// source's size and its tile: it is scaled by the resampler <see cref="CompositorPipeline.ConverterConfig"/>
+    /// chooses for them, chosen again when either changes (the size from the caps reaching the pad, on a streaming
+    /// thread; the tile from the layout).</summary>
+    private sealed class Input
     {
-        public GstElement Bin { get; } = bin;
+        private readonly object _lock = new();
+        private Tile? _tile;
+        private (int Width, int Height)? _source;
+        private string _converter = CompositorPipeline.DefaultConverter;
+        private bool _dropped;
 
-        public GstPad MixerPad { get; } = mixerPad;
+        public Input(GstElement bin, GstPad mixerPad, string kind)
+        {
+            (Bin, MixerPad, Kind) = (bin, mixerPad, kind);
+            if (kind != "audio")
+            {
+                mixerPad.OnVideoSize(Sized);
+            }
+        }
 
-        public string Kind { get; } = kind;
+        public GstElement Bin { get; }
+
+        public GstPad MixerPad { get; }
+
+        public string Kind { get; }
+
+        /// <summary>Shows the picture in <paramref name="tile"/>.</summary>
+        public void Place(Tile tile)
+        {
+            lock (_lock)
+            {
+                CompositorHost.Place(MixerPad, tile);
+                _tile = tile;
+                Rescale();
+            }
+        }
+
+        private void Sized(int width, int height)
+        {
+            lock (_lock)
+            {
+                _source = (width, height);
+                Rescale();
+            }
+        }
+
+        private void Rescale()
+        {
+            if (_dropped || _tile is not { } tile || _source is not { } source)
+            {
+                return;
+            }
+            var converter = CompositorPipeline.ConverterConfig(source.Width, source.Height, tile);
+            if (converter != _converter)
+            {
+                MixerPad.Set("converter-config", converter);
+                _converter = converter;
+                Console.Error.WriteLine($"{MixerPad.Name}: {I(source.Width)}x{I(source.Height)} in a {I(tile.Width)}x{I(tile.Height)} tile, "
+                    + (converter == CompositorPipeline.NearestConverter ? "scaled by the nearest pixel" : "scaled by the default resampler"));
+            }
+        }
+
+        /// <summary>Takes the input out of <paramref name="pipeline"/>: the mixer's pad first (the mixer stops
+        /// waiting on it), then the bin.</summary>
+        public void Drop(GstElement pipeline)
+        {
+            lock (_lock)
+            {
+                _dropped = true; // a caps event still on its way leaves the released pad alone
+            }
+            MixerPad.Release();
+            Bin.SetState(GstState.Null);
+            pipeline.Remove(Bin);
+            MixerPad.Dispose();
+            Bin.Dispose();
+        }
     }
 
     public static int Run(string[] args)
@@ -68,7 +138,7 @@ public static class CompositorHost
             Tile? outlined = null;
             for (var i = 0; i < order.Count; i++)
             {
-                Place(inputs[order[i]].MixerPad, tiles[i]);
+                inputs[order[i]].Place(tiles[i]);
                 if (order[i] == speakerKey)
                 {
                     outlined = tiles[i];
@@ -88,10 +158,7 @@ public static class CompositorHost
                 var i = order.ToList().IndexOf(key);
                 if (i >= 0)
                 {
-                    cover.MixerPad.Set("xpos", I(tiles[i].X));
-                    cover.MixerPad.Set("ypos", I(tiles[i].Y));
-                    cover.MixerPad.Set("width", I(tiles[i].Width));
-                    cover.MixerPad.Set("height", I(tiles[i].Height));
+                    cover.Place(tiles[i]);
                 }
             }
         }
@@ -126,11 +193,7 @@ public static class CompositorHost
                 return;
             }
             covers.Remove(key);
-            cover.MixerPad.Release();
-            cover.Bin.SetState(GstState.Null);
-            pipeline.Remove(cover.Bin);
-            cover.MixerPad.Dispose();
-            cover.Bin.Dispose();
+            cover.Drop(pipeline);
         }
 
         void Remove(string key, bool relayout = true)
@@ -140,12 +203,7 @@ public static class CompositorHost
             {
                 return;
             }
-            // The mixer's pad first (it stops waiting on the input), then the bin.
-            input.MixerPad.Release();
-            input.Bin.SetState(GstState.Null);
-            pipeline.Remove(input.Bin);
-            input.MixerPad.Dispose();
-            input.Bin.Dispose();
+            input.Drop(pipeline);
             if (video.Remove(key) && relayout)
             {
                 Relayout();

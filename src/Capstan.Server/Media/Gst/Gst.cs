@@ -314,14 +314,17 @@ public sealed class GstPad : IDisposable
 
     /// <summary>Calls <paramref name="onBuffer"/> with every buffer's PTS (ns, -1 when none) passing this pad. The
     /// callback runs on a streaming thread and must be quick.</summary>
-    public unsafe void OnBuffer(Action<long> onBuffer)
-    {
-        var id = GCHandle.ToIntPtr(GCHandle.Alloc(onBuffer));
-        gst_pad_add_probe(Handle, 1 << 4, &Probe, id, IntPtr.Zero);
-    }
+    public unsafe void OnBuffer(Action<long> onBuffer) =>
+        gst_pad_add_probe(Handle, ProbeBuffer, &BufferProbe, GCHandle.ToIntPtr(GCHandle.Alloc(onBuffer)), &FreeHandle);
+
+    /// <summary>Calls <paramref name="onSize"/> with the width and height of the caps of every caps event passing
+    /// this pad (a picture's size as negotiated, and again whenever it changes). The callback runs on a streaming
+    /// thread and must be quick.</summary>
+    public unsafe void OnVideoSize(Action<int, int> onSize) =>
+        gst_pad_add_probe(Handle, ProbeEventDownstream, &CapsProbe, GCHandle.ToIntPtr(GCHandle.Alloc(onSize)), &FreeHandle);
 
     [UnmanagedCallersOnly]
-    private static int Probe(IntPtr pad, IntPtr info, IntPtr user)
+    private static int BufferProbe(IntPtr pad, IntPtr info, IntPtr user)
     {
         var buffer = Marshal.ReadIntPtr(info, ProbeInfoDataOffset);
         if (buffer != IntPtr.Zero && GCHandle.FromIntPtr(user).Target is Action<long> f)
@@ -338,6 +341,26 @@ public sealed class GstPad : IDisposable
         }
         return 1; // GST_PAD_PROBE_OK
     }
+
+    [UnmanagedCallersOnly]
+    private static int CapsProbe(IntPtr pad, IntPtr info, IntPtr user)
+    {
+        var ev = Marshal.ReadIntPtr(info, ProbeInfoDataOffset);
+        if (ev != IntPtr.Zero && Marshal.ReadInt32(ev, EventTypeOffset) == EventCaps && GCHandle.FromIntPtr(user).Target is Action<int, int> f)
+        {
+            gst_event_parse_caps(ev, out var caps); // borrowed from the event
+            var s = caps == IntPtr.Zero ? IntPtr.Zero : gst_caps_get_structure(caps, 0);
+            if (s != IntPtr.Zero && gst_structure_get_int(s, "width", out var w) != 0 && gst_structure_get_int(s, "height", out var h) != 0)
+            {
+                f(w, h);
+            }
+        }
+        return 1; // GST_PAD_PROBE_OK
+    }
+
+    /// <summary>The probe's destroy notify: its callback's handle is freed with the probe (the pad's end).</summary>
+    [UnmanagedCallersOnly]
+    private static void FreeHandle(IntPtr user) => GCHandle.FromIntPtr(user).Free();
 
     /// <summary>Sends end-of-stream into this (sink) pad, in order with the buffers flowing through it: what is
     /// downstream ends there, whatever upstream still makes.</summary>

@@ -13,8 +13,16 @@ internal static unsafe partial class GstNative
     private const string GLib = "libglib-2.0.so.0";
 
     // GstMiniObject is 64 bytes; GstMessage: type (64), timestamp (72), src (80). GstBuffer: pool (64), pts (72).
-    // GstPadProbeInfo: type (0), id (8), data (16). GError: domain (0), code (4), message (8).
+    // GstEvent: type (64). GstPadProbeInfo: type (0), id (8), data (16). GError: domain (0), code (4), message (8).
     internal const int MessageTypeOffset = 64;
+    internal const int EventTypeOffset = 64;
+
+    /// <summary><c>GST_EVENT_CAPS</c>: number 50, flowing downstream, serialized, sticky (<c>GST_EVENT_MAKE_TYPE</c>).</summary>
+    internal const int EventCaps = (50 << 8) | (1 << 1) | (1 << 2) | (1 << 3);
+
+    /// <summary><c>GST_PAD_PROBE_TYPE_BUFFER</c> and <c>GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM</c>.</summary>
+    internal const int ProbeBuffer = 1 << 4;
+    internal const int ProbeEventDownstream = 1 << 6;
     internal const int MessageSourceOffset = 80;
     internal const int BufferPtsOffset = 72;
     internal const int ProbeInfoDataOffset = 16;
@@ -108,6 +116,15 @@ internal static unsafe partial class GstNative
     internal static partial IntPtr gst_event_new_eos();
 
     [LibraryImport(Gst)]
+    internal static partial void gst_event_parse_caps(IntPtr ev, out IntPtr caps);
+
+    [LibraryImport(Gst)]
+    internal static partial IntPtr gst_caps_get_structure(IntPtr caps, uint index);
+
+    [LibraryImport(Gst, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int gst_structure_get_int(IntPtr structure, string field, out int value);
+
+    [LibraryImport(Gst)]
     internal static partial int gst_element_send_event(IntPtr element, IntPtr ev);
 
     [LibraryImport(Gst)]
@@ -123,7 +140,7 @@ internal static unsafe partial class GstNative
     internal static partial ulong gst_clock_get_time(IntPtr clock);
 
     [LibraryImport(Gst)]
-    internal static partial ulong gst_pad_add_probe(IntPtr pad, int mask, delegate* unmanaged<IntPtr, IntPtr, IntPtr, int> callback, IntPtr userData, IntPtr destroy);
+    internal static partial ulong gst_pad_add_probe(IntPtr pad, int mask, delegate* unmanaged<IntPtr, IntPtr, IntPtr, int> callback, IntPtr userData, delegate* unmanaged<IntPtr, void> destroy);
 
     [LibraryImport(GObject, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial void g_object_get_property(IntPtr obj, string name, ref GValue value);
