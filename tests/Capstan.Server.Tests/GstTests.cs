@@ -30,6 +30,16 @@ public sealed class GstTests : IDisposable
         return null;
     }
 
+    /// <summary>Launches <paramref name="description"/>, whose <c>filesink</c> is named <c>out</c>, writing into
+    /// <paramref name="file"/>.</summary>
+    private static GstElement LaunchInto(string file, string description)
+    {
+        var pipeline = GstElement.Launch(description);
+        using var sink = pipeline.Get("out");
+        sink.Set("location", file);
+        return pipeline;
+    }
+
     private static async Task<string> ProbeAsync(string file)
     {
         var p = Process.Start(new ProcessStartInfo("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width,height:format=duration", "-of", "compact", file])
@@ -95,13 +105,9 @@ public sealed class GstTests : IDisposable
     public void MixerPad_ScaledAsTheSizeProbeAndTheTileSay_NearestKeepsPixelsWhole(int tileWidth, int tileHeight, bool nearest)
     {
         var file = Path.Combine(_dir, "frame.gray");
-        using var pipeline = GstElement.Launch(
+        using var pipeline = LaunchInto(file,
             "videotestsrc num-buffers=2 pattern=checkers-1 ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! comp.sink_0 "
             + "compositor name=comp background=black ! video/x-raw,format=I420,width=640,height=360 ! videoconvert ! video/x-raw,format=GRAY8 ! filesink name=out");
-        using (var sink = pipeline.Get("out"))
-        {
-            sink.Set("location", file);
-        }
         var tile = new Tile(0, 0, tileWidth, tileHeight);
         var sizes = new List<(int, int)>();
         using var comp = pipeline.Get("comp");
@@ -146,13 +152,9 @@ public sealed class GstTests : IDisposable
     public async Task Launch_TestSourcesIntoFile_WritesBothStreamsAndEndsWithEos()
     {
         var file = Path.Combine(_dir, "a.mkv");
-        using var pipeline = GstElement.Launch(
+        using var pipeline = LaunchInto(file,
             "videotestsrc num-buffers=30 ! video/x-raw,width=320,height=180,framerate=30/1 ! identity name=tap ! x264enc speed-preset=ultrafast ! h264parse ! queue ! mux. "
             + "audiotestsrc num-buffers=40 ! audioconvert ! avenc_aac ! aacparse ! queue ! mux. matroskamux name=mux ! filesink name=out");
-        using (var sink = pipeline.Get("out"))
-        {
-            sink.Set("location", file);
-        }
         var pts = new List<long>();
         using (var tap = pipeline.Get("tap"))
         using (var pad = tap.StaticPad("src"))
@@ -273,14 +275,10 @@ public sealed class GstTests : IDisposable
     public async Task Bins_AddedAndRemovedWhilePlaying_ReachTheMixerAndFile()
     {
         var file = Path.Combine(_dir, "b.mkv");
-        using var pipeline = GstElement.Launch(
+        using var pipeline = LaunchInto(file,
             "videotestsrc is-live=true pattern=black ! video/x-raw,width=320,height=180,framerate=30/1 ! comp. "
             + "compositor name=comp background=black ! video/x-raw,width=320,height=180,framerate=30/1 ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast ! h264parse ! matroskamux ! filesink name=out "
             + "udpsrc name=u port=0 ! fakesink async=false");
-        using (var sink = pipeline.Get("out"))
-        {
-            sink.Set("location", file);
-        }
         using var bus = pipeline.Bus();
         pipeline.SetState(GstState.Playing);
         Assert.Equal(GstState.Playing, pipeline.WaitState(TimeSpan.FromSeconds(5)));
