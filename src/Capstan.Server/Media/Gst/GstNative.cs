@@ -15,7 +15,11 @@ internal static unsafe partial class GstNative
     // GstMiniObject is 64 bytes; GstMessage: type (64), timestamp (72), src (80). GstBuffer: pool (64), pts (72).
     // GstEvent: type (64). GstPadProbeInfo: type (0), id (8), data (16). GError: domain (0), code (4), message (8).
     internal const int MessageTypeOffset = 64;
+    internal const int MessageSourceOffset = 80;
+    internal const int BufferPtsOffset = 72;
     internal const int EventTypeOffset = 64;
+    internal const int ProbeInfoDataOffset = 16;
+    internal const int ErrorMessageOffset = 8;
 
     /// <summary><c>GST_EVENT_CAPS</c>: number 50, flowing downstream, serialized, sticky (<c>GST_EVENT_MAKE_TYPE</c>).</summary>
     internal const int EventCaps = (50 << 8) | (1 << 1) | (1 << 2) | (1 << 3);
@@ -23,10 +27,6 @@ internal static unsafe partial class GstNative
     /// <summary><c>GST_PAD_PROBE_TYPE_BUFFER</c> and <c>GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM</c>.</summary>
     internal const int ProbeBuffer = 1 << 4;
     internal const int ProbeEventDownstream = 1 << 6;
-    internal const int MessageSourceOffset = 80;
-    internal const int BufferPtsOffset = 72;
-    internal const int ProbeInfoDataOffset = 16;
-    internal const int ErrorMessageOffset = 8;
 
     [LibraryImport(Gst)]
     internal static partial int gst_init_check(IntPtr argc, IntPtr argv, out IntPtr error);
