@@ -92,7 +92,8 @@ public sealed class HealthTests
     [Fact]
     public async Task Readyz_WithJanusNotAnswering_Is503_NamingJanusAndItsUrl()
     {
-        var closed = WebhookReceiver.FreeUrl().TrimEnd('/').Replace("/hook", string.Empty, StringComparison.Ordinal) + "/janus";
+        using var refusing = new RefusingPort();
+        var closed = refusing.Url + "/janus";
         await using var server = await Server.StartAsync(
         [
             new("Janus:Enabled", "true"), new("Janus:Urls:0", closed), new("Janus:AdminKey", "k"), new("Janus:EventsPassword", "p"),

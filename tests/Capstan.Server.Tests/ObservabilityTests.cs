@@ -21,7 +21,8 @@ public abstract class MetricsServer(DatabaseProvider provider) : ServerFixture(p
 {
     public const string Token = "metrics-token-0123456789abcdef";
 
-    public static readonly string ClosedPort = WebhookReceiver.FreeUrl();
+    /// <summary>Held for the whole run (both databases' servers use it), so no other test's server can take it.</summary>
+    public static readonly RefusingPort ClosedPort = new();
 
     protected override IEnumerable<KeyValuePair<string, string?>> ExtraSettings() =>
     [
@@ -30,8 +31,8 @@ public abstract class MetricsServer(DatabaseProvider provider) : ServerFixture(p
         new("Webhooks:AllowPrivateTargets", "true"),
         new("Webhooks:PollInterval", "00:00:00.100"),
         new("Webhooks:FirstRetryDelay", "00:00:00.200"),
-        // An S3 endpoint on a port nothing listens on: an unreachable destination, retried briefly, then failed.
-        new("Storage:Endpoints:aws", ClosedPort.TrimEnd('/')),
+        // An S3 endpoint that resets every connection: an unreachable destination, retried briefly, then failed.
+        new("Storage:Endpoints:aws", ClosedPort.Url),
         new("Storage:RetryFor", "00:00:01"),
         new("Storage:FirstRetryDelay", "00:00:00.200"),
     ];

@@ -1,12 +1,15 @@
 using System.Security.Cryptography;
 using Capstan.Server.Storage;
+using Capstan.Testing;
 
 namespace Capstan.Storage.Tests;
 
 /// <summary>The storage conformance suite, written once and run against a real server of every destination type
 /// (s3rver, azurite, a GCS emulator, OpenSSH). A concrete class per type says how to reach its server.</summary>
-public abstract class StorageConformanceTests
+public abstract class StorageConformanceTests : IDisposable
 {
+    private readonly List<RefusingPort> _deadPorts = [];
+
     /// <summary>A destination that works (with a <c>path</c> prefix).</summary>
     protected abstract IStorageDestination Create();
 
@@ -112,11 +115,21 @@ public abstract class StorageConformanceTests
         File.Delete(item.LocalPath);
     }
 
-    /// <summary>A free loopback port where nothing listens.</summary>
-    protected static int DeadPort()
+    /// <summary>A loopback port that resets every connection, held until the test ends (a port that was merely
+    /// free could be taken meanwhile by another test's server, which would answer).</summary>
+    protected int DeadPort()
     {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        var port = new RefusingPort();
+        _deadPorts.Add(port);
+        return port.Port;
+    }
+
+    public void Dispose()
+    {
+        foreach (var port in _deadPorts)
+        {
+            port.Dispose();
+        }
+        GC.SuppressFinalize(this);
     }
 }

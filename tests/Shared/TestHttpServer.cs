@@ -120,3 +120,44 @@ public sealed class TestHttpServer : IDisposable
         _loop.Wait(TimeSpan.FromSeconds(2));
     }
 }
+
+/// <summary>A loopback port that is held for as long as this object lives and refuses every connection: each one is
+/// accepted and reset at once. A port from <see cref="TestHttpServer.FreePort"/> is only free when it is chosen; in
+/// a long run another test's server (s3rver, a webhook receiver) may take it and answer.</summary>
+public sealed class RefusingPort : IDisposable
+{
+    private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+
+    public RefusingPort()
+    {
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(16);
+        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+        _ = RefuseAsync();
+    }
+
+    public int Port { get; }
+
+    /// <summary><c>http://127.0.0.1:{Port}</c>, without a trailing slash.</summary>
+    public string Url => string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{Port}");
+
+    public void Dispose() => _listener.Dispose();
+
+    private async Task RefuseAsync()
+    {
+        while (true)
+        {
+            Socket connection;
+            try
+            {
+                connection = await _listener.AcceptAsync();
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            connection.LingerState = new LingerOption(true, 0);
+            connection.Dispose();
+        }
+    }
+}
