@@ -278,10 +278,18 @@ public sealed partial class TrackCapture(RecordingJobRecord record, TrackRecorde
         var files = Directory.Exists(_recDir) ? Directory.GetFiles(_recDir, "*.mjr") : [];
         await Parallel.ForEachAsync(files, parallel, async (file, c) =>
         {
-            if (MjrName.TryParse(file) is { Kind: not "data" } name
-                && MjrHeader.TryParse(await RunAsync("janus-pp-rec", ctx.Options.JanusPpRec, TrackArgs.Header(file), c)) is { } header)
+            if (MjrName.TryParse(file) is not { Kind: not "data" } name)
+            {
+                return;
+            }
+            // Janus writes a track file's header with its first packet: a file without one received nothing.
+            if (MjrHeader.TryParse(await RunAsync("janus-pp-rec", ctx.Options.JanusPpRec, TrackArgs.Header(file), c)) is { } header)
             {
                 found.Add(new RecordedTrack(name, header, file));
+            }
+            else
+            {
+                LogEmptyTrack(ctx.Logger, name.Kind, name.Feed, Path.GetFileName(file));
             }
         });
 
@@ -476,4 +484,7 @@ public sealed partial class TrackCapture(RecordingJobRecord record, TrackRecorde
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Track files of feed {Feed} belong to no known participant; left out")]
     private static partial void LogUnknownFeed(ILogger logger, long feed);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The {Kind} track file of feed {Feed} holds no packet (Janus received none from it while recording); left out: {File}")]
+    private static partial void LogEmptyTrack(ILogger logger, string kind, long feed, string file);
 }
