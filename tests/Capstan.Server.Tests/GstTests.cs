@@ -320,6 +320,95 @@ public sealed class GstTests : IDisposable
         Assert.True(await MeanLumaAsync(file, 1.85) < 25, "the removed bin's tile stayed");
     }
 
+    /// <summary>A live mixer waits for a new pad's first data up to its latency. An input linked at once whose first
+    /// buffer is late (a valve shut for 0.5 s) freezes the mixer's output that long; linked on its first buffer
+    /// (<see cref="GstPad.OnFirstBuffer"/>, as the compositor host links its inputs), it freezes nothing, and its
+    /// buffers reach the mixer from then on.</summary>
+    [Fact]
+    public async Task LateInput_LinkedOnItsFirstBuffer_DoesNotFreezeALiveMixer()
+    {
+        var (atOnceGap, _, _) = await AddLateInputAsync(onFirstBuffer: false);
+        var (onFirstGap, calls, reached) = await AddLateInputAsync(onFirstBuffer: true);
+        TestContext.Current.TestOutputHelper?.WriteLine($"largest gap: {atOnceGap.TotalMilliseconds:0} ms linked at once, {onFirstGap.TotalMilliseconds:0} ms linked on the first buffer");
+        Assert.True(atOnceGap > TimeSpan.FromMilliseconds(300), $"linked at once: the output's largest gap {atOnceGap.TotalMilliseconds:0} ms");
+        Assert.True(onFirstGap < TimeSpan.FromMilliseconds(250), $"linked on its first buffer: the output's largest gap {onFirstGap.TotalMilliseconds:0} ms");
+        Assert.Equal(1, calls);
+        Assert.True(reached > 10, $"{reached} buffers of the late input reached the mixer");
+    }
+
+    /// <summary>A 160x90 live mixer (latency 0.3 s over its inputs' 0.3 s) and, after 0.5 s, an input whose valve
+    /// opens 0.5 s after it is added: the largest gap between the mixer's outputs from the add on (wall clock), how
+    /// often the first-buffer callback ran and how many of the input's buffers reached the mixer.</summary>
+    private static async Task<(TimeSpan Gap, int Calls, int Reached)> AddLateInputAsync(bool onFirstBuffer)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var pipeline = GstElement.Launch(
+            "videotestsrc is-live=true pattern=black ! video/x-raw,format=I420,width=16,height=16,framerate=30/1 ! comp.sink_0 "
+            + "compositor name=comp background=black latency=300000000 min-upstream-latency=300000000 ! video/x-raw,format=I420,width=160,height=90,framerate=30/1 ! "
+            + "identity name=grab ! fakesink sync=false");
+        var clock = Stopwatch.StartNew();
+        var outputs = new List<TimeSpan>();
+        using (var grab = pipeline.Get("grab"))
+        using (var src = grab.StaticPad("src"))
+        {
+            src.OnBuffer(_ =>
+            {
+                lock (outputs)
+                {
+                    outputs.Add(clock.Elapsed);
+                }
+            });
+        }
+        pipeline.SetState(GstState.Playing);
+        Assert.Equal(GstState.Playing, pipeline.WaitState(TimeSpan.FromSeconds(5)));
+        await Task.Delay(500, ct);
+
+        using var comp = pipeline.Get("comp");
+        using var bin = GstElement.Bin("videotestsrc is-live=true pattern=white ! video/x-raw,format=I420,width=160,height=90,framerate=30/1 ! valve name=valve drop=true ! queue");
+        pipeline.Add(bin);
+        GstPad? mixerPad = null;
+        var calls = 0;
+        var reached = 0;
+        using var binSource = bin.StaticPad("src");
+        void Link()
+        {
+            mixerPad = comp.RequestPad("sink_%u");
+            mixerPad.OnBuffer(_ => Interlocked.Increment(ref reached));
+            binSource.Link(mixerPad);
+        }
+        if (onFirstBuffer)
+        {
+            binSource.OnFirstBuffer(() =>
+            {
+                Interlocked.Increment(ref calls);
+                Link();
+                return true;
+            });
+        }
+        else
+        {
+            Link();
+        }
+        var added = clock.Elapsed;
+        bin.SyncStateWithParent();
+        await Task.Delay(500, ct);
+        using (var valve = bin.Get("valve"))
+        {
+            valve.Set("drop", "false");
+        }
+        await Task.Delay(1200, ct);
+        pipeline.SetState(GstState.Null);
+        mixerPad?.Dispose();
+        List<TimeSpan> after;
+        lock (outputs)
+        {
+            after = [added, .. outputs.Where(t => t > added)];
+        }
+        Assert.True(after.Count > 20, $"{after.Count - 1} outputs after the add");
+        var gap = after.Zip(after.Skip(1), (a, b) => b - a).Max();
+        return (gap, calls, reached);
+    }
+
     /// <summary>The camera-off tile (<c>CompositorPipeline.CameraOffBin</c>), in real GStreamer: the meeting page's
     /// neutral #262626 over the picture, the initial in the middle and the name at the bottom left lit.</summary>
     [Fact]

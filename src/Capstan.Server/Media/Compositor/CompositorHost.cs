@@ -27,34 +27,100 @@ public static class CompositorHost
     private sealed class Input
     {
         private readonly object _lock = new();
+        private readonly GstElement? _mixer;
+        private readonly GstPad? _source;
+        private GstPad? _mixerPad;
         private Tile? _tile;
-        private (int Width, int Height)? _source;
+        private (int Width, int Height)? _size;
         private string _converter = CompositorPipeline.DefaultConverter;
         private bool _dropped;
 
+        /// <summary>An input linked to <paramref name="mixerPad"/> already: a camera-off tile, whose picture comes at once.</summary>
         public Input(GstElement bin, GstPad mixerPad, string kind)
         {
-            (Bin, MixerPad, Kind) = (bin, mixerPad, kind);
+            (Bin, _mixerPad, Kind) = (bin, mixerPad, kind);
             if (kind != "audio")
             {
                 mixerPad.OnVideoSize(Sized);
             }
         }
 
-        public GstElement Bin { get; }
+        private Input(GstElement bin, GstElement mixer, string kind)
+        {
+            (Bin, _mixer, Kind) = (bin, mixer, kind);
+            _source = bin.StaticPad("src");
+        }
 
-        public GstPad MixerPad { get; }
+        /// <summary>An input whose bin gets a pad of <paramref name="mixer"/> when its first buffer leaves it, not before.
+        /// A live mixer waits for a new pad's first data up to its whole latency (the mixers' 0.5 s and the inputs'
+        /// 0.5 s: measured, every tile frozen for 0.9 to 1.0 s at each join, then a burst of 12 to 15 frames that the
+        /// encoder's queue and the frames' pool hold), and a forwarded camera's first picture comes with its keyframe,
+        /// 0.3 to 0.5 s after the forward starts. Linked on its first buffer, the input is late for no frame.</summary>
+        public static Input LinkedOnFirstBuffer(GstElement bin, GstElement mixer, string kind)
+        {
+            var input = new Input(bin, mixer, kind);
+            input._source!.OnFirstBuffer(input.Link);
+            return input;
+        }
+
+        public GstElement Bin { get; }
 
         public string Kind { get; }
 
-        /// <summary>Shows the picture in <paramref name="tile"/>.</summary>
+        /// <summary>Shows the picture in <paramref name="tile"/> (once it is linked, if it is not yet).</summary>
         public void Place(Tile tile)
         {
             lock (_lock)
             {
-                CompositorHost.Place(MixerPad, tile);
                 _tile = tile;
-                Rescale();
+                if (_mixerPad is { } pad)
+                {
+                    CompositorHost.Place(pad, tile);
+                    Rescale();
+                }
+            }
+        }
+
+        /// <summary>Puts the picture above the others (<c>zorder</c>).</summary>
+        public void Raise(int zorder)
+        {
+            lock (_lock)
+            {
+                _mixerPad?.Set("zorder", I(zorder));
+            }
+        }
+
+        /// <summary>The first buffer is waiting on the bin's pad (a streaming thread): a mixer pad, placed, and the link.</summary>
+        private bool Link()
+        {
+            lock (_lock)
+            {
+                if (_dropped || _mixerPad is not null)
+                {
+                    return !_dropped;
+                }
+                var pad = _mixer!.RequestPad("sink_%u");
+                try
+                {
+                    if (Kind != "audio")
+                    {
+                        pad.Set("sizing-policy", "keep-aspect-ratio");
+                        pad.OnVideoSize(Sized);
+                        if (_tile is { } tile)
+                        {
+                            CompositorHost.Place(pad, tile);
+                        }
+                    }
+                    _source!.Link(pad);
+                }
+                catch (GstException)
+                {
+                    pad.Release();
+                    pad.Dispose();
+                    throw;
+                }
+                _mixerPad = pad;
+                return true;
             }
         }
 
@@ -62,23 +128,23 @@ public static class CompositorHost
         {
             lock (_lock)
             {
-                _source = (width, height);
+                _size = (width, height);
                 Rescale();
             }
         }
 
         private void Rescale()
         {
-            if (_dropped || _tile is not { } tile || _source is not { } source)
+            if (_dropped || _mixerPad is not { } pad || _tile is not { } tile || _size is not { } size)
             {
                 return;
             }
-            var converter = CompositorPipeline.ConverterConfig(source.Width, source.Height, tile);
+            var converter = CompositorPipeline.ConverterConfig(size.Width, size.Height, tile);
             if (converter != _converter)
             {
-                MixerPad.Set("converter-config", converter);
+                pad.Set("converter-config", converter);
                 _converter = converter;
-                Console.Error.WriteLine($"{MixerPad.Name}: {I(source.Width)}x{I(source.Height)} in a {I(tile.Width)}x{I(tile.Height)} tile, "
+                Console.Error.WriteLine($"{pad.Name}: {I(size.Width)}x{I(size.Height)} in a {I(tile.Width)}x{I(tile.Height)} tile, "
                     + (converter == CompositorPipeline.NearestConverter ? "scaled by the nearest pixel" : "scaled by the default resampler"));
             }
         }
@@ -87,14 +153,18 @@ public static class CompositorHost
         /// waiting on it), then the bin.</summary>
         public void Drop(GstElement pipeline)
         {
+            GstPad? pad;
             lock (_lock)
             {
-                _dropped = true; // a caps event still on its way leaves the released pad alone
+                _dropped = true; // a caps event or a first buffer still on its way leaves the pads alone
+                pad = _mixerPad;
+                _mixerPad = null;
             }
-            MixerPad.Release();
+            pad?.Release();
             Bin.SetState(GstState.Null);
             pipeline.Remove(Bin);
-            MixerPad.Dispose();
+            pad?.Dispose();
+            _source?.Dispose();
             Bin.Dispose();
         }
     }
@@ -240,7 +310,7 @@ public static class CompositorHost
                                         Uncover(key);
                                         inputs.Remove(key);
                                         video.Remove(key);
-                                        was.MixerPad.Set("zorder", "10000");
+                                        was.Raise(10000);
                                         covers[key] = cover = was;
                                     }
                                     else
@@ -267,16 +337,7 @@ public static class CompositorHost
                                     bin.GhostSource("out");
                                     Name(bin, display);
                                     pipeline.Add(bin);
-                                    var mixerPad = (media == "video" ? comp : mix).RequestPad("sink_%u");
-                                    if (media == "video")
-                                    {
-                                        mixerPad.Set("sizing-policy", "keep-aspect-ratio");
-                                    }
-                                    using (var src = bin.StaticPad("src"))
-                                    {
-                                        src.Link(mixerPad);
-                                    }
-                                    inputs[key] = new Input(bin, mixerPad, kind);
+                                    inputs[key] = Input.LinkedOnFirstBuffer(bin, media == "video" ? comp : mix, kind);
                                     if (media == "video")
                                     {
                                         video.Insert(place >= 0 ? place : video.Count, key);

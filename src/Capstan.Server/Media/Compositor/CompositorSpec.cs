@@ -88,10 +88,12 @@ public static class CompositorPipeline
         // 16x16 and the mixer paints the black background itself: the mixer holds every input for its latency (0.5 s),
         // and a source of the output's size held about 33 frames at once, 44 MiB at 720p (measured: the buffer pool
         // of a 720p black source had allocated 33 buffers after a few seconds). It sits under every tile (sink_0).
+        // Both mixers leave a pad that has had no data yet out of their wait (ignore-inactive-pads): a camera-off
+        // tile's first picture; the inputs are linked only once their first buffer is there (CompositorHost.Input).
         var clock = $"video/x-raw,format=I420,width={I(BackgroundSide)},height={I(BackgroundSide)},framerate={I(s.FrameRate)}/1,colorimetry=bt601,chroma-site=jpeg";
         return
             $"videotestsrc is-live=true pattern=black ! {clock} ! comp.sink_0 "
-            + $"compositor name=comp background=black latency={latencyNs} min-upstream-latency={latencyNs} ! {mixed} ! identity name=grab ! "
+            + $"compositor name=comp background=black latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! {mixed} ! identity name=grab ! "
             + $"queue max-size-buffers=16 max-size-bytes=0 max-size-time=0 leaky=downstream ! {watermark}{video} ! {videoOut}"
             + "audiotestsrc is-live=true wave=silence samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! mix. "
             + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert name=mixed ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! {audioOut}"

@@ -323,6 +323,32 @@ public sealed class GstPad : IDisposable
     public unsafe void OnVideoSize(Action<int, int> onSize) =>
         gst_pad_add_probe(Handle, ProbeEventDownstream, &CapsProbe, GCHandle.ToIntPtr(GCHandle.Alloc(onSize)), &FreeHandle);
 
+    /// <summary>Calls <paramref name="onFirst"/> on the streaming thread when the first buffer is about to leave this
+    /// pad, before it is pushed: the callback may link the pad then, and the buffer (after the sticky events, stream
+    /// start, caps and segment, kept on the pad meanwhile) goes to the new peer. True: the buffer goes on and the probe
+    /// is removed. False, or a <see cref="GstException"/> (written to stderr): the buffer is dropped and the next one
+    /// asks again.</summary>
+    public unsafe void OnFirstBuffer(Func<bool> onFirst) =>
+        gst_pad_add_probe(Handle, ProbeBuffer, &FirstBufferProbe, GCHandle.ToIntPtr(GCHandle.Alloc(onFirst)), &FreeHandle);
+
+    [UnmanagedCallersOnly]
+    private static int FirstBufferProbe(IntPtr pad, IntPtr info, IntPtr user)
+    {
+        if (GCHandle.FromIntPtr(user).Target is not Func<bool> f)
+        {
+            return ProbeRemove;
+        }
+        try
+        {
+            return f() ? ProbeRemove : ProbeDrop;
+        }
+        catch (GstException e)
+        {
+            Console.Error.WriteLine("first buffer: " + e.Message);
+            return ProbeDrop;
+        }
+    }
+
     [UnmanagedCallersOnly]
     private static int BufferProbe(IntPtr pad, IntPtr info, IntPtr user)
     {

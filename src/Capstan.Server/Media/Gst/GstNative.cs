@@ -28,6 +28,11 @@ internal static unsafe partial class GstNative
     internal const int ProbeBuffer = 1 << 4;
     internal const int ProbeEventDownstream = 1 << 6;
 
+    /// <summary><c>GST_PAD_PROBE_DROP</c> (the item is dropped) and <c>GST_PAD_PROBE_REMOVE</c> (the probe is removed,
+    /// the item passes).</summary>
+    internal const int ProbeDrop = 0;
+    internal const int ProbeRemove = 2;
+
     [LibraryImport(Gst)]
     internal static partial int gst_init_check(IntPtr argc, IntPtr argv, out IntPtr error);
 
