@@ -20,7 +20,8 @@ public static class CompositorHost
 {
     public const string Command = "compositor-host";
 
-    /// <summary>One input of a mixer: its bin, the mixer's pad it is linked to, its kind. A picture's pad follows its
+    /// <summary>One input of a mixer: its bin, the mixer's pad it is linked to (a forwarded stream's once its first
+    /// buffer is there, <see cref="LinkedOnFirstBuffer"/>), its kind. A picture's pad follows its
     /// source's size and its tile: it is scaled by the resampler <see cref="CompositorPipeline.ConverterConfig"/>
     /// chooses for them, chosen again when either changes (the size from the caps reaching the pad, on a streaming
     /// thread; the tile from the layout).</summary>
@@ -52,10 +53,11 @@ public static class CompositorHost
         }
 
         /// <summary>An input whose bin gets a pad of <paramref name="mixer"/> when its first buffer leaves it, not before.
-        /// A live mixer waits for a new pad's first data up to its whole latency (the mixers' 0.5 s and the inputs'
-        /// 0.5 s: measured, every tile frozen for 0.9 to 1.0 s at each join, then a burst of 12 to 15 frames that the
-        /// encoder's queue and the frames' pool hold), and a forwarded camera's first picture comes with its keyframe,
-        /// 0.3 to 0.5 s after the forward starts. Linked on its first buffer, the input is late for no frame.</summary>
+        /// A live mixer waits for a new pad's first data up to its whole latency (its own 0.5 s on top of the 0.5 s it
+        /// allows its inputs), and a forwarded camera's first picture comes with its keyframe, 0.3 to 0.5 s after the
+        /// forward starts: linked at once, every join froze the picture for 0.9 to 1.0 s (measured), then a burst of 12
+        /// to 15 frames that the encoder's queue and the frames' pool held. Linked on its first buffer, the input
+        /// holds up no frame.</summary>
         public static Input LinkedOnFirstBuffer(GstElement bin, GstElement mixer, string kind)
         {
             var input = new Input(bin, mixer, kind);

@@ -15,8 +15,8 @@ public sealed record CompositorSpec(
 public readonly record struct Tile(int X, int Y, int Width, int Height);
 
 /// <summary>The pipeline descriptions of the native compositor. Pure: nothing is started here.
-/// <para>Fixed part: a small live black <c>videotestsrc</c> under a <c>compositor</c> painting a black background and a live silent <c>audiotestsrc</c>
-/// under an <c>audiomixer</c> (the mixers run with no participant at all), both with an explicit latency so that
+/// <para>Fixed part: a small live black <c>videotestsrc</c> under a <c>compositor</c> painting a black background, and
+/// a live silent <c>audiotestsrc</c> under an <c>audiomixer</c> (the mixers run with no participant at all), both with an explicit latency so that
 /// inputs added later are not late, then the encoders and muxer of the browser path's capture
 /// (<see cref="Recorder.MediaArgs.Capture"/>): x264/AAC or VP8, VP9/Vorbis into Matroska written as it goes. Every
 /// composited frame passes an <c>identity</c> named <c>grab</c>, whose buffers the host reports in the capture's
