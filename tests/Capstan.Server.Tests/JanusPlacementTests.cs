@@ -56,6 +56,16 @@ public sealed class JanusPlacementOrderTests
         Assert.Empty(JanusOptionsValidator.BesideUrls(new JanusOptions(), []));
     }
 
+    [Fact]
+    public void ANativeWorker_ClaimsBesideItsJanus_ABrowserWorkerAnywhere()
+    {
+        var janus = new JanusOptions { Urls = [A.BrowserPath, B.BrowserPath], LocalUrls = [B.BrowserPath] };
+        var native = RecorderWorker.ClaimBeside(new RecorderOptions { Compositor = RecorderOptions.NativeCompositor }, janus, () => [A, B]);
+        Assert.NotNull(native);
+        Assert.Equal([B.BrowserPath], native());
+        Assert.Null(RecorderWorker.ClaimBeside(new RecorderOptions { Compositor = RecorderOptions.BrowserCompositor }, janus, () => [A, B]));
+    }
+
     [Theory]
     [InlineData("http://10.0.0.2:8088/janus", true)]
     [InlineData("http://10.0.0.2:8088/janus/", true)]
@@ -138,12 +148,17 @@ public abstract class JanusPlacementTests(ServerFixture server)
 
     /// <param name="admitted">Through admission by cost (<c>JobQueue.ClaimAdmittedAsync</c>, every job fitting) or
     /// the plain claim: the filter holds on both.</param>
+    /// <param name="type">TRACK (the track recorder) or COMPOSITE (a native compositor's worker,
+    /// <see cref="RecorderWorker.ClaimBeside"/>): the same filter.</param>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task TrackJobs_AreClaimedOnlyBesideTheJanusHoldingTheMeetingsRoom(bool admitted)
+    [InlineData(false, RecordingTypes.Track)]
+    [InlineData(true, RecordingTypes.Track)]
+    [InlineData(false, RecordingTypes.Composite)]
+    [InlineData(true, RecordingTypes.Composite)]
+    public async Task Jobs_AreClaimedOnlyBesideTheJanusHoldingTheMeetingsRoom(bool admitted, string type)
     {
         Func<RecordingRow, bool>? admit = admitted ? _ => true : null;
+        var other = type == RecordingTypes.Track ? RecordingTypes.Composite : RecordingTypes.Track;
         await using var scope = server.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
         var jobs = scope.ServiceProvider.GetRequiredService<JobQueue>();
@@ -151,25 +166,25 @@ public abstract class JanusPlacementTests(ServerFixture server)
         var nodeA = "node-a:track:" + Guid.NewGuid().ToString("N")[..8];
         var nodeB = "node-b:track:" + Guid.NewGuid().ToString("N")[..8];
         // Oldest first: a room on A, a room on a Janus no node runs beside, a room on B, no room at all.
-        var onA = await TrackRecordingAsync(db, UrlA);
-        var onGone = await TrackRecordingAsync(db, UrlGone);
-        var onB = await TrackRecordingAsync(db, UrlB + "/");
-        var roomless = await TrackRecordingAsync(db, null);
+        var onA = await RecordingAsync(db, type, UrlA);
+        var onGone = await RecordingAsync(db, type, UrlGone);
+        var onB = await RecordingAsync(db, type, UrlB + "/");
+        var roomless = await RecordingAsync(db, type, null);
         try
         {
             // B passes over the older jobs of rooms that are not on its Janus.
-            Assert.Equal(onB.Recording, (await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlB]))?.RecordingId);
-            // A meeting without a room has nothing of a Janus yet: any track recorder may take it.
-            Assert.Equal(roomless.Recording, (await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlB]))?.RecordingId);
-            Assert.Null(await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlB]));
+            Assert.Equal(onB.Recording, (await jobs.ClaimAsync(nodeB, lease, Ct, type, admit, janusUrls: [UrlB]))?.RecordingId);
+            // A meeting without a room has nothing of a Janus yet: any node may take it.
+            Assert.Equal(roomless.Recording, (await jobs.ClaimAsync(nodeB, lease, Ct, type, admit, janusUrls: [UrlB]))?.RecordingId);
+            Assert.Null(await jobs.ClaimAsync(nodeB, lease, Ct, type, admit, janusUrls: [UrlB]));
             // A's URL given with a trailing slash still matches.
-            Assert.Equal(onA.Recording, (await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlA + "/"]))?.RecordingId);
-            // A node whose Janus is down (no instances) claims nothing of a room; a composite worker sees no track job.
-            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, admit, janusUrls: []));
-            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Composite));
+            Assert.Equal(onA.Recording, (await jobs.ClaimAsync(nodeA, lease, Ct, type, admit, janusUrls: [UrlA + "/"]))?.RecordingId);
+            // A node whose Janus is down (no instances) claims nothing of a room; a worker of the other type sees none of these.
+            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, type, admit, janusUrls: []));
+            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, other));
 
             // The room on the Janus no node serves: it waits, QUEUED, first in the queue, for as long as that lasts.
-            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlA]));
+            Assert.Null(await jobs.ClaimAsync(nodeA, lease, Ct, type, admit, janusUrls: [UrlA]));
             Assert.Equal(JobStates.Queued, await db.RecorderJobs.AsNoTracking().Where(j => j.Id == onGone.Job).Select(j => j.State).FirstAsync(Ct));
             var waiting = (await server.Account.Client().GetJsonAsync($"{server.Account.AppPath}/recordings/{onGone.Recording:D}")).Data();
             Assert.Equal(("INVOKED", 1), (waiting.Str("status"), waiting["queue_position"]!.GetValue<int>()));
@@ -179,8 +194,8 @@ public abstract class JanusPlacementTests(ServerFixture server)
 
             // Its meeting's room placed again on A (the placement lives in the database): A takes it at once.
             await db.MeetingRooms.Where(m => m.MeetingId == onGone.Meeting).ExecuteUpdateAsync(u => u.SetProperty(m => m.JanusUrl, UrlA), Ct);
-            Assert.Null(await jobs.ClaimAsync(nodeB, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlB]));
-            Assert.Equal(onGone.Recording, (await jobs.ClaimAsync(nodeA, lease, Ct, RecordingTypes.Track, admit, janusUrls: [UrlA]))?.RecordingId);
+            Assert.Null(await jobs.ClaimAsync(nodeB, lease, Ct, type, admit, janusUrls: [UrlB]));
+            Assert.Equal(onGone.Recording, (await jobs.ClaimAsync(nodeA, lease, Ct, type, admit, janusUrls: [UrlA]))?.RecordingId);
         }
         finally
         {
@@ -190,13 +205,13 @@ public abstract class JanusPlacementTests(ServerFixture server)
         }
     }
 
-    /// <summary>A recording started through the API (the server's recorder is off: its job stays QUEUED), made a
-    /// TRACK one, of a meeting whose room is on <paramref name="janusUrl"/> (null: no room).</summary>
-    private async Task<(Guid Meeting, Guid Recording, Guid Job)> TrackRecordingAsync(CapstanDbContext db, string? janusUrl)
+    /// <summary>A recording started through the API (the server's recorder is off: its job stays QUEUED), of
+    /// <paramref name="type"/>, of a meeting whose room is on <paramref name="janusUrl"/> (null: no room).</summary>
+    private async Task<(Guid Meeting, Guid Recording, Guid Job)> RecordingAsync(CapstanDbContext db, string type, string? janusUrl)
     {
         var meeting = await MeetingAsync();
         var recording = Guid.Parse((await server.Account.Client().PostJsonAsync($"{server.Account.AppPath}/recordings", new { meeting_id = meeting })).Data().Str("id"));
-        await db.Recordings.Where(r => r.Id == recording).ExecuteUpdateAsync(u => u.SetProperty(r => r.Type, RecordingTypes.Track), Ct);
+        await db.Recordings.Where(r => r.Id == recording).ExecuteUpdateAsync(u => u.SetProperty(r => r.Type, type), Ct);
         if (janusUrl is not null)
         {
             await RoomAsync(db, meeting, janusUrl);

@@ -21,8 +21,10 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
     // unique index on MeetingRooms still settles races between nodes).
     private static readonly SemaphoreSlim CreateGate = new(1, 1);
 
-    /// <summary>The meeting's room, created (or re-created after a Janus restart) as needed.</summary>
-    public async Task<(MeetingRoomRow Room, JanusInstance Janus)> EnsureAsync(MeetingRow meeting, CancellationToken ct)
+    /// <summary>The meeting's room, created (or re-created after a Janus restart) as needed. With
+    /// <paramref name="among"/> (Janus URLs), a room created here goes on one of those instances only (the native
+    /// compositor's, beside its node); none of them up is <c>media_unavailable</c>. A room that exists stays where it is.</summary>
+    public async Task<(MeetingRoomRow Room, JanusInstance Janus)> EnsureAsync(MeetingRow meeting, CancellationToken ct, IReadOnlyCollection<string>? among = null)
     {
         ArgumentNullException.ThrowIfNull(meeting);
         if (!janusOptions.Value.Enabled)
@@ -30,6 +32,11 @@ public sealed partial class RoomService(CapstanDbContext db, JanusInstances inst
             throw new CapstanException(ErrorCategory.Unavailable, "media_disabled", "media is disabled on this server (Janus:Enabled is false)");
         }
         var all = await instances.WaitAsync(WaitForJanus, ct);
+        if (among is not null)
+        {
+            var keys = among.Select(JanusPlacement.Key).ToHashSet(StringComparer.Ordinal);
+            all = [.. all.Where(i => keys.Contains(JanusPlacement.Key(i.Client.BaseUrl.ToString())))];
+        }
         if (all.Count == 0)
         {
             throw new CapstanException(ErrorCategory.Unavailable, "media_unavailable", "the media server (Janus) is not available; try again shortly");

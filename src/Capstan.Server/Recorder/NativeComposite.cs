@@ -8,6 +8,7 @@ using Capstan.Server.Media.Compositor;
 using Capstan.Server.Meetings;
 using Capstan.Server.Processes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Capstan.Server.Recorder;
 
@@ -102,7 +103,9 @@ public sealed partial class NativeComposite : ICompositeCapture
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CapstanDbContext>();
         var meeting = await db.Meetings.AsNoTracking().FirstAsync(m => m.Id == meetingId, ct);
-        var (room, janus) = await scope.ServiceProvider.GetRequiredService<RoomService>().EnsureAsync(meeting, ct);
+        // Janus forwards to this machine's loopback: a room this recording creates goes on a Janus beside it.
+        var beside = JanusOptionsValidator.BesideUrls(scope.ServiceProvider.GetRequiredService<IOptions<JanusOptions>>().Value, scope.ServiceProvider.GetRequiredService<JanusInstances>().All);
+        var (room, janus) = await scope.ServiceProvider.GetRequiredService<RoomService>().EnsureAsync(meeting, ct, among: beside);
         var native = new NativeComposite(http, janus.Client, room.RoomId, room.Pin, room.Secret, hostPath, ledger, logger);
         await native.JoinAsync(ct);
         return native;

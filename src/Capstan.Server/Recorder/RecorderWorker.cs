@@ -17,7 +17,8 @@ public sealed partial class RecorderWorker(
     RecorderSignals signals, TimeProvider time, IHttpClientFactory httpClients, IHostApplicationLifetime lifetime,
     Storage.UploadSpool spool, Security.SecretProtector protector, Security.OutboundPolicy outbound,
     ILogger<RecorderWorker> logger, ILoggerFactory loggers, IServer? server = null,
-    CapstanMetrics? metrics = null, CostMeter? costs = null) : BackgroundService, IHostedLifecycleService
+    CapstanMetrics? metrics = null, CostMeter? costs = null, Meetings.JanusInstances? janus = null,
+    IOptions<Meetings.JanusOptions>? janusOptions = null) : BackgroundService, IHostedLifecycleService
 {
     // Completed once no recording runs here any more (the claim loop ended, or never began).
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -155,12 +156,23 @@ public sealed partial class RecorderWorker(
         var report = RecorderNodes.ReportAsync(scopes, time, owner, node, Load, logger, stoppingToken);
         // The loop claims until the drain begins, then waits for its recordings; these run on their own token, which
         // the drain cancels when it runs out (a hand-over), not when claims stop.
+        var beside = janus is null || janusOptions is null ? null : ClaimBeside(o, janusOptions.Value, () => janus.All);
         await ClaimLoop.RunAsync(scopes, signals, o, owner, RecordingTypes.Composite, recordings, () => o.Slots - recordings.Count,
-            (job, _) => RunAsync(job, ctx, costs, recording.Token), logger, reclaim: identity.Stable, claiming.Token, costs);
+            (job, _) => RunAsync(job, ctx, costs, recording.Token), logger, reclaim: identity.Stable, claiming.Token, costs, janusUrls: beside);
         _idle.TrySetResult();
         await report;
         await sampling;
     }
+
+    /// <summary>The Janus instances whose rooms this worker's composite recordings may be of (the claim's filter,
+    /// <see cref="JobQueue.ClaimAsync"/>), or null for any. The native compositor asks the room's Janus to forward
+    /// its RTP to this machine's loopback: like the track recorder, a native worker claims only recordings of
+    /// meetings whose room is on a Janus beside it (<see cref="Meetings.JanusOptionsValidator.BesideUrls"/>), or
+    /// that have no room yet (<see cref="NativeComposite"/> places it beside). Choice: the filter is the worker's, so
+    /// on a native worker a custom <c>url</c>'s recording (the browser's) is held to it too. The browser compositor
+    /// records any room (its page joins as a participant would).</summary>
+    internal static Func<IReadOnlyCollection<string>>? ClaimBeside(RecorderOptions o, Meetings.JanusOptions janusOptions, Func<IReadOnlyList<Meetings.JanusInstance>> instances) =>
+        o.Compositor == RecorderOptions.NativeCompositor ? () => Meetings.JanusOptionsValidator.BesideUrls(janusOptions, instances()) : null;
 
     private static async Task RunAsync(Data.RecorderJobRow job, RecorderContext ctx, CostMeter? costs, CancellationToken ct)
     {
