@@ -19,9 +19,9 @@ public static partial class ClaimLoop
     /// <param name="meter">Admission by measured cost (unless <see cref="RecorderOptions.AdmitByCost"/> is off: then it
     /// only measures); null: the slots alone.</param>
     /// <param name="janusUrls">The track recorder and a native compositor's worker (<see cref="RecorderWorker.ClaimBeside"/>):
-    /// the Janus instances this node runs beside, read at each claim (a
-    /// local Janus that is down or restarting is not among them); only jobs whose meeting's room is on one of them are
-    /// claimed (<see cref="JobQueue.ClaimAsync"/>). Null: no such filter.</param>
+    /// the Janus instances this node runs beside, read at each claim (a local Janus that is down or restarting is not
+    /// among them); only jobs whose meeting's room is on one of them are claimed (<see cref="JobQueue.ClaimAsync"/>).
+    /// Null: no such filter.</param>
     public static async Task RunAsync(IServiceScopeFactory scopes, RecorderSignals signals, RecorderOptions options, string owner, string type,
         ConcurrentDictionary<Guid, bool> active, Func<int> room, Func<RecorderJobRow, CancellationToken, Task> run, ILogger logger, bool reclaim, CancellationToken ct,
         CostMeter? meter = null, Func<IReadOnlyCollection<string>>? janusUrls = null)

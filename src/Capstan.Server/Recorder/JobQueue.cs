@@ -17,9 +17,10 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
     /// a worker never passes over the head to take a cheaper job behind it; the head waits (INVOKED, with its
     /// <c>queue_position</c>) until a worker has room for it.</param>
     /// <param name="janusUrls">The Janus instances this node records beside (the track recorder: Janus writes a room's
-    /// <c>.mjr</c> files to its own disk; the native compositor: Janus forwards to this machine's loopback): only jobs whose meeting's room is on one of them (<c>MeetingRooms.JanusUrl</c>,
-    /// compared with or without a trailing slash) are claimed, or whose meeting has no room now (nothing is recorded
-    /// until one exists, and it is created beside whichever Janus then holds it). A job whose room is on no live
+    /// <c>.mjr</c> files to its own disk; a native compositor's worker: Janus forwards to this machine's loopback):
+    /// only jobs whose meeting's room is on one of them (<c>MeetingRooms.JanusUrl</c>, compared with or without a
+    /// trailing slash) are claimed, or whose meeting has no room now (a track recording records nothing until one
+    /// exists, wherever it is placed; a native composite creates it beside its worker). A job whose room is on no live
     /// node's Janus stays QUEUED (its <c>queue_position</c> unchanged) until a node beside that Janus claims it. Null:
     /// any job of the type.</param>
     public async Task<RecorderJobRow?> ClaimAsync(string owner, TimeSpan lease, CancellationToken ct, string type = RecordingTypes.Composite,
