@@ -39,11 +39,9 @@ public static class CompositorHost
         /// <summary>An input linked to <paramref name="mixerPad"/> already: a camera-off tile, whose picture comes at once.</summary>
         public Input(GstElement bin, GstPad mixerPad, string kind)
         {
-            (Bin, _mixerPad, Kind) = (bin, mixerPad, kind);
-            if (kind != "audio")
-            {
-                mixerPad.OnVideoSize(Sized);
-            }
+            (Bin, Kind) = (bin, kind);
+            Prepare(mixerPad);
+            _mixerPad = mixerPad;
         }
 
         private Input(GstElement bin, GstElement mixer, string kind)
@@ -92,27 +90,36 @@ public static class CompositorHost
             }
         }
 
-        /// <summary>The first buffer is waiting on the bin's pad (a streaming thread): a mixer pad, placed, and the link.</summary>
+        /// <summary>A picture's mixer pad, before any of it is composited: it keeps the picture's aspect ratio, follows its
+        /// size, and shows it in its tile if the layout gave it one already.</summary>
+        private void Prepare(GstPad pad)
+        {
+            if (Kind == "audio")
+            {
+                return;
+            }
+            pad.Set("sizing-policy", "keep-aspect-ratio");
+            pad.OnVideoSize(Sized);
+            if (_tile is { } tile)
+            {
+                CompositorHost.Place(pad, tile);
+            }
+        }
+
+        /// <summary>The first buffer is waiting on the bin's pad (a streaming thread; the probe asks once, until
+        /// true): a mixer pad, prepared, and the link.</summary>
         private bool Link()
         {
             lock (_lock)
             {
-                if (_dropped || _mixerPad is not null)
+                if (_dropped)
                 {
-                    return !_dropped;
+                    return false;
                 }
                 var pad = _mixer!.RequestPad("sink_%u");
                 try
                 {
-                    if (Kind != "audio")
-                    {
-                        pad.Set("sizing-policy", "keep-aspect-ratio");
-                        pad.OnVideoSize(Sized);
-                        if (_tile is { } tile)
-                        {
-                            CompositorHost.Place(pad, tile);
-                        }
-                    }
+                    Prepare(pad);
                     _source!.Link(pad);
                 }
                 catch (GstException)
@@ -245,7 +252,6 @@ public static class CompositorHost
             Name(bin, display);
             pipeline.Add(bin);
             var pad = comp.RequestPad("sink_%u");
-            pad.Set("sizing-policy", "keep-aspect-ratio");
             if (zorder is { } z)
             {
                 pad.Set("zorder", I(z));
@@ -254,8 +260,9 @@ public static class CompositorHost
             {
                 src.Link(pad);
             }
+            var tile = new Input(bin, pad, CompositorPipeline.CameraOffKind);
             bin.SyncStateWithParent();
-            return new Input(bin, pad, CompositorPipeline.CameraOffKind);
+            return tile;
         }
 
         void Uncover(string key, Input? only = null)
