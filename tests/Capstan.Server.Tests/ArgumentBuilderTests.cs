@@ -45,7 +45,7 @@ public sealed class ArgumentBuilderTests
         // The sound: the sink's monitor, the pipeline's clock (pulsesrc provides it: no provide-clock=false); moved at the join.
         Assert.Contains("pulsesrc device=\"rec_x.monitor\" ! audio/x-raw,rate=48000,channels=2", a, StringComparison.Ordinal);
         Assert.DoesNotContain("provide-clock", a, StringComparison.Ordinal);
-        Assert.Contains("avenc_aac bitrate=384000 aac-coder=fast ! aacparse ! queue ! mux.", a, StringComparison.Ordinal);
+        Assert.Contains("avenc_aac bitrate=384000 aac-coder=fast aac-ms=false ! aacparse ! queue ! mux.", a, StringComparison.Ordinal);
         Assert.EndsWith("matroskamux name=mux ! filesink buffer-mode=unbuffered location=\"/w/seg_0001.mkv\"", a, StringComparison.Ordinal);
         Assert.DoesNotContain("tee", a, StringComparison.Ordinal);
     }

@@ -90,27 +90,8 @@ public static class MediaArgs
             "queue", $"max-size-buffers={I(VideoQueueFrames)}", "max-size-bytes=0", "max-size-time=0", "leaky=downstream", "!",
             "videorate", "!", $"video/x-raw,format=I420,framerate={fps}/1", "!",
         ]);
-        if (s.WatermarkFile is not null)
-        {
-            var x = s.WatermarkPosition is "right top" or "right bottom" ? s.Width - s.WatermarkWidth : 0;
-            var y = s.WatermarkPosition is "left bottom" or "right bottom" ? s.Height - s.WatermarkHeight : 0;
-            a.AddRange(["gdkpixbufoverlay", $"location={Quote(s.WatermarkFile)}", $"offset-x={I(x)}", $"offset-y={I(y)}",
-                $"overlay-width={I(s.WatermarkWidth)}", $"overlay-height={I(s.WatermarkHeight)}", "!"]);
-        }
-        var gop = I(s.FrameRate * 2);
-        var bitrate = Math.Max(500, s.Width * s.Height * s.FrameRate / 10_000);
-        switch (s.VideoCodec)
-        {
-            case "VP8":
-                a.AddRange(["vp8enc", "deadline=1", "cpu-used=8", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"]);
-                break;
-            case "VP9":
-                a.AddRange(["vp9enc", "deadline=1", "cpu-used=8", "row-mt=true", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"]);
-                break;
-            default:
-                a.AddRange(["x264enc", "tune=zerolatency", "speed-preset=veryfast", "pass=qual", "quantizer=23", $"key-int-max={gop}", "!", "h264parse"]);
-                break;
-        }
+        a.AddRange(Watermark(s.WatermarkFile, s.WatermarkPosition, s.WatermarkWidth, s.WatermarkHeight, s.Width, s.Height));
+        a.AddRange(VideoEncoder(s.VideoCodec, s.Width, s.Height, s.FrameRate));
         if (s.RtmpPort is not null)
         {
             // Matroska takes H.264 as AVC, MPEG-TS as a byte stream: each branch gets its own form. The stream repeats
@@ -125,21 +106,7 @@ public static class MediaArgs
         }
         a.AddRange(["pulsesrc", $"device={Quote(s.Sink + ".monitor")}", "!", "audio/x-raw,rate=48000,channels=2", "!", "queue", "!",
             "audioconvert", "!", $"audio/x-raw,channels={I(s.Channels)}", "!"]);
-        switch (s.AudioCodec)
-        {
-            case "VORBIS":
-                a.AddRange(["vorbisenc", $"bitrate={I(s.Channels == 1 ? 96000 : 128000)}"]);
-                break;
-            case "MP3":
-                a.AddRange(["lamemp3enc", $"bitrate={I(s.Channels == 1 ? 128 : 192)}", "target=bitrate", "cbr=true", "!", "mpegaudioparse"]);
-                break;
-            default:
-                // 384 kbps stereo, as RealtimeKit's H.264 recordings have it. FFmpeg's fast coder: at this rate its
-                // default two-loop search buys nothing audible and cost 0.09 core for a tone (fast: 0.06; measured
-                // with gst-launch, 10 s live stereo sine).
-                a.AddRange(["avenc_aac", $"bitrate={I(s.Channels == 1 ? 192000 : 384000)}", "aac-coder=fast", "!", "aacparse"]);
-                break;
-        }
+        a.AddRange(AudioEncoder(s.AudioCodec, s.Channels));
         if (s.RtmpPort is { } port)
         {
             var tsAudio = s.AudioCodec == "MP3" ? new[] { "mpegaudioparse" } : ["aacparse", "!", "audio/mpeg,stream-format=adts"];
@@ -154,6 +121,57 @@ public static class MediaArgs
         a.AddRange(["matroskamux", "name=mux", "!", "filesink", "buffer-mode=unbuffered", $"location={Quote(s.Output)}"]);
         return a;
     }
+
+    /// <summary>The watermark drawn over the picture before it is encoded (<c>gdkpixbufoverlay</c>, then <c>!</c>), in a
+    /// corner of the <paramref name="width"/> x <paramref name="height"/> frame (<paramref name="position"/> as the
+    /// API names it); nothing without a <paramref name="file"/>. The browser's capture and the native compositor
+    /// draw it alike.</summary>
+    public static IReadOnlyList<string> Watermark(string? file, string? position, int watermarkWidth, int watermarkHeight, int width, int height)
+    {
+        if (file is null)
+        {
+            return [];
+        }
+        var x = position is "right top" or "right bottom" ? width - watermarkWidth : 0;
+        var y = position is "left bottom" or "right bottom" ? height - watermarkHeight : 0;
+        return ["gdkpixbufoverlay", $"location={Quote(file)}", $"offset-x={I(x)}", $"offset-y={I(y)}",
+            $"overlay-width={I(watermarkWidth)}", $"overlay-height={I(watermarkHeight)}", "!"];
+    }
+
+    /// <summary>The recording's picture encoder, as gst-launch words: x264 (then <c>h264parse</c>) or VP8, VP9 at a
+    /// constant rate of a tenth of a bit per pixel (500 kbps at least), a keyframe every 2 s. The browser's capture
+    /// (<see cref="Capture"/>) and the native compositor (<see cref="Media.Compositor.CompositorPipeline.Describe"/>)
+    /// encode alike.</summary>
+    public static IReadOnlyList<string> VideoEncoder(string codec, int width, int height, int frameRate)
+    {
+        var gop = I(frameRate * 2);
+        var bitrate = Math.Max(500, width * height * frameRate / 10_000);
+        return codec switch
+        {
+            "VP8" => ["vp8enc", "deadline=1", "cpu-used=8", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"],
+            "VP9" => ["vp9enc", "deadline=1", "cpu-used=8", "row-mt=true", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"],
+            _ => ["x264enc", "tune=zerolatency", "speed-preset=veryfast", "pass=qual", "quantizer=23", $"key-int-max={gop}", "!", "h264parse"],
+        };
+    }
+
+    /// <summary>The recording's sound encoder, as gst-launch words, for <paramref name="channels"/> 1 or 2 at 48 kHz:
+    /// Vorbis, MP3 (then <c>mpegaudioparse</c>) or AAC (then <c>aacparse</c>). The browser's capture and the native
+    /// compositor encode alike.
+    /// <para>AAC: 384 kbps stereo, 192 mono, as RealtimeKit's H.264 recordings have it; FFmpeg's encoder
+    /// (<c>avenc_aac</c>) with its fast coder: at this rate its default two-loop search buys nothing audible and
+    /// cost 0.09 core for a tone (fast: 0.06; gst-launch, 10 s live stereo sine). And no mid/side stereo
+    /// (<c>aac-ms=false</c>): gst-libav turns FFmpeg's "decide per band" default (-1) into "true", mid/side forced on
+    /// every band, and the fast coder then spent its bits on the middle: a tone in the left channel alone came out
+    /// in both at -0.3 dB (R/L), a left and a right tone at 3 dB signal to noise, and the file at 270 of its 384 kbps
+    /// (measured: encoded by gst-launch, decoded by ffmpeg). Without it: the right channel silent (-123 dB), 70 dB
+    /// signal to noise, 386 kbps, and a quarter of the encoder's time (60 s of stereo tone and pink noise, 1.5-1.6 s
+    /// of CPU with it, 0.4 without). At 192 kbps a channel, coding left and right apart costs nothing audible.</para></summary>
+    public static IReadOnlyList<string> AudioEncoder(string codec, int channels) => codec switch
+    {
+        "VORBIS" => ["vorbisenc", $"bitrate={I(channels == 1 ? 96000 : 128000)}"],
+        "MP3" => ["lamemp3enc", $"bitrate={I(channels == 1 ? 128 : 192)}", "target=bitrate", "cbr=true", "!", "mpegaudioparse"],
+        _ => ["avenc_aac", $"bitrate={I(channels == 1 ? 192000 : 384000)}", "aac-coder=fast", "aac-ms=false", "!", "aacparse"],
+    };
 
     /// <summary>The RTMP pusher beside a capture: reads the capture's MPEG-TS from its local UDP port and sends it
     /// to <paramref name="rtmpUrl"/> as FLV without re-encoding. A separate process, so that an RTMP target that is

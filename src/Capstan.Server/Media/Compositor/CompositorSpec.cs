@@ -17,8 +17,8 @@ public readonly record struct Tile(int X, int Y, int Width, int Height);
 /// <summary>The pipeline descriptions of the native compositor. Pure: nothing is started here.
 /// <para>Fixed part: a small live black <c>videotestsrc</c> under a <c>compositor</c> painting a black background, and
 /// a live silent <c>audiotestsrc</c> under an <c>audiomixer</c> (the mixers run with no participant at all), both with an explicit latency so that
-/// inputs added later are not late, then the encoders and muxer of the browser path's capture
-/// (<see cref="Recorder.MediaArgs.Capture"/>): x264/AAC or VP8, VP9/Vorbis into Matroska written as it goes. Every
+/// inputs added later are not late, then the encoders of the browser path's capture
+/// (<see cref="Recorder.MediaArgs.VideoEncoder"/>, <see cref="Recorder.MediaArgs.AudioEncoder"/>) into Matroska written as it goes. Every
 /// composited frame passes an <c>identity</c> named <c>grab</c>, whose buffers the host reports in the capture's
 /// grab-line form, so a segment is followed exactly like the browser path's. The mixed sound passes an
 /// <c>audioconvert</c> named <c>mixed</c>: the host ends a recording by sending end-of-stream into <c>grab</c> and
@@ -54,27 +54,10 @@ public static class CompositorPipeline
         // Measured with gst-launch, the mixer and its three sources alone, two 640x360 tiles into 720p30: 0.19 core
         // with the tiles converted to BT.709, 0.12 with them only scaled.
         var mixed = $"{raw},colorimetry=bt601,chroma-site=jpeg";
-        var gop = I(s.FrameRate * 2);
-        var bitrate = Math.Max(500, s.Width * s.Height * s.FrameRate / 10_000);
-        var video = s.VideoCodec switch
-        {
-            "VP8" => $"vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate={I(bitrate * 1000)} keyframe-max-dist={gop} lag-in-frames=0 threads=2",
-            "VP9" => $"vp9enc deadline=1 cpu-used=8 row-mt=true end-usage=cbr target-bitrate={I(bitrate * 1000)} keyframe-max-dist={gop} lag-in-frames=0 threads=2",
-            _ => $"x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max={gop} ! h264parse",
-        };
-        var audio = s.AudioCodec switch
-        {
-            "VORBIS" => $"vorbisenc bitrate={I(s.Channels == 1 ? 96000 : 128000)}",
-            "MP3" => $"lamemp3enc bitrate={I(s.Channels == 1 ? 128 : 192)} target=bitrate cbr=true ! mpegaudioparse",
-            _ => $"avenc_aac bitrate={I(s.Channels == 1 ? 192000 : 384000)} aac-coder=fast ! aacparse", // as MediaArgs.Capture: why fast
-        };
-        var watermark = string.Empty;
-        if (s.WatermarkFile is not null)
-        {
-            var x = s.WatermarkPosition is "right top" or "right bottom" ? s.Width - s.WatermarkWidth : 0;
-            var y = s.WatermarkPosition is "left bottom" or "right bottom" ? s.Height - s.WatermarkHeight : 0;
-            watermark = $"gdkpixbufoverlay location={Quote(s.WatermarkFile)} offset-x={I(x)} offset-y={I(y)} overlay-width={I(s.WatermarkWidth)} overlay-height={I(s.WatermarkHeight)} ! ";
-        }
+        var video = string.Join(' ', Recorder.MediaArgs.VideoEncoder(s.VideoCodec, s.Width, s.Height, s.FrameRate));
+        var audio = string.Join(' ', Recorder.MediaArgs.AudioEncoder(s.AudioCodec, s.Channels));
+        var watermark = s.WatermarkFile is null ? string.Empty
+            : string.Join(' ', Recorder.MediaArgs.Watermark(s.WatermarkFile, s.WatermarkPosition, s.WatermarkWidth, s.WatermarkHeight, s.Width, s.Height)) + " ";
         // RTMP out (H.264 only, as the API allows it): each encoded stream is teed into the file and into an MPEG-TS
         // for the pusher, in the forms the browser path's capture uses (a byte stream repeating SPS/PPS before every
         // keyframe, ADTS or MPEG audio); the TS branch's queues leak rather than hold the file back.
