@@ -472,11 +472,13 @@ public static class CompositorHost
             }
             var comp = pipeline.Get("comp");
             var built = new Started(pipeline, comp, AddOutline(pipeline, comp, spec.FrameRate), outputs);
-            pipeline.SetState(GstState.Playing);
+            // Its running time's origin fixed before any element starts (PlayOnSystemClock): set on the way to playing,
+            // a mixer's thread could see the clock before its base time, put out its first output at once with no
+            // input, and the sound mixer then ended its stream: the sound mixer putting out nothing from the start,
+            // for the whole segment, a file with the picture only (seen in about 1 to 4 % of starts before).
+            pipeline.PlayOnSystemClock();
             // Inputs are added only once the pipeline is playing and both mixers have put out their first picture and
-            // sound (FirstOutputBound). Seen in about 1 to 4 % of starts, more on a busy machine, and before this
-            // check in about 1 of 160 files: the sound mixer putting out nothing from the start, for the whole
-            // segment, a file with the picture only. Such a pipeline is built again, up to three times, before any
+            // sound (FirstOutputBound). A pipeline whose mixers do not is built again, up to three times, before any
             // input is in it, so that the segment goes on whole rather than ending as a stalled mixer (Stalled) with
             // a gap.
             if (pipeline.WaitState(TimeSpan.FromSeconds(5)) != GstState.Playing)

@@ -236,6 +236,33 @@ public class GstElement : IDisposable
         }
     }
 
+    /// <summary>Sets a pipeline playing on the system clock with its running time's origin (base time) fixed now,
+    /// before any of its elements starts, where <see cref="SetState"/> to playing fixes it only on the way.
+    /// <para>Why: on the way to playing, a pipeline hands its clock to every element at once and only then each
+    /// element its base time, one after the other. A live mixer (<c>compositor</c>, <c>audiomixer</c>) whose
+    /// thread looked in between waited for its first output on the new clock with the old base time, 0: a time
+    /// long past, so it put out its first output at once, with no input there, and the sound mixer took that for
+    /// the end of its stream and sent end-of-stream from its first buffer on. Seen (GST_DEBUG=aggregator:6) as
+    /// "waiting for clock to reach 0:00:01.01 (base 0 ...) current 22:00:25", then "flow return is eos": a
+    /// recording with no sound, or with RTMP out the MPEG-TS muxer failing on an input that ended before it had
+    /// caps ("Could not create handler for stream"), in about 1 start in 25 on this machine. With the base time
+    /// set first, every element has it from the first state change on, and the pipeline keeps it.</para></summary>
+    public void PlayOnSystemClock()
+    {
+        var clock = gst_system_clock_obtain();
+        try
+        {
+            gst_pipeline_use_clock(Handle, clock);
+            gst_element_set_start_time(Handle, ulong.MaxValue); // GST_CLOCK_TIME_NONE: the pipeline keeps the base time
+            gst_element_set_base_time(Handle, gst_clock_get_time(clock));
+        }
+        finally
+        {
+            gst_object_unref(clock);
+        }
+        SetState(GstState.Playing);
+    }
+
     /// <summary>Waits up to <paramref name="timeout"/> for a pending state change; the state reached.</summary>
     public GstState WaitState(TimeSpan timeout)
     {

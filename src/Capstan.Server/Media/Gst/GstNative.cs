@@ -145,6 +145,18 @@ internal static unsafe partial class GstNative
     internal static partial ulong gst_clock_get_time(IntPtr clock);
 
     [LibraryImport(Gst)]
+    internal static partial IntPtr gst_system_clock_obtain();
+
+    [LibraryImport(Gst)]
+    internal static partial void gst_pipeline_use_clock(IntPtr pipeline, IntPtr clock);
+
+    [LibraryImport(Gst)]
+    internal static partial void gst_element_set_base_time(IntPtr element, ulong time);
+
+    [LibraryImport(Gst)]
+    internal static partial void gst_element_set_start_time(IntPtr element, ulong time);
+
+    [LibraryImport(Gst)]
     internal static partial ulong gst_pad_add_probe(IntPtr pad, int mask, delegate* unmanaged<IntPtr, IntPtr, IntPtr, int> callback, IntPtr userData, delegate* unmanaged<IntPtr, void> destroy);
 
     [LibraryImport(GObject, StringMarshalling = StringMarshalling.Utf8)]
