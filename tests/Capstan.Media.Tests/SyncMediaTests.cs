@@ -216,7 +216,11 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>, 
             Assert.Equal(("vp9", "vorbis"), (facts.VideoCodec, facts.AudioCodec));
             var sync = await AvSync.MeasureAsync(file);
             TestContext.Current.TestOutputHelper?.WriteLine($"VP9, watermark, pause: A/V {sync}");
-            AssertInSync(sync, 8);
+            // The events at the join are left out: the page went on through the pause, so the segment before it may
+            // end inside a flash or a tone, and the next one start inside another. The join lies where the pause was
+            // asked for, a little later (the worker's reaction): 0.5 s before that to 1 s after.
+            var joinAt = (pausedAt - Time(done, "started_time")).TotalSeconds;
+            AssertInSync(sync.Without(joinAt, 0.5, 1.0), 8);
 
             // Pauses are joined over: the file is the recorded time, less what the resumed capture takes to grab
             // its first frame (a new ffmpeg: about 0.2 s here, more under load).

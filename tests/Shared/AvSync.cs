@@ -290,6 +290,16 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
 
     public double MaxAbsMs => Pairs.Count == 0 ? double.NaN : Pairs.Max(p => Math.Abs(p.OffsetMs));
 
+    /// <summary>This report without the flashes, tones and pairs from <paramref name="before"/> seconds before to
+    /// <paramref name="after"/> seconds after <paramref name="at"/>: a join of segments, known roughly. A flash or a
+    /// tone that a pause cut into goes on at the join, half of it: an onset the source never made, and its partner
+    /// may be anywhere (seen: a tone at the join, 0.2 s before the flash it was paired with).</summary>
+    public SyncReport Without(double at, double before, double after)
+    {
+        bool Near(double t) => t >= at - before && t <= at + after;
+        return new SyncReport([.. Flashes.Where(t => !Near(t))], [.. Tones.Where(t => !Near(t))], [.. Pairs.Where(p => !Near(p.Flash) && !Near(p.Tone))]);
+    }
+
     /// <summary>Median offset of the first and of the last <paramref name="n"/> pairs: a drift shows as a difference.</summary>
     public (double First, double Last) Ends(int n) =>
         Pairs.Count == 0 ? (double.NaN, double.NaN) : (Median(Pairs.Take(n).Select(p => p.OffsetMs)), Median(Pairs.TakeLast(n).Select(p => p.OffsetMs)));
