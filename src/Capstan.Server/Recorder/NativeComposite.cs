@@ -127,6 +127,7 @@ public sealed partial class NativeComposite : ICompositeCapture
     {
         ArgumentNullException.ThrowIfNull(onLine);
         var child = _ledger.Track(ChildProcess.Start("compositor", _hostPath, [CompositorHost.Command, JsonSerializer.Serialize(spec)], logFile,
+            environment: CompositorHost.ProcessEnvironment,
             onLine: line =>
             {
                 if (line.StartsWith("port ", StringComparison.Ordinal) && line.Split(' ') is [_, var key, var p] && int.TryParse(p, CultureInfo.InvariantCulture, out var port))
