@@ -162,10 +162,10 @@ public static class MediaArgs
     /// cost 0.09 core for a tone (fast: 0.06; gst-launch, 10 s live stereo sine). And no mid/side stereo
     /// (<c>aac-ms=false</c>): gst-libav turns FFmpeg's "decide per band" default (-1) into "true", mid/side forced on
     /// every band, and the fast coder then spent its bits on the middle: a tone in the left channel alone came out
-    /// in both at -0.3 dB (R/L), a left and a right tone at 3 dB signal to noise, and the file at 270 of its 384 kbps
-    /// (measured: encoded by gst-launch, decoded by ffmpeg). Without it: the right channel silent (-123 dB), 70 dB
-    /// signal to noise, 386 kbps, and a quarter of the encoder's time (60 s of stereo tone and pink noise, 1.5-1.6 s
-    /// of CPU with it, 0.4 without). At 192 kbps a channel, coding left and right apart costs nothing audible.</para></summary>
+    /// in both at -0.3 dB (R/L); a left and a different right tone, each channel at 3 dB signal to noise (both tones
+    /// in both); the tones with pink noise at 8 dB, the file at 272 of its 384 kbps (measured: encoded by gst-launch,
+    /// decoded by ffmpeg). Without it: the right channel silent (-123 dB), 70 and 37 dB, 386 kbps, and a quarter of
+    /// the encoder's time (60 s of stereo tone and pink noise, 1.5-1.75 s of CPU with it, 0.4 without). At 192 kbps a channel, coding left and right apart costs nothing audible.</para></summary>
     public static IReadOnlyList<string> AudioEncoder(string codec, int channels) => codec switch
     {
         "VORBIS" => ["vorbisenc", $"bitrate={I(channels == 1 ? 96000 : 128000)}"],
