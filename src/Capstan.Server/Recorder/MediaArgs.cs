@@ -247,8 +247,9 @@ public static class MediaArgs
 
     public static bool IsGrabLine(string line) => line is not null && (line.Contains("GstIdentity:grab: last-message", StringComparison.Ordinal) || line.StartsWith("grabbed-at ", StringComparison.Ordinal));
 
-    // gst-launch parses its arguments again: a value with spaces or quotes is quoted.
-    private static string Quote(string value) =>
+    // gst-launch parses its arguments again, as gst_parse_launch parses a description (the native compositor's,
+    // CompositorPipeline.Describe): a value with spaces or quotes is quoted.
+    internal static string Quote(string value) =>
         "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>How much silence the capture's sound encoder puts before the first real sample, at the capture's

@@ -56,8 +56,7 @@ public static class CompositorPipeline
         var mixed = $"{raw},colorimetry=bt601,chroma-site=jpeg";
         var video = string.Join(' ', Recorder.MediaArgs.VideoEncoder(s.VideoCodec, s.Width, s.Height, s.FrameRate));
         var audio = string.Join(' ', Recorder.MediaArgs.AudioEncoder(s.AudioCodec, s.Channels));
-        var watermark = s.WatermarkFile is null ? string.Empty
-            : string.Join(' ', Recorder.MediaArgs.Watermark(s.WatermarkFile, s.WatermarkPosition, s.WatermarkWidth, s.WatermarkHeight, s.Width, s.Height)) + " ";
+        var watermark = string.Concat(Recorder.MediaArgs.Watermark(s.WatermarkFile, s.WatermarkPosition, s.WatermarkWidth, s.WatermarkHeight, s.Width, s.Height).Select(w => w + " "));
         // RTMP out (H.264 only, as the API allows it): each encoded stream is teed into the file and into an MPEG-TS
         // for the pusher, in the forms the browser path's capture uses (a byte stream repeating SPS/PPS before every
         // keyframe, ADTS or MPEG audio); the TS branch's queues leak rather than hold the file back.
@@ -81,7 +80,7 @@ public static class CompositorPipeline
             + "audiotestsrc is-live=true wave=silence samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! mix. "
             + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert name=mixed ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! {audioOut}"
             + ts
-            + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={Quote(s.Output)}";
+            + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={Recorder.MediaArgs.Quote(s.Output)}";
     }
 
     /// <summary>How much later than its arrival a picture is stamped, so that it meets the sound captured with it.
@@ -293,7 +292,4 @@ public static class CompositorPipeline
         }
         return tiles;
     }
-
-    private static string Quote(string value) =>
-        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }
