@@ -30,6 +30,15 @@ public sealed class GstTests : IDisposable
         return null;
     }
 
+    /// <summary>Plays a pipeline that ends by itself (finite sources) to its end-of-stream, within 20 s, then stops it.</summary>
+    private static void PlayToEnd(GstElement pipeline)
+    {
+        using var bus = pipeline.Bus();
+        pipeline.SetState(GstState.Playing);
+        Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(20)));
+        pipeline.SetState(GstState.Null);
+    }
+
     /// <summary>Launches <paramref name="description"/>, whose <c>filesink</c> is named <c>out</c>, writing into
     /// <paramref name="file"/>.</summary>
     private static GstElement LaunchInto(string file, string description)
@@ -80,10 +89,7 @@ public sealed class GstTests : IDisposable
             + (extension == "mp4" ? "x264enc speed-preset=ultrafast ! h264parse" : "vp8enc deadline=1") + " ! queue ! mux. "
             + $"filesrc location={wav} ! wavparse ! audioconvert ! {encoder} ! queue ! mux. matroskamux name=mux ! filesink location={seg}"))
         {
-            using var bus = pipeline.Bus();
-            pipeline.SetState(GstState.Playing);
-            Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(20)));
-            pipeline.SetState(GstState.Null);
+            PlayToEnd(pipeline);
         }
         var list = Path.Combine(_dir, "list.txt");
         await File.WriteAllTextAsync(list, $"file '{seg}'\n", TestContext.Current.CancellationToken);
@@ -111,10 +117,7 @@ public sealed class GstTests : IDisposable
         using (var pipeline = GstElement.Launch(
             $"filesrc location={wav} ! wavparse ! audioconvert ! audio/x-raw,rate=48000,channels=2 ! {string.Join(' ', MediaArgs.AudioEncoder(codec, 2))} ! matroskamux ! filesink location={seg}"))
         {
-            using var bus = pipeline.Bus();
-            pipeline.SetState(GstState.Playing);
-            Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(20)));
-            pipeline.SetState(GstState.Null);
+            PlayToEnd(pipeline);
         }
         var pcm = await RunAsync("ffmpeg", "-v", "error", "-i", seg, "-f", "s16le", "-ac", "2", "-ar", "48000", "-");
         double left = 0, right = 0;
@@ -155,10 +158,7 @@ public sealed class GstTests : IDisposable
             }
             pad.Set("converter-config", CompositorPipeline.ConverterConfig(w, h, tile));
         });
-        using var bus = pipeline.Bus();
-        pipeline.SetState(GstState.Playing);
-        Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(20)));
-        pipeline.SetState(GstState.Null);
+        PlayToEnd(pipeline);
 
         Assert.Equal([(640, 360)], sizes);
         // The checkerboard's two colours (red and green, luma 81 and 145) and nothing else, or blends of them.
@@ -200,10 +200,7 @@ public sealed class GstTests : IDisposable
                 }
             });
         }
-        using var bus = pipeline.Bus();
-        pipeline.SetState(GstState.Playing);
-        Assert.NotNull(WaitFor(bus, GstMessageKind.Eos, TimeSpan.FromSeconds(20)));
-        pipeline.SetState(GstState.Null);
+        PlayToEnd(pipeline);
 
         var probe = await ProbeAsync(file);
         Assert.Contains("codec_name=h264|width=320|height=180", probe, StringComparison.Ordinal);
