@@ -54,9 +54,6 @@ internal static class CameraOffChecks
         }
         """, name);
 
-    private static async Task<long> FramesOfAsync(IPage page, string name) =>
-        await page.EvaluateAsync<long>("async (name) => (await window.capstanStats()).framesDecoded[name] || 0", name);
-
     /// <summary>Two participants, a composite recording; Alice turns her camera off for about 3 s, then on. While it
     /// is off, Bob's page shows her neutral named tile in its place, and the file shows her tile in the neutral
     /// colour with her name drawn, Bob's tile live, and the sound goes on; before and after, her video.</summary>
@@ -72,7 +69,7 @@ internal static class CameraOffChecks
             Assert.True(r.StatusCode == HttpStatusCode.OK, body!.ToJsonString());
             var id = body!["data"]!["id"]!.GetValue<string>();
             await f.WaitStatusAsync(id, "RECORDING");
-            await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice") > 0, "Bob sees Alice's video");
+            await Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(pb, "Alice") > 0, "Bob sees Alice's video");
             var live = await TileOfAsync(pb, "Alice");
             Assert.False(live.GetProperty("off").GetBoolean(), live.ToString());
             await Task.Delay(2500, ct); // her video, filmed before
@@ -91,8 +88,8 @@ internal static class CameraOffChecks
 
             await pa.EvaluateAsync("() => window.capstanMeeting.setVideo(true)");
             Assert.True((await pa.EvaluateAsync<JsonElement>("() => window.capstanMeeting.state()")).GetProperty("video").GetBoolean());
-            var decoded = await FramesOfAsync(pb, "Alice");
-            await Wait.UntilAsync(async () => !(await TileOfAsync(pb, "Alice")).GetProperty("off").GetBoolean() && await FramesOfAsync(pb, "Alice") > decoded + 10,
+            var decoded = await MediaFixture.FramesDecodedAsync(pb, "Alice");
+            await Wait.UntilAsync(async () => !(await TileOfAsync(pb, "Alice")).GetProperty("off").GetBoolean() && await MediaFixture.FramesDecodedAsync(pb, "Alice") > decoded + 10,
                 "Bob's page shows Alice's video again", 10);
             var back = await TileOfAsync(pb, "Alice");
             Assert.Equal("visible", back.GetProperty("video").GetString());

@@ -246,13 +246,18 @@ public class MediaFixture : IAsyncLifetime
         return rec!;
     }
 
-    /// <summary>Downloads <paramref name="url"/> into a new temporary file.</summary>
     /// <summary>Waits until the participant's page publishes (its camera and microphone reach the room), not only
     /// until it joined: a recording started between the two shows that participant only when the publisher
     /// event reaches the recorder's view, a second or so later.</summary>
     public static Task PublishingAsync(Microsoft.Playwright.IPage page, string what) =>
         Wait.UntilAsync(async () => await page.EvaluateAsync<bool>("() => window.capstanState.joined && window.capstanState.published"), what + " (publishing)");
 
+    /// <summary>Frames of the feed shown as <paramref name="name"/> that <paramref name="page"/> has decoded (0 when
+    /// none): that feed's video came through Janus to this page.</summary>
+    public static async Task<long> FramesDecodedAsync(Microsoft.Playwright.IPage page, string name) =>
+        await page.EvaluateAsync<long>("async (name) => (await window.capstanStats()).framesDecoded[name] || 0", name);
+
+    /// <summary>Downloads <paramref name="url"/> into a new temporary file.</summary>
     public static async Task<string> DownloadAsync(string url, string extension)
     {
         var file = Path.Combine(Path.GetTempPath(), $"capstan-test-{Guid.NewGuid():N}.{extension}");

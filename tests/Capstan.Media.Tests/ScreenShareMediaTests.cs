@@ -57,14 +57,6 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
 
     private static async Task<JsonElement> MeetingStateAsync(IPage page) => await page.EvaluateAsync<JsonElement>("() => window.capstanMeeting.state()");
 
-    /// <summary>Frames the page decoded of the feed shown as <paramref name="name"/> (0 when none).</summary>
-    private static async Task<long> FramesOfAsync(IPage page, string name)
-    {
-        var json = await page.EvaluateAsync<string>("() => window.capstanStats().then(s => JSON.stringify(s.framesDecoded))");
-        using var doc = JsonDocument.Parse(json);
-        return doc.RootElement.TryGetProperty(name, out var v) ? v.GetInt64() : 0;
-    }
-
     private Task<(string Meeting, IPage Alice, IPage Bob)> TwoPeopleAsync(int width = 960, int height = 540) => TwoPeopleAsync(f, width, height);
 
     internal static async Task<(string Meeting, IPage Alice, IPage Bob)> TwoPeopleAsync(MediaFixture f, int width = 960, int height = 540)
@@ -93,9 +85,9 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
         Assert.Equal("Stop sharing", await pa.Locator("#share").InnerTextAsync());
 
         // Bob receives the share as a feed of its own, decodes it, and shows it in a share tile with Alice's name.
-        await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice (screen)") > 0, "Bob's first frames of Alice's screen");
-        var first = await FramesOfAsync(pb, "Alice (screen)");
-        await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice (screen)") >= first + 5, "frames of Alice's screen keep coming (5 fps)", 15);
+        await Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(pb, "Alice (screen)") > 0, "Bob's first frames of Alice's screen");
+        var first = await MediaFixture.FramesDecodedAsync(pb, "Alice (screen)");
+        await Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(pb, "Alice (screen)") >= first + 5, "frames of Alice's screen keep coming (5 fps)", 15);
         await Wait.UntilAsync(() => pb.EvaluateAsync<bool>("() => { const v = document.querySelector('.tile.share video'); return !!v && v.videoWidth === 640 && v.videoHeight === 400; }"),
             "Bob's share tile plays a 640x400 video");
         Assert.Equal("Alice (screen)", await pb.Locator(".tile.share .name").InnerTextAsync());
@@ -125,8 +117,8 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
             "Alice's open screen_shares entry");
 
         // Bob still decodes Alice's camera: her camera's feed was left as it was.
-        var camera = await FramesOfAsync(pb, "Alice");
-        await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice") > camera + 10, "Alice's camera keeps coming");
+        var camera = await MediaFixture.FramesDecodedAsync(pb, "Alice");
+        await Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(pb, "Alice") > camera + 10, "Alice's camera keeps coming");
 
         // Shown large: at least 75% of the stage's width; the participants beside it as thumbnails.
         var sizes = await pb.EvaluateAsync<JsonElement>("""
@@ -216,7 +208,7 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
     {
         var (meeting, pa, pb) = await TwoPeopleAsync();
         Assert.Equal("ok", await ShareCanvasAsync(pa, "rgb(0,200,0)"));
-        await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice (screen)") > 0, "Bob receives Alice's screen");
+        await Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(pb, "Alice (screen)") > 0, "Bob receives Alice's screen");
 
         // Bob tries while Alice shares: max_screenshare_count is 1.
         var connections = await pb.EvaluateAsync<int>("() => window.__pcCount");
@@ -242,7 +234,7 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
         // Once Alice stops, Bob may share, and Alice sees it.
         await pa.EvaluateAsync("() => window.capstanMeeting.stopScreenShare()");
         Assert.Equal("ok", await ShareCanvasAsync(pb, "rgb(200,0,0)"));
-        await Wait.UntilAsync(async () => await FramesOfAsync(pa, "Bob (screen)") > 0, "Alice receives Bob's screen");
+        await Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(pa, "Bob (screen)") > 0, "Alice receives Bob's screen");
 
         // Bob leaves while sharing: his slot is given back at once, not after the 20 s grace.
         await pb.EvaluateAsync("() => window.capstanLeave()");
@@ -257,7 +249,7 @@ public sealed class ScreenShareMediaTests(MediaFixture f) : IClassFixture<MediaF
     {
         var (meeting, pa, pb) = await TwoPeopleAsync();
         Assert.Equal("ok", await ShareCanvasAsync(pa, "rgb(0,200,0)"));
-        await Wait.UntilAsync(async () => await FramesOfAsync(pb, "Alice (screen)") > 0, "Bob receives Alice's screen");
+        await Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(pb, "Alice (screen)") > 0, "Bob receives Alice's screen");
 
         var kick = await f.Api.PostAsJsonAsync($"{f.AppPath}/meetings/{meeting}/active-session/kick", new { custom_participant_ids = new[] { "alice" } }, TestContext.Current.CancellationToken);
         kick.EnsureSuccessStatusCode();

@@ -27,15 +27,10 @@ public sealed class TrackRecordingMediaTests(TrackMediaFixture f) : IClassFixtur
     private async Task WaitLiveAsync(string meeting, int people) =>
         await Wait.UntilAsync(async () => (await f.GetAsync($"/meetings/{meeting}/active-session"))?["live_participants"]?.GetValue<int>() == people, $"{people} live participants");
 
-    /// <summary>Frames of <paramref name="from"/>'s camera decoded by <paramref name="viewer"/>'s page (they passed
-    /// through Janus).</summary>
-    private static async Task<long> FramesFromAsync(IPage viewer, string from) =>
-        await viewer.EvaluateAsync<long>("async (name) => (await window.capstanStats()).framesDecoded[name] || 0", from);
-
     /// <summary>Until <paramref name="viewer"/> decodes <paramref name="from"/>'s camera: its video reaches Janus.
     /// Publishing (the page's connection up) comes a moment before the first packet.</summary>
     private static Task VideoFlowsAsync(IPage viewer, string from) =>
-        Wait.UntilAsync(async () => await FramesFromAsync(viewer, from) > 0, $"{from}'s video decoded by another page");
+        Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(viewer, from) > 0, $"{from}'s video decoded by another page");
 
     private async Task<JsonNode> StartTrackAsync(object body)
     {
@@ -200,7 +195,7 @@ public sealed class TrackRecordingMediaTests(TrackMediaFixture f) : IClassFixtur
         await alice.EvaluateAsync("() => window.capstanMeeting.stopScreenShare()");
         var stoppedSharingAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         await Task.Delay(1500, Ct);
-        var bobFramesAtStop = await FramesFromAsync(alice, "Bob");
+        var bobFramesAtStop = await MediaFixture.FramesDecodedAsync(alice, "Bob");
         await f.ActAsync(id, "stop");
         var done = await f.WaitStatusAsync(id, "UPLOADED", 60);
         await alice.Context.CloseAsync();
