@@ -5,11 +5,13 @@ set -euo pipefail
 
 # Janus (the SFU) with the Debian janus.js and adapter.js the meeting page loads; the recorder's display,
 # audio sink and browser; GStreamer for the capture (display + sound on one clock, encoders, Matroska, the
-# watermark overlay, MPEG-TS for RTMP out); ffmpeg for joining, probing and pushing RTMP.
+# watermark overlay, MPEG-TS for RTMP out); ffmpeg for joining, probing and pushing RTMP; clang, with which the
+# build links the native compositor's host, compiled ahead of time (src/Capstan.CompositorHost).
 runtime_pkgs=(ca-certificates janus janus-tools libjs-janus-gateway libjs-webrtc-adapter
   xvfb pulseaudio pulseaudio-utils ffmpeg chromium fonts-dejavu-core
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-pulseaudio)
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-pulseaudio
+  clang)
 # PostgreSQL for the API suites, Node for the official-SDK suite, iproute2 for the media namespace, nginx with
 # the RTMP module as the RTMP-out target, systemd for systemd-analyze verify of the installed units, coturn as the
 # TURN server of the relay test.

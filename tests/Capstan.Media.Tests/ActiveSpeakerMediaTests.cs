@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Capstan.Server.Media.Compositor;
+using Capstan.Gst.Compositor;
 using Microsoft.Playwright;
 
 namespace Capstan.Media.Tests;

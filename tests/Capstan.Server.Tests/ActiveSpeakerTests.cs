@@ -1,4 +1,4 @@
-using Capstan.Server.Media.Compositor;
+using Capstan.Gst.Compositor;
 using Capstan.Server.Meetings;
 using Microsoft.Extensions.Time.Testing;
 

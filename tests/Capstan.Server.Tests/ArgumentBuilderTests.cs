@@ -1,3 +1,4 @@
+using Capstan.Gst;
 using Capstan.Server.Meetings;
 using Capstan.Server.Recorder;
 
@@ -105,28 +106,28 @@ public sealed class ArgumentBuilderTests
     [Fact]
     public void HostLines_ReadBackAsGstLaunchsGrabLine_AndTheInstantTheHostSawTheFrame()
     {
-        var line = MediaArgs.FormatGrabLine(3_723_033_333_333);
-        Assert.True(MediaArgs.GrabLine(line, out var t));
+        var line = GstArgs.FormatGrabLine(3_723_033_333_333);
+        Assert.True(GstArgs.GrabLine(line, out var t));
         Assert.Equal(3723.033333333, t, 6);
         var at = new DateTime(2026, 12, 2, 18, 0, 0, DateTimeKind.Utc).AddTicks(1234567);
-        var seen = MediaArgs.FormatGrabbedAt(at, 33_333_333);
-        Assert.True(MediaArgs.GrabbedAtLine(seen, out var utc, out var pts));
+        var seen = GstArgs.FormatGrabbedAt(at, 33_333_333);
+        Assert.True(GstArgs.GrabbedAtLine(seen, out var utc, out var pts));
         Assert.Equal((at, 0.033333333), (utc, Math.Round(pts, 9)));
-        Assert.True(MediaArgs.IsGrabLine(seen));
-        Assert.False(MediaArgs.GrabLine(seen, out _));
-        Assert.False(MediaArgs.GrabbedAtLine("grabbed-at x 1", out _, out _));
+        Assert.True(GstArgs.IsGrabLine(seen));
+        Assert.False(GstArgs.GrabLine(seen, out _));
+        Assert.False(GstArgs.GrabbedAtLine("grabbed-at x 1", out _, out _));
     }
 
     [Fact]
     public void GrabLine_ReadsTheFramesRunningTime()
     {
         const string line = "/GstPipeline:pipeline0/GstIdentity:grab: last-message = chain   ******* (grab:sink) (921600 bytes, dts: none, pts: 0:01:02.033333333, duration: 0:00:00.033333333, offset: 1861, offset_end: 1862, flags: 00000000 , meta: none) 0x7f0";
-        Assert.True(MediaArgs.GrabLine(line, out var t));
+        Assert.True(GstArgs.GrabLine(line, out var t));
         Assert.Equal(62.033333333, t, 6);
-        Assert.True(MediaArgs.IsGrabLine(line));
-        Assert.False(MediaArgs.GrabLine("/GstPipeline:pipeline0/GstIdentity:grab: last-message = event   ******* (grab:sink) E (type: stream-start (10254), ", out _));
-        Assert.False(MediaArgs.GrabLine("Setting pipeline to PLAYING ...", out _));
-        Assert.False(MediaArgs.IsGrabLine("ERROR: from element /GstPipeline:pipeline0/GstXImageSrc:ximagesrc0: Could not open X display"));
+        Assert.True(GstArgs.IsGrabLine(line));
+        Assert.False(GstArgs.GrabLine("/GstPipeline:pipeline0/GstIdentity:grab: last-message = event   ******* (grab:sink) E (type: stream-start (10254), ", out _));
+        Assert.False(GstArgs.GrabLine("Setting pipeline to PLAYING ...", out _));
+        Assert.False(GstArgs.IsGrabLine("ERROR: from element /GstPipeline:pipeline0/GstXImageSrc:ximagesrc0: Could not open X display"));
     }
 
     [Fact]

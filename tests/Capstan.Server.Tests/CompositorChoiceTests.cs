@@ -55,6 +55,23 @@ public sealed class CompositorChoiceTests(NativeCompositorServer native, SqliteS
         Assert.False(new RecorderOptionsValidator().Validate(null, new RecorderOptions { Compositor = "gpu" }).Succeeded);
     }
 
+    /// <summary>The compositor's host is built beside the server (an ahead-of-time program, src/Capstan.CompositorHost);
+    /// a <c>Recorder:CompositorHost</c> that names no file is refused at start with native, and named, and without
+    /// native it does not matter.</summary>
+    [Fact]
+    public void Native_NeedsItsHost_BuiltBesideTheServer()
+    {
+        Assert.True(File.Exists(NativeComposite.DefaultHostPath()), NativeComposite.DefaultHostPath());
+        var nowhere = Path.Combine(Path.GetTempPath(), "no-such-dir-" + Guid.NewGuid().ToString("N"), NativeComposite.HostName);
+        var missing = Assert.Single(NativeCompositorSupport.Missing(nowhere));
+        Assert.Contains(nowhere, missing, StringComparison.Ordinal);
+        var refused = new RecorderOptionsValidator().Validate(null, new RecorderOptions { Compositor = RecorderOptions.NativeCompositor, CompositorHost = nowhere });
+        Assert.True(refused.Failed);
+        Assert.Contains("Recorder:Compositor", refused.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains(nowhere, refused.FailureMessage, StringComparison.Ordinal);
+        Assert.True(new RecorderOptionsValidator().Validate(null, new RecorderOptions { Compositor = RecorderOptions.BrowserCompositor, CompositorHost = nowhere }).Succeeded);
+    }
+
     /// <summary>The default: native in <c>serve</c> with its recorder, beside its own Janus, on SQLite, with GStreamer;
     /// the browser everywhere else (a stand-alone worker, no recorder, PostgreSQL, external or no Janus, GStreamer
     /// missing).</summary>

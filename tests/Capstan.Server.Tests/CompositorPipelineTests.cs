@@ -1,4 +1,5 @@
-using Capstan.Server.Media.Compositor;
+using Capstan.Gst;
+using Capstan.Gst.Compositor;
 
 namespace Capstan.Server.Tests;
 
@@ -138,7 +139,7 @@ public sealed class CompositorPipelineTests
         // BT.601, at every size, and the background's the same, so that their tiles are only scaled.
         Assert.Contains("framerate=15/1,colorimetry=bt601,chroma-site=jpeg ! identity name=grab", vp9, StringComparison.Ordinal);
         Assert.Contains("framerate=30/1,colorimetry=bt601,chroma-site=jpeg ! identity name=grab", h264, StringComparison.Ordinal);
-        // The watermark as the capture draws it (MediaArgs.Watermark), between the encoder's queue and the encoder.
+        // The watermark as the capture draws it (GstArgs.Watermark), between the encoder's queue and the encoder.
         var marked = CompositorPipeline.Describe(new CompositorSpec(1280, 720, 30, "H264", "AAC", 2, "/tmp/c.mkv", WatermarkFile: "/w/wm.png", WatermarkPosition: "right bottom"));
         Assert.Contains("leaky=downstream ! gdkpixbufoverlay location=\"/w/wm.png\" offset-x=1160 offset-y=660 overlay-width=120 overlay-height=60 ! x264enc", marked, StringComparison.Ordinal);
         Assert.Contains("leaky=downstream ! x264enc", h264, StringComparison.Ordinal);

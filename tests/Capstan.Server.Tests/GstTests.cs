@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Capstan.Server.Media.Compositor;
-using Capstan.Server.Media.Gst;
+using Capstan.Gst.Compositor;
+using Capstan.Gst;
 using Capstan.Server.Recorder;
 
 namespace Capstan.Server.Tests;
@@ -80,7 +80,7 @@ public sealed class GstTests : IDisposable
     [InlineData("VORBIS", "webm")]
     public async Task Join_ASegmentsTone_IsHeardWhereItWasCaptured(string codec, string extension)
     {
-        var encoder = string.Join(' ', MediaArgs.AudioEncoder(codec, 1));
+        var encoder = string.Join(' ', GstArgs.AudioEncoder(codec, 1));
         var wav = Path.Combine(_dir, "beep.wav");
         await RunAsync("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "aevalsrc='0.7*sin(2*PI*1000*t)*between(t,0.5,0.6)':s=48000:d=2", "-ac", "1", "-c:a", "pcm_s16le", wav);
         var seg = Path.Combine(_dir, "seg_0001.mkv");
@@ -104,7 +104,7 @@ public sealed class GstTests : IDisposable
 
     /// <summary>The recording's stereo sound encoders keep left and right apart: a tone in the left channel alone,
     /// encoded into Matroska as a segment is and decoded by ffmpeg, is not heard on the right. (gst-libav's AAC
-    /// encoder with FFmpeg's mid/side default put it in both channels at -0.3 dB: <see cref="MediaArgs.AudioEncoder"/>.)</summary>
+    /// encoder with FFmpeg's mid/side default put it in both channels at -0.3 dB: <see cref="GstArgs.AudioEncoder"/>.)</summary>
     [Theory]
     [InlineData("AAC")]
     [InlineData("MP3")]
@@ -115,7 +115,7 @@ public sealed class GstTests : IDisposable
         await RunAsync("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "aevalsrc='0.5*sin(2*PI*440*t)|0':s=48000:d=2", "-c:a", "pcm_s16le", wav);
         var seg = Path.Combine(_dir, "stereo.mkv");
         using (var pipeline = GstElement.Launch(
-            $"filesrc location={wav} ! wavparse ! audioconvert ! audio/x-raw,rate=48000,channels=2 ! {string.Join(' ', MediaArgs.AudioEncoder(codec, 2))} ! matroskamux ! filesink location={seg}"))
+            $"filesrc location={wav} ! wavparse ! audioconvert ! audio/x-raw,rate=48000,channels=2 ! {string.Join(' ', GstArgs.AudioEncoder(codec, 2))} ! matroskamux ! filesink location={seg}"))
         {
             PlayToEnd(pipeline);
         }
@@ -220,7 +220,7 @@ public sealed class GstTests : IDisposable
         var folder = Path.Combine(_dir, "with space");
         Directory.CreateDirectory(folder);
         var file = Path.Combine(folder, "seg.mkv");
-        var psi = new ProcessStartInfo(Server.Recorder.NativeComposite.DefaultHostPath(), [Server.Media.Capture.CaptureHost.Command])
+        var psi = new ProcessStartInfo(Server.Media.Capture.CaptureHost.DefaultHostPath(), [Server.Media.Capture.CaptureHost.Command])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -239,11 +239,11 @@ public sealed class GstTests : IDisposable
             var (grabs, seen) = (0, new List<DateTime>());
             while (grabs < 15 && await host.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(20), ct) is { } line)
             {
-                if (Server.Recorder.MediaArgs.GrabbedAtLine(line, out var at, out _))
+                if (GstArgs.GrabbedAtLine(line, out var at, out _))
                 {
                     seen.Add(at);
                 }
-                else if (Server.Recorder.MediaArgs.GrabLine(line, out _))
+                else if (GstArgs.GrabLine(line, out _))
                 {
                     grabs++;
                 }
@@ -258,6 +258,71 @@ public sealed class GstTests : IDisposable
             await host.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(15), ct);
             Assert.Equal(0, host.ExitCode);
             Assert.Contains("codec_name=h264|width=320|height=180", await ProbeAsync(file), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!host.HasExited)
+            {
+                host.Kill();
+            }
+        }
+    }
+
+    /// <summary>The compositor host as the server starts it: the program compiled ahead of time beside the server
+    /// (src/Capstan.CompositorHost), given its spec as JSON. It reads the spec, plays, answers an <c>add</c> of a
+    /// stream with its port and of a camera-off tile with <c>added</c>, prints each composited frame's grab line, and
+    /// on <c>eos</c> finishes the file and exits 0.</summary>
+    [Fact]
+    public async Task CompositorHostProgram_ReadsItsSpec_TakesInputs_AndFinishesTheFileOnEos()
+    {
+        var file = Path.Combine(_dir, "native seg.mkv");
+        var spec = new CompositorSpec(320, 180, 15, "H264", "AAC", 2, file);
+        var psi = new ProcessStartInfo(Server.Recorder.NativeComposite.DefaultHostPath(), [System.Text.Json.JsonSerializer.Serialize(spec, CompositorSpecJson.Default.CompositorSpec)])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (k, v) in CompositorHost.ProcessEnvironment)
+        {
+            psi.Environment[k] = v;
+        }
+        using var host = Process.Start(psi)!;
+        try
+        {
+            var ct = TestContext.Current.CancellationToken;
+            _ = host.StandardError.ReadToEndAsync(ct);
+            async Task<string> LineAsync(Func<string, bool> wanted)
+            {
+                while (await host.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(20), ct) is { } line)
+                {
+                    if (wanted(line))
+                    {
+                        return line;
+                    }
+                }
+                throw new InvalidOperationException("the host ended");
+            }
+            async Task SayAsync(string command)
+            {
+                await host.StandardInput.WriteLineAsync(command.AsMemory(), ct);
+                await host.StandardInput.FlushAsync(ct);
+            }
+            Assert.Equal("ready", await LineAsync(l => !GstArgs.IsGrabLine(l)));
+            await SayAsync("add alice-video video vp8 Alice");
+            Assert.Matches("^port alice-video [1-9][0-9]*$", await LineAsync(l => !GstArgs.IsGrabLine(l)));
+            await SayAsync("add bob-video cameraoff - Bob");
+            Assert.Equal("added bob-video", await LineAsync(l => !GstArgs.IsGrabLine(l)));
+            for (var grabs = 0; grabs < 15; grabs++)
+            {
+                await LineAsync(l => GstArgs.GrabLine(l, out _));
+            }
+            await SayAsync("eos");
+            await host.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(15), ct);
+            Assert.Equal(0, host.ExitCode);
+            var probe = await ProbeAsync(file);
+            Assert.Contains("codec_name=h264|width=320|height=180", probe, StringComparison.Ordinal);
+            Assert.Contains("codec_name=aac", probe, StringComparison.Ordinal);
         }
         finally
         {
@@ -445,7 +510,7 @@ public sealed class GstTests : IDisposable
     public void CameraOffBin_IsTheNeutralTile_WithTheInitialAndTheNameDrawn()
     {
         var raw = Path.Combine(_dir, "off.rgb");
-        using var pipeline = GstElement.Launch(Capstan.Server.Media.Compositor.CompositorPipeline.CameraOffBin()
+        using var pipeline = GstElement.Launch(Capstan.Gst.Compositor.CompositorPipeline.CameraOffBin()
             + $" ! videoconvert ! video/x-raw,format=RGB ! identity eos-after=2 ! filesink location=\"{raw}\"");
         foreach (var (name, text) in new[] { ("initial", "A"), ("label", "Alice") })
         {
@@ -532,8 +597,8 @@ public sealed class GstTests : IDisposable
         var file = Path.Combine(_dir, "rtmp.mkv");
         using var udp = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
         var port = ((System.Net.IPEndPoint)udp.Client.LocalEndPoint!).Port;
-        using var pipeline = GstElement.Launch(Capstan.Server.Media.Compositor.CompositorPipeline.Describe(
-            new Capstan.Server.Media.Compositor.CompositorSpec(320, 180, 15, "H264", "AAC", 2, file, RtmpPort: port)));
+        using var pipeline = GstElement.Launch(Capstan.Gst.Compositor.CompositorPipeline.Describe(
+            new Capstan.Gst.Compositor.CompositorSpec(320, 180, 15, "H264", "AAC", 2, file, RtmpPort: port)));
         using var bus = pipeline.Bus();
         pipeline.PlayOnSystemClock(); // as the host starts it (GstElement.PlayOnSystemClock: started with SetState, 14 runs in 100 failed here)
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);

@@ -57,7 +57,7 @@ public sealed class Server : IAsyncDisposable
     public int FrameRate { get; }
 
     /// <summary>Started with <c>Recorder__Compositor=native</c>: the built-in layout is composited without a browser
-    /// (a <c>compositor-host</c> child per segment, fed by Janus RTP forwarders).</summary>
+    /// (a <c>capstan-compositor-host</c> child per segment, fed by Janus RTP forwarders).</summary>
     public bool Native { get; }
 
     /// <summary>The environment a native server gets on top of the others: the native compositor, and no warm capture

@@ -9,13 +9,13 @@ namespace Capstan.Bench.Recorder;
 /// descendants (renderers, GPU, utility processes). The Xvfb is the one holding a socket of <c>/tmp/.X11-unix/X{N}</c>
 /// (abstract or not, from <c>/proc/self/net/unix</c> of this network namespace), or else the pid in
 /// <c>/tmp/.X{N}-lock</c>. PulseAudio is one process for the whole worker: a session is given its share.
-/// A native composite (<see cref="Native"/>) is its <c>compositor-host</c> alone (the server's own executable, writing
-/// the same segments): no display, no browser, no PulseAudio.</summary>
+/// A native composite (<see cref="Native"/>) is its compositor host alone (<c>capstan-compositor-host</c>, compiled
+/// ahead of time, writing the same segments): no display, no browser, no PulseAudio.</summary>
 public sealed record SessionProcesses(int? Display, List<ProcStat> Capture, List<ProcStat> Xvfb, List<ProcStat> Chromium, bool Native = false)
 {
-    /// <summary>The capture's process names (<c>comm</c>): gst-launch-1.0, or the warm capture host (the server's
-    /// own executable, its name cut to 15 characters).</summary>
-    public static readonly string[] CaptureComms = ["gst-launch-1.0", "Capstan.Server"];
+    /// <summary>The capture's process names (<c>comm</c>, cut to 15 characters): gst-launch-1.0, the warm capture host
+    /// (the server's own executable), or the native compositor's host (<c>capstan-compositor-host</c>).</summary>
+    public static readonly string[] CaptureComms = ["gst-launch-1.0", "Capstan.Server", "capstan-composi"];
 
     public bool Complete => Native ? Capture.Count > 0 : Display is not null && Capture.Count > 0 && Xvfb.Count > 0 && Chromium.Count > 0;
 

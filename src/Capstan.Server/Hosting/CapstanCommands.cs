@@ -23,11 +23,6 @@ public static class CapstanCommands
     public static async Task<int> RunAsync(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        // Hidden: the child process that hosts a native composite pipeline (Media/Compositor/CompositorHost.cs).
-        if (args.Length > 0 && args[0] == Media.Compositor.CompositorHost.Command)
-        {
-            return Media.Compositor.CompositorHost.Run(args[1..]);
-        }
         // Hidden: the child process that holds a capture pipeline ready (Media/Capture/CaptureHost.cs).
         if (args.Length > 0 && args[0] == Media.Capture.CaptureHost.Command)
         {

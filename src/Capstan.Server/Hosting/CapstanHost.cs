@@ -133,7 +133,7 @@ public static class CapstanHost
     {
         services.AddOptions<RecorderOptions>().BindConfiguration(RecorderOptions.Section)
             .PostConfigure<CapstanOptions, Microsoft.Extensions.Options.IOptions<JanusOptions>>((o, capstan, janus) => o.Compositor ??= RecorderOptions.DefaultCompositor(
-                standaloneWorker, o.Enabled, DatabaseSetup.DetectProvider(capstan.Database ?? string.Empty), janus.Value, NativeCompositorSupport.Missing))
+                standaloneWorker, o.Enabled, DatabaseSetup.DetectProvider(capstan.Database ?? string.Empty), janus.Value, () => NativeCompositorSupport.Missing(o.CompositorHost)))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<RecorderOptions>, RecorderOptionsValidator>());
         services.AddScoped<JobQueue>();

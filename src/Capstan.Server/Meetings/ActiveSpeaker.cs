@@ -30,12 +30,12 @@ public sealed class ActiveSpeaker
     public const int AudioLevelAverage = 45;
 
     /// <summary>The outline drawn on the active speaker's tile, in the participants' view, the recorder view
-    /// (meeting.css, <c>.tile.speaking</c>) and the native compositor: a bright yellow, far from the fake cameras'
-    /// greens, the share tests' pure green and red, and the page's blues and greys.</summary>
-    public const string OutlineColour = "#ffcc00";
+    /// (meeting.css, <c>.tile.speaking</c>) and the native compositor, which holds it
+    /// (<see cref="Gst.Compositor.CompositorPipeline.OutlineColour"/>).</summary>
+    public const string OutlineColour = Gst.Compositor.CompositorPipeline.OutlineColour;
 
-    /// <summary>The outline's width in pixels, drawn inside the tile's edge (it never covers a neighbour).</summary>
-    public const int OutlineWidth = 4;
+    /// <summary>The outline's width in pixels (<see cref="Gst.Compositor.CompositorPipeline.OutlineWidth"/>).</summary>
+    public const int OutlineWidth = Gst.Compositor.CompositorPipeline.OutlineWidth;
 
     private readonly Dictionary<long, (DateTimeOffset Started, DateTimeOffset? Stopped)> _talk = [];
 

@@ -97,7 +97,7 @@ public sealed class CaptureSurface : IAsyncDisposable
             var cdp = await connect;
             // Its capture, held ready (Recorder:WarmCapture): it warms while the surface waits for a recording.
             // A recorder's user that cannot reach the server's own files (a build under /root) cannot run it: then none.
-            var hostPath = o.CompositorHost ?? NativeComposite.DefaultHostPath();
+            var hostPath = Media.Capture.CaptureHost.DefaultHostPath();
             var capture = o.WarmCapture && (!user.Switches || RecorderWorker.PassableByOthers(hostPath))
                 ? WarmCapture.Start(hostPath, Path.Combine(dir, "capture-host.log"), env, ledger, user)
                 : null;

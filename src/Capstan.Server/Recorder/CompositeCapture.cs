@@ -1,3 +1,4 @@
+using Capstan.Gst;
 using System.Globalization;
 using System.Text.Json;
 using Capstan.Contracts;
@@ -341,7 +342,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
             _captureBy = "native compositor";
             _rtmpPort = Config.RtmpUrl is null ? null : FreeUdpPort();
-            _capture = _native.StartSegment(new Media.Compositor.CompositorSpec(Config.Width, Config.Height, ctx.Options.FrameRate, Config.VideoCodec, Config.AudioCodec,
+            _capture = _native.StartSegment(new Gst.Compositor.CompositorSpec(Config.Width, Config.Height, ctx.Options.FrameRate, Config.VideoCodec, Config.AudioCodec,
                 MediaArgs.Channels(Config), output, WatermarkFile: _watermark, WatermarkPosition: Config.Watermark?.Position,
                 WatermarkWidth: Config.Watermark?.Size?.Width ?? 120, WatermarkHeight: Config.Watermark?.Size?.Height ?? 60, RtmpPort: _rtmpPort),
                 Path.Combine(_dir, "capture.log"), seg.OnLine);
@@ -364,7 +365,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         _capture = warm is not null
             ? warm.Begin(MediaArgs.Capture(spec), seg.OnLine)
             : ctx.Ledger.Track(ChildProcess.Start("gst-launch", ctx.Options.GstLaunch, MediaArgs.Capture(spec), Path.Combine(_dir, "capture.log"),
-                ctx.Pulse.Environment, seg.OnLine, logFilter: l => !MediaArgs.IsGrabLine(l), runAs: ctx.User));
+                ctx.Pulse.Environment, seg.OnLine, logFilter: l => !GstArgs.IsGrabLine(l), runAs: ctx.User));
         _current = seg;
         _segments.Add(output);
         _shipper?.Track(output);
@@ -471,7 +472,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         {
             return;
         }
-        var hostPath = ctx.Options.CompositorHost ?? NativeComposite.DefaultHostPath();
+        var hostPath = Media.Capture.CaptureHost.DefaultHostPath();
         if (ctx.User.Switches && !RecorderWorker.PassableByOthers(hostPath))
         {
             return;
@@ -602,7 +603,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     /// <summary>Whether a segment goes into the file: more than 0.2 s of it, with both sound and picture (every capture
     /// records both; the concat join cannot put a segment with one track together with the others, and would fail the
     /// whole file). A segment with one track is left out, logged: a capture whose mixer stalled, which its host
-    /// reported and the runner restarted (<see cref="Media.Compositor.CompositorHost.Stalled"/>), or one killed in its
+    /// reported and the runner restarted (<see cref="Gst.Compositor.CompositorHost.Stalled"/>), or one killed in its
     /// first moment.</summary>
     public static bool Joinable(MediaSpan? span) => span is { Seconds: > 0.2, BothEnd: not null };
 
@@ -872,7 +873,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     }
 
     /// <summary>One capture segment, followed through the grabbed frames the pipeline prints
-    /// (<see cref="MediaArgs.GrabLine"/>): each frame's time on the pipeline's running clock. The wall-clock
+    /// (<see cref="GstArgs.GrabLine"/>): each frame's time on the pipeline's running clock. The wall-clock
     /// instant of running time 0 (<see cref="Origin"/>) is the least, over the frames seen, of the time a frame's
     /// line arrived less the frame's time: a line can only arrive after its frame was grabbed.</summary>
     private sealed class Segment(string path, TimeProvider time)
@@ -978,7 +979,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
                 }
                 return;
             }
-            if (MediaArgs.GrabbedAtLine(line, out var at, out var pts))
+            if (GstArgs.GrabbedAtLine(line, out var at, out var pts))
             {
                 // The host's own instant for the frame (its grab line follows): a bound the arrival cannot beat.
                 lock (_gate)
@@ -990,7 +991,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
                 }
                 return;
             }
-            if (!MediaArgs.GrabLine(line, out var t))
+            if (!GstArgs.GrabLine(line, out var t))
             {
                 return;
             }

@@ -1,5 +1,7 @@
 using System.Globalization;
+using Capstan.Gst.Compositor;
 using Capstan.Server.Domain;
+using static Capstan.Gst.GstArgs;
 
 namespace Capstan.Server.Recorder;
 
@@ -122,57 +124,6 @@ public static class MediaArgs
         return a;
     }
 
-    /// <summary>The watermark drawn over the picture before it is encoded (<c>gdkpixbufoverlay</c>, then <c>!</c>), in a
-    /// corner of the <paramref name="width"/> x <paramref name="height"/> frame (<paramref name="position"/> as the
-    /// API names it); nothing without a <paramref name="file"/>. The browser's capture and the native compositor
-    /// draw it alike.</summary>
-    public static IReadOnlyList<string> Watermark(string? file, string? position, int watermarkWidth, int watermarkHeight, int width, int height)
-    {
-        if (file is null)
-        {
-            return [];
-        }
-        var x = position is "right top" or "right bottom" ? width - watermarkWidth : 0;
-        var y = position is "left bottom" or "right bottom" ? height - watermarkHeight : 0;
-        return ["gdkpixbufoverlay", $"location={Quote(file)}", $"offset-x={I(x)}", $"offset-y={I(y)}",
-            $"overlay-width={I(watermarkWidth)}", $"overlay-height={I(watermarkHeight)}", "!"];
-    }
-
-    /// <summary>The recording's picture encoder, as gst-launch words: x264 (then <c>h264parse</c>) or VP8, VP9 at a
-    /// constant rate of a tenth of a bit per pixel (500 kbps at least), a keyframe every 2 s. The browser's capture
-    /// (<see cref="Capture"/>) and the native compositor (<see cref="Media.Compositor.CompositorPipeline.Describe"/>)
-    /// encode alike.</summary>
-    public static IReadOnlyList<string> VideoEncoder(string codec, int width, int height, int frameRate)
-    {
-        var gop = I(frameRate * 2);
-        var bitrate = Math.Max(500, width * height * frameRate / 10_000);
-        return codec switch
-        {
-            "VP8" => ["vp8enc", "deadline=1", "cpu-used=8", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"],
-            "VP9" => ["vp9enc", "deadline=1", "cpu-used=8", "row-mt=true", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"],
-            _ => ["x264enc", "tune=zerolatency", "speed-preset=veryfast", "pass=qual", "quantizer=23", $"key-int-max={gop}", "!", "h264parse"],
-        };
-    }
-
-    /// <summary>The recording's sound encoder, as gst-launch words, for <paramref name="channels"/> 1 or 2 at 48 kHz:
-    /// Vorbis, MP3 (then <c>mpegaudioparse</c>) or AAC (then <c>aacparse</c>). The browser's capture and the native
-    /// compositor encode alike.
-    /// <para>AAC: 384 kbps stereo, 192 mono, as RealtimeKit's H.264 recordings have it; FFmpeg's encoder
-    /// (<c>avenc_aac</c>) with its fast coder: at this rate its default two-loop search buys nothing audible and
-    /// cost 0.09 core for a tone (fast: 0.06; gst-launch, 10 s live stereo sine). And no mid/side stereo
-    /// (<c>aac-ms=false</c>): gst-libav turns FFmpeg's "decide per band" default (-1) into "true", mid/side forced on
-    /// every band, and the fast coder then spent its bits on the middle: a tone in the left channel alone came out
-    /// in both at -0.3 dB (R/L); a left and a different right tone, each channel at 3 dB signal to noise (both tones
-    /// in both); the tones with pink noise at 8 dB, the file at 272 of its 384 kbps (measured: encoded by gst-launch,
-    /// decoded by ffmpeg). Without it: the right channel silent (-123 dB), 70 and 37 dB, 386 kbps, and a quarter of
-    /// the encoder's time (60 s of stereo tone and pink noise, 1.5-1.75 s of CPU with it, 0.4 without). At 192 kbps a channel, coding left and right apart costs nothing audible.</para></summary>
-    public static IReadOnlyList<string> AudioEncoder(string codec, int channels) => codec switch
-    {
-        "VORBIS" => ["vorbisenc", $"bitrate={I(channels == 1 ? 96000 : 128000)}"],
-        "MP3" => ["lamemp3enc", $"bitrate={I(channels == 1 ? 128 : 192)}", "target=bitrate", "cbr=true", "!", "mpegaudioparse"],
-        _ => ["avenc_aac", $"bitrate={I(channels == 1 ? 192000 : 384000)}", "aac-coder=fast", "aac-ms=false", "!", "aacparse"],
-    };
-
     /// <summary>The RTMP pusher beside a capture: reads the capture's MPEG-TS from its local UDP port and sends it
     /// to <paramref name="rtmpUrl"/> as FLV without re-encoding. A separate process, so that an RTMP target that is
     /// down or refuses never disturbs the recording (the recorder starts it again while the recording runs).</summary>
@@ -188,70 +139,6 @@ public static class MediaArgs
     /// <c>videorate</c> repeats the frame before it.</summary>
     public const int VideoQueueFrames = 16;
 
-    /// <summary>A grabbed frame's line on the capture's stdout (the <c>grab</c> identity's last-message): its time on
-    /// the pipeline's running clock, in seconds.</summary>
-    public static bool GrabLine(string line, out double seconds)
-    {
-        seconds = 0;
-        if (line is null || !line.Contains("GstIdentity:grab: last-message = chain", StringComparison.Ordinal))
-        {
-            return false;
-        }
-        var p = line.IndexOf(" pts: ", StringComparison.Ordinal);
-        if (p < 0)
-        {
-            return false;
-        }
-        var end = line.IndexOf(',', p);
-        var text = (end < 0 ? line[(p + 6)..] : line[(p + 6)..end]).Trim();
-        // h:mm:ss.nnnnnnnnn
-        var parts = text.Split(':');
-        if (parts.Length != 3
-            || !int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var h)
-            || !int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var m)
-            || !double.TryParse(parts[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var sec))
-        {
-            return false;
-        }
-        seconds = (h * 3600) + (m * 60) + sec;
-        return true;
-    }
-
-    /// <summary>A lines of the capture's stdout that need not go to its log (one per grabbed frame).</summary>
-    /// <summary>The grab line gst-launch prints for a frame stamped <paramref name="ptsNs"/> (ns), as the hosts that
-    /// run a pipeline in-process (<see cref="Media.Capture.CaptureHost"/>, <see cref="Media.Compositor.CompositorHost"/>)
-    /// print it too: one parser (<see cref="GrabLine"/>) for all of them.</summary>
-    public static string FormatGrabLine(long ptsNs)
-    {
-        var s = ptsNs / 1_000_000_000;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"/GstPipeline:pipeline0/GstIdentity:grab: last-message = chain   ******* (grab:sink) (0 bytes, dts: none, pts: {s / 3600}:{s / 60 % 60:D2}:{s % 60:D2}.{ptsNs % 1_000_000_000:D9}, flags: 00000000 ) 0x0");
-    }
-
-    /// <summary>The line an in-process host prints before a frame's grab line: the wall-clock instant (UTC ticks)
-    /// it saw the frame stamped <paramref name="ptsNs"/> at.</summary>
-    public static string FormatGrabbedAt(DateTime utc, long ptsNs) =>
-        string.Create(CultureInfo.InvariantCulture, $"grabbed-at {utc.Ticks} {ptsNs}");
-
-    public static bool GrabbedAtLine(string line, out DateTime utc, out double seconds)
-    {
-        (utc, seconds) = (default, 0);
-        if (line is null || !line.StartsWith("grabbed-at ", StringComparison.Ordinal) || line.Split(' ') is not [_, var t, var p]
-            || !long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ticks) || !long.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pts))
-        {
-            return false;
-        }
-        (utc, seconds) = (new DateTime(ticks, DateTimeKind.Utc), pts / 1e9);
-        return true;
-    }
-
-    public static bool IsGrabLine(string line) => line is not null && (line.Contains("GstIdentity:grab: last-message", StringComparison.Ordinal) || line.StartsWith("grabbed-at ", StringComparison.Ordinal));
-
-    // gst-launch parses its arguments again, as gst_parse_launch parses a description (the native compositor's,
-    // CompositorPipeline.Describe): a value with spaces or quotes is quoted.
-    internal static string Quote(string value) =>
-        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
-
     /// <summary>How much silence the capture's sound encoder puts before the first real sample, at the capture's
     /// 48 kHz: AAC (<c>avenc_aac</c>, FFmpeg's encoder) 1024 samples, MP3 (<c>lamemp3enc</c>) 1105, Vorbis none.
     /// Matroska segments carry it as sound: without the shift in <see cref="Join"/> every AAC file's sound came 21 ms
@@ -264,12 +151,6 @@ public static class MediaArgs
         _ => 0,
     };
 
-    /// <summary>How late a sound packet is stamped when it is stamped on arrival (Janus sends forwarders no sender
-    /// reports, and its sender reports to subscribers follow arrival too): a sound packet leaves the sender only once
-    /// its 20 ms of samples are all captured (Opus frames of 20 ms, WebRTC's packet time), and Opus decodes 312
-    /// samples (6.5 ms) late; a picture leaves as soon as it is encoded.</summary>
-    public const double ArrivalSoundLagSeconds = 0.020 + (312 / 48000.0);
-
     /// <summary>Where the capture's sound is moved when the segments are joined (seconds, positive later), so that
     /// it meets its picture:
     /// <list type="bullet">
@@ -279,14 +160,14 @@ public static class MediaArgs
     /// centres that interval on the sound;</item>
     /// <item>the built-in view in the browser (<paramref name="meetingView"/>): its Chromium lines up each
     /// participant's sound with the picture by Janus's sender reports, which follow arrival, so it plays the sound
-    /// <see cref="ArrivalSoundLagSeconds"/> late (the native compositor moves its pictures by as much instead,
-    /// <see cref="Media.Compositor.CompositorPipeline.VideoStampOffsetNs"/>);</item>
+    /// <see cref="CompositorPipeline.ArrivalSoundLagSeconds"/> late (the native compositor moves its pictures by as much instead,
+    /// <see cref="CompositorPipeline.VideoStampOffsetNs"/>);</item>
     /// <item>plus <paramref name="calibration"/>, an operator's (<see cref="RecorderOptions.AudioOffsetSeconds"/>).</item>
     /// </list>
     /// Measured against the sources' own capture times (media tests, flash+beep), before: custom url pages -15 and
     /// -19 ms (H264/AAC, VP9/Vorbis), a meeting through the browser +32 to +56 ms.</summary>
     public static double SoundShiftSeconds(string audioCodec, int frameRate, bool grabbed, bool meetingView, double calibration) =>
-        -EncoderDelaySeconds(audioCodec) + (grabbed ? 0.5 / frameRate : 0) - (grabbed && meetingView ? ArrivalSoundLagSeconds : 0) + calibration;
+        -EncoderDelaySeconds(audioCodec) + (grabbed ? 0.5 / frameRate : 0) - (grabbed && meetingView ? CompositorPipeline.ArrivalSoundLagSeconds : 0) + calibration;
 
     /// <summary>Joins segments without re-encoding (the concat demuxer) into the delivered container. The sound is
     /// moved by <paramref name="soundShiftSeconds"/> (<see cref="SoundShiftSeconds"/>) by reading it a second time

@@ -1,10 +1,11 @@
+using Capstan.Gst;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Capstan.Server.Data;
-using Capstan.Server.Media.Compositor;
+using Capstan.Gst.Compositor;
 using Capstan.Server.Meetings;
 using Capstan.Server.Processes;
 using Microsoft.EntityFrameworkCore;
@@ -18,7 +19,7 @@ namespace Capstan.Server.Recorder;
 public interface ICompositeCapture : IAsyncDisposable
 {
     /// <summary>Starts the segment's capture process writing <see cref="CompositorSpec.Output"/>; its stdout lines
-    /// (grabbed frames among them, <see cref="MediaArgs.GrabLine"/>) go to <paramref name="onLine"/>. SIGINT ends it
+    /// (grabbed frames among them, <see cref="GstArgs.GrabLine"/>) go to <paramref name="onLine"/>. SIGINT ends it
     /// cleanly.</summary>
     ChildProcess StartSegment(CompositorSpec spec, string logFile, Action<string> onLine);
 }
@@ -88,13 +89,13 @@ public sealed partial class NativeComposite : ICompositeCapture
         (_http, _janus, _room, _pin, _secret, _hostPath, _ledger, _logger) = (http, janus, room, pin, secret, hostPath, ledger, logger);
     }
 
-    /// <summary>The executable that runs <see cref="CompositorHost"/>: the server's own (beside this assembly when
-    /// the server is hosted by another program, as in the tests).</summary>
-    public static string DefaultHostPath()
-    {
-        var beside = Path.Combine(AppContext.BaseDirectory, "Capstan.Server");
-        return File.Exists(beside) ? beside : Environment.ProcessPath ?? beside;
-    }
+    /// <summary>The executable that runs <see cref="CompositorHost"/>: <c>capstan-compositor-host</c>, which the
+    /// server's build compiles ahead of time and puts beside the server's assembly (and the tests' and benchmarks',
+    /// which host the server).</summary>
+    public static string DefaultHostPath() => Path.Combine(AppContext.BaseDirectory, HostName);
+
+    /// <summary>The compositor host's file name (src/Capstan.CompositorHost).</summary>
+    public const string HostName = "capstan-compositor-host";
 
     /// <summary>Opens the meeting's room (created if nobody joined yet) and starts following its publishers.</summary>
     public static async Task<NativeComposite> OpenAsync(IServiceScopeFactory scopes, HttpClient http, Guid meetingId, string hostPath, ProcessLedger ledger, ILogger logger, CancellationToken ct)
@@ -126,7 +127,7 @@ public sealed partial class NativeComposite : ICompositeCapture
     public ChildProcess StartSegment(CompositorSpec spec, string logFile, Action<string> onLine)
     {
         ArgumentNullException.ThrowIfNull(onLine);
-        var child = _ledger.Track(ChildProcess.Start("compositor", _hostPath, [CompositorHost.Command, JsonSerializer.Serialize(spec)], logFile,
+        var child = _ledger.Track(ChildProcess.Start("compositor", _hostPath, [JsonSerializer.Serialize(spec, CompositorSpecJson.Default.CompositorSpec)], logFile,
             environment: CompositorHost.ProcessEnvironment,
             onLine: line =>
             {
@@ -143,7 +144,7 @@ public sealed partial class NativeComposite : ICompositeCapture
                 }
                 onLine(line);
             },
-            redirectStdin: true, logFilter: l => !MediaArgs.IsGrabLine(l)));
+            redirectStdin: true, logFilter: l => !GstArgs.IsGrabLine(l)));
         _ = Task.Run(async () =>
         {
             await _gate.WaitAsync(_stop.Token);

@@ -18,8 +18,8 @@ public sealed class RecorderOptions
     /// composite check and it costs less (bench/recorder). What kept it opt-in, a native segment now and then without
     /// its audio track (about 1 in 160 hosts), is now handled at each of its stages: the host builds its pipeline
     /// again when a mixer puts out nothing as it starts, where the fault was seen
-    /// (<see cref="Media.Compositor.CompositorHost.FirstOutputBound"/>); a mixer that stalls later ends its segment as a
-    /// lost capture (<see cref="Media.Compositor.CompositorHost.Stalled"/>); and the join leaves a one-track segment out
+    /// (<see cref="Gst.Compositor.CompositorHost.FirstOutputBound"/>); a mixer that stalls later ends its segment as a
+    /// lost capture (<see cref="Gst.Compositor.CompositorHost.Stalled"/>); and the join leaves a one-track segment out
     /// (<see cref="CompositeCapture.Joinable"/>), a gap rather than a file without sound.</para></summary>
     public string? Compositor { get; set; }
 
@@ -39,8 +39,9 @@ public sealed class RecorderOptions
             : BrowserCompositor;
     }
 
-    /// <summary>The executable that hosts the in-process pipelines (<c>compositor-host</c>, <c>capture-host</c>); by
-    /// default the server's own.</summary>
+    /// <summary>The native compositor's host (<c>capstan-compositor-host</c>, <see cref="Gst.Compositor.CompositorHost"/>,
+    /// compiled ahead of time); by default the one built beside the server (<see cref="NativeComposite.DefaultHostPath"/>).
+    /// The browser path's capture host is always the server's own executable (<c>capture-host</c>).</summary>
     public string? CompositorHost { get; set; }
 
     /// <summary>Each warm slot holds its capture ready (<see cref="Recorder.WarmCapture"/>: GStreamer loaded, waiting for
@@ -179,7 +180,8 @@ public sealed class RecorderOptions
 
 /// <summary>What the native compositor needs on this machine: libgstreamer and the GStreamer plugins its pipeline
 /// uses (base: compositor, audiomixer, videoconvertscale, opus, vorbis...; good: rtp, rtpmanager, udp, vpx, matroska,
-/// lame, gdkpixbuf; bad: mpegtsmux; ugly: x264; libav), looked for by file in GStreamer's system plugin folders.</summary>
+/// lame, gdkpixbuf; bad: mpegtsmux; ugly: x264; libav), looked for by file in GStreamer's system plugin folders, and
+/// the compositor's host, built with the server (<see cref="NativeComposite.DefaultHostPath"/>).</summary>
 public static class NativeCompositorSupport
 {
     private static readonly string[] Plugins =
@@ -188,9 +190,15 @@ public static class NativeCompositorSupport
             "vpx", "opus", "vorbis", "x264", "lame", "libav", "matroska", "mpegtsmux", "pango", "gdkpixbuf",
         ];
 
-    /// <summary>The missing pieces (empty: the native compositor can run here).</summary>
-    public static IReadOnlyList<string> Missing()
+    /// <summary>The missing pieces (empty: the native compositor can run here); <paramref name="compositorHost"/>: the
+    /// host set by <c>Recorder:CompositorHost</c>, if any.</summary>
+    public static IReadOnlyList<string> Missing(string? compositorHost = null)
     {
+        var host = compositorHost ?? NativeComposite.DefaultHostPath();
+        if (!File.Exists(host))
+        {
+            return [$"the compositor host {host} (built with the server by dotnet build, which needs clang)"];
+        }
         if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libgstreamer-1.0.so.0", out var handle))
         {
             return ["libgstreamer-1.0"];
@@ -213,7 +221,7 @@ public sealed class RecorderOptionsValidator : Microsoft.Extensions.Options.IVal
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail($"Recorder:Compositor: '{options.Compositor}' must be 'browser' or 'native'");
         }
-        if (options.Enabled && options.Compositor == RecorderOptions.NativeCompositor && NativeCompositorSupport.Missing() is { Count: > 0 } missing)
+        if (options.Enabled && options.Compositor == RecorderOptions.NativeCompositor && NativeCompositorSupport.Missing(options.CompositorHost) is { Count: > 0 } missing)
         {
             return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
                 $"Recorder:Compositor: native needs {string.Join(", ", missing)} (scripts/deps.sh runtime installs them)");

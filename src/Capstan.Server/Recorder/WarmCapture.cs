@@ -1,3 +1,4 @@
+using Capstan.Gst;
 using System.Text.Json;
 using Capstan.Server.Processes;
 
@@ -28,7 +29,7 @@ public sealed class WarmCapture : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(ledger);
         return new WarmCapture(onLine => ledger.Track(ChildProcess.Start("capture-host", hostPath, [Media.Capture.CaptureHost.Command], logFile,
-            environment, onLine, redirectStdin: true, logFilter: l => !MediaArgs.IsGrabLine(l), runAs: user)));
+            environment, onLine, redirectStdin: true, logFilter: l => !GstArgs.IsGrabLine(l), runAs: user)));
     }
 
     /// <summary>Hands the host the capture's pipeline (<see cref="MediaArgs.Capture"/>); from now on its lines (the

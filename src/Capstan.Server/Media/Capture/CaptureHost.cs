@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Capstan.Server.Media.Gst;
+using Capstan.Gst;
 
 namespace Capstan.Server.Media.Capture;
 
@@ -14,14 +14,22 @@ namespace Capstan.Server.Media.Capture;
 /// (<see cref="Recorder.MediaArgs.Capture"/>; gst-launch's own options, the leading words that start with <c>-</c>,
 /// are skipped). It builds that pipeline with gst-launch's parser and plays it: the same pipeline, so the file's
 /// first frame is the first frame grabbed after the request. Each grabbed frame is printed as gst-launch's
-/// <c>-v</c> prints it (<see cref="Recorder.MediaArgs.FormatGrabLine"/>), so one parser follows both, after a line
-/// with the wall-clock instant the host saw it at (<see cref="Recorder.MediaArgs.FormatGrabbedAt"/>).</para>
+/// <c>-v</c> prints it (<see cref="GstArgs.FormatGrabLine"/>), so one parser follows both, after a line
+/// with the wall-clock instant the host saw it at (<see cref="GstArgs.FormatGrabbedAt"/>).</para>
 /// <para>SIGINT, SIGTERM or the end of stdin end it: before the pipeline, at once (exit 0); after, end-of-stream,
 /// waited for on the bus (10 s at most) so that the file is finished, as <c>gst-launch -e</c> does (exit 0). A
 /// pipeline error prints <c>error TEXT</c> and exits 1.</para></summary>
 public static class CaptureHost
 {
     public const string Command = "capture-host";
+
+    /// <summary>The executable that runs this host: the server's own (beside this assembly when the server is hosted
+    /// by another program, as in the tests).</summary>
+    public static string DefaultHostPath()
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, "Capstan.Server");
+        return File.Exists(beside) ? beside : Environment.ProcessPath ?? beside;
+    }
 
     /// <summary>Every element <see cref="Recorder.MediaArgs.Capture"/> may put in a pipeline.</summary>
     public static readonly IReadOnlyList<string> Elements =
@@ -48,7 +56,7 @@ public static class CaptureHost
         p.SetState(GstState.Playing);
         bus.Pop(TimeSpan.FromSeconds(2), GstMessageKind.Eos | GstMessageKind.Error);
         p.SetState(GstState.Null);
-        _ = Recorder.MediaArgs.FormatGrabLine(1);
+        _ = GstArgs.FormatGrabLine(1);
     }
 
     public static int Run(string[] args)

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Capstan.Server.Media.Gst;
+namespace Capstan.Gst;
 
 /// <summary>What the child processes that host one pipeline each (<see cref="Capture.CaptureHost"/>,
 /// <see cref="Compositor.CompositorHost"/>) share: their stdout (one line at a time, from any thread), the stop
@@ -77,8 +77,8 @@ public sealed class PipelineHost : IDisposable
     }
 
     /// <summary>Prints every frame passing the element <c>grab</c>'s source pad as a grab line
-    /// (<see cref="Recorder.MediaArgs.FormatGrabLine"/>); with <paramref name="withInstant"/>, after a line with the
-    /// wall-clock instant it passed (<see cref="Recorder.MediaArgs.FormatGrabbedAt"/>).</summary>
+    /// (<see cref="GstArgs.FormatGrabLine"/>); with <paramref name="withInstant"/>, after a line with the
+    /// wall-clock instant it passed (<see cref="GstArgs.FormatGrabbedAt"/>).</summary>
     public void AnnounceGrabs(GstElement pipeline, bool withInstant)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
@@ -94,9 +94,9 @@ public sealed class PipelineHost : IDisposable
             }
             if (withInstant)
             {
-                SayGrab(Recorder.MediaArgs.FormatGrabbedAt(DateTime.UtcNow, pts));
+                SayGrab(GstArgs.FormatGrabbedAt(DateTime.UtcNow, pts));
             }
-            SayGrab(Recorder.MediaArgs.FormatGrabLine(pts));
+            SayGrab(GstArgs.FormatGrabLine(pts));
         });
     }
 

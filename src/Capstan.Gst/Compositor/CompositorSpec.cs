@@ -1,15 +1,21 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
-namespace Capstan.Server.Media.Compositor;
+namespace Capstan.Gst.Compositor;
 
 /// <summary>What one native composite pipeline records: the picture's size and rate, the recording's codecs, the
 /// file, and the latency every input's jitter buffer holds (the mixers wait that long plus a decode margin). With
 /// <see cref="RtmpPort"/> the encoded streams also go out as MPEG-TS on that local UDP port, for the RTMP pusher
-/// (<see cref="Recorder.MediaArgs.RtmpPush"/>), as the browser path's capture does.</summary>
+/// (the server's <c>MediaArgs.RtmpPush</c>), as the browser path's capture does.</summary>
 public sealed record CompositorSpec(
     int Width, int Height, int FrameRate, string VideoCodec, string AudioCodec, int Channels, string Output,
     int JitterMs = 200, int MarginMs = 300, string? WatermarkFile = null, string? WatermarkPosition = null, int WatermarkWidth = 120, int WatermarkHeight = 60,
     int? RtmpPort = null);
+
+/// <summary>A <see cref="CompositorSpec"/> as JSON, as the server writes it into the host's command line and the host
+/// reads it: generated at build time, for the host is compiled ahead of time.</summary>
+[JsonSerializable(typeof(CompositorSpec))]
+public sealed partial class CompositorSpecJson : JsonSerializerContext;
 
 /// <summary>A tile of the layout, in pixels.</summary>
 public readonly record struct Tile(int X, int Y, int Width, int Height);
@@ -18,7 +24,7 @@ public readonly record struct Tile(int X, int Y, int Width, int Height);
 /// <para>Fixed part: a small live black <c>videotestsrc</c> under a <c>compositor</c> painting a black background, and
 /// a live silent <c>audiotestsrc</c> under an <c>audiomixer</c> (the mixers run with no participant at all), both with an explicit latency so that
 /// inputs added later are not late, then the encoders of the browser path's capture
-/// (<see cref="Recorder.MediaArgs.VideoEncoder"/>, <see cref="Recorder.MediaArgs.AudioEncoder"/>) into Matroska written as it goes. Every
+/// (<see cref="GstArgs.VideoEncoder"/>, <see cref="GstArgs.AudioEncoder"/>) into Matroska written as it goes. Every
 /// composited frame passes an <c>identity</c> named <c>grab</c>, whose buffers the host reports in the capture's
 /// grab-line form, so a segment is followed exactly like the browser path's. The mixed sound passes an
 /// <c>audioconvert</c> named <c>mixed</c>: the host ends a recording by sending end-of-stream into <c>grab</c> and
@@ -37,6 +43,20 @@ public static class CompositorPipeline
 
     public const int AudioPt = 111;
 
+    /// <summary>How late a sound packet is stamped when it is stamped on arrival (Janus sends forwarders no sender
+    /// reports, and its sender reports to subscribers follow arrival too): a sound packet leaves the sender only once
+    /// its 20 ms of samples are all captured (Opus frames of 20 ms, WebRTC's packet time), and Opus decodes 312
+    /// samples (6.5 ms) late; a picture leaves as soon as it is encoded.</summary>
+    public const double ArrivalSoundLagSeconds = 0.020 + (312 / 48000.0);
+
+    /// <summary>The outline drawn on the active speaker's tile, here and in the participants' view and the recorder
+    /// view (meeting.css, <c>.tile.speaking</c>; the server's <c>ActiveSpeaker</c>): a bright yellow, far from the fake
+    /// cameras' greens, the share tests' pure green and red, and the page's blues and greys.</summary>
+    public const string OutlineColour = "#ffcc00";
+
+    /// <summary>The outline's width in pixels, drawn inside the tile's edge (it never covers a neighbour).</summary>
+    public const int OutlineWidth = 4;
+
     /// <summary>The side of the black source that clocks the picture (<see cref="Describe"/>).</summary>
     public const int BackgroundSide = 16;
 
@@ -54,9 +74,9 @@ public static class CompositorPipeline
         // Measured with gst-launch, the mixer and its three sources alone, two 640x360 tiles into 720p30: 0.19 core
         // with the tiles converted to BT.709, 0.12 with them only scaled.
         var mixed = $"{raw},colorimetry=bt601,chroma-site=jpeg";
-        var video = string.Join(' ', Recorder.MediaArgs.VideoEncoder(s.VideoCodec, s.Width, s.Height, s.FrameRate));
-        var audio = string.Join(' ', Recorder.MediaArgs.AudioEncoder(s.AudioCodec, s.Channels));
-        var watermark = string.Concat(Recorder.MediaArgs.Watermark(s.WatermarkFile, s.WatermarkPosition, s.WatermarkWidth, s.WatermarkHeight, s.Width, s.Height).Select(w => w + " "));
+        var video = string.Join(' ', GstArgs.VideoEncoder(s.VideoCodec, s.Width, s.Height, s.FrameRate));
+        var audio = string.Join(' ', GstArgs.AudioEncoder(s.AudioCodec, s.Channels));
+        var watermark = string.Concat(GstArgs.Watermark(s.WatermarkFile, s.WatermarkPosition, s.WatermarkWidth, s.WatermarkHeight, s.Width, s.Height).Select(w => w + " "));
         // RTMP out (H.264 only, as the API allows it): each encoded stream is teed into the file and into an MPEG-TS
         // for the pusher, in the forms the browser path's capture uses (a byte stream repeating SPS/PPS before every
         // keyframe, ADTS or MPEG audio); the TS branch's queues leak rather than hold the file back.
@@ -80,16 +100,16 @@ public static class CompositorPipeline
             + "audiotestsrc is-live=true wave=silence samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! mix. "
             + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! audio/x-raw,rate=48000,channels=2 ! audioconvert name=mixed ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! {audioOut}"
             + ts
-            + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={Recorder.MediaArgs.Quote(s.Output)}";
+            + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={GstArgs.Quote(s.Output)}";
     }
 
     /// <summary>How much later than its arrival a picture is stamped, so that it meets the sound captured with it.
     /// Janus sends forwarders no sender reports, so both are stamped on arrival (the jitter buffers' times), and
-    /// a sound packet is <see cref="Recorder.MediaArgs.ArrivalSoundLagSeconds"/> late for its first sample; the
+    /// a sound packet is <see cref="ArrivalSoundLagSeconds"/> late for its first sample; the
     /// compositor then shows each picture from its stamp until the next one, on average half a frame after it
     /// arrived. Measured before this (flash+beep participant, against the source's own capture times): the sound +42
     /// ms after the picture, steady (the AAC priming already taken out); the parts add up to 43 ms at 30 fps.</summary>
-    public static long VideoStampOffsetNs(int frameRate) => (long)Math.Round((Recorder.MediaArgs.ArrivalSoundLagSeconds + (0.5 / frameRate)) * 1e9);
+    public static long VideoStampOffsetNs(int frameRate) => (long)Math.Round((ArrivalSoundLagSeconds + (0.5 / frameRate)) * 1e9);
 
     /// <summary>The bin of one forwarded stream (<paramref name="kind"/> <c>video</c> or <c>audio</c>, codec as Janus
     /// names it: vp8, h264, opus). Its <c>udpsrc</c> is named <c>rtp</c>, the name overlay <c>label</c>, the last
@@ -122,7 +142,7 @@ public static class CompositorPipeline
     public const uint CameraOffColour = 0xff262626;
 
     /// <summary>The tile of a participant who turned the camera off (Janus lists its video stream as disabled; see
-    /// <see cref="Recorder.NativeComposite"/>): a live solid <see cref="CameraOffColour"/> picture the size of a
+    /// the server's <c>NativeComposite</c>): a live solid <see cref="CameraOffColour"/> picture the size of a
     /// participant's camera (640x360, so the name is drawn as on the other tiles), the initial centred (element
     /// <c>initial</c>) and the name at the bottom left (<c>label</c>), as the recorder view's <c>cameraoff</c> tile
     /// shows them. Five pictures a second are enough for a still picture (the mixer holds each for its duration)
@@ -214,8 +234,8 @@ public static class CompositorPipeline
     public const string NearestConverter = "config, GstVideoConverter.resampler-method=(GstVideoResamplerMethod)nearest, "
         + "GstVideoConverter.chroma-resampler-method=(GstVideoResamplerMethod)nearest";
 
-    /// <summary>The bin of one bar of the active speaker's outline (<see cref="Meetings.ActiveSpeaker"/>): a small
-    /// live picture of <see cref="Meetings.ActiveSpeaker.OutlineColour"/> that the mixer stretches to the bar.
+    /// <summary>The bin of one bar of the active speaker's outline (the server's <c>ActiveSpeaker</c>): a small
+    /// live picture of <see cref="OutlineColour"/> that the mixer stretches to the bar.
     /// Four of them, above every tile, ring the active speaker's tile inside its edge, as meeting.css does; with no
     /// active speaker they are transparent. Moving them is setting their mixer pads' properties while the pipeline
     /// runs.</summary>
@@ -223,16 +243,16 @@ public static class CompositorPipeline
     {
         // As wide and high as a bar is thin: the mixer only stretches it (scaled down to 4 px from a wider picture,
         // a bar came out in wrong colours: the converter's chroma at that size).
-        var argb = "0xff" + Meetings.ActiveSpeaker.OutlineColour.TrimStart('#');
-        var side = I(Meetings.ActiveSpeaker.OutlineWidth);
+        var argb = "0xff" + OutlineColour.TrimStart('#');
+        var side = I(OutlineWidth);
         return $"videotestsrc is-live=true pattern=solid-color foreground-color={argb} ! video/x-raw,width={side},height={side},framerate={I(frameRate)}/1 ! queue name=out max-size-buffers=2";
     }
 
     /// <summary>The four bars of the outline of <paramref name="tile"/> (top, bottom, left, right),
-    /// <see cref="Meetings.ActiveSpeaker.OutlineWidth"/> wide, inside the tile.</summary>
+    /// <see cref="OutlineWidth"/> wide, inside the tile.</summary>
     public static IReadOnlyList<Tile> OutlineBars(Tile tile)
     {
-        const int b = Meetings.ActiveSpeaker.OutlineWidth;
+        const int b = OutlineWidth;
         return
         [
             new Tile(tile.X, tile.Y, tile.Width, b),

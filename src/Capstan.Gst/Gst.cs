@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using static Capstan.Server.Media.Gst.GstNative;
+using static Capstan.Gst.GstNative;
 
-namespace Capstan.Server.Media.Gst;
+namespace Capstan.Gst;
 
 /// <summary>A GStreamer failure: a description that does not parse, a link refused, an element that will not
 /// change state.</summary>

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Capstan.Server.Media.Gst;
+namespace Capstan.Gst;
 
 /// <summary>The few entry points of Debian's GStreamer 1.22 (and GLib/GObject under it) the native compositor uses.
 /// No variadic function (<c>g_object_set</c>, which .NET cannot call on Linux): properties are set from strings

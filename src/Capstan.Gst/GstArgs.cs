@@ -1,0 +1,127 @@
+using System.Globalization;
+
+namespace Capstan.Gst;
+
+/// <summary>The words both composite paths give GStreamer, and the lines their hosts print: the recording's encoders
+/// and watermark, as gst-launch words (the browser path's capture, <c>MediaArgs.Capture</c> in the server, and the
+/// native compositor, <see cref="Compositor.CompositorPipeline.Describe"/>, encode alike), and a composited or grabbed
+/// frame's line. Pure: nothing is started here.</summary>
+public static class GstArgs
+{
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The watermark drawn over the picture before it is encoded (<c>gdkpixbufoverlay</c>, then <c>!</c>), in a
+    /// corner of the <paramref name="width"/> x <paramref name="height"/> frame (<paramref name="position"/> as the
+    /// API names it); nothing without a <paramref name="file"/>. The browser's capture and the native compositor
+    /// draw it alike.</summary>
+    public static IReadOnlyList<string> Watermark(string? file, string? position, int watermarkWidth, int watermarkHeight, int width, int height)
+    {
+        if (file is null)
+        {
+            return [];
+        }
+        var x = position is "right top" or "right bottom" ? width - watermarkWidth : 0;
+        var y = position is "left bottom" or "right bottom" ? height - watermarkHeight : 0;
+        return ["gdkpixbufoverlay", $"location={Quote(file)}", $"offset-x={I(x)}", $"offset-y={I(y)}",
+            $"overlay-width={I(watermarkWidth)}", $"overlay-height={I(watermarkHeight)}", "!"];
+    }
+
+    /// <summary>The recording's picture encoder, as gst-launch words: x264 (then <c>h264parse</c>) or VP8, VP9 at a
+    /// constant rate of a tenth of a bit per pixel (500 kbps at least), a keyframe every 2 s. The browser's capture
+    /// (<c>MediaArgs.Capture</c>) and the native compositor (<see cref="Compositor.CompositorPipeline.Describe"/>)
+    /// encode alike.</summary>
+    public static IReadOnlyList<string> VideoEncoder(string codec, int width, int height, int frameRate)
+    {
+        var gop = I(frameRate * 2);
+        var bitrate = Math.Max(500, width * height * frameRate / 10_000);
+        return codec switch
+        {
+            "VP8" => ["vp8enc", "deadline=1", "cpu-used=8", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"],
+            "VP9" => ["vp9enc", "deadline=1", "cpu-used=8", "row-mt=true", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"],
+            _ => ["x264enc", "tune=zerolatency", "speed-preset=veryfast", "pass=qual", "quantizer=23", $"key-int-max={gop}", "!", "h264parse"],
+        };
+    }
+
+    /// <summary>The recording's sound encoder, as gst-launch words, for <paramref name="channels"/> 1 or 2 at 48 kHz:
+    /// Vorbis, MP3 (then <c>mpegaudioparse</c>) or AAC (then <c>aacparse</c>). The browser's capture and the native
+    /// compositor encode alike.
+    /// <para>AAC: 384 kbps stereo, 192 mono, as RealtimeKit's H.264 recordings have it; FFmpeg's encoder
+    /// (<c>avenc_aac</c>) with its fast coder: at this rate its default two-loop search buys nothing audible and
+    /// cost 0.09 core for a tone (fast: 0.06; gst-launch, 10 s live stereo sine). And no mid/side stereo
+    /// (<c>aac-ms=false</c>): gst-libav turns FFmpeg's "decide per band" default (-1) into "true", mid/side forced on
+    /// every band, and the fast coder then spent its bits on the middle: a tone in the left channel alone came out
+    /// in both at -0.3 dB (R/L); a left and a different right tone, each channel at 3 dB signal to noise (both tones
+    /// in both); the tones with pink noise at 8 dB, the file at 272 of its 384 kbps (measured: encoded by gst-launch,
+    /// decoded by ffmpeg). Without it: the right channel silent (-123 dB), 70 and 37 dB, 386 kbps, and a quarter of
+    /// the encoder's time (60 s of stereo tone and pink noise, 1.5-1.75 s of CPU with it, 0.4 without). At 192 kbps a channel, coding left and right apart costs nothing audible.</para></summary>
+    public static IReadOnlyList<string> AudioEncoder(string codec, int channels) => codec switch
+    {
+        "VORBIS" => ["vorbisenc", $"bitrate={I(channels == 1 ? 96000 : 128000)}"],
+        "MP3" => ["lamemp3enc", $"bitrate={I(channels == 1 ? 128 : 192)}", "target=bitrate", "cbr=true", "!", "mpegaudioparse"],
+        _ => ["avenc_aac", $"bitrate={I(channels == 1 ? 192000 : 384000)}", "aac-coder=fast", "aac-ms=false", "!", "aacparse"],
+    };
+
+    /// <summary>A grabbed frame's line on the capture's stdout (the <c>grab</c> identity's last-message): its time on
+    /// the pipeline's running clock, in seconds.</summary>
+    public static bool GrabLine(string line, out double seconds)
+    {
+        seconds = 0;
+        if (line is null || !line.Contains("GstIdentity:grab: last-message = chain", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        var p = line.IndexOf(" pts: ", StringComparison.Ordinal);
+        if (p < 0)
+        {
+            return false;
+        }
+        var end = line.IndexOf(',', p);
+        var text = (end < 0 ? line[(p + 6)..] : line[(p + 6)..end]).Trim();
+        // h:mm:ss.nnnnnnnnn
+        var parts = text.Split(':');
+        if (parts.Length != 3
+            || !int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var h)
+            || !int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var m)
+            || !double.TryParse(parts[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var sec))
+        {
+            return false;
+        }
+        seconds = (h * 3600) + (m * 60) + sec;
+        return true;
+    }
+
+    /// <summary>The grab line gst-launch prints for a frame stamped <paramref name="ptsNs"/> (ns), as the hosts that
+    /// run a pipeline in-process (the server's <c>CaptureHost</c>, <see cref="Compositor.CompositorHost"/>)
+    /// print it too: one parser (<see cref="GrabLine"/>) for all of them.</summary>
+    public static string FormatGrabLine(long ptsNs)
+    {
+        var s = ptsNs / 1_000_000_000;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"/GstPipeline:pipeline0/GstIdentity:grab: last-message = chain   ******* (grab:sink) (0 bytes, dts: none, pts: {s / 3600}:{s / 60 % 60:D2}:{s % 60:D2}.{ptsNs % 1_000_000_000:D9}, flags: 00000000 ) 0x0");
+    }
+
+    /// <summary>The line an in-process host prints before a frame's grab line: the wall-clock instant (UTC ticks)
+    /// it saw the frame stamped <paramref name="ptsNs"/> at.</summary>
+    public static string FormatGrabbedAt(DateTime utc, long ptsNs) =>
+        string.Create(CultureInfo.InvariantCulture, $"grabbed-at {utc.Ticks} {ptsNs}");
+
+    public static bool GrabbedAtLine(string line, out DateTime utc, out double seconds)
+    {
+        (utc, seconds) = (default, 0);
+        if (line is null || !line.StartsWith("grabbed-at ", StringComparison.Ordinal) || line.Split(' ') is not [_, var t, var p]
+            || !long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ticks) || !long.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pts))
+        {
+            return false;
+        }
+        (utc, seconds) = (new DateTime(ticks, DateTimeKind.Utc), pts / 1e9);
+        return true;
+    }
+
+    /// <summary>A line of a capture's stdout that need not go to its log (one per grabbed frame).</summary>
+    public static bool IsGrabLine(string line) => line is not null && (line.Contains("GstIdentity:grab: last-message", StringComparison.Ordinal) || line.StartsWith("grabbed-at ", StringComparison.Ordinal));
+
+    // gst-launch parses its arguments again, as gst_parse_launch parses a description (the native compositor's,
+    // CompositorPipeline.Describe): a value with spaces or quotes is quoted.
+    public static string Quote(string value) =>
+        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}
