@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Capstan.Gst;
 
-/// <summary>What the child processes that host one pipeline each (<see cref="Capture.CaptureHost"/>,
+/// <summary>What the child processes that host one pipeline each (the server's <c>CaptureHost</c>,
 /// <see cref="Compositor.CompositorHost"/>) share: their stdout (one line at a time, from any thread), the stop
 /// signals (SIGINT, SIGTERM), each grabbed frame announced as gst-launch's <c>-v</c> prints it, and the run of the
 /// pipeline until it errors, ends, or is stopped (then end-of-stream, waited for, as <c>gst-launch -e</c> does).</summary>

@@ -72,7 +72,12 @@ internal static class CameraOffChecks
             await Wait.UntilAsync(async () => await MediaFixture.FramesDecodedAsync(pb, "Alice") > 0, "Bob sees Alice's video");
             var live = await TileOfAsync(pb, "Alice");
             Assert.False(live.GetProperty("off").GetBoolean(), live.ToString());
-            await Task.Delay(2500, ct); // her video, filmed before
+            // Her video, filmed before. Bob's page has shown it for long, but the browser composite's recorder view
+            // subscribes anew when the recording starts and shows each camera black until its first keyframe comes:
+            // measured in the file, her video from 2.5 to 2.75 s on, and once only from 4.0 s (2-core machine, the
+            // participants' browsers beside it; 1.25 s or more after her tile appeared). 2.5 s after RECORDING left
+            // her video 0 to 1.0 s in the file before the camera went off.
+            await Task.Delay(4000, ct);
 
             await pa.EvaluateAsync("() => window.capstanMeeting.setVideo(false)");
             var offAt = DateTime.UtcNow;
@@ -139,10 +144,10 @@ internal static class CameraOffChecks
         }
         Assert.True(frames.All(x => x.Tiles[bob].Neutral < 0.2), "Bob's tile turned neutral: " + trace);
 
-        // Before and after: her video in the same tile, lit and not the neutral colour (before: from 1.5 s to 0.5 s
-        // before the camera went off, when she had been seen for a while; the browser composite's first 1.5 s can be
-        // the recorder view's black start, both tiles black, before any camera change).
-        var before = frames.Where(x => x.Seconds >= first - 1.5 && x.Seconds < first - 0.5).ToList();
+        // Before and after: her video in the same tile, lit and not the neutral colour (before: the last second before
+        // the camera went off, the frame of the switch left out; the browser composite's first seconds can be the
+        // recorder view's black start, both tiles black, before any camera change).
+        var before = frames.Where(x => x.Seconds >= first - 1.25 && x.Seconds < first - 0.25).ToList();
         var after = frames.Where(x => x.Seconds > last + 0.5).ToList();
         Assert.True(before.Count >= 4 && after.Count >= 4, "too few frames before or after the camera was off: " + trace);
         Assert.True(before.Concat(after).All(x => x.Tiles[alice].Neutral < 0.2 && x.Tiles[alice].Mean > 90), "Alice's video is not there before and after: " + trace);

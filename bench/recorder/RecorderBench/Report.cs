@@ -446,7 +446,7 @@ public static class Report
         }).ToList();
         sb.Append(Table(["figure", "browser", "native", "native / browser", "target (native)", "ratio", "met", "load (browser / native)", "note"], rows, 1));
         sb.AppendLine("CPU of the recording: utime+stime of everything it starts (browser: capture, Xvfb, Chromium tree, its share of PulseAudio; native: the compositor host, " +
-            "the server's own executable running the GStreamer pipeline) plus Janus's extra: Janus's CPU over the recording's window minus its CPU over a window of the same length just before the " +
+            "capstan-compositor-host, the GStreamer pipeline's host compiled ahead of time) plus Janus's extra: Janus's CPU over the recording's window minus its CPU over a window of the same length just before the " +
             "recording, with the same meeting (browser: the recorder page subscribes to every publisher; native: RTP forwarders to local UDP). The server process (which also follows the " +
             "native compositor's room) is context, not counted. ratio = native / target: at most 1 meets an upper bound, at least 1 a lower one (recordings at once). " +
             "Memory: peak of the sum of VmRSS (and of Pss) over the recording's processes, sampled every second. The browser's concurrency uses 1 participant (its own scenario); the native's 2 (issue 13).");
