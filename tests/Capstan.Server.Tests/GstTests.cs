@@ -60,6 +60,35 @@ public sealed class GstTests : IDisposable
         return text;
     }
 
+    /// <summary>Starts a pipeline host as the server does (its standard streams redirected, its error output read
+    /// so that it never blocks on it), runs <paramref name="test"/> on it, and kills it if it still runs after.</summary>
+    private static async Task WithHostAsync(string path, IEnumerable<string> args, Func<Process, Task> test, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo(path, args)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+        using var host = Process.Start(psi)!;
+        _ = host.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            await test(host);
+        }
+        finally
+        {
+            if (!host.HasExited)
+            {
+                host.Kill();
+            }
+        }
+    }
+
     private static async Task<byte[]> RunAsync(string tool, params string[] args)
     {
         using var p = Process.Start(new ProcessStartInfo(tool, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
@@ -220,14 +249,7 @@ public sealed class GstTests : IDisposable
         var folder = Path.Combine(_dir, "with space");
         Directory.CreateDirectory(folder);
         var file = Path.Combine(folder, "seg.mkv");
-        var psi = new ProcessStartInfo(Server.Media.Capture.CaptureHost.DefaultHostPath(), [Server.Media.Capture.CaptureHost.Command])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var host = Process.Start(psi)!;
-        try
+        await WithHostAsync(Server.Media.Capture.CaptureHost.DefaultHostPath(), [Server.Media.Capture.CaptureHost.Command], async host =>
         {
             var ct = TestContext.Current.CancellationToken;
             Assert.Equal("warm", await host.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(30), ct));
@@ -258,14 +280,7 @@ public sealed class GstTests : IDisposable
             await host.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(15), ct);
             Assert.Equal(0, host.ExitCode);
             Assert.Contains("codec_name=h264|width=320|height=180", await ProbeAsync(file), StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!host.HasExited)
-            {
-                host.Kill();
-            }
-        }
+        });
     }
 
     /// <summary>The compositor host as the server starts it: the program compiled ahead of time beside the server
@@ -277,21 +292,10 @@ public sealed class GstTests : IDisposable
     {
         var file = Path.Combine(_dir, "native seg.mkv");
         var spec = new CompositorSpec(320, 180, 15, "H264", "AAC", 2, file);
-        var psi = new ProcessStartInfo(Server.Recorder.NativeComposite.DefaultHostPath(), [System.Text.Json.JsonSerializer.Serialize(spec, CompositorSpecJson.Default.CompositorSpec)])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var (k, v) in CompositorHost.ProcessEnvironment)
-        {
-            psi.Environment[k] = v;
-        }
-        using var host = Process.Start(psi)!;
-        try
+        var json = System.Text.Json.JsonSerializer.Serialize(spec, CompositorSpecJson.Default.CompositorSpec);
+        await WithHostAsync(Server.Recorder.NativeComposite.DefaultHostPath(), [json], async host =>
         {
             var ct = TestContext.Current.CancellationToken;
-            _ = host.StandardError.ReadToEndAsync(ct);
             async Task<string> LineAsync(Func<string, bool> wanted)
             {
                 while (await host.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(20), ct) is { } line)
@@ -323,14 +327,7 @@ public sealed class GstTests : IDisposable
             var probe = await ProbeAsync(file);
             Assert.Contains("codec_name=h264|width=320|height=180", probe, StringComparison.Ordinal);
             Assert.Contains("codec_name=aac", probe, StringComparison.Ordinal);
-        }
-        finally
-        {
-            if (!host.HasExited)
-            {
-                host.Kill();
-            }
-        }
+        }, CompositorHost.ProcessEnvironment);
     }
 
     [Fact]
