@@ -26,13 +26,18 @@ public static class GstArgs
             $"overlay-width={I(watermarkWidth)}", $"overlay-height={I(watermarkHeight)}", "!"];
     }
 
+    /// <summary>Seconds from one keyframe of the recording's picture to the next (<see cref="VideoEncoder"/>): also how
+    /// long a reader that joins the stream may wait for its first keyframe (the server's RTMP pusher).</summary>
+    public const int KeyframeIntervalSeconds = 2;
+
     /// <summary>The recording's picture encoder, as gst-launch words: x264 (then <c>h264parse</c>) or VP8, VP9 at a
-    /// constant rate of a tenth of a bit per pixel (500 kbps at least), a keyframe every 2 s. The browser's capture
+    /// constant rate of a tenth of a bit per pixel (500 kbps at least), a keyframe every
+    /// <see cref="KeyframeIntervalSeconds"/>. The browser's capture
     /// (<c>MediaArgs.Capture</c>) and the native compositor (<see cref="Compositor.CompositorPipeline.Describe"/>)
     /// encode alike.</summary>
     public static IReadOnlyList<string> VideoEncoder(string codec, int width, int height, int frameRate)
     {
-        var gop = I(frameRate * 2);
+        var gop = I(frameRate * KeyframeIntervalSeconds);
         var bitrate = Math.Max(500, width * height * frameRate / 10_000);
         return codec switch
         {

@@ -93,6 +93,8 @@ public sealed class ArgumentBuilderTests
         Assert.Contains("tee name=au ! queue ! mux. au. ! queue leaky=downstream max-size-time=2000000000 ! aacparse ! audio/mpeg,stream-format=adts ! ts. mpegtsmux name=ts ! udpsink host=127.0.0.1 port=5004 sync=false async=false", a, StringComparison.Ordinal);
         var push = Joined(MediaArgs.RtmpPush(5004, "rtmp://127.0.0.1:1935/live/a"));
         Assert.Contains("-f mpegts -i udp://127.0.0.1:5004?", push, StringComparison.Ordinal);
+        // The pusher waits long enough to meet a keyframe (the picture's sizes come with it), wherever it starts.
+        Assert.Contains("-analyzeduration 3000000 ", push, StringComparison.Ordinal);
         Assert.EndsWith("-c copy -f flv rtmp://127.0.0.1:1935/live/a", push, StringComparison.Ordinal);
     }
 

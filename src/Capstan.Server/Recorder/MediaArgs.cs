@@ -126,10 +126,17 @@ public static class MediaArgs
 
     /// <summary>The RTMP pusher beside a capture: reads the capture's MPEG-TS from its local UDP port and sends it
     /// to <paramref name="rtmpUrl"/> as FLV without re-encoding. A separate process, so that an RTMP target that is
-    /// down or refuses never disturbs the recording (the recorder starts it again while the recording runs).</summary>
+    /// down or refuses never disturbs the recording (the recorder starts it again while the recording runs).
+    /// <para>It reads the stream for up to a keyframe interval and a second more before it writes: the picture's sizes
+    /// come only with a keyframe's SPS and PPS (<see cref="KeyframeIntervalSeconds"/>). With 1 s, a pusher started
+    /// more than 1 s before the next keyframe exited ("Could not find codec parameters … unspecified size") and,
+    /// started again 2 s later, met the same phase of the 2 s keyframe interval: 8 pushers in a row failed so in one
+    /// media test run, and the live stream never came. It writes as soon as both streams are known, so this only
+    /// bounds the wait.</para></summary>
     public static IReadOnlyList<string> RtmpPush(int port, string rtmpUrl) =>
     [
-        "-hide_banner", "-loglevel", "warning", "-nostdin", "-fflags", "+genpts", "-probesize", "2000000", "-analyzeduration", "1000000",
+        "-hide_banner", "-loglevel", "warning", "-nostdin", "-fflags", "+genpts", "-probesize", "10000000",
+        "-analyzeduration", I((KeyframeIntervalSeconds + 1) * 1_000_000),
         "-f", "mpegts", "-i", $"udp://127.0.0.1:{I(port)}?fifo_size=100000&overrun_nonfatal=1&timeout=5000000",
         "-c", "copy", "-f", "flv", rtmpUrl,
     ];
