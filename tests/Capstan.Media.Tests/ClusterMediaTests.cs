@@ -270,7 +270,10 @@ public sealed class ClusterMediaTests(ClusterFixture f) : IClassFixture<ClusterF
                 var facts = await MediaFacts.ProbeAsync(file);
                 var expected = (Time(done, "stopped_time") - Time(done, "started_time")).TotalSeconds;
                 Assert.Equal(("h264", "aac"), (facts.VideoCodec, facts.AudioCodec));
-                Assert.InRange(facts.Duration, expected - 0.7, expected + 0.5);
+                // (The worker's lines of the recording in the message: its segments, their origins, the start.)
+                Assert.True(facts.Duration >= expected - 0.7 && facts.Duration <= expected + 0.5,
+                    $"recording {i + 1}: a file of {facts.Duration:0.000} s for {expected:0.000} s recorded ({done.ToJsonString()}); its worker's lines:\n"
+                    + string.Join('\n', f.Cluster.Workers.SelectMany(w => w.LinesOf(id).Select(l => $"{w.Name} {l.At:HH:mm:ss.fff} {l.Message}"))));
                 var pixel = await MediaFacts.PixelAsync(file, facts.Duration / 2, 320, 180);
                 Print($"recording {i + 1}: {facts.Duration:0.00} s of {expected:0.00} s, middle pixel {pixel}");
                 Assert.True(pixel is { G: > 150, R: < 80, B: < 80 }, $"recording {i + 1} is not the green page: {pixel}");
@@ -308,6 +311,12 @@ public sealed class ClusterMediaTests(ClusterFixture f) : IClassFixture<ClusterF
             }
 
             var pause = await CommandAsync("pause", "Pause");
+            // The stop is given once the worker has acted on the pause (closed the segment, its "Segment" line): a
+            // command that comes while the worker is still acting on the one before is seen when that act ends (in a
+            // CI run on a loaded machine, 673 ms after the stop: the segment's capture finishing), which is the
+            // capture's time, not the channel's that this test measures.
+            await worker.Process.WaitForLineAsync(l => l.RecordingId == id && l.Message.StartsWith("Segment ", StringComparison.Ordinal),
+                "the worker to close the paused segment", TimeSpan.FromSeconds(10), Ct);
             var stop = await CommandAsync("stop", "Stop");
             Print($"pause given on node a reached {worker.Name} {pause.FromResponse:0} ms after the response ({pause.FromRequest:0} ms after the request); "
                 + $"stop: {stop.FromResponse:0} ms ({stop.FromRequest:0} ms); load {Cluster.Load1():0.0}");
@@ -417,7 +426,12 @@ public sealed class ClusterMediaTests(ClusterFixture f) : IClassFixture<ClusterF
                     var part = new SyncReport(all.Flashes.Where(InPart).ToList(), all.Tones.Where(InPart).ToList(), all.Pairs.Where(p => InPart(p.Flash)).ToList());
                     var own = part.Against(source, near);
                     Print($"{name} ({from:0.00}-{to:0.00} s of the file): file {part}\nadded by the recording {own}");
-                    Assert.True(own.Pairs.Count >= part.Pairs.Count - 1 && own.Pairs.Count >= 8, $"{name}: file events not found at the source: file {part}; source {source}");
+                    // Every event of the part was made by the participant (at most one, cut at the part's edge, is
+                    // not); a few may go unjudged where the source's probe, starved, dropped one half (in a loaded run
+                    // here, 2 of 11: SyncReport.NotAtSource).
+                    var unfound = part.NotAtSource(source, near);
+                    Assert.True(unfound.Count <= 1 && own.Pairs.Count >= part.Pairs.Count - 3 && own.Pairs.Count >= 7,
+                        $"{name}: file events not found at the source ({unfound.Count} not at all, {own.Pairs.Count} of {part.Pairs.Count} judged): file {part}; source {source}");
                     Assert.True(own.MaxAbsMs <= 450, $"{name}: an event out of +-450 ms while the subscription settles: {own}");
                     var settled = new SyncReport(own.Flashes, own.Tones, own.Pairs.Where(p => p.Flash >= from + SettleSeconds).ToList());
                     Assert.True(settled.Pairs.Count >= 3, $"{name}: too few settled events: {own}");

@@ -386,11 +386,15 @@ public sealed class NativeSyncMediaTests(NativeSyncFixture f, ITestOutputHelper 
                 // keyframe after the forwarder's PLI (0.1 to 0.7 s into the file), and a flash already lit then shows
                 // its onset where the picture appears, not where it began (in a CI run: the first event at 0.13 s,
                 // -88 ms; in a local one at 0.63 s, -99 ms; every other one -23 to +9 ms).
-                var added = all.Against(source, await FakeCaptureFixture.PageClockAsync(page, DateTime.Parse(done["started_time"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal)));
+                var near = await FakeCaptureFixture.PageClockAsync(page, DateTime.Parse(done["started_time"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal));
+                var added = all.Against(source, near);
                 var sync = new SyncReport(added.Flashes, added.Tones, added.Pairs.Where(p => p.Flash >= 1.0).ToList());
                 output.WriteLine($"native: start {startMs:0} ms after invoke; file {all}\nsource {source}\nadded by the recording {added}");
                 Assert.True(all.Pairs.Count >= 5 && all.Pairs.Count >= all.Flashes.Count - 1, $"flashes without their tone: {all}");
-                Assert.True(added.Pairs.Count >= all.Pairs.Count - 1, $"file events not found at the source: file {all}; source {source}");
+                // Every event of the file was made by the participant (at most one, cut at the file's edge, is not);
+                // a few may go unjudged where the source's probe, starved, dropped one half (SyncReport.NotAtSource).
+                var unfound = all.NotAtSource(source, near);
+                Assert.True(unfound.Count <= 1 && added.Pairs.Count >= all.Pairs.Count - 3, $"file events not found at the source ({unfound.Count} not at all, {added.Pairs.Count} of {all.Pairs.Count} judged): file {all}; source {source}");
                 // What the recording path added to each event (the file's offset less the source's, see
                 // SyncReport.Against): the target, +-40 ms for the median and +-80 ms for every event.
                 Assert.True(Math.Abs(sync.MedianMs) <= 40, $"median offset out of +-40 ms: {sync}");

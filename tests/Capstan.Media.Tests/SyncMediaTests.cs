@@ -28,14 +28,14 @@ public class FakeCaptureFixture : MediaFixture
     }
 
     /// <summary>The flash+beep events the participant's tracks held since <see cref="StartSourceProbeAsync"/>, in
-    /// seconds on the page's clock.</summary>
+    /// seconds on the page's clock, paired following the stand-in's drift (<see cref="SyncReport.PairFollowing"/>).</summary>
     public static async Task<SyncReport> SourceAsync(IPage page)
     {
         var src = await page.EvaluateAsync<System.Text.Json.JsonElement>("() => window.capstanSource");
         var lag = src.GetProperty("videoLag").GetDouble();
         var flashes = src.GetProperty("flashes").EnumerateArray().Select(e => (e.GetDouble() + lag) / 1e6).ToList();
         var tones = src.GetProperty("tones").EnumerateArray().Select(e => e.GetDouble() / 1e6).ToList();
-        return SyncReport.Pair(flashes, tones);
+        return SyncReport.PairFollowing(flashes, tones);
     }
 
     /// <summary>Where the moment <paramref name="wall"/> (UTC; a recording's <c>started_time</c>, say) sits on the
@@ -270,10 +270,14 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>, 
                 // recorder's browser and the capture added.
                 var all = await AvSync.MeasureAsync(file);
                 var source = await FakeCaptureFixture.SourceAsync(page);
-                var own = all.Against(source, await FakeCaptureFixture.PageClockAsync(page, Time(done, "started_time")));
+                var near = await FakeCaptureFixture.PageClockAsync(page, Time(done, "started_time"));
+                var own = all.Against(source, near);
                 TestContext.Current.TestOutputHelper?.WriteLine($"meeting: file {all}\nsource {source}\nadded by the recording {own}");
                 Assert.True(all.Pairs.Count >= all.Flashes.Count - 1 && all.Pairs.Count >= 12, $"flashes without their tone: {all}");
-                Assert.True(own.Pairs.Count >= all.Pairs.Count - 1, $"file events not found at the source: file {all}; source {source}");
+                // Every event of the file was made by the participant (at most one, cut at the file's edge, is not);
+                // a few may go unjudged where the source's probe, starved, dropped one half (SyncReport.NotAtSource).
+                var unfound = all.NotAtSource(source, near);
+                Assert.True(unfound.Count <= 1 && own.Pairs.Count >= all.Pairs.Count - 3, $"file events not found at the source ({unfound.Count} not at all, {own.Pairs.Count} of {all.Pairs.Count} judged): file {all}; source {source}");
                 // The recorder's page subscribes to the participant when the recording starts: WebRTC's lip sync in
                 // its browser needs a few seconds to line sound up with picture (measured: -440 to +110 ms over the
                 // first 5 to 7 s). The bounds hold from 8 s on; before it, within 450 ms.
