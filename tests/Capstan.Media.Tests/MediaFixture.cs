@@ -20,6 +20,7 @@ public class MediaFixture : IAsyncLifetime
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "capstan-media-" + Guid.NewGuid().ToString("N"));
     private IPlaywright? _playwright;
     private readonly List<IBrowserContext> _contexts = [];
+    private readonly DateTime _createdAt = DateTime.UtcNow;
 
     public WebApplication App { get; private set; } = null!;
 
@@ -287,6 +288,15 @@ public class MediaFixture : IAsyncLifetime
         catch (IOException)
         {
             // left for the OS temp cleaner
+        }
+        // The recorder's browsers leave nothing behind in the temporary directory either: each kept its singleton
+        // socket in a folder of /tmp that outlived it (CaptureSurface.RemoveSingletonFolder). The participants'
+        // browsers are closed by Playwright, which removes theirs.
+        var left = Directory.EnumerateDirectories(Path.GetTempPath(), "org.chromium.Chromium.*")
+            .Where(d => Directory.GetCreationTimeUtc(d) >= _createdAt || Directory.GetLastWriteTimeUtc(d) >= _createdAt).ToList();
+        if (left.Count > 0 && App is not null)
+        {
+            throw new InvalidOperationException($"the fixture's browsers left {left.Count} folders in {Path.GetTempPath()}: {string.Join(", ", left.Take(5))}");
         }
     }
 }

@@ -89,6 +89,40 @@ public sealed class NodeIdentityAndLedgerTests : IDisposable
         }
     }
 
+    [Fact]
+    public void ABrowsersSingletonFolder_InTheTemporaryDirectory_GoesWithItsProfile()
+    {
+        // As Chromium leaves them: the profile's SingletonSocket links to a socket in a folder of its own in /tmp.
+        var singleton = Path.Combine(Path.GetTempPath(), "org.chromium.Chromium." + Guid.NewGuid().ToString("N")[..6]);
+        Directory.CreateDirectory(singleton);
+        File.WriteAllText(Path.Combine(singleton, "SingletonSocket"), string.Empty);
+        var profile = Path.Combine(_dir, "warm-1", "chromium-profile");
+        Directory.CreateDirectory(profile);
+        File.CreateSymbolicLink(Path.Combine(profile, "SingletonSocket"), Path.Combine(singleton, "SingletonSocket"));
+        // A link to any other folder is not followed.
+        var other = Path.Combine(_dir, "not-chromiums");
+        Directory.CreateDirectory(other);
+        var otherProfile = Path.Combine(_dir, "warm-2", "chromium-profile");
+        Directory.CreateDirectory(otherProfile);
+        File.CreateSymbolicLink(Path.Combine(otherProfile, "SingletonSocket"), Path.Combine(other, "SingletonSocket"));
+        try
+        {
+            CaptureSurface.RemoveSingletonFolder(profile);
+            CaptureSurface.RemoveSingletonFolder(otherProfile);
+            CaptureSurface.RemoveSingletonFolder(Path.Combine(_dir, "no-profile"));
+
+            Assert.False(Directory.Exists(singleton));
+            Assert.True(Directory.Exists(other));
+        }
+        finally
+        {
+            if (Directory.Exists(singleton))
+            {
+                Directory.Delete(singleton, recursive: true);
+            }
+        }
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_dir))

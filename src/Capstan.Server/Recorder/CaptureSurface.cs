@@ -142,6 +142,27 @@ public sealed class CaptureSurface : IAsyncDisposable
         await Cdp.NavigateAsync(url, ct);
     }
 
+    /// <summary>Removes the folder Chromium keeps its profile's singleton socket in: not the profile (a socket's path
+    /// must be short) but a folder of its own in the temporary directory (<c>/tmp/org.chromium.Chromium.XXXXXX</c>),
+    /// which the profile's <c>SingletonSocket</c> links to. A browser that is stopped (as a surface's always is) leaves
+    /// it behind: one folder a surface, 510 of them in this machine's <c>/tmp</c> after a day of media tests.</summary>
+    internal static void RemoveSingletonFolder(string profile)
+    {
+        try
+        {
+            if (new FileInfo(Path.Combine(profile, "SingletonSocket")).LinkTarget is { } target
+                && Path.GetDirectoryName(target) is { } folder && Path.IsPathRooted(folder)
+                && Path.GetFileName(folder).StartsWith("org.chromium.Chromium.", StringComparison.Ordinal))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // gone already, or not ours to remove
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_capture is not null)
@@ -151,6 +172,7 @@ public sealed class CaptureSurface : IAsyncDisposable
         await Cdp.DisposeAsync();
         await Chromium.StopAsync(TimeSpan.FromSeconds(3));
         await Chromium.DisposeAsync();
+        RemoveSingletonFolder(Path.Combine(Dir, "chromium-profile"));
         await Xvfb.StopAsync(TimeSpan.FromSeconds(2));
         await Xvfb.DisposeAsync();
         await _pulse.UnloadSinkAsync(SinkModule, CancellationToken.None);

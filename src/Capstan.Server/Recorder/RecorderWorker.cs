@@ -107,6 +107,7 @@ public sealed partial class RecorderWorker(
             }
             foreach (var warm in Directory.GetDirectories(workDir, "warm-*"))
             {
+                CaptureSurface.RemoveSingletonFolder(Path.Combine(warm, "chromium-profile"));
                 Directory.Delete(warm, recursive: true);
             }
         }
