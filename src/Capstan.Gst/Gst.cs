@@ -330,6 +330,23 @@ public sealed class GstPad : IDisposable
 
     public void Set(string property, string value) => gst_util_set_object_arg(Handle, property, value);
 
+    /// <summary>Sets a <c>GstStructure</c> property back to none (a mixer pad's <c>converter-config</c>: with one, even
+    /// an empty one, the mixer converts every frame of the pad, also one that needs no conversion).</summary>
+    public void Clear(string property)
+    {
+        var value = default(GValue);
+        g_value_init(ref value, gst_structure_get_type());
+        try
+        {
+            g_value_set_boxed(ref value, IntPtr.Zero);
+            g_object_set_property(Handle, property, ref value);
+        }
+        finally
+        {
+            g_value_unset(ref value);
+        }
+    }
+
     public void Link(GstPad sink)
     {
         ArgumentNullException.ThrowIfNull(sink);

@@ -165,6 +165,15 @@ internal static unsafe partial class GstNative
     [LibraryImport(GObject)]
     internal static partial IntPtr g_value_init(ref GValue value, nuint type);
 
+    [LibraryImport(GObject, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial void g_object_set_property(IntPtr obj, string name, ref GValue value);
+
+    [LibraryImport(GObject)]
+    internal static partial void g_value_set_boxed(ref GValue value, IntPtr boxed);
+
+    [LibraryImport(Gst)]
+    internal static partial nuint gst_structure_get_type();
+
     [LibraryImport(GObject)]
     internal static partial int g_value_get_int(ref GValue value);
 

@@ -20,26 +20,52 @@ public sealed class CompositorPipelineTests
     }
 
     [Fact]
-    public void ConverterConfig_NearestOnlyForAPictureScaledByAtMostTwoPercent()
+    public void ConverterConfig_NearestOnlyForAPictureScaledByAtMostTwoPercent_NoneForOneOfTheTilesSize()
     {
-        // The meeting page's 640x360 camera in the 720p grid's tiles (2 and 4 people): 634x356, nearest.
+        // The meeting page's 640x360 camera in the 720p grid's tiles (2 and 4 people), not cropped: 634x356, nearest.
         var grid = CompositorPipeline.Layout(2, 1280, 720);
         Assert.Equal(new Tile(4, 182, 634, 356), grid[0]);
         Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, grid[0]));
         Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, CompositorPipeline.Layout(4, 1280, 720)[3]));
-        // Its own size, and 2 % either way (keeping the aspect ratio: the smaller scale counts).
-        Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 640, 360)));
+        // 2 % either way (keeping the aspect ratio: the smaller scale counts).
         Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 652, 367)));
         Assert.Equal(CompositorPipeline.NearestConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 628, 400)));
-        // Anything further: the default resampler. A 1080p tile, a 720p camera in the 720p grid, a 4:3 camera, a
+        // Its own size (a camera cropped to its tile): none, so that the mixer does not convert it at all.
+        Assert.Null(CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 640, 360)));
+        Assert.Null(CompositorPipeline.ConverterConfig(629, 354, CompositorPipeline.Layout(4, 1280, 720)[3]));
+        // Anything further: none, the default resampler. A 1080p tile, a 720p camera in the 720p grid, a 4:3 camera, a
         // tile 3 % smaller, a thumbnail.
-        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(640, 360, CompositorPipeline.Layout(2, 1920, 1080)[0]));
-        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(1280, 720, grid[0]));
-        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(640, 480, grid[0]));
-        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 620, 349)));
-        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 123, 69)));
-        // No size known: the default.
-        Assert.Equal(CompositorPipeline.DefaultConverter, CompositorPipeline.ConverterConfig(0, 0, grid[0]));
+        Assert.Null(CompositorPipeline.ConverterConfig(640, 360, CompositorPipeline.Layout(2, 1920, 1080)[0]));
+        Assert.Null(CompositorPipeline.ConverterConfig(1280, 720, grid[0]));
+        Assert.Null(CompositorPipeline.ConverterConfig(640, 480, grid[0]));
+        Assert.Null(CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 620, 349)));
+        Assert.Null(CompositorPipeline.ConverterConfig(640, 360, new Tile(0, 0, 123, 69)));
+        // No size known: none.
+        Assert.Null(CompositorPipeline.ConverterConfig(0, 0, grid[0]));
+    }
+
+    [Fact]
+    public void Crop_APictureALittleLargerThanItsTile_ToExactlyTheTile_EvenOnTheLeftAndTop()
+    {
+        // The meeting page's 640x360 camera in the 720p grid: 634x356 for 2 people, 629x354 for 4.
+        Assert.Equal((2, 4, 2, 2), CompositorPipeline.Crop(640, 360, CompositorPipeline.Layout(2, 1280, 720)[0]));
+        var four = CompositorPipeline.Layout(4, 1280, 720)[3];
+        Assert.Equal((629, 354), (four.Width, four.Height));
+        Assert.Equal((4, 7, 2, 4), CompositorPipeline.Crop(640, 360, four));
+        // Its own size: nothing. 2 % smaller both ways still; further, or smaller than the tile either way: nothing
+        // (the mixer scales it).
+        Assert.Equal((0, 0, 0, 0), CompositorPipeline.Crop(640, 360, new Tile(0, 0, 640, 360)));
+        Assert.Equal((6, 6, 2, 5), CompositorPipeline.Crop(640, 360, new Tile(0, 0, 628, 353)));
+        Assert.Equal((0, 0, 0, 0), CompositorPipeline.Crop(640, 360, new Tile(0, 0, 620, 349)));
+        Assert.Equal((0, 0, 0, 0), CompositorPipeline.Crop(640, 360, new Tile(0, 0, 636, 364)));
+        Assert.Equal((0, 0, 0, 0), CompositorPipeline.Crop(640, 360, CompositorPipeline.Layout(1, 1280, 720)[0]));
+        Assert.Equal((0, 0, 0, 0), CompositorPipeline.Crop(1280, 720, CompositorPipeline.Layout(2, 1280, 720)[0]));
+        Assert.Equal((0, 0, 0, 0), CompositorPipeline.Crop(0, 0, four));
+        // The bin crops before the name label is drawn, so the label stays inside what is shown; VP8's pictures are
+        // labelled with the mixer's colours, so that it need not convert them.
+        var bin = CompositorPipeline.InputBin("video", "VP8", 200, 30);
+        Assert.True(bin.IndexOf("videocrop name=crop", StringComparison.Ordinal) < bin.IndexOf("textoverlay name=label", StringComparison.Ordinal), bin);
+        Assert.Contains("avdec_vp8 ! capssetter caps=\"video/x-raw,colorimetry=bt601,chroma-site=jpeg\" ! videoconvert ! videocrop name=crop", bin, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -166,6 +166,7 @@ public sealed class GstTests : IDisposable
     /// Also: the config strings parse as the pads' property.</summary>
     [Theory]
     [InlineData(634, 356, true)] // a 640x360 camera in a tile of the 720p grid
+    [InlineData(640, 360, true)] // its own size (cropped to its tile): no configuration, not converted
     [InlineData(600, 338, false)] // 6 % smaller: the default
     public void MixerPad_ScaledAsTheSizeProbeAndTheTileSay_NearestKeepsPixelsWhole(int tileWidth, int tileHeight, bool nearest)
     {
@@ -185,7 +186,14 @@ public sealed class GstTests : IDisposable
             {
                 sizes.Add((w, h));
             }
-            pad.Set("converter-config", CompositorPipeline.ConverterConfig(w, h, tile));
+            if (CompositorPipeline.ConverterConfig(w, h, tile) is { } config)
+            {
+                pad.Set("converter-config", config);
+            }
+            else
+            {
+                pad.Clear("converter-config");
+            }
         });
         PlayToEnd(pipeline);
 

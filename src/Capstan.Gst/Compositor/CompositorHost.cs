@@ -38,18 +38,23 @@ public static class CompositorHost
 
     /// <summary>One input of a mixer: its bin, the mixer's pad it is linked to (a forwarded stream's once its first
     /// buffer is there, <see cref="LinkedOnFirstBuffer"/>), its kind. A picture's pad follows its
-    /// source's size and its tile: it is scaled by the resampler <see cref="CompositorPipeline.ConverterConfig"/>
-    /// chooses for them, chosen again when either changes (the size from the caps reaching the pad, on a streaming
-    /// thread; the tile from the layout).</summary>
+    /// source's size and its tile: a forwarded picture a little larger than its tile is cropped to it (the bin's
+    /// <c>videocrop</c>, <see cref="CompositorPipeline.Crop"/>), and what still differs is scaled by the resampler
+    /// <see cref="CompositorPipeline.ConverterConfig"/> chooses; both are chosen again when the size or the tile
+    /// changes (the sizes from the caps reaching the crop and the pad, on streaming threads; the tile from the layout).</summary>
     private sealed class Input
     {
         private readonly object _lock = new();
         private readonly GstElement? _mixer;
         private readonly GstPad? _source;
+        private readonly GstElement? _crop;
+        private readonly GstPad? _cropSink;
+        private (int Width, int Height)? _sourceSize;
+        private (int Left, int Right, int Top, int Bottom) _cropped;
         private GstPad? _mixerPad;
         private Tile? _tile;
         private (int Width, int Height)? _size;
-        private string _converter = CompositorPipeline.DefaultConverter;
+        private string? _converter;
         private bool _dropped;
 
         /// <summary>An input linked to <paramref name="mixerPad"/> already: a camera-off tile, whose picture comes at once.</summary>
@@ -64,6 +69,9 @@ public static class CompositorHost
         {
             (Bin, _mixer, Kind) = (bin, mixer, kind);
             _source = bin.StaticPad("src");
+            _crop = bin.Child("crop");
+            _cropSink = _crop?.StaticPad("sink");
+            _cropSink?.OnVideoSize(SourceSized);
         }
 
         /// <summary>An input whose bin gets a pad of <paramref name="mixer"/> when its first buffer leaves it, not before.
@@ -89,6 +97,7 @@ public static class CompositorHost
             lock (_lock)
             {
                 _tile = tile;
+                Crop();
                 if (_mixerPad is { } pad)
                 {
                     CompositorHost.Place(pad, tile);
@@ -158,6 +167,36 @@ public static class CompositorHost
             }
         }
 
+        private void SourceSized(int width, int height)
+        {
+            lock (_lock)
+            {
+                _sourceSize = (width, height);
+                Crop();
+            }
+        }
+
+        /// <summary>Crops the picture to its tile when it is a little larger (<see cref="CompositorPipeline.Crop"/>).
+        /// The crop's new size goes down to the mixer's pad with the next frame (the pad's caps, then <see cref="Sized"/>).</summary>
+        private void Crop()
+        {
+            if (_dropped || _crop is null || _tile is not { } tile || _sourceSize is not { } size)
+            {
+                return;
+            }
+            var crop = CompositorPipeline.Crop(size.Width, size.Height, tile);
+            if (crop == _cropped)
+            {
+                return;
+            }
+            _crop.Set("left", I(crop.Left));
+            _crop.Set("right", I(crop.Right));
+            _crop.Set("top", I(crop.Top));
+            _crop.Set("bottom", I(crop.Bottom));
+            _cropped = crop;
+            Console.Error.WriteLine($"{Bin.Name}: {I(size.Width)}x{I(size.Height)} cropped to {I(size.Width - crop.Left - crop.Right)}x{I(size.Height - crop.Top - crop.Bottom)} for a {I(tile.Width)}x{I(tile.Height)} tile");
+        }
+
         private void Rescale()
         {
             if (_dropped || _mixerPad is not { } pad || _tile is not { } tile || _size is not { } size)
@@ -167,10 +206,17 @@ public static class CompositorHost
             var converter = CompositorPipeline.ConverterConfig(size.Width, size.Height, tile);
             if (converter != _converter)
             {
-                pad.Set("converter-config", converter);
+                if (converter is null)
+                {
+                    pad.Clear("converter-config");
+                }
+                else
+                {
+                    pad.Set("converter-config", converter);
+                }
                 _converter = converter;
                 Console.Error.WriteLine($"{pad.Name}: {I(size.Width)}x{I(size.Height)} in a {I(tile.Width)}x{I(tile.Height)} tile, "
-                    + (converter == CompositorPipeline.NearestConverter ? "scaled by the nearest pixel" : "scaled by the default resampler"));
+                    + (converter is not null ? "scaled by the nearest pixel" : size.Width == tile.Width && size.Height == tile.Height ? "not scaled" : "scaled by the default resampler"));
             }
         }
 
@@ -190,6 +236,8 @@ public static class CompositorHost
             pipeline.Remove(Bin);
             pad?.Dispose();
             _source?.Dispose();
+            _cropSink?.Dispose();
+            _crop?.Dispose();
             Bin.Dispose();
         }
     }

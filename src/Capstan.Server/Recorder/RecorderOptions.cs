@@ -180,14 +180,14 @@ public sealed class RecorderOptions
 
 /// <summary>What the native compositor needs on this machine: libgstreamer and the GStreamer plugins its pipeline
 /// uses (base: compositor, audiomixer, videoconvertscale, opus, vorbis...; good: rtp, rtpmanager, udp, vpx, matroska,
-/// lame, gdkpixbuf; bad: mpegtsmux; ugly: x264; libav), looked for by file in GStreamer's system plugin folders, and
+/// lame, gdkpixbuf, videocrop, debug (capssetter); bad: mpegtsmux; ugly: x264; libav), looked for by file in GStreamer's system plugin folders, and
 /// the compositor's host, built with the server (<see cref="NativeComposite.DefaultHostPath"/>).</summary>
 public static class NativeCompositorSupport
 {
     private static readonly string[] Plugins =
         [
             "compositor", "audiomixer", "videoconvertscale", "audioconvert", "audioresample", "videotestsrc", "audiotestsrc", "rtp", "rtpmanager", "udp",
-            "vpx", "opus", "vorbis", "x264", "lame", "libav", "matroska", "mpegtsmux", "pango", "gdkpixbuf",
+            "vpx", "opus", "vorbis", "x264", "lame", "libav", "matroska", "mpegtsmux", "pango", "gdkpixbuf", "videocrop", "debug",
         ];
 
     /// <summary>The missing pieces (empty: the native compositor can run here); <paramref name="compositorHost"/>: the
