@@ -159,6 +159,10 @@ public sealed class TakeOverMediaTests(TakeOverFixture f) : IClassFixture<TakeOv
             {
                 _ = RestartMediaTests.Kill(p.Pid, 9);
             }
+            // What node A's browsers left in /tmp goes as the lost machine's would: a worker restarted on its folder
+            // removes it (RecorderWorker), and node A is not restarted here.
+            Capstan.Server.Recorder.CaptureSurface.RemoveSingletonFolders(Path.Combine(f.DataDir, "recorder"));
+            Capstan.Server.Recorder.CaptureSurface.RemoveSingletonFolders(Path.Combine(nodeBDir, "recorder"));
             try
             {
                 Directory.Delete(nodeBDir, recursive: true);

@@ -146,7 +146,7 @@ public sealed class CaptureSurface : IAsyncDisposable
     /// must be short) but a folder of its own in the temporary directory (<c>/tmp/org.chromium.Chromium.XXXXXX</c>),
     /// which the profile's <c>SingletonSocket</c> links to. A browser that is stopped (as a surface's always is) leaves
     /// it behind: one folder a surface, 510 of them in this machine's <c>/tmp</c> after a day of media tests.</summary>
-    internal static void RemoveSingletonFolder(string profile)
+    public static void RemoveSingletonFolder(string profile)
     {
         try
         {
@@ -160,6 +160,20 @@ public sealed class CaptureSurface : IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // gone already, or not ours to remove
+        }
+    }
+
+    /// <summary><see cref="RemoveSingletonFolder"/> for every surface's folder (<c>warm-*</c>) in a worker's
+    /// <paramref name="workDir"/>: what a killed worker's browsers left.</summary>
+    public static void RemoveSingletonFolders(string workDir)
+    {
+        if (!Directory.Exists(workDir))
+        {
+            return;
+        }
+        foreach (var surface in Directory.GetDirectories(workDir, "warm-*"))
+        {
+            RemoveSingletonFolder(Path.Combine(surface, "chromium-profile"));
         }
     }
 

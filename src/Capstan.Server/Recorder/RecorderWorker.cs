@@ -105,9 +105,9 @@ public sealed partial class RecorderWorker(
             {
                 LogReaped(logger, string.Join(", ", reaped));
             }
+            CaptureSurface.RemoveSingletonFolders(workDir);
             foreach (var warm in Directory.GetDirectories(workDir, "warm-*"))
             {
-                CaptureSurface.RemoveSingletonFolder(Path.Combine(warm, "chromium-profile"));
                 Directory.Delete(warm, recursive: true);
             }
         }
