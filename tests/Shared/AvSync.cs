@@ -384,28 +384,12 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
     {
         ArgumentNullException.ThrowIfNull(flashes);
         ArgumentNullException.ThrowIfNull(tones);
-        const double MaxShift = 0.6, Tolerance = 0.3;
-        List<SyncEvent> PairAt(double shift)
-        {
-            var used = new HashSet<double>();
-            var pairs = new List<SyncEvent>();
-            foreach (var f in flashes)
-            {
-                var best = tones.Where(t => !used.Contains(t) && Math.Abs(t - f - shift) <= Tolerance)
-                    .OrderBy(t => Math.Abs(t - f - shift)).Cast<double?>().FirstOrDefault();
-                if (best is { } t)
-                {
-                    used.Add(t);
-                    pairs.Add(new SyncEvent(f, t));
-                }
-            }
-            return pairs;
-        }
+        const double MaxShift = 0.6;
         var chosen = new List<SyncEvent>();
         var residual = double.MaxValue;
         foreach (var shift in flashes.SelectMany(f => tones.Select(t => t - f)).Where(d => Math.Abs(d) <= MaxShift).Append(0.0))
         {
-            var pairs = PairAt(shift);
+            var pairs = PairFrom(flashes, tones, shift, follow: false);
             var r = pairs.Sum(p => Math.Abs(p.Tone - p.Flash - shift));
             if (pairs.Count > chosen.Count || (pairs.Count == chosen.Count && r < residual))
             {
@@ -426,27 +410,39 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
     {
         ArgumentNullException.ThrowIfNull(flashes);
         ArgumentNullException.ThrowIfNull(tones);
-        const double Tolerance = 0.3, Head = 8;
+        const double Head = 8;
         if (flashes.Count == 0)
         {
             return Pair(flashes, tones);
         }
-        var head = Pair([.. flashes.Where(f => f <= flashes[0] + Head)], [.. tones.Where(t => t <= flashes[0] + Head + Tolerance)]);
-        var shift = head.Pairs.Count == 0 ? 0 : head.MedianMs / 1000;
+        var head = Pair([.. flashes.Where(f => f <= flashes[0] + Head)], [.. tones.Where(t => t <= flashes[0] + Head + PairTolerance)]);
+        return new SyncReport(flashes, tones, PairFrom(flashes, tones, head.Pairs.Count == 0 ? 0 : head.MedianMs / 1000, follow: true));
+    }
+
+    /// <summary>How far from flash + shift a flash's tone may be (events are at least 0.7 s apart).</summary>
+    private const double PairTolerance = 0.3;
+
+    /// <summary>Each flash with the unused tone nearest to it plus <paramref name="shift"/>, within
+    /// <see cref="PairTolerance"/>; with <paramref name="follow"/>, the shift becomes each pair's offset in turn.</summary>
+    private static List<SyncEvent> PairFrom(IReadOnlyList<double> flashes, IReadOnlyList<double> tones, double shift, bool follow)
+    {
         var used = new HashSet<double>();
         var pairs = new List<SyncEvent>();
         foreach (var f in flashes)
         {
-            var best = tones.Where(t => !used.Contains(t) && Math.Abs(t - f - shift) <= Tolerance)
+            var best = tones.Where(t => !used.Contains(t) && Math.Abs(t - f - shift) <= PairTolerance)
                 .OrderBy(t => Math.Abs(t - f - shift)).Cast<double?>().FirstOrDefault();
             if (best is { } t)
             {
                 used.Add(t);
                 pairs.Add(new SyncEvent(f, t));
-                shift = t - f;
+                if (follow)
+                {
+                    shift = t - f;
+                }
             }
         }
-        return new SyncReport(flashes, tones, pairs);
+        return pairs;
     }
 
     public override string ToString() =>
