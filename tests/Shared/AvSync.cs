@@ -389,7 +389,7 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
         var residual = double.MaxValue;
         foreach (var shift in flashes.SelectMany(f => tones.Select(t => t - f)).Where(d => Math.Abs(d) <= MaxShift).Append(0.0))
         {
-            var pairs = PairFrom(flashes, tones, shift, follow: false);
+            var pairs = PairFrom(flashes, tones, shift);
             var r = pairs.Sum(p => Math.Abs(p.Tone - p.Flash - shift));
             if (pairs.Count > chosen.Count || (pairs.Count == chosen.Count && r < residual))
             {
@@ -400,12 +400,13 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
     }
 
     /// <summary>Pairs each flash with its tone, following a source whose own offset drifts: the participant's fake
-    /// camera (<see cref="SourceProbeJs"/>), which when starved falls behind its microphone by a frame at a time,
-    /// measured in a CI run from 0 to -610 ms over 40 s, with one step of 220 ms. One shift common to the whole
-    /// (<see cref="Pair"/>) leaves out the events more than 0.3 s from it: there, the first four, which then could
-    /// not be found for the file's first events. Here the first offset is <see cref="Pair"/>'s median over the first
-    /// 8 s, and each flash then takes the unused tone nearest to it plus the offset of the event before, within
-    /// 0.3 s (events are at least 0.7 s apart).</summary>
+    /// camera (<see cref="SourceProbeJs"/>), which when starved falls behind its microphone, measured in CI runs from 0
+    /// to -610 ms over 40 s with a step of 220 ms, and from -156 to -584 ms in one step of 428 ms. One shift common to
+    /// the whole (<see cref="Pair"/>) leaves out the events more than 0.3 s from it: there, the first four, which then
+    /// could not be found for the file's first events. Here the first offset is <see cref="Pair"/>'s median over the
+    /// first 8 s, and each flash then takes, of the unused tones from 0.9 s before it to 0.3 s after it (a lagging
+    /// camera's flash comes after its tone), the one nearest to it plus the offset of the event before (events are at
+    /// least 0.7 s apart, so a step of up to 0.35 s either way, and a lag that grows by more, keep to their own).</summary>
     public static SyncReport PairFollowing(IReadOnlyList<double> flashes, IReadOnlyList<double> tones)
     {
         ArgumentNullException.ThrowIfNull(flashes);
@@ -419,18 +420,22 @@ public sealed record SyncReport(IReadOnlyList<double> Flashes, IReadOnlyList<dou
         return new SyncReport(flashes, tones, PairFrom(flashes, tones, head.Pairs.Count == 0 ? 0 : head.MedianMs / 1000, follow: true));
     }
 
+    /// <summary>How far a starved fake camera's flash may come after its tone (<see cref="PairFollowing"/>).</summary>
+    private const double MaxLag = 0.9;
+
     /// <summary>How far from flash + shift a flash's tone may be (events are at least 0.7 s apart).</summary>
     private const double PairTolerance = 0.3;
 
-    /// <summary>Each flash with the unused tone nearest to it plus <paramref name="shift"/>, within
-    /// <see cref="PairTolerance"/>; with <paramref name="follow"/>, the shift becomes each pair's offset in turn.</summary>
-    private static List<SyncEvent> PairFrom(IReadOnlyList<double> flashes, IReadOnlyList<double> tones, double shift, bool follow)
+    /// <summary>Each flash with the unused tone nearest to it plus <paramref name="shift"/>: within
+    /// <see cref="PairTolerance"/> of that; or, <paramref name="follow"/>ing, from <see cref="MaxLag"/> before the
+    /// flash to <see cref="PairTolerance"/> after it, the shift becoming each pair's offset in turn.</summary>
+    private static List<SyncEvent> PairFrom(IReadOnlyList<double> flashes, IReadOnlyList<double> tones, double shift, bool follow = false)
     {
         var used = new HashSet<double>();
         var pairs = new List<SyncEvent>();
         foreach (var f in flashes)
         {
-            var best = tones.Where(t => !used.Contains(t) && Math.Abs(t - f - shift) <= PairTolerance)
+            var best = tones.Where(t => !used.Contains(t) && (follow ? t - f >= -MaxLag && t - f <= PairTolerance : Math.Abs(t - f - shift) <= PairTolerance))
                 .OrderBy(t => Math.Abs(t - f - shift)).Cast<double?>().FirstOrDefault();
             if (best is { } t)
             {
