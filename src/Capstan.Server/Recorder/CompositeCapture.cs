@@ -568,27 +568,21 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
 
     /// <summary><c>started_time</c> is published once the first segment has a few frames, from the least delay of
     /// their lines (<see cref="Segment.Origin"/>); the frames after it can only lower that delay, and with it the
-    /// first frame's instant. And the file starts where the first joined segment's packets do, which may be before
-    /// the first grab: the capture's <c>videorate</c> fills the time from the pipeline's start to the first grab with
-    /// copies of that frame, on its frame grid (so the first sound and picture start together). Where the segment's
-    /// clock says its first packet came earlier than published, <c>started_time</c> is corrected to it (to the
-    /// millisecond) before the file is made, so that the file's start is its <c>started_time</c> and its duration
-    /// <c>stopped_time - started_time</c>, and a moment of the meeting is found at its offset from
-    /// <c>started_time</c> (the interactive tags). Measured: the origin usually refined by a few ms (0.4 to 30 ms over
-    /// 14 starts with the warm capture host), once 0.32 s with both cores busy; the fill 20 to 60 ms (the first grab
-    /// within a frame of the start) and, in a loaded CI run, up to 0.6 s (a file that much longer than its
-    /// recorded time; interactive tags 0.2 s late). Never before <c>invoked_time</c>. (Decision: a correction of
-    /// <c>started_time</c> at the stop, logged, rather than a file that starts before it.)</summary>
+    /// first frame's instant. Where the whole segment says the first frame came more than a frame earlier than
+    /// published, <c>started_time</c> is corrected to it before the file is made, so that the file's first frame
+    /// is its <c>started_time</c> and its duration <c>stopped_time - started_time</c>. Measured: usually a few ms
+    /// (0.4 to 30 ms over 14 starts with the warm capture host), once 0.32 s with both cores busy. Never before
+    /// <c>invoked_time</c>. (Decision: a correction of <c>started_time</c> at the stop, logged, rather than a file
+    /// that starts before it.)</summary>
     private async Task RefineStartedTimeAsync(CancellationToken ct)
     {
-        if (Recording.StartedTime is not { } published || await FirstJoinedAsync(ct) is not { } first
-            || SegmentOrigin(first.File) is not { } origin)
+        if (Recording.StartedTime is not { } published || _segments.FirstOrDefault(File.Exists) is not { } first
+            || SegmentFirstFrame(first) is not { } measured)
         {
             return;
         }
-        var measured = origin.AddSeconds(first.Span.Start);
         var refined = measured < Recording.InvokedTime ? Recording.InvokedTime : measured;
-        if ((published - refined).TotalMilliseconds < 1)
+        if ((published - refined).TotalSeconds <= 1.0 / ctx.Options.FrameRate)
         {
             return;
         }
@@ -622,7 +616,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         var usable = new List<(string File, MediaSpan Span)>();
         foreach (var s in _segments.Where(File.Exists))
         {
-            var span = await SegmentSpanAsync(s, ct);
+            var span = await SpanAsync(s, ct);
             if (Joinable(span))
             {
                 usable.Add((s, span!));
@@ -798,31 +792,6 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         ctx.User.ShareFile(file);
         return file;
     }
-
-    /// <summary>The first segment the join takes (<see cref="Joinable"/>), with its span.</summary>
-    private async Task<(string File, MediaSpan Span)?> FirstJoinedAsync(CancellationToken ct)
-    {
-        foreach (var s in _segments.Where(File.Exists))
-        {
-            if (await SegmentSpanAsync(s, ct) is { } span && Joinable(span))
-            {
-                return (s, span);
-            }
-        }
-        return null;
-    }
-
-    /// <summary>A finished segment's span, read once (<c>started_time</c> and the join both need the first).</summary>
-    private async Task<MediaSpan?> SegmentSpanAsync(string segment, CancellationToken ct)
-    {
-        if (!_spans.TryGetValue(segment, out var span))
-        {
-            _spans[segment] = span = await SpanAsync(segment, ct);
-        }
-        return span;
-    }
-
-    private readonly Dictionary<string, MediaSpan?> _spans = new(StringComparer.Ordinal);
 
     private async Task<MediaSpan?> SpanAsync(string segment, CancellationToken ct)
     {
@@ -1044,7 +1013,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started_time moved {Ms} ms earlier: the first segment's clock placed its start that much before the published instant")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recording started_time moved {Ms} ms earlier: the first segment's frames placed its first frame that much before the published instant")]
     private static partial void LogStartRefined(ILogger logger, long ms);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: fetched {Segments} shipped segments ({Bytes} bytes) from {Store} in {Ms} ms")]
