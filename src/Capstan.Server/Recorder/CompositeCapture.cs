@@ -673,8 +673,15 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             {
                 lines.Add("outpoint " + Outpoint(op));
             }
-            var wallStart = origin is { } wall ? wall.AddSeconds(span.Start)
-                : i == 0 ? Recording.StartedTime ?? Recording.InvokedTime : parts[^1].WallStart.AddSeconds(parts[^1].Seconds);
+            // The file's time 0 is started_time (the API's word for where the recording starts, what a user measures
+            // an interactive tag's time from); a later part starts where its own clock says. (The segment's clock
+            // puts time 0 up to a frame before the first grab, started_time, and more when the grab came late: the
+            // capture's videorate fills the time before it with copies of that frame. Timed from the clock, the ID3
+            // tags came 76-89 ms late against started_time here with both cores busy, 0.2 s in a CI run. Moving
+            // started_time to the clock's time 0 instead made kick-all files shorter than their span under CI load,
+            // where the capture's clock ran slow: tried and reverted.)
+            var wallStart = i == 0 ? Recording.StartedTime ?? (origin is { } first ? first.AddSeconds(span.Start) : Recording.InvokedTime)
+                : origin is { } wall ? wall.AddSeconds(span.Start) : parts[^1].WallStart.AddSeconds(parts[^1].Seconds);
             parts.Add(new Interactive.TimelinePart(wallStart, fileStart, seconds));
         }
         await File.WriteAllLinesAsync(list, lines, ct);
