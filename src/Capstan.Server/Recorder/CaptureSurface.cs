@@ -69,7 +69,7 @@ public sealed class CaptureSurface : IAsyncDisposable
             var display = await displayReady.Task;
             var sink = "rec_" + Guid.NewGuid().ToString("N")[..12];
             sinkModule = await pulse.LoadSinkAsync(sink, ct);
-            var profile = Path.Combine(dir, "chromium-profile");
+            var profile = Path.Combine(dir, ProfileFolder);
             user.CreateOwnedDirectory(profile);
             var env = new Dictionary<string, string>(pulse.Environment)
             {
@@ -142,6 +142,9 @@ public sealed class CaptureSurface : IAsyncDisposable
         await Cdp.NavigateAsync(url, ct);
     }
 
+    /// <summary>The browser profile's folder in a surface's folder (the recorder user's).</summary>
+    private const string ProfileFolder = "chromium-profile";
+
     /// <summary>Removes the folder Chromium keeps its profile's singleton socket in: not the profile (a socket's path
     /// must be short) but a folder of its own in the temporary directory (<c>/tmp/org.chromium.Chromium.XXXXXX</c>),
     /// which the profile's <c>SingletonSocket</c> links to. A browser that is stopped (as a surface's always is) leaves
@@ -173,7 +176,7 @@ public sealed class CaptureSurface : IAsyncDisposable
         }
         foreach (var surface in Directory.GetDirectories(workDir, "warm-*"))
         {
-            RemoveSingletonFolder(Path.Combine(surface, "chromium-profile"));
+            RemoveSingletonFolder(Path.Combine(surface, ProfileFolder));
         }
     }
 
@@ -186,7 +189,7 @@ public sealed class CaptureSurface : IAsyncDisposable
         await Cdp.DisposeAsync();
         await Chromium.StopAsync(TimeSpan.FromSeconds(3));
         await Chromium.DisposeAsync();
-        RemoveSingletonFolder(Path.Combine(Dir, "chromium-profile"));
+        RemoveSingletonFolder(Path.Combine(Dir, ProfileFolder));
         await Xvfb.StopAsync(TimeSpan.FromSeconds(2));
         await Xvfb.DisposeAsync();
         await _pulse.UnloadSinkAsync(SinkModule, CancellationToken.None);
