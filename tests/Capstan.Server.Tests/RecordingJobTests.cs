@@ -35,14 +35,32 @@ public sealed class RecordingJobTests(SqliteServer server) : IClassFixture<Sqlit
     }
 
     [Fact]
+    public void APause_EndsWhereTheApiSetPaused_NeverAfterTheWorkersNow()
+    {
+        var asked = new DateTime(2026, 12, 7, 9, 0, 0, DateTimeKind.Utc);
+        Assert.Equal(asked, RecordingJob.PauseInstant(RecordingStatus.Paused, asked, asked.AddSeconds(0.4)));
+        // Another node's clock ahead of this one's: no later than now.
+        Assert.Equal(asked, RecordingJob.PauseInstant(RecordingStatus.Paused, asked.AddSeconds(2), asked));
+        // Desired PAUSE read before the status (no instant from the API yet): now.
+        Assert.Equal(asked, RecordingJob.PauseInstant(RecordingStatus.Recording, asked.AddSeconds(-30), asked));
+    }
+
+    [Fact]
     public async Task PauseResumeStop_ReachTheCaptureInOrder_AndTheFileIsDelivered()
     {
         await using var run = await RunAsync(new { });
         await run.WaitForAsync(() => run.Status() == RecordingStatus.Recording, "RECORDING");
         Assert.Equal(run.Capture.StartedAt!.Value, (await run.RowAsync()).StartedTime!.Value, TimeSpan.FromMilliseconds(1));
 
+        // The worker sees the pause on its clock's next turn, here 10 s and more later: the part still ends where the
+        // API set PAUSED (its updated_at), as a stopped file ends at stopped_time.
+        run.Time.Advance(TimeSpan.FromSeconds(10));
         await run.ActAsync("pause");
         await run.WaitForAsync(() => run.Capture.LastCall == "pause", "the capture paused");
+        var paused = await run.RowAsync();
+        Assert.Equal(RecordingStatus.Paused, paused.Status);
+        Assert.Equal(paused.UpdatedAt, run.Capture.PausedAt!.Value, TimeSpan.FromMilliseconds(1));
+        Assert.True(run.Time.GetUtcNow().UtcDateTime - run.Capture.PausedAt.Value > TimeSpan.FromSeconds(5));
         await run.ActAsync("resume");
         await run.WaitForAsync(() => run.Capture.LastCall == "record", "the capture recording again");
         await run.ActAsync("stop");
@@ -293,9 +311,12 @@ public sealed class RecordingJobTests(SqliteServer server) : IClassFixture<Sqlit
             return Task.CompletedTask;
         }
 
+        public DateTime? PausedAt { get; private set; }
+
         public Task PauseAsync(DateTime at, CancellationToken ct)
         {
             Call("pause");
+            PausedAt ??= at;
             _capturing = false;
             return Task.CompletedTask;
         }

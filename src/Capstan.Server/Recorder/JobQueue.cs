@@ -223,11 +223,17 @@ public sealed class JobQueue(CapstanDbContext db, TimeProvider time, DatabaseInf
             .ExecuteUpdateAsync(u => u.SetProperty(j => j.State, state).SetProperty(j => j.LeaseExpiresAt, (DateTime?)null).SetProperty(j => j.UpdatedAt, now), ct);
     }
 
-    /// <summary>What the API currently wants: the job's desired state and the recording's status.</summary>
-    public async Task<(string Desired, string Status, string? StopReasonJson)> ReadAsync(Guid jobId, Guid recordingId, CancellationToken ct)
+    /// <summary>What the API currently wants: the job's desired state, the recording's status and the instant that
+    /// status was set (the recording's <c>updated_at</c>, which only a status change moves: <see cref="RecordingLifecycle.TransitionAsync"/>).</summary>
+    public async Task<RecordingCommandState> ReadAsync(Guid jobId, Guid recordingId, CancellationToken ct)
     {
         var job = await db.RecorderJobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.DesiredState, j.StopReasonJson }).FirstAsync(ct);
-        var status = await db.Recordings.AsNoTracking().Where(r => r.Id == recordingId).Select(r => r.Status).FirstAsync(ct);
-        return (job.DesiredState, status, job.StopReasonJson);
+        var rec = await db.Recordings.AsNoTracking().Where(r => r.Id == recordingId).Select(r => new { r.Status, r.UpdatedAt }).FirstAsync(ct);
+        return new RecordingCommandState(job.DesiredState, rec.Status, job.StopReasonJson, rec.UpdatedAt);
     }
 }
+
+/// <summary>What the API wants of a running recording (<see cref="JobQueue.ReadAsync"/>).</summary>
+/// <param name="StatusSince">When the API set <paramref name="Status"/>: for <c>PAUSED</c>, the instant the pause was
+/// asked for, where the file ends (not the later instant the worker saw it).</param>
+public readonly record struct RecordingCommandState(string Desired, string Status, string? StopReasonJson, DateTime StatusSince);

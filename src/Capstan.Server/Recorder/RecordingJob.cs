@@ -275,7 +275,7 @@ public sealed partial class RecordingJob
         }
         _gaps = Recording.GapsJson is { } gaps ? Mapping.Read<List<RecordingGap>>(gaps) : [];
         _started = Recording.StartedTime is not null;
-        var (desired, status, _) = await _record.Store.ReadStateAsync(ct);
+        var (desired, status, _, _) = await _record.Store.ReadStateAsync(ct);
         _gapFrom = await _capture.ResumeAsync(status == RecordingStatus.Recording && desired == JobStates.DesiredRecord, ct);
         if ((Recording.Status != RecordingStatus.Uploading || _capture.Capturing) && !await FollowAsync(ct))
         {
@@ -314,7 +314,7 @@ public sealed partial class RecordingJob
             ct.ThrowIfCancellationRequested();
             // Taken before the read: a command that comes while this turn reads and acts ends the wait below at once.
             var wake = _ctx.Signals.NextWake;
-            var (desired, status, _) = await _record.Store.ReadStateAsync(ct);
+            var (desired, status, _, statusSince) = await _record.Store.ReadStateAsync(ct);
             var command = CaptureCommands.Decide(desired, status);
             if (command != last)
             {
@@ -335,8 +335,11 @@ public sealed partial class RecordingJob
                     await _capture.StopAsync(ct);
                     return true;
                 case CaptureCommand.Pause:
-                    // What is captured ends where the pause was seen, not where the capture stopped after being told to.
-                    await _capture.PauseAsync(_ctx.Time.GetUtcNow().UtcDateTime, ct);
+                    // What is captured ends where the pause was asked for (the instant the API set PAUSED), as a stopped
+                    // file ends at stopped_time: not where this worker saw it, up to a poll later (0.3 s and more on a
+                    // loaded machine, where a file came out longer than its recorded time by that much), nor where
+                    // the capture stopped after being told to.
+                    await _capture.PauseAsync(PauseInstant(status, statusSince, _ctx.Time.GetUtcNow().UtcDateTime), ct);
                     break;
                 default:
                     await _capture.RecordAsync(ct);
@@ -369,6 +372,11 @@ public sealed partial class RecordingJob
             await _ctx.Signals.WaitAsync(wake, _capture.NextCheck(!_started || _gapFrom is not null), ct);
         }
     }
+
+    /// <summary>Where a paused capture's part ends: the instant the API set <c>PAUSED</c>, when that is what was read,
+    /// and never later than <paramref name="now"/> (another node's clock may run ahead of this one's).</summary>
+    internal static DateTime PauseInstant(string status, DateTime statusSince, DateTime now) =>
+        status == RecordingStatus.Paused && statusSince < now ? statusSince : now;
 
     /// <summary>A lost capture: restarted, up to <see cref="RecorderOptions.MaxCaptureRestarts"/> times. False once
     /// the restarts are used up (or the restart itself failed).</summary>

@@ -18,8 +18,8 @@ public sealed class RecordingJobStore(IServiceScopeFactory scopes, RecorderJobRo
     public Task<RecordingRow> LoadAsync(CancellationToken ct) =>
         WithScopeAsync(s => s.GetRequiredService<CapstanDbContext>().Recordings.AsNoTracking().FirstAsync(r => r.Id == job.RecordingId, ct));
 
-    /// <summary>What the API currently wants: the job's desired state and the recording's status.</summary>
-    public Task<(string Desired, string Status, string? StopReasonJson)> ReadStateAsync(CancellationToken ct) =>
+    /// <summary>What the API currently wants: the job's desired state and the recording's status, since when.</summary>
+    public Task<RecordingCommandState> ReadStateAsync(CancellationToken ct) =>
         WithScopeAsync(s => s.GetRequiredService<JobQueue>().ReadAsync(job.Id, job.RecordingId, ct));
 
     /// <summary>Applies <paramref name="change"/> to the recording in a transaction and returns the saved row.</summary>
