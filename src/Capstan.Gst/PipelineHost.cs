@@ -136,6 +136,9 @@ public sealed class PipelineHost : IDisposable
                     return 0;
             }
         }
+        // On stderr (the segment's log), how the stop went: a capture stopped by a kill loses its file's tail.
+        var asked = Environment.TickCount64;
+        Console.Error.WriteLine($"stop asked at {(pipeline.RunningTime() is { } at ? (at / 1e9).ToString("0.000", System.Globalization.CultureInfo.InvariantCulture) : "?")} s");
         if (endOfStream is null)
         {
             pipeline.SendEos();
@@ -144,15 +147,20 @@ public sealed class PipelineHost : IDisposable
         {
             endOfStream();
         }
-        var deadline = Environment.TickCount64 + (long)eosWait.TotalMilliseconds;
+        var sent = Environment.TickCount64;
+        var deadline = sent + (long)eosWait.TotalMilliseconds;
+        var ended = "no end-of-stream";
         while (Environment.TickCount64 < deadline)
         {
-            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is { Kind: GstMessageKind.Eos or GstMessageKind.Error })
+            if (bus.Pop(TimeSpan.FromMilliseconds(100)) is { Kind: GstMessageKind.Eos or GstMessageKind.Error } m)
             {
+                ended = m.Kind == GstMessageKind.Eos ? "end-of-stream" : $"error {m.Source}: {m.Text}";
                 break;
             }
         }
+        var done = Environment.TickCount64;
         pipeline.SetState(GstState.Null);
+        Console.Error.WriteLine($"stopped: end sent {sent - asked} ms after the stop, {ended} {done - sent} ms later, NULL in {Environment.TickCount64 - done} ms");
         return 0;
     }
 

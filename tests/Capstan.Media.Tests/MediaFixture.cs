@@ -4,8 +4,10 @@ using System.Text.Json.Nodes;
 using Capstan.Server.Domain;
 using Capstan.Server.Hosting;
 using Capstan.Server.Meetings;
+using Capstan.Testing;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 
 [assembly: CollectionBehavior(CollectionBehavior.CollectionPerAssembly)]
@@ -23,6 +25,9 @@ public class MediaFixture : IAsyncLifetime
     private readonly DateTime _createdAt = DateTime.UtcNow;
 
     public WebApplication App { get; private set; } = null!;
+
+    /// <summary>What the server logged (Capstan's own categories, Information and up), by recording.</summary>
+    public ServerLog ServerLog { get; private set; } = null!;
 
     /// <summary>The server's data folder.</summary>
     public string DataDir => _dataDir;
@@ -69,6 +74,7 @@ public class MediaFixture : IAsyncLifetime
             settings[k] = v;
         }
         App = CapstanHost.Build([], settings);
+        ServerLog = ServerLog.AddTo(App.Services.GetRequiredService<ILoggerFactory>());
         await App.InitializeAsync(CancellationToken.None);
         await App.StartAsync();
         var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

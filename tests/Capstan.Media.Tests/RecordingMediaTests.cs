@@ -96,7 +96,8 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         // Pauses are joined over: the file is the recorded time less what the resumed capture takes to grab its
         // first frame (a new pipeline: about 0.2 s, more under load; README "Known limits"), as in the VP9 sync test.
         // Measured in a clean-clone CI run: 7.20 s for 7.75 s recorded.
-        Assert.InRange(facts.Duration, recorded - 1.0, recorded + 0.5);
+        Assert.True(facts.Duration >= recorded - 1.0 && facts.Duration <= recorded + 0.5,
+            $"a file of {facts.Duration:0.000} s for {recorded:0.000} s recorded; the worker's lines:\n{f.ServerLog.Describe(id)}");
         Assert.Equal(("h264", 640, 360, "aac", 2), (facts.VideoCodec, facts.Width, facts.Height, facts.AudioCodec, facts.AudioChannels));
         Assert.True(await MediaFacts.MeanVolumeAsync(video) > -50, "audio is silent");
         var lit = await MediaFacts.LitFractionAsync(video);
@@ -259,7 +260,8 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var duration = (await MediaFacts.ProbeAsync(file)).Duration;
         // (The message carries the recording and the file's first packets: a CI run's file was 0.56 s short.)
         Assert.True(duration >= span - 0.3 && duration <= span + 0.3, $"a file of {duration:0.000} s for {span:0.000} s from started_time to stopped_time: {done.ToJsonString()}; "
-            + (await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-show_entries", "packet=codec_type,pts_time", "-read_intervals", "%+#6", "-of", "csv=p=0", file])).Replace('\n', ' '));
+            + (await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-show_entries", "packet=codec_type,pts_time", "-read_intervals", "%+#6", "-of", "csv=p=0", file])).Replace('\n', ' ')
+            + "\nthe worker's lines:\n" + f.ServerLog.Describe(id));
         File.Delete(file);
     }
 

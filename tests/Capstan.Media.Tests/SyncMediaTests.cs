@@ -163,7 +163,8 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>, 
             var facts = await MediaFacts.ProbeAsync(file);
             var started = Time(done, "started_time");
             var stopped = Time(done, "stopped_time");
-            Assert.InRange(facts.Duration, (stopped - started).TotalSeconds - 0.3, (stopped - started).TotalSeconds + 0.3);
+            Assert.True(Math.Abs(facts.Duration - (stopped - started).TotalSeconds) <= 0.3,
+                $"a file of {facts.Duration:0.000} s for {(stopped - started).TotalSeconds:0.000} s from started_time to stopped_time; the worker's lines:\n{f.ServerLog.Describe(id)}");
             Assert.Equal((long)Math.Round(facts.Duration, MidpointRounding.AwayFromZero), done["recording_duration"]!.GetValue<long>());
             Assert.Empty(done["gaps"]!.AsArray());
 
@@ -227,8 +228,9 @@ public sealed class SyncMediaTests(SyncFixture f) : IClassFixture<SyncFixture>, 
             // its resume instant after resumeAsked, so at most this long), less what the resumed capture takes to
             // start (about 0.1 s here, more under load) and the resume call's own time.
             var recorded = (Time(done, "stopped_time") - Time(done, "started_time")).TotalSeconds - (resumeAsked - pausedAt).TotalSeconds;
-            TestContext.Current.TestOutputHelper?.WriteLine($"file {facts.Duration:0.000} s, recorded at most {recorded:0.000} s");
-            Assert.InRange(facts.Duration, recorded - (resumedAt - resumeAsked).TotalSeconds - 1.0, recorded + 0.3);
+            var bounds = (Low: recorded - (resumedAt - resumeAsked).TotalSeconds - 1.0, High: recorded + 0.3);
+            Assert.True(facts.Duration >= bounds.Low && facts.Duration <= bounds.High,
+                $"a file of {facts.Duration:0.000} s for at most {recorded:0.000} s recorded (bounds {bounds.Low:0.000}-{bounds.High:0.000}); the worker's lines:\n{f.ServerLog.Describe(id)}");
 
             // No gap and no overlap at the join: consecutive video frames are one frame apart everywhere.
             var pts = (await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file]))

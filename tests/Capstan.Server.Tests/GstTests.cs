@@ -338,6 +338,44 @@ public sealed class GstTests : IDisposable
         }, CompositorHost.ProcessEnvironment);
     }
 
+    /// <summary>A server started where SIGINT is ignored (a non-interactive shell's background job, as a CI runner or
+    /// a service script starts it) passes that on to its hosts, and a .NET host keeps it ignored: stopped with SIGINT,
+    /// every native segment ran on until the server killed it 5 s later, losing its file's tail. The server stops its
+    /// hosts with <see cref="Server.Recorder.CompositeCapture.HostStopSignal"/>, which ends them cleanly even so.</summary>
+    [Fact]
+    public async Task CompositorHost_StartedWithSigintIgnored_EndsCleanlyOnTheServersStopSignal()
+    {
+        var file = Path.Combine(_dir, "ignored.mkv");
+        var json = System.Text.Json.JsonSerializer.Serialize(new CompositorSpec(320, 180, 15, "H264", "AAC", 2, file), CompositorSpecJson.Default.CompositorSpec);
+        await WithHostAsync("/bin/sh", ["-c", "trap '' INT; exec \"$0\" \"$@\"", Server.Recorder.NativeComposite.DefaultHostPath(), json], async host =>
+        {
+            var ct = TestContext.Current.CancellationToken;
+            var grabs = 0;
+            while (grabs < 15 && await host.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(20), ct) is { } line)
+            {
+                grabs += GstArgs.GrabLine(line, out _) ? 1 : 0;
+            }
+            var drain = host.StandardOutput.ReadToEndAsync(ct);
+            await SignalAsync(host, "INT");
+            await Task.Delay(1500, ct);
+            Assert.False(host.HasExited, "SIGINT was not ignored: the test does not start the host as an ignoring server would");
+            var stopped = Stopwatch.StartNew();
+            await SignalAsync(host, Server.Recorder.CompositeCapture.HostStopSignal.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await host.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(15), ct);
+            await drain;
+            Assert.Equal(0, host.ExitCode);
+            // (The server kills a capture that has not ended 5 s after its stop signal.)
+            Assert.True(stopped.Elapsed < TimeSpan.FromSeconds(5), $"the host took {stopped.Elapsed.TotalSeconds:0.0} s to end");
+            Assert.Contains("codec_name=h264|width=320|height=180", await ProbeAsync(file), StringComparison.Ordinal);
+        }, CompositorHost.ProcessEnvironment);
+    }
+
+    private static async Task SignalAsync(Process p, string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
+    }
+
     [Fact]
     public void Launch_BadDescription_ThrowsWithGStreamersMessage()
     {

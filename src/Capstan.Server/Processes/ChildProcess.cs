@@ -113,8 +113,8 @@ public sealed partial class ChildProcess : IAsyncDisposable
     public bool Signal(int signal) => !HasExited && Kill(_process.Id, signal) == 0;
 
     /// <summary>Graceful stop: <paramref name="graceful"/> (by default SIGTERM), wait up to <paramref name="timeout"/>,
-    /// then kill the whole tree. Returns the exit code. Idempotent.</summary>
-    public async Task<int> StopAsync(TimeSpan timeout, Func<ChildProcess, Task>? graceful = null)
+    /// then kill the whole tree (and say so to <paramref name="killed"/>). Returns the exit code. Idempotent.</summary>
+    public async Task<int> StopAsync(TimeSpan timeout, Func<ChildProcess, Task>? graceful = null, Action? killed = null)
     {
         if (!HasExited)
         {
@@ -138,6 +138,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
                 try
                 {
                     _process.Kill(entireProcessTree: true);
+                    killed?.Invoke();
                 }
                 catch (InvalidOperationException)
                 {

@@ -59,6 +59,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     // Where the time to the first frame went: the session began, the surface was ready, the capture launched (its
     // first frame follows); the page (the recorder's token, the navigation) opens before the launch, within "capture launched".
     private DateTime _claimedAt = ctx.Time.GetUtcNow().UtcDateTime, _surfaceAt, _pageAt, _launchedAt;
+    private int _captureStop = GstLaunchStopSignal; // the current capture's clean stop (StopSegmentAsync)
 
     // What runs the current segment's capture: the surface's warm capture host, gst-launch, or the native compositor.
     private string _captureBy = "gst-launch";
@@ -342,6 +343,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             _launchedAt = ctx.Time.GetUtcNow().UtcDateTime;
             _captureBy = "native compositor";
             _rtmpPort = Config.RtmpUrl is null ? null : FreeUdpPort();
+            _captureStop = HostStopSignal;
             _capture = _native.StartSegment(new Gst.Compositor.CompositorSpec(Config.Width, Config.Height, ctx.Options.FrameRate, Config.VideoCodec, Config.AudioCodec,
                 MediaArgs.Channels(Config), output, WatermarkFile: _watermark, WatermarkPosition: Config.Watermark?.Position,
                 WatermarkWidth: Config.Watermark?.Size?.Width ?? 120, WatermarkHeight: Config.Watermark?.Size?.Height ?? 60, RtmpPort: _rtmpPort),
@@ -362,6 +364,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         // The surface's warm capture host when it has one ready (the first segment), else gst-launch: one pipeline.
         var warm = surface.TakeCapture() ?? await TakeResumeHostAsync();
         _captureBy = warm is null ? "gst-launch" : "warm host";
+        _captureStop = warm is null ? GstLaunchStopSignal : HostStopSignal;
         _capture = warm is not null
             ? warm.Begin(MediaArgs.Capture(spec), seg.OnLine)
             : ctx.Ledger.Track(ChildProcess.Start("gst-launch", ctx.Options.GstLaunch, MediaArgs.Capture(spec), Path.Combine(_dir, "capture.log"),
@@ -411,8 +414,19 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         return parts.Length > index && long.TryParse(parts[index], NumberStyles.Integer, CultureInfo.InvariantCulture, out var ticks) ? new DateTime(ticks, DateTimeKind.Utc) : null;
     }
 
-    /// <summary>Ends the current segment cleanly: SIGINT (gst-launch <c>-e</c> turns it into end-of-stream, which
-    /// finishes the file), then kill after 5 s. Its clock origin is kept beside it, for a worker that takes the
+    /// <summary>The signal that ends a gst-launch capture cleanly: <c>-e</c> turns SIGINT into end-of-stream.</summary>
+    internal const int GstLaunchStopSignal = 2;
+
+    /// <summary>The signal that ends one of Capstan's own pipeline hosts cleanly (the compositor host, a warm capture
+    /// host: <see cref="Gst.PipelineHost"/>): SIGTERM, not SIGINT. A .NET process keeps SIGINT ignored when it was
+    /// ignored at its start, as it is for everything a non-interactive shell starts in the background (<c>cmd &amp;</c>,
+    /// a CI runner's, a service script's) and passes on to its children: a server started so had every host ignore
+    /// the SIGINT, run on until killed 5 s later, and lose its file's tail (measured: every native stop killed, a pause
+    /// holding the recording's loop 5 s, max_seconds files 5.5 s too long). SIGTERM is never ignored so.</summary>
+    internal const int HostStopSignal = 15;
+
+    /// <summary>Ends the current segment cleanly: its stop signal (<see cref="GstLaunchStopSignal"/>,
+    /// <see cref="HostStopSignal"/>: end-of-stream, which finishes the file), then kill after 5 s. Its clock origin is kept beside it, for a worker that takes the
     /// recording back.</summary>
     private async Task StopSegmentAsync(DateTime? cutAt = null)
     {
@@ -422,11 +436,15 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         }
         var capture = _capture;
         _capture = null;
+        var stopping = ctx.Time.GetTimestamp();
+        var killed = false;
+        var signal = _captureStop;
         await capture.StopAsync(TimeSpan.FromSeconds(5), p =>
         {
-            p.Signal(2);
+            p.Signal(signal);
             return Task.CompletedTask;
-        });
+        }, () => killed = true);
+        var stopMs = Ms(ctx.Time.GetElapsedTime(stopping));
         await capture.DisposeAsync();
         if (_rtmp is not null)
         {
@@ -437,8 +455,9 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         {
             _recordedSeconds += seg.Seconds;
             SaveOrigin(seg, cutAt);
-            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), seg.Seconds, seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate), Math.Round(seg.OriginRefinedMs, 1),
-                seg.PlayingAt is { } playing ? Ms(playing - seg.LaunchedAt) : -1, seg.FirstFrameAt is { } firstFrame ? Ms(firstFrame - seg.LaunchedAt) : -1);
+            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), Math.Round(seg.Seconds, 3), Math.Round(seg.SeenSeconds, 3), seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate), Math.Round(seg.OriginRefinedMs, 1),
+                seg.PlayingAt is { } playing ? Ms(playing - seg.LaunchedAt) : -1, seg.FirstFrameAt is { } firstFrame ? Ms(firstFrame - seg.LaunchedAt) : -1,
+                stopMs, killed ? " (killed: it did not end within 5 s)" : string.Empty);
             ctx.Metrics?.CaptureFramesDropped(Math.Max(0, seg.ExpectedFrames(ctx.Options.FrameRate) - seg.Grabs));
             _shipper?.Close(seg.Path); // its last piece and its final sidecar go up now
         }
@@ -892,6 +911,8 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         private DateTime? _origin;
         private DateTime? _originAtFirst;
         private DateTime? _playingAt;
+        private DateTime? _firstSeen;
+        private DateTime _lastSeen;
 
         /// <summary>When the capture was launched.</summary>
         public DateTime LaunchedAt { get; } = time.GetUtcNow().UtcDateTime;
@@ -972,6 +993,19 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             }
         }
 
+        /// <summary>Seconds from the first grab line's arrival to the last's, on this process's clock: beside
+        /// <see cref="Seconds"/> (the capture's clock), a capture clock running slow or fast shows.</summary>
+        public double SeenSeconds
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _firstSeen is { } f ? (_lastSeen - f).TotalSeconds : 0;
+                }
+            }
+        }
+
         /// <summary>The frames the segment's span calls for at <paramref name="fps"/>.</summary>
         public long ExpectedFrames(int fps) => Grabs == 0 ? 0 : (long)Math.Round(Seconds * fps) + 1;
 
@@ -1014,7 +1048,9 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
                 {
                     _first = t;
                     _originAtFirst = _origin;
+                    _firstSeen = now;
                 }
+                _lastSeen = now;
             }
             Interlocked.Increment(ref _grabs);
         }
@@ -1035,8 +1071,8 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded, {From} to {To} (session +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface)")]
     private static partial void LogGap(ILogger logger, double seconds, string from, string to, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s, {Grabs} frames grabbed of {Expected}; clock origin refined by {OriginMs} ms after the first frame; PLAYING +{PlayingMs} ms, first frame +{FirstFrameMs} ms after launch")]
-    private static partial void LogSegment(ILogger logger, string segment, double seconds, long grabs, long expected, double originMs, long playingMs, long firstFrameMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s ({SeenSeconds} s between the first and last grab lines here), {Grabs} frames grabbed of {Expected}; clock origin refined by {OriginMs} ms after the first frame; PLAYING +{PlayingMs} ms, first frame +{FirstFrameMs} ms after launch; stopped in {StopMs} ms{Killed}")]
+    private static partial void LogSegment(ILogger logger, string segment, double seconds, double seenSeconds, long grabs, long expected, double originMs, long playingMs, long firstFrameMs, long stopMs, string killed);
 
     private static long Ms(TimeSpan t) => (long)Math.Round(t.TotalMilliseconds);
 

@@ -19,7 +19,7 @@ namespace Capstan.Server.Recorder;
 public interface ICompositeCapture : IAsyncDisposable
 {
     /// <summary>Starts the segment's capture process writing <see cref="CompositorSpec.Output"/>; its stdout lines
-    /// (grabbed frames among them, <see cref="GstArgs.GrabLine"/>) go to <paramref name="onLine"/>. SIGINT ends it
+    /// (grabbed frames among them, <see cref="GstArgs.GrabLine"/>) go to <paramref name="onLine"/>. SIGTERM ends it
     /// cleanly.</summary>
     ChildProcess StartSegment(CompositorSpec spec, string logFile, Action<string> onLine);
 }

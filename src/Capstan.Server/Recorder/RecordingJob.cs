@@ -354,8 +354,10 @@ public sealed partial class RecordingJob
             }
             if (_capture.RecordedSeconds >= _record.Config.MaxSeconds)
             {
-                await _capture.StopAsync(ct);
+                // stopped_time is the instant the limit was reached, and the file ends there (as at an API stop), not
+                // where the capture finished stopping.
                 await StopRecordingAsync(new ReasonDto { Reason = StopReasons.ApiCall, Caller = new CallerDto { Type = "INTERNAL", Name = "max_seconds" } }, ct);
+                await _capture.StopAsync(ct);
                 return true;
             }
             if (check.Lost)

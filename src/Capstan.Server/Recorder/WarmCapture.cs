@@ -33,7 +33,7 @@ public sealed class WarmCapture : IAsyncDisposable
     }
 
     /// <summary>Hands the host the capture's pipeline (<see cref="MediaArgs.Capture"/>); from now on its lines (the
-    /// grabbed frames) go to <paramref name="onLine"/>. It is stopped as gst-launch is: SIGINT ends the stream.</summary>
+    /// grabbed frames) go to <paramref name="onLine"/>. SIGTERM ends the stream (<see cref="CompositeCapture.HostStopSignal"/>).</summary>
     public ChildProcess Begin(IReadOnlyList<string> captureArguments, Action<string> onLine)
     {
         if (!Ready)
@@ -56,7 +56,7 @@ public sealed class WarmCapture : IAsyncDisposable
         Volatile.Read(ref _onLine)?.Invoke(line);
     }
 
-    /// <summary>Ends a host no recording took (before a pipeline, SIGINT ends it at once).</summary>
+    /// <summary>Ends a host no recording took (before a pipeline, SIGTERM ends it at once).</summary>
     public async ValueTask DisposeAsync()
     {
         if (Volatile.Read(ref _onLine) is not null)
@@ -65,7 +65,7 @@ public sealed class WarmCapture : IAsyncDisposable
         }
         await Process.StopAsync(TimeSpan.FromSeconds(2), p =>
         {
-            p.Signal(2);
+            p.Signal(CompositeCapture.HostStopSignal);
             return Task.CompletedTask;
         });
         await Process.DisposeAsync();

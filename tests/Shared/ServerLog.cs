@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace Capstan.Testing;
+
+/// <summary>The lines a server hosted in the test process logs (added to its <see cref="ILoggerFactory"/>), each with
+/// the recording id of its scope, as <see cref="ClusterProcess"/> keeps a node's: a failure message can then carry
+/// what the worker said about the recording (its segments' frames, clock and stop), which a test's own figures
+/// cannot tell.</summary>
+public sealed class ServerLog : ILoggerProvider, ISupportExternalScope
+{
+    private const int MaxLines = 20_000;
+    private readonly ConcurrentQueue<ClusterLogLine> _lines = new();
+    private IExternalScopeProvider? _scopes;
+
+    /// <summary>Adds a new one to <paramref name="factory"/>.</summary>
+    public static ServerLog AddTo(ILoggerFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var log = new ServerLog();
+        factory.AddProvider(log);
+        return log;
+    }
+
+    /// <summary>The lines logged in the recording's scope, in order.</summary>
+    public IEnumerable<ClusterLogLine> LinesOf(string recordingId) =>
+        _lines.Where(l => string.Equals(l.RecordingId, recordingId, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The recording's lines, one per line with their time: for a failure message.</summary>
+    public string Describe(string recordingId) =>
+        string.Join('\n', LinesOf(recordingId).Select(l => $"{l.At:HH:mm:ss.fff} {l.Level} {l.Message}"));
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
+
+    public void Dispose()
+    {
+    }
+
+    private void Add(ClusterLogLine line)
+    {
+        _lines.Enqueue(line);
+        while (_lines.Count > MaxLines && _lines.TryDequeue(out _))
+        {
+        }
+    }
+
+    private string? RecordingIdOfScope()
+    {
+        string? id = null;
+        _scopes?.ForEachScope((scope, _) =>
+        {
+            if (scope is IEnumerable<KeyValuePair<string, object>> pairs)
+            {
+                foreach (var (k, v) in pairs)
+                {
+                    if (k == "RecordingId")
+                    {
+                        id = v?.ToString();
+                    }
+                }
+            }
+        }, (object?)null);
+        return id;
+    }
+
+    private sealed class Logger(ServerLog owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => owner._scopes?.Push(state);
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel) || !category.StartsWith("Capstan", StringComparison.Ordinal))
+            {
+                return;
+            }
+            ArgumentNullException.ThrowIfNull(formatter);
+            var message = formatter(state, exception);
+            owner.Add(new ClusterLogLine(DateTime.UtcNow, logLevel.ToString(), category, message, owner.RecordingIdOfScope(), message));
+        }
+    }
+}
