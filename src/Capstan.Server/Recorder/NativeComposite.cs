@@ -415,9 +415,21 @@ public sealed partial class NativeComposite : ICompositeCapture
             await child.StandardInput.FlushAsync(ct);
             asked.Add((p, ports));
         }
-        var answers = await Task.WhenAll(asked.Select(a => ForwardAsync(a.P, a.Streams, ct)));
-        foreach (var (p, answer) in asked.Select(a => a.P).Zip(answers))
+        var forwarding = asked.Select(a => (a.P, Answer: ForwardAsync(a.P, a.Streams, ct))).ToList();
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failed = null;
+        foreach (var (p, answering) in forwarding)
         {
+            JsonObject answer;
+            try
+            {
+                answer = await answering;
+            }
+            catch (Exception e)
+            {
+                // The others' forwards are kept (and stopped with the recording) before the first failure goes on.
+                failed ??= System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                continue;
+            }
             foreach (var f in (answer["forwarders"] as JsonArray ?? []).OfType<JsonObject>())
             {
                 var type = f["type"]?.GetValue<string>() ?? "audio";
@@ -431,6 +443,7 @@ public sealed partial class NativeComposite : ICompositeCapture
             }
             LogAdded(_logger, p.Id, p.Display, string.Join(",", p.Streams.Select(s => s.Type + ":" + s.Codec)));
         }
+        failed?.Throw();
     }
 
     /// <summary>Asks Janus to forward the publisher's streams to the ports the host gave their inputs.</summary>
