@@ -258,8 +258,13 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         Assert.InRange((stopped - kicked).TotalSeconds, -0.2, 1.5);
         var span = (stopped - started).TotalSeconds;
         var duration = (await MediaFacts.ProbeAsync(file)).Duration;
-        // (The message carries the recording and the file's first packets: a CI run's file was 0.56 s short.)
-        Assert.True(duration >= span - 0.3 && duration <= span + 0.3, $"a file of {duration:0.000} s for {span:0.000} s from started_time to stopped_time: {done.ToJsonString()}; "
+        // Known limit (README): the browser capture runs on PulseAudio's clock, which a starved machine slows, and the
+        // file then holds that much less than its span (a clean-clone CI run: 6.60 s for 6.97 s, its clock 0.42 s
+        // behind, 81 of 99 frames grabbed). The worker reports that lag; it is allowed for, up to a tenth of the span.
+        // (The message carries the recording, the file's first packets and the worker's lines.)
+        var lag = f.ServerLog.CaptureClockLagSeconds(id);
+        Assert.True(lag <= span / 10, $"the capture's clock fell {lag:0.000} s behind in {span:0.000} s; the worker's lines:\n{f.ServerLog.Describe(id)}");
+        Assert.True(duration >= span - 0.3 - lag && duration <= span + 0.3, $"a file of {duration:0.000} s for {span:0.000} s from started_time to stopped_time (the capture's clock {lag:0.000} s behind): {done.ToJsonString()}; "
             + (await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-show_entries", "packet=codec_type,pts_time", "-read_intervals", "%+#6", "-of", "csv=p=0", file])).Replace('\n', ' ')
             + "\nthe worker's lines:\n" + f.ServerLog.Describe(id));
         File.Delete(file);

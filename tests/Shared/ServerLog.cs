@@ -7,7 +7,7 @@ namespace Capstan.Testing;
 /// the recording id of its scope, as <see cref="ClusterProcess"/> keeps a node's: a failure message can then carry
 /// what the worker said about the recording (its segments' frames, clock and stop), which a test's own figures
 /// cannot tell.</summary>
-public sealed class ServerLog : ILoggerProvider, ISupportExternalScope
+public sealed partial class ServerLog : ILoggerProvider, ISupportExternalScope
 {
     private const int MaxLines = 20_000;
     private readonly ConcurrentQueue<ClusterLogLine> _lines = new();
@@ -29,6 +29,18 @@ public sealed class ServerLog : ILoggerProvider, ISupportExternalScope
     /// <summary>The recording's lines, one per line with their time: for a failure message.</summary>
     public string Describe(string recordingId) =>
         string.Join('\n', LinesOf(recordingId).Select(l => $"{l.At:HH:mm:ss.fff} {l.Level} {l.Message}"));
+
+    /// <summary>How far the recording's capture clocks fell behind the wall clock, in seconds, summed over its
+    /// segments: each "Segment" line gives the span from its first grab line to its last before the stop, on the
+    /// capture's clock and as the lines reached the server. The browser capture runs on PulseAudio's clock, which a starved machine
+    /// slows (a clean-clone CI run: 6.508 s on it for 6.926 s, 81 of 99 frames grabbed); the file then holds that
+    /// much less than its span.</summary>
+    public double CaptureClockLagSeconds(string recordingId) =>
+        LinesOf(recordingId).Select(l => SegmentLine().Match(l.Message)).Where(m => m.Success)
+            .Sum(m => Math.Max(0, double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) - double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^Segment \S+: [0-9.]+ s \(([0-9.]+) s on its clock in ([0-9.]+) s here")]
+    private static partial System.Text.RegularExpressions.Regex SegmentLine();
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 

@@ -437,6 +437,7 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         var capture = _capture;
         _capture = null;
         var stopping = ctx.Time.GetTimestamp();
+        _current?.Stopping();
         var killed = false;
         var signal = _captureStop;
         await capture.StopAsync(TimeSpan.FromSeconds(5), p =>
@@ -455,7 +456,8 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         {
             _recordedSeconds += seg.Seconds;
             SaveOrigin(seg, cutAt);
-            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), Math.Round(seg.Seconds, 3), Math.Round(seg.SeenSeconds, 3), seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate), Math.Round(seg.OriginRefinedMs, 1),
+            var (seen, clock) = seg.SeenSpan;
+            LogSegment(ctx.Logger, Path.GetFileName(seg.Path), Math.Round(seg.Seconds, 3), Math.Round(clock, 3), Math.Round(seen, 3), seg.Grabs, seg.ExpectedFrames(ctx.Options.FrameRate), Math.Round(seg.OriginRefinedMs, 1),
                 seg.PlayingAt is { } playing ? Ms(playing - seg.LaunchedAt) : -1, seg.FirstFrameAt is { } firstFrame ? Ms(firstFrame - seg.LaunchedAt) : -1,
                 stopMs, killed ? " (killed: it did not end within 5 s)" : string.Empty);
             ctx.Metrics?.CaptureFramesDropped(Math.Max(0, seg.ExpectedFrames(ctx.Options.FrameRate) - seg.Grabs));
@@ -913,6 +915,8 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
         private DateTime? _playingAt;
         private DateTime? _firstSeen;
         private DateTime _lastSeen;
+        private double _lastSeenPts;
+        private bool _stopping;
 
         /// <summary>When the capture was launched.</summary>
         public DateTime LaunchedAt { get; } = time.GetUtcNow().UtcDateTime;
@@ -993,16 +997,26 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
             }
         }
 
-        /// <summary>Seconds from the first grab line's arrival to the last's, on this process's clock: beside
-        /// <see cref="Seconds"/> (the capture's clock), a capture clock running slow or fast shows.</summary>
-        public double SeenSeconds
+        /// <summary>Seconds from the first grab line's arrival to the last's before the stop, on this process's clock,
+        /// and the same two frames' span on the capture's clock: a capture clock running slow or fast shows. (Lines
+        /// after the stop are left out: they come as the pipeline drains, later than their frames.)</summary>
+        public (double Seen, double Clock) SeenSpan
         {
             get
             {
                 lock (_gate)
                 {
-                    return _firstSeen is { } f ? (_lastSeen - f).TotalSeconds : 0;
+                    return _firstSeen is { } f && _first is { } first ? ((_lastSeen - f).TotalSeconds, _lastSeenPts - first) : (0, 0);
                 }
+            }
+        }
+
+        /// <summary>The stop was asked: the grab lines from now on drain the pipeline.</summary>
+        public void Stopping()
+        {
+            lock (_gate)
+            {
+                _stopping = true;
             }
         }
 
@@ -1050,7 +1064,11 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
                     _originAtFirst = _origin;
                     _firstSeen = now;
                 }
-                _lastSeen = now;
+                if (!_stopping)
+                {
+                    _lastSeen = now;
+                    _lastSeenPts = t;
+                }
             }
             Interlocked.Increment(ref _grabs);
         }
@@ -1071,8 +1089,8 @@ public sealed partial class CompositeCapture(RecordingJobRecord record, Recorder
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recording gap: {Seconds} s of the meeting were not recorded, {From} to {To} (session +{ClaimMs}, surface +{SurfaceMs}, capture launched +{LaunchMs}, first frame +{FrameMs} ms; the page opened {PageMs} ms after the surface)")]
     private static partial void LogGap(ILogger logger, double seconds, string from, string to, long claimMs, long surfaceMs, long launchMs, long frameMs, long pageMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s ({SeenSeconds} s between the first and last grab lines here), {Grabs} frames grabbed of {Expected}; clock origin refined by {OriginMs} ms after the first frame; PLAYING +{PlayingMs} ms, first frame +{FirstFrameMs} ms after launch; stopped in {StopMs} ms{Killed}")]
-    private static partial void LogSegment(ILogger logger, string segment, double seconds, double seenSeconds, long grabs, long expected, double originMs, long playingMs, long firstFrameMs, long stopMs, string killed);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Segment {Segment}: {Seconds} s ({ClockSeconds} s on its clock in {SeenSeconds} s here, between its first grab line and its last before the stop), {Grabs} frames grabbed of {Expected}; clock origin refined by {OriginMs} ms after the first frame; PLAYING +{PlayingMs} ms, first frame +{FirstFrameMs} ms after launch; stopped in {StopMs} ms{Killed}")]
+    private static partial void LogSegment(ILogger logger, string segment, double seconds, double clockSeconds, double seenSeconds, long grabs, long expected, double originMs, long playingMs, long firstFrameMs, long stopMs, string killed);
 
     private static long Ms(TimeSpan t) => (long)Math.Round(t.TotalMilliseconds);
 
