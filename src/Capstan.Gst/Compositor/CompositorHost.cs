@@ -24,17 +24,32 @@ namespace Capstan.Gst.Compositor;
 /// source-generated JSON (<see cref="CompositorSpecJson"/>).</para></summary>
 public static class CompositorHost
 {
-    /// <summary>What the host's process is started with (the server's <c>NativeComposite</c>): one malloc arena
-    /// (<c>MALLOC_ARENA_MAX=1</c>). GStreamer's elements allocate pictures anew on many streaming threads for every
-    /// frame (with every allocation of 128 KiB or more made an mmap of its own, the host's page faults were 15,400 a
-    /// second with one participant and 31,700 with four, about 1 MB a frame for each), and glibc gives threads arenas
-    /// of their own, up to 16 on 2 cores, each holding on to what it freed and trimming and
-    /// growing again. Measured with the host fed by 4 RTP senders at 720p30 (3 interleaved runs): RSS 163-167 MiB and
-    /// 9,000 page faults a second with the default, 158-160 MiB and 0-2,000 faults with one arena, CPU the same within
-    /// the runs' spread; with 2 participants, 146-149 against 144-146 MiB at 720p and 179-186 against 177-182 at 1080p. (A fixed mmap threshold,
-    /// <c>MALLOC_TRIM_THRESHOLD_</c>, took another 12 MiB off but made every such copy an mmap of its own: 31,700
-    /// faults a second.)</summary>
-    public static IReadOnlyDictionary<string, string> ProcessEnvironment { get; } = new Dictionary<string, string> { ["MALLOC_ARENA_MAX"] = "1" };
+    /// <summary>What the host's process is started with (the server's <c>NativeComposite</c>): glibc's malloc with
+    /// one arena, no picture an mmap of its own, and the heap's free top kept up to 128 MiB.
+    /// <para>GStreamer's elements allocate pictures anew on many streaming threads for every frame, and glibc by
+    /// default gives threads arenas of their own (up to 16 on 2 cores), makes every allocation of 128 KiB or more an
+    /// mmap of its own until a free raises that threshold, and trims the heap's top whenever more than twice the
+    /// threshold is free there. Each of those makes the next picture's pages new ones, faulted in and zeroed by the
+    /// kernel. Measured with the host fed by RTP senders (VP8 640x360 and Opus for each participant, 2 participants
+    /// unless said):</para>
+    /// <list type="bullet">
+    /// <item>One arena (<c>MALLOC_ARENA_MAX=1</c>): at 720p30 with 4 participants 9,000 page faults a second with the
+    /// default, 0-2,000 with it, RSS 163-167 against 158-160 MiB, CPU the same within the runs' spread.</item>
+    /// <item>At 1080p30 one arena still left 10,400 faults a second, from the heap trimmed and grown again by the
+    /// mixer's thread (<c>systrim</c>, <c>sysmalloc</c>) and the faults taken writing the scaled tiles (GLib's pool): a
+    /// fixed mmap threshold of 32 MiB, glibc's largest (<c>MALLOC_MMAP_THRESHOLD_</c>), with a trim threshold of 128 MiB
+    /// (<c>MALLOC_TRIM_THRESHOLD_</c>) took them to 3 a second and the host from 0.62-0.68 core to 0.46-0.47 (two
+    /// interleaved runs each, load 1.2-1.7), RSS 141-142 against 144-145 MiB. At 720p, which had no faults to take
+    /// away, the same within the runs' spread (2 participants 0.26-0.32 core, 4 participants 0.29-0.35; RSS +1 MiB).
+    /// Either threshold alone is worse: setting one stops glibc raising the mmap threshold on its own, and a fixed
+    /// one of 128 KiB made every picture an mmap (31,700 faults a second at 720p with 4 participants).</item>
+    /// </list></summary>
+    public static IReadOnlyDictionary<string, string> ProcessEnvironment { get; } = new Dictionary<string, string>
+    {
+        ["MALLOC_ARENA_MAX"] = "1",
+        ["MALLOC_MMAP_THRESHOLD_"] = "33554432",
+        ["MALLOC_TRIM_THRESHOLD_"] = "134217728",
+    };
 
     /// <summary>One input of a mixer: its bin, the mixer's pad it is linked to (a forwarded stream's once its first
     /// buffer is there, <see cref="LinkedOnFirstBuffer"/>), its kind. A picture's pad follows its
