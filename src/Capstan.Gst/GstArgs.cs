@@ -50,20 +50,21 @@ public static class GstArgs
     /// <summary>The recording's sound encoder, as gst-launch words, for <paramref name="channels"/> 1 or 2 at 48 kHz:
     /// Vorbis, MP3 (then <c>mpegaudioparse</c>) or AAC (then <c>aacparse</c>). The browser's capture and the native
     /// compositor encode alike.
-    /// <para>AAC: 384 kbps stereo, 192 mono, as RealtimeKit's H.264 recordings have it; FFmpeg's encoder
-    /// (<c>avenc_aac</c>) with its fast coder: at this rate its default two-loop search buys nothing audible and
-    /// cost 0.09 core for a tone (fast: 0.06; gst-launch, 10 s live stereo sine). And no mid/side stereo
-    /// (<c>aac-ms=false</c>): gst-libav turns FFmpeg's "decide per band" default (-1) into "true", mid/side forced on
-    /// every band, and the fast coder then spent its bits on the middle: a tone in the left channel alone came out
-    /// in both at -0.3 dB (R/L); a left and a different right tone, each channel at 3 dB signal to noise (both tones
-    /// in both); the tones with pink noise at 8 dB, the file at 272 of its 384 kbps (measured: encoded by gst-launch,
-    /// decoded by ffmpeg). Without it: the right channel silent (-123 dB), 70 and 37 dB, 386 kbps, and a quarter of
-    /// the encoder's time (60 s of stereo tone and pink noise, 1.5-1.75 s of CPU with it, 0.4 without). At 192 kbps a channel, coding left and right apart costs nothing audible.</para></summary>
+    /// <para>AAC: VisualOn's encoder (<c>voaacenc</c>, gst-plugins-bad) at 320 kbps stereo, its highest, and 192
+    /// kbps mono. RealtimeKit's H.264 recordings have 384 kbps stereo; FFmpeg's encoder (<c>avenc_aac</c>, fast
+    /// coder, no mid/side), which gave that before, cost 0.040 core a recording over the chain without an encoder,
+    /// VisualOn's 0.006 (gst-launch, live 48 kHz stereo tone, three interleaved runs, load under 0.1): at the native
+    /// compositor's 0.25 core per 720p recording, a seventh of it. Measured on a 1 kHz tone with pink noise on the
+    /// left and a 1.5 kHz tone on the right, encoded into Matroska by gst-launch and decoded by ffmpeg (signal to
+    /// distortion, <c>asdr</c>, left and right): VisualOn at 320 kbps 61 and 84 dB, FFmpeg's at 384 kbps 76 and 138
+    /// dB, both far past hearing for a meeting's Opus-coded voices; a tone in the left channel alone is silent on the
+    /// right with both (<c>StereoEncoder_ALeftTone_StaysOnTheLeft</c>). VisualOn's priming is 1600 samples, not 1024
+    /// (<c>MediaArgs.EncoderDelaySeconds</c>).</para></summary>
     public static IReadOnlyList<string> AudioEncoder(string codec, int channels) => codec switch
     {
         "VORBIS" => ["vorbisenc", $"bitrate={I(channels == 1 ? 96000 : 128000)}"],
         "MP3" => ["lamemp3enc", $"bitrate={I(channels == 1 ? 128 : 192)}", "target=bitrate", "cbr=true", "!", "mpegaudioparse"],
-        _ => ["avenc_aac", $"bitrate={I(channels == 1 ? 192000 : 384000)}", "aac-coder=fast", "aac-ms=false", "!", "aacparse"],
+        _ => ["voaacenc", $"bitrate={I(channels == 1 ? 192000 : 320000)}", "!", "aacparse"],
     };
 
     /// <summary>A grabbed frame's line on the capture's stdout (the <c>grab</c> identity's last-message): its time on

@@ -46,7 +46,7 @@ public sealed class ArgumentBuilderTests
         // The sound: the sink's monitor, the pipeline's clock (pulsesrc provides it: no provide-clock=false); moved at the join.
         Assert.Contains("pulsesrc device=\"rec_x.monitor\" ! audio/x-raw,rate=48000,channels=2", a, StringComparison.Ordinal);
         Assert.DoesNotContain("provide-clock", a, StringComparison.Ordinal);
-        Assert.Contains("avenc_aac bitrate=384000 aac-coder=fast aac-ms=false ! aacparse ! queue ! mux.", a, StringComparison.Ordinal);
+        Assert.Contains("voaacenc bitrate=320000 ! aacparse ! queue ! mux.", a, StringComparison.Ordinal);
         Assert.EndsWith("matroskamux name=mux ! filesink buffer-mode=unbuffered location=\"/w/seg_0001.mkv\"", a, StringComparison.Ordinal);
         Assert.DoesNotContain("tee", a, StringComparison.Ordinal);
     }
@@ -55,7 +55,7 @@ public sealed class ArgumentBuilderTests
     public void SoundShift_EncoderPriming_HalfAGrabbedFrame_JanusArrival_AndTheCalibration()
     {
         // AAC priming alone (the native compositor moves its pictures instead).
-        Assert.Equal(-1024 / 48000.0, MediaArgs.SoundShiftSeconds("AAC", 30, grabbed: false, meetingView: true, 0), 9);
+        Assert.Equal(-1600 / 48000.0, MediaArgs.SoundShiftSeconds("AAC", 30, grabbed: false, meetingView: true, 0), 9);
         // A custom url page in the browser, Vorbis: half a frame later.
         Assert.Equal(0.5 / 30, MediaArgs.SoundShiftSeconds("VORBIS", 30, grabbed: true, meetingView: false, 0), 9);
         // The built-in view in the browser, MP3 at 15 fps, with a calibration of +10 ms.

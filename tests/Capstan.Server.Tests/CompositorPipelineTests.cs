@@ -155,7 +155,7 @@ public sealed class CompositorPipelineTests
     {
         var h264 = CompositorPipeline.Describe(new CompositorSpec(1280, 720, 30, "H264", "AAC", 1, "/tmp/a.mkv"));
         Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast", h264, StringComparison.Ordinal);
-        Assert.Contains("avenc_aac bitrate=192000 aac-coder=fast aac-ms=false ! aacparse", h264, StringComparison.Ordinal);
+        Assert.Contains("voaacenc bitrate=192000 ! aacparse", h264, StringComparison.Ordinal);
         Assert.Contains("audio/x-raw,channels=1", h264, StringComparison.Ordinal);
         Assert.Contains("compositor name=comp background=black latency=500000000", h264, StringComparison.Ordinal);
         var vp9 = CompositorPipeline.Describe(new CompositorSpec(640, 360, 15, "VP9", "VORBIS", 2, "/tmp/b.mkv"));

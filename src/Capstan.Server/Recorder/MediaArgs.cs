@@ -147,13 +147,14 @@ public static class MediaArgs
     public const int VideoQueueFrames = 16;
 
     /// <summary>How much silence the capture's sound encoder puts before the first real sample, at the capture's
-    /// 48 kHz: AAC (<c>avenc_aac</c>, FFmpeg's encoder) 1024 samples, MP3 (<c>lamemp3enc</c>) 1105, Vorbis none.
-    /// Matroska segments carry it as sound: without the shift in <see cref="Join"/> every AAC file's sound came 21 ms
+    /// 48 kHz: AAC (<c>voaacenc</c>, VisualOn's encoder) 1600 samples, MP3 (<c>lamemp3enc</c>) 1105, Vorbis none.
+    /// Matroska segments carry it as sound: without the shift in <see cref="Join"/> every AAC file's sound came 33 ms
     /// (MP3 23 ms) after its picture (measured: a tone at 0.500 s, encoded by the capture's chain into Matroska and
-    /// decoded, was heard at 0.521 s with AAC, 0.523 s with MP3 and 0.500 s with Vorbis).</summary>
+    /// decoded, was heard at 0.533 s with AAC, 0.523 s with MP3 and 0.500 s with Vorbis; FFmpeg's AAC encoder, used
+    /// before, 0.521 s: 1024 samples).</summary>
     public static double EncoderDelaySeconds(string audioCodec) => audioCodec switch
     {
-        "AAC" => 1024 / 48000.0,
+        "AAC" => 1600 / 48000.0,
         "MP3" => 1105 / 48000.0,
         _ => 0,
     };

@@ -35,7 +35,7 @@ public static class CaptureHost
     public static readonly IReadOnlyList<string> Elements =
     [
         "ximagesrc", "identity", "queue", "videoconvert", "videorate", "gdkpixbufoverlay", "x264enc", "h264parse", "vp8enc", "vp9enc",
-        "tee", "pulsesrc", "audioconvert", "avenc_aac", "aacparse", "vorbisenc", "lamemp3enc", "mpegaudioparse", "mpegtsmux", "udpsink",
+        "tee", "pulsesrc", "audioconvert", "voaacenc", "aacparse", "vorbisenc", "lamemp3enc", "mpegaudioparse", "mpegtsmux", "udpsink",
         "matroskamux", "filesink", "capsfilter",
     ];
 
