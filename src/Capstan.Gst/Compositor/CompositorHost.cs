@@ -25,7 +25,7 @@ namespace Capstan.Gst.Compositor;
 public static class CompositorHost
 {
     /// <summary>What the host's process is started with (the server's <c>NativeComposite</c>): glibc's malloc with
-    /// one arena, no picture an mmap of its own, and the heap's free top kept up to 128 MiB.
+    /// one arena, no picture an mmap of its own, and the heap's free top kept up to 32 MiB.
     /// <para>GStreamer's elements allocate pictures anew on many streaming threads for every frame, and glibc by
     /// default gives threads arenas of their own (up to 16 on 2 cores), makes every allocation of 128 KiB or more an
     /// mmap of its own until a free raises that threshold, and trims the heap's top whenever more than twice the
@@ -39,7 +39,9 @@ public static class CompositorHost
     /// mixer's thread (<c>systrim</c>, <c>sysmalloc</c>) and the faults taken writing the scaled tiles (GLib's pool): a
     /// fixed mmap threshold of 32 MiB, glibc's largest (<c>MALLOC_MMAP_THRESHOLD_</c>), with a trim threshold of 128 MiB
     /// (<c>MALLOC_TRIM_THRESHOLD_</c>) took them to 3 a second and the host from 0.62-0.68 core to 0.46-0.47 (two
-    /// interleaved runs each, load 1.2-1.7), RSS 141-142 against 144-145 MiB. At 720p, which had no faults to take
+    /// interleaved runs each, load 1.2-1.7), RSS 141-142 against 144-145 MiB; the benchmark's 1080p recording then
+    /// peaked at 149 MiB RSS. A trim threshold of 32 MiB (ten 1080p pictures) kept the faults away as well (2 a
+    /// second; 16 MiB: 3) with 2 MiB less (142 against 144 MiB, the same run). At 720p, which had no faults to take
     /// away, the same within the runs' spread (2 participants 0.26-0.32 core, 4 participants 0.29-0.35; RSS +1 MiB).
     /// Either threshold alone is worse: setting one stops glibc raising the mmap threshold on its own, and a fixed
     /// one of 128 KiB made every picture an mmap (31,700 faults a second at 720p with 4 participants).</item>
@@ -48,7 +50,7 @@ public static class CompositorHost
     {
         ["MALLOC_ARENA_MAX"] = "1",
         ["MALLOC_MMAP_THRESHOLD_"] = "33554432",
-        ["MALLOC_TRIM_THRESHOLD_"] = "134217728",
+        ["MALLOC_TRIM_THRESHOLD_"] = "33554432",
     };
 
     /// <summary>One input of a mixer: its bin, the mixer's pad it is linked to (a forwarded stream's once its first
