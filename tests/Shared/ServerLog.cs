@@ -42,6 +42,19 @@ public sealed partial class ServerLog : ILoggerProvider, ISupportExternalScope
     [System.Text.RegularExpressions.GeneratedRegex(@"^Segment \S+: [0-9.]+ s \(([0-9.]+) s on its clock in ([0-9.]+) s here")]
     private static partial System.Text.RegularExpressions.Regex SegmentLine();
 
+    /// <summary>How long the recording's browser captures ran before their first grab, in seconds, summed over its
+    /// segments ("PLAYING +N ms, first frame +M ms after launch" in each "Segment" line). The capture's
+    /// <c>videorate</c> fills that time with copies of the first frame and its sound is kept, so the file holds it
+    /// beyond the recorded time (README, Known limits: a CI run's gst-launch capture, its first grab 474 ms after
+    /// PLAYING, gave a file 0.43 s longer than recorded).</summary>
+    public double CaptureLeadSeconds(string recordingId) =>
+        LinesOf(recordingId).Select(l => LeadLine().Match(l.Message)).Where(m => m.Success)
+            .Sum(m => Math.Max(0, int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) - Math.Max(0, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))) / 1000.0);
+
+    // A warm capture host is PLAYING before it is given the segment: "PLAYING +-1 ms".
+    [System.Text.RegularExpressions.GeneratedRegex(@"^Segment .*PLAYING \+(-?[0-9]+) ms, first frame \+(-?[0-9]+) ms after launch")]
+    private static partial System.Text.RegularExpressions.Regex LeadLine();
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
