@@ -59,6 +59,7 @@ public sealed class CaptureSurface : IAsyncDisposable
         }));
         ChildProcess? chromium = null;
         var sinkModule = -1;
+        var profile = Path.Combine(dir, ProfileFolder);
         try
         {
             var first = await Task.WhenAny(displayReady.Task, xvfb.Exited, Task.Delay(TimeSpan.FromSeconds(10), time, ct));
@@ -69,7 +70,6 @@ public sealed class CaptureSurface : IAsyncDisposable
             var display = await displayReady.Task;
             var sink = "rec_" + Guid.NewGuid().ToString("N")[..12];
             sinkModule = await pulse.LoadSinkAsync(sink, ct);
-            var profile = Path.Combine(dir, ProfileFolder);
             user.CreateOwnedDirectory(profile);
             var env = new Dictionary<string, string>(pulse.Environment)
             {
@@ -107,7 +107,11 @@ public sealed class CaptureSurface : IAsyncDisposable
         {
             if (chromium is not null)
             {
+                // A launch given up (the server stopping while a surface warms, a DevTools timeout) leaves the
+                // browser's singleton folder too (a CI run: one in /tmp after a media fixture's server stopped).
+                var singleton = SingletonFolder(profile);
                 await chromium.DisposeAsync();
+                RemoveFolder(singleton ?? SingletonFolder(profile));
             }
             if (sinkModule >= 0)
             {
@@ -149,16 +153,34 @@ public sealed class CaptureSurface : IAsyncDisposable
     /// must be short) but a folder of its own in the temporary directory (<c>/tmp/org.chromium.Chromium.XXXXXX</c>),
     /// which the profile's <c>SingletonSocket</c> links to. A browser that is stopped (as a surface's always is) leaves
     /// it behind: one folder a surface, 510 of them in this machine's <c>/tmp</c> after a day of media tests.</summary>
-    public static void RemoveSingletonFolder(string profile)
+    public static void RemoveSingletonFolder(string profile) => RemoveFolder(SingletonFolder(profile));
+
+    /// <summary>The singleton folder the profile's <c>SingletonSocket</c> links to (<see cref="RemoveSingletonFolder"/>),
+    /// or null: none yet, or not Chromium's. Read before the browser is stopped, as a browser that shuts down in
+    /// time may take the link away but not the folder.</summary>
+    private static string? SingletonFolder(string profile)
     {
         try
         {
-            if (new FileInfo(Path.Combine(profile, "SingletonSocket")).LinkTarget is { } target
+            return new FileInfo(Path.Combine(profile, "SingletonSocket")).LinkTarget is { } target
                 && Path.GetDirectoryName(target) is { } folder && Path.IsPathRooted(folder)
-                && Path.GetFileName(folder).StartsWith("org.chromium.Chromium.", StringComparison.Ordinal))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
+                && Path.GetFileName(folder).StartsWith("org.chromium.Chromium.", StringComparison.Ordinal) ? folder : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static void RemoveFolder(string? folder)
+    {
+        if (folder is null)
+        {
+            return;
+        }
+        try
+        {
+            Directory.Delete(folder, recursive: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -187,9 +209,10 @@ public sealed class CaptureSurface : IAsyncDisposable
             await _capture.DisposeAsync();
         }
         await Cdp.DisposeAsync();
+        var singleton = SingletonFolder(Path.Combine(Dir, ProfileFolder));
         await Chromium.StopAsync(TimeSpan.FromSeconds(3));
         await Chromium.DisposeAsync();
-        RemoveSingletonFolder(Path.Combine(Dir, ProfileFolder));
+        RemoveFolder(singleton ?? SingletonFolder(Path.Combine(Dir, ProfileFolder)));
         await Xvfb.StopAsync(TimeSpan.FromSeconds(2));
         await Xvfb.DisposeAsync();
         await _pulse.UnloadSinkAsync(SinkModule, CancellationToken.None);
