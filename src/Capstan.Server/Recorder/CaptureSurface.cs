@@ -109,9 +109,7 @@ public sealed class CaptureSurface : IAsyncDisposable
             {
                 // A launch given up (the server stopping while a surface warms, a DevTools timeout) leaves the
                 // browser's singleton folder too (a CI run: one in /tmp after a media fixture's server stopped).
-                var singleton = SingletonFolder(profile);
-                await chromium.DisposeAsync();
-                RemoveFolder(singleton ?? SingletonFolder(profile));
+                await StopBrowserAsync(profile, () => chromium.DisposeAsync().AsTask());
             }
             if (sinkModule >= 0)
             {
@@ -172,6 +170,15 @@ public sealed class CaptureSurface : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops a surface's browser by <paramref name="stop"/> and removes its singleton folder: found before the
+    /// stop (<see cref="SingletonFolder"/>), or after it when the browser had not linked it yet.</summary>
+    private static async Task StopBrowserAsync(string profile, Func<Task> stop)
+    {
+        var singleton = SingletonFolder(profile);
+        await stop();
+        RemoveFolder(singleton ?? SingletonFolder(profile));
+    }
+
     private static void RemoveFolder(string? folder)
     {
         if (folder is null)
@@ -209,10 +216,11 @@ public sealed class CaptureSurface : IAsyncDisposable
             await _capture.DisposeAsync();
         }
         await Cdp.DisposeAsync();
-        var singleton = SingletonFolder(Path.Combine(Dir, ProfileFolder));
-        await Chromium.StopAsync(TimeSpan.FromSeconds(3));
-        await Chromium.DisposeAsync();
-        RemoveFolder(singleton ?? SingletonFolder(Path.Combine(Dir, ProfileFolder)));
+        await StopBrowserAsync(Path.Combine(Dir, ProfileFolder), async () =>
+        {
+            await Chromium.StopAsync(TimeSpan.FromSeconds(3));
+            await Chromium.DisposeAsync();
+        });
         await Xvfb.StopAsync(TimeSpan.FromSeconds(2));
         await Xvfb.DisposeAsync();
         await _pulse.UnloadSinkAsync(SinkModule, CancellationToken.None);
