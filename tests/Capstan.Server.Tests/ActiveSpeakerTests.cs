@@ -71,7 +71,7 @@ public sealed class ActiveSpeakerTests
         Assert.Equal(
             [new Tile(4, 92, 314, 4), new Tile(4, 264, 314, 4), new Tile(4, 92, 4, 176), new Tile(314, 92, 4, 176)],
             CompositorPipeline.OutlineBars(tile));
-        Assert.Contains("foreground-color=0xffffcc00", CompositorPipeline.OutlineBin(15), StringComparison.Ordinal);
+        Assert.Contains("foreground-color=0xffffcc00", CompositorPipeline.OutlineBin(), StringComparison.Ordinal);
 
         (string, bool)[] video = [("1-1", false), ("2-1", false), ("3-1", true), ("4-1", false)];
         // With a share: the share first, then the speaker's thumbnail, then the others as they came.

@@ -65,7 +65,7 @@ public sealed class CompositorPipelineTests
         // labelled with the mixer's colours, so that it need not convert them.
         var bin = CompositorPipeline.InputBin("video", "VP8", 200, 30);
         Assert.True(bin.IndexOf("videocrop name=crop", StringComparison.Ordinal) < bin.IndexOf("textoverlay name=label", StringComparison.Ordinal), bin);
-        Assert.Contains("avdec_vp8 ! capssetter caps=\"video/x-raw,colorimetry=bt601,chroma-site=jpeg\" ! videoconvert ! videocrop name=crop", bin, StringComparison.Ordinal);
+        Assert.Contains("avdec_vp8 max-threads=1 ! capssetter caps=\"video/x-raw,colorimetry=bt601,chroma-site=jpeg\" ! videoconvert ! videocrop name=crop", bin, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -176,6 +176,20 @@ public sealed class CompositorPipelineTests
         // Pictures are stamped later than they arrive by the sound's packet time, Opus's decoder delay and half a frame.
         Assert.Contains("rtpjitterbuffer latency=200 drop-on-latency=true ts-offset=43166667 ", CompositorPipeline.InputBin("video", "vp8", 200, 30), StringComparison.Ordinal);
         Assert.DoesNotContain("ts-offset", CompositorPipeline.InputBin("audio", "opus", 200, 30), StringComparison.Ordinal);
+        // Two threads a forwarded stream (udpsrc, jitter buffer) and one a still picture (its source): no queue in
+        // front of the mixers' pads, and the decoders decode on the jitter buffer's thread.
+        foreach (var bin in new[] { CompositorPipeline.InputBin("video", "vp8", 200, 30), CompositorPipeline.InputBin("video", "h264", 200, 30),
+            CompositorPipeline.InputBin("video", "vp9", 200, 30), CompositorPipeline.InputBin("audio", "opus", 200, 30), CompositorPipeline.CameraOffBin(), CompositorPipeline.OutlineBin() })
+        {
+            Assert.DoesNotContain("queue", bin, StringComparison.Ordinal);
+            Assert.EndsWith("identity name=out silent=true", bin, StringComparison.Ordinal);
+            Assert.True(!bin.Contains("avdec", StringComparison.Ordinal) || bin.Contains("max-threads=1", StringComparison.Ordinal), bin);
+        }
+        Assert.Contains("framerate=5/1", CompositorPipeline.OutlineBin(), StringComparison.Ordinal);
+        // The sound mixer and its silent source in Opus's 20 ms.
+        Assert.Contains("samplesperbuffer=960 ", h264, StringComparison.Ordinal);
+        Assert.Contains("output-buffer-duration=20000000 ", h264, StringComparison.Ordinal);
+        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=60 ! h264parse", h264, StringComparison.Ordinal);
         Assert.DoesNotContain("mpegtsmux", h264, StringComparison.Ordinal);
     }
 

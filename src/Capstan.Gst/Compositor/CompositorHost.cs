@@ -552,7 +552,7 @@ public static class CompositorHost
                 pad.OnBuffer(outputs.Sound);
             }
             var comp = pipeline.Get("comp");
-            var built = new Started(pipeline, comp, AddOutline(pipeline, comp, spec.FrameRate), outputs);
+            var built = new Started(pipeline, comp, AddOutline(pipeline, comp), outputs);
             // Its running time's origin fixed before any element starts (PlayOnSystemClock): set on the way to playing,
             // a mixer's thread could see the clock before its base time, put out its first output at once with no
             // input, and the sound mixer then ended its stream: the sound mixer putting out nothing from the start,
@@ -760,12 +760,12 @@ public static class CompositorHost
     /// <summary>The four bars of the active speaker's outline (<see cref="CompositorPipeline.OutlineBin"/>), above
     /// every tile (a high <c>zorder</c>; a tile's pad gets the number of the mixer's pads when it is added) and
     /// transparent until someone talks.</summary>
-    private static List<(GstElement Bin, GstPad Pad)> AddOutline(GstElement pipeline, GstElement comp, int frameRate)
+    private static List<(GstElement Bin, GstPad Pad)> AddOutline(GstElement pipeline, GstElement comp)
     {
         var bars = new List<(GstElement, GstPad)>(4);
         for (var i = 0; i < 4; i++)
         {
-            var bin = GstElement.Bin(CompositorPipeline.OutlineBin(frameRate), ghostUnlinkedPads: false);
+            var bin = GstElement.Bin(CompositorPipeline.OutlineBin(), ghostUnlinkedPads: false);
             bin.GhostSource("out");
             pipeline.Add(bin);
             var pad = comp.RequestPad("sink_%u");
