@@ -57,6 +57,27 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         }
     }
 
+    /// <summary>The file of recording <paramref name="id"/> lasts its <paramref name="span"/> (seconds from
+    /// started_time to stopped_time, or a fixed limit), <paramref name="under"/> less to <paramref name="over"/> more,
+    /// with two known limits of the browser capture allowed for as the worker reports them (README, Known limits):
+    /// its clock (PulseAudio's) falling behind on a starved machine, the file then that much shorter (a clean-clone CI
+    /// run: 6.60 s for 6.97 s, its clock 0.42 s behind, 81 of 99 frames grabbed), up to a tenth of the span; and the
+    /// time from its start to its first grab, kept in the file, up to a second. On a failure the message carries
+    /// the file's first packets and the worker's lines.</summary>
+    internal static async Task AssertFileHoldsItsSpanAsync(MediaFixture f, string id, string file, double span, double under, double over, string context = "")
+    {
+        var lag = f.ServerLog.CaptureClockLagSeconds(id);
+        var lead = Math.Min(f.ServerLog.CaptureLeadSeconds(id), 1.0);
+        var duration = (await MediaFacts.ProbeAsync(file)).Duration;
+        if (lag <= span / 10 && duration >= span - under - lag && duration <= span + over + lead)
+        {
+            return;
+        }
+        var packets = await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-show_entries", "packet=codec_type,pts_time", "-read_intervals", "%+#6", "-of", "csv=p=0", file]);
+        Assert.Fail($"{context}a file of {duration:0.000} s for {span:0.000} s (the capture's clock {lag:0.000} s behind, {lead:0.000} s before its first grab); "
+            + $"its first packets: {packets.Replace('\n', ' ')}\nthe worker's lines:\n{f.ServerLog.Describe(id)}");
+    }
+
     /// <summary>A camera turned off in the browser composite: the recorder view's camera-off tile (meeting.css
     /// <c>.tile.cameraoff</c>) in the participant's place, then the video back.</summary>
     [Fact]
@@ -256,19 +277,7 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var stopped = DateTime.Parse(done["stopped_time"]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal);
         Assert.True(started <= seenRecording, $"started_time {started:O} is after the client saw RECORDING at {seenRecording:O}");
         Assert.InRange((stopped - kicked).TotalSeconds, -0.2, 1.5);
-        var span = (stopped - started).TotalSeconds;
-        var duration = (await MediaFacts.ProbeAsync(file)).Duration;
-        // Known limit (README): the browser capture runs on PulseAudio's clock, which a starved machine slows, and the
-        // file then holds that much less than its span (a clean-clone CI run: 6.60 s for 6.97 s, its clock 0.42 s
-        // behind, 81 of 99 frames grabbed). The worker reports that lag; it is allowed for, up to a tenth of the span.
-        // (The message carries the recording, the file's first packets and the worker's lines.)
-        // And it holds the time from the capture's start to its first grab (README, Known limits), as reported.
-        var lag = f.ServerLog.CaptureClockLagSeconds(id);
-        var lead = f.ServerLog.CaptureLeadSeconds(id);
-        Assert.True(lag <= span / 10, $"the capture's clock fell {lag:0.000} s behind in {span:0.000} s; the worker's lines:\n{f.ServerLog.Describe(id)}");
-        Assert.True(duration >= span - 0.3 - lag && duration <= span + 0.3 + Math.Min(lead, 1.0), $"a file of {duration:0.000} s for {span:0.000} s from started_time to stopped_time (the capture's clock {lag:0.000} s behind, {lead:0.000} s before its first grab): {done.ToJsonString()}; "
-            + (await MediaFacts.RunAsync("ffprobe", ["-v", "error", "-show_entries", "packet=codec_type,pts_time", "-read_intervals", "%+#6", "-of", "csv=p=0", file])).Replace('\n', ' ')
-            + "\nthe worker's lines:\n" + f.ServerLog.Describe(id));
+        await AssertFileHoldsItsSpanAsync(f, id, file, (stopped - started).TotalSeconds, under: 0.3, over: 0.3, $"{done.ToJsonString()}; ");
         File.Delete(file);
     }
 
@@ -340,14 +349,8 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         var left = await f.WaitStatusAsync(second, "UPLOADED", 120);
         await CloseAsync(limitedPages);
 
-        // Known limit (README): the browser capture's clock may fall behind on a starved machine; the worker reports
-        // by how much, and that is allowed for (up to a tenth of the span), as in RecordOnStart.
         var cappedFile = await MediaFixture.DownloadAsync(capped["download_url"]!.GetValue<string>(), "mp4");
-        var cappedLag = f.ServerLog.CaptureClockLagSeconds(first);
-        var cappedLead = Math.Min(f.ServerLog.CaptureLeadSeconds(first), 1.0);
-        var cappedDuration = (await MediaFacts.ProbeAsync(cappedFile)).Duration;
-        Assert.True(cappedLag <= 6 && cappedDuration >= 59.0 - cappedLag && cappedDuration <= 61.0 + cappedLead,
-            $"a file of {cappedDuration:0.000} s for max_seconds 60 (the capture's clock {cappedLag:0.000} s behind, {cappedLead:0.000} s before its first grab); the worker's lines:\n{f.ServerLog.Describe(first)}");
+        await AssertFileHoldsItsSpanAsync(f, first, cappedFile, 60, under: 1.0, over: 1.0, "max_seconds 60: ");
         Assert.Equal("max_seconds", capped["stop_reason"]!["caller"]!["name"]!.GetValue<string>());
         Assert.Equal("ALL_PEERS_LEFT", left["stop_reason"]!["reason"]!.GetValue<string>());
         // The session ends a keep-alive after the last participant left (the server hears of the leave between the
@@ -358,12 +361,7 @@ public sealed class RecordingMediaTests(MediaFixture f) : IClassFixture<MediaFix
         Assert.True(leftStopped >= leaving.AddSeconds(60) && leftStopped <= gone.AddSeconds(60 + 3),
             $"stopped at {leftStopped:O}, for a leave between {leaving:O} and {gone:O} and a keep-alive of 60 s");
         var leftFile = await MediaFixture.DownloadAsync(left["download_url"]!.GetValue<string>(), "mp4");
-        var leftSpan = (leftStopped - leftStarted).TotalSeconds;
-        var leftLag = f.ServerLog.CaptureClockLagSeconds(second);
-        var leftLead = Math.Min(f.ServerLog.CaptureLeadSeconds(second), 1.0);
-        var leftDuration = (await MediaFacts.ProbeAsync(leftFile)).Duration;
-        Assert.True(leftLag <= leftSpan / 10 && leftDuration >= leftSpan - 0.5 - leftLag && leftDuration <= leftSpan + 0.3 + leftLead,
-            $"a file of {leftDuration:0.000} s for {leftSpan:0.000} s from started_time to stopped_time (the capture's clock {leftLag:0.000} s behind, {leftLead:0.000} s before its first grab); the worker's lines:\n{f.ServerLog.Describe(second)}");
+        await AssertFileHoldsItsSpanAsync(f, second, leftFile, (leftStopped - leftStarted).TotalSeconds, under: 0.5, over: 0.3);
         File.Delete(cappedFile);
         File.Delete(leftFile);
     }
