@@ -35,11 +35,15 @@ public static class GstArgs
     /// <see cref="KeyframeIntervalSeconds"/>. The browser's capture
     /// (<c>MediaArgs.Capture</c>) and the native compositor (<see cref="Compositor.CompositorPipeline.Describe"/>)
     /// encode alike.
-    /// <para>x264 keeps <c>tune=zerolatency</c>'s slices, a thread each (two on this 2-core machine). One thread was
-    /// tried: on 10 s of a native 4-participant 720p30 composite, encoded as fast as it goes, it took a fifth less CPU
-    /// (0.87-0.89 CPU-seconds against 1.07-1.12) for a smaller file (141 kB against 151); but five native recordings
-    /// started at once on a busy machine then lost 0.1-0.4 s of pictures in their first 2 s (the encoder's queue
-    /// leaking while one thread caught up), in 9 of 10 files, and none of 10 with the slices.</para></summary>
+    /// <para>x264 in one thread: <c>tune=zerolatency</c> otherwise cuts each picture into a slice per thread (two on
+    /// this 2-core machine) and wakes a thread for each. On 10 s of a native 4-participant 720p30 composite, encoded
+    /// as fast as it goes, one thread took a fifth less CPU (0.87-0.89 CPU-seconds against 1.07-1.12) for a smaller
+    /// file (141 kB against 151); on a busy machine far more (bench/recorder, native 720p30 with 2 participants: 0.19
+    /// core against 0.29 with the slices, 1080p 0.37 against 0.52, in two runs 15 minutes apart in which the browser
+    /// path moved from 0.58 to 0.69). The price: one thread catches up more slowly after a start on a saturated
+    /// machine. Five native 720p recordings started at once beside a busy loop lost 0.1-0.4 s of pictures in their first 2 s in 9 of 10 files, none of 10 with the slices
+    /// (a queue of 30 pictures before the encoder instead of 16 did not prevent it); but with the slices the
+    /// benchmark's five at once lost 41-47 % of their pictures, against 2-6 % in one thread.</para></summary>
     public static IReadOnlyList<string> VideoEncoder(string codec, int width, int height, int frameRate)
     {
         var gop = I(frameRate * KeyframeIntervalSeconds);
@@ -48,7 +52,7 @@ public static class GstArgs
         {
             "VP8" => ["vp8enc", "deadline=1", "cpu-used=8", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"],
             "VP9" => ["vp9enc", "deadline=1", "cpu-used=8", "row-mt=true", "end-usage=cbr", $"target-bitrate={I(bitrate * 1000)}", $"keyframe-max-dist={gop}", "lag-in-frames=0", "threads=2"],
-            _ => ["x264enc", "tune=zerolatency", "speed-preset=veryfast", "pass=qual", "quantizer=23", $"key-int-max={gop}", "!", "h264parse"],
+            _ => ["x264enc", "tune=zerolatency", "speed-preset=veryfast", "pass=qual", "quantizer=23", $"key-int-max={gop}", "threads=1", "!", "h264parse"],
         };
     }
 

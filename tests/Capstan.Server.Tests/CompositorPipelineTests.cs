@@ -189,7 +189,7 @@ public sealed class CompositorPipelineTests
         // The sound mixer and its silent source in Opus's 20 ms.
         Assert.Contains("samplesperbuffer=960 ", h264, StringComparison.Ordinal);
         Assert.Contains("output-buffer-duration=20000000 ", h264, StringComparison.Ordinal);
-        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=60 ! h264parse", h264, StringComparison.Ordinal);
+        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=60 threads=1 ! h264parse", h264, StringComparison.Ordinal);
         Assert.DoesNotContain("mpegtsmux", h264, StringComparison.Ordinal);
     }
 
