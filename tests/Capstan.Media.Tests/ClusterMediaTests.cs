@@ -286,7 +286,7 @@ public sealed class ClusterMediaTests(ClusterFixture f) : IClassFixture<ClusterF
     }
 
     [Fact]
-    public async Task PauseAndStop_GivenOnNodeA_ReachTheWorker_InUnder200ms()
+    public async Task PauseAndStop_GivenOnNodeA_ReachTheWorker_OnASignal()
     {
         await f.IdleAsync();
         var meeting = await f.NewMeetingAsync(f.ApiA);
@@ -300,14 +300,14 @@ public sealed class ClusterMediaTests(ClusterFixture f) : IClassFixture<ClusterF
             await Task.Delay(3000, Ct); // some recording in the file
             var worker = f.Cluster.WorkerOf(id) ?? throw new InvalidOperationException("no worker names the recording in its log:\n" + f.Cluster.Logs());
 
-            async Task<(double FromResponse, double FromRequest, DateTime Seen)> CommandAsync(string action, string command)
+            async Task<(double FromResponse, double FromRequest, DateTime Seen, string Line)> CommandAsync(string action, string command)
             {
                 var sent = DateTime.UtcNow;
                 await f.ActAsync(f.ApiA, id, action);
                 var answered = DateTime.UtcNow;
                 var seen = await worker.Process.WaitForLineAsync(l => l.RecordingId == id && l.Message.StartsWith($"Recorder: command {command} seen", StringComparison.Ordinal),
                     $"the worker to see {action}", TimeSpan.FromSeconds(10), Ct);
-                return ((seen.At - answered).TotalMilliseconds, (seen.At - sent).TotalMilliseconds, seen.At);
+                return ((seen.At - answered).TotalMilliseconds, (seen.At - sent).TotalMilliseconds, seen.At, seen.Message);
             }
 
             var pause = await CommandAsync("pause", "Pause");
@@ -320,8 +320,14 @@ public sealed class ClusterMediaTests(ClusterFixture f) : IClassFixture<ClusterF
             var stop = await CommandAsync("stop", "Stop");
             Print($"pause given on node a reached {worker.Name} {pause.FromResponse:0} ms after the response ({pause.FromRequest:0} ms after the request); "
                 + $"stop: {stop.FromResponse:0} ms ({stop.FromRequest:0} ms); load {Cluster.Load1():0.0}");
-            Assert.True(pause.FromResponse < 200, $"pause reached the worker {pause.FromResponse:0} ms after node a answered");
-            Assert.True(stop.FromResponse < 200, $"stop reached the worker {stop.FromResponse:0} ms after node a answered");
+            // Pushed, not polled: the worker saw each command on the signal node a's write sent (PostgreSQL NOTIFY), not
+            // at its next check (every 500 ms). How fast is a figure, not a bound: under 200 ms quiet, and a loaded
+            // clean-clone CI run (load 7.6) took 247 ms for the pause; a second is allowed for a starved machine.
+            foreach (var (name, c) in new[] { ("pause", pause), ("stop", stop) })
+            {
+                Assert.True(c.Line.EndsWith("after a signal", StringComparison.Ordinal), $"{name}: the worker did not see it on a signal: {c.Line}");
+                Assert.True(c.FromResponse < 1000, $"{name} reached the worker {c.FromResponse:0} ms after node a answered");
+            }
 
             var done = await f.WaitStatusAsync(id, "UPLOADED", 90);
             var file = await MediaFixture.DownloadAsync(done["download_url"]!.GetValue<string>(), "mp4");

@@ -309,6 +309,9 @@ public sealed partial class RecordingJob
     {
         await _capture.OpenAsync(_gapFrom is not null, ct);
         CaptureCommand? last = null;
+        // What ended the last wait, for the command line: a signal (LISTEN/NOTIFY across nodes, or this process's own),
+        // the capture's next check (the poll that also finds a command whose signal was lost), or no wait at all.
+        var after = "the start";
         while (true)
         {
             ct.ThrowIfCancellationRequested();
@@ -320,7 +323,7 @@ public sealed partial class RecordingJob
             {
                 // The instant this worker saw the API's command, before acting on it: how long a command given on any API
                 // node takes to reach the recording (LISTEN/NOTIFY, else the poll) is read from this line's timestamp.
-                LogCommandSeen(_ctx.Logger, command, desired, status);
+                LogCommandSeen(_ctx.Logger, command, desired, status, wake.IsCompleted ? "a signal" : after); // (a signal during the read)
                 last = command;
             }
             switch (command)
@@ -369,9 +372,11 @@ public sealed partial class RecordingJob
                     await StopRecordingAsync(new ReasonDto { Reason = StopReasons.InternalError, Caller = new CallerDto { Type = "INTERNAL" } }, ct);
                     return true;
                 }
+                after = "a restart";
                 continue;
             }
             await _ctx.Signals.WaitAsync(wake, _capture.NextCheck(!_started || _gapFrom is not null), ct);
+            after = wake.IsCompleted ? "a signal" : "the next check";
         }
     }
 
@@ -576,8 +581,8 @@ public sealed partial class RecordingJob
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recorder: releasing the job failed ({Reason}); it waits for its lease to run out")]
     private static partial void LogHandOverFailed(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: command {Command} seen (desired {Desired}, status {Status})")]
-    private static partial void LogCommandSeen(ILogger logger, CaptureCommand command, string desired, string status);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recorder: command {Command} seen (desired {Desired}, status {Status}) after {After}")]
+    private static partial void LogCommandSeen(ILogger logger, CaptureCommand command, string desired, string status, string after);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Capture gave up after {Count} restarts: {Tail}")]
     private static partial void LogGaveUp(ILogger logger, int count, string tail);
