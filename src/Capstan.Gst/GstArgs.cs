@@ -41,9 +41,10 @@ public static class GstArgs
     /// file (141 kB against 151); on a busy machine far more (bench/recorder, native 720p30 with 2 participants: 0.19
     /// core against 0.29 with the slices, 1080p 0.37 against 0.52, in two runs 15 minutes apart in which the browser
     /// path moved from 0.58 to 0.69). The price: one thread catches up more slowly after a start on a saturated
-    /// machine. Five native 720p recordings started at once beside a busy loop lost 0.1-0.4 s of pictures in their first 2 s in 9 of 10 files, none of 10 with the slices
-    /// (a queue of 30 pictures before the encoder instead of 16 did not prevent it); but with the slices the
-    /// benchmark's five at once lost 41-47 % of their pictures, against 2-6 % in one thread.</para></summary>
+    /// machine. Five native 720p recordings started at once beside a busy loop lost 0.1-0.4 s of pictures in their
+    /// first 2 s in 9 of 10 files, none of 10 with the slices (a queue of 30 pictures before the encoder instead of 16
+    /// did not prevent it); but with the slices the benchmark's five at once lost 41-47 % of their pictures, against
+    /// 2-6 % in one thread.</para></summary>
     public static IReadOnlyList<string> VideoEncoder(string codec, int width, int height, int frameRate)
     {
         var gop = I(frameRate * KeyframeIntervalSeconds);

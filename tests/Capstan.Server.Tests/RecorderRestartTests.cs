@@ -44,6 +44,9 @@ public sealed class NodeIdentityAndLedgerTests : IDisposable
         var ledger = new ProcessLedger(Path.Combine(_dir, "processes"));
         // A "capture process" with a child of its own (as Chromium has), left running by a worker that died.
         var left = ledger.Track(ChildProcess.Start("sh", "/bin/sh", ["-c", "sleep 300 & wait"]));
+        // Written whole, under the pid's own name (through a partial file that is renamed).
+        Assert.Equal([left.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], Directory.GetFiles(Path.Combine(_dir, "processes")).Select(Path.GetFileName));
+        Assert.EndsWith(" sh", await File.ReadAllTextAsync(Path.Combine(_dir, "processes", left.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)), TestContext.Current.CancellationToken), StringComparison.Ordinal);
         await using var unrelated = ChildProcess.Start("sleep", "/bin/sleep", ["300"]);
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (!Directory.GetDirectories("/proc").Any(d => File.Exists(Path.Combine(d, "stat")) && SafeRead(Path.Combine(d, "stat")).Contains($") S {left.Id} ", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)

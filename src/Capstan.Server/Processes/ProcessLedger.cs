@@ -29,7 +29,11 @@ public sealed partial class ProcessLedger
         var file = Path.Combine(_dir, process.Id.ToString(CultureInfo.InvariantCulture));
         if (StartTime(process.Id) is { } started)
         {
-            File.WriteAllText(file, started.ToString(CultureInfo.InvariantCulture) + " " + process.Name);
+            // Written whole or not at all (a rename): a reader, or a worker killed while writing, never leaves an
+            // empty file that names a process without its start time.
+            var partial = file + ".new";
+            File.WriteAllText(partial, started.ToString(CultureInfo.InvariantCulture) + " " + process.Name);
+            File.Move(partial, file, overwrite: true);
         }
         _ = process.Exited.ContinueWith(_ => File.Delete(file), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return process;
