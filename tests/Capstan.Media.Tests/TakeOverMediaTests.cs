@@ -37,32 +37,10 @@ public sealed class TakeOverMediaTests(TakeOverFixture f) : IClassFixture<TakeOv
     [Fact]
     public Task WorkerLost_AnotherNodeFetchesTheShippedSegments_ContinuesTheLiveMeeting_AndDeliversOneFileWithTheGap() => TakeOverAsync(f);
 
-    /// <summary>The capture processes a worker lists in its work folder (pid and start time). A file may go (its
-    /// process exited) or be half written (a ledger before 2026-12-07 wrote in place; a clean-clone CI run read an
-    /// empty one) while this reads: such a file is left out, as the ledger's own reap does.</summary>
-    private static List<(int Pid, long Started)> Listed(string dataDir)
-    {
-        var dir = Path.Combine(dataDir, "recorder", "processes");
-        var listed = new List<(int Pid, long Started)>();
-        foreach (var p in Directory.Exists(dir) ? Directory.GetFiles(dir) : [])
-        {
-            string text;
-            try
-            {
-                text = File.ReadAllText(p);
-            }
-            catch (FileNotFoundException)
-            {
-                continue;
-            }
-            if (int.TryParse(Path.GetFileName(p), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
-                && long.TryParse(text.Split(' ')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var started))
-            {
-                listed.Add((pid, started));
-            }
-        }
-        return listed;
-    }
+    /// <summary>The capture processes a worker lists in its work folder (pid and start time), read as the worker's
+    /// own reap reads them.</summary>
+    private static List<(int Pid, long Started)> Listed(string dataDir) =>
+        [.. Server.Processes.ProcessLedger.Listed(Path.Combine(dataDir, "recorder", "processes")).Select(p => (p.Pid, p.Started))];
 
     private static bool Alive((int Pid, long Started) p) => Server.Processes.ProcessLedger.StartTime(p.Pid) == p.Started;
 

@@ -39,17 +39,39 @@ public sealed partial class ProcessLedger
         return process;
     }
 
+    /// <summary>The processes listed in the ledger folder <paramref name="dir"/>: pid, start time and name. A file that
+    /// goes while this reads (its process exited) or does not parse is left out.</summary>
+    public static IReadOnlyList<(int Pid, long Started, string Name)> Listed(string dir)
+    {
+        var listed = new List<(int, long, string)>();
+        foreach (var file in Directory.Exists(dir) ? Directory.GetFiles(dir) : [])
+        {
+            string[] parts;
+            try
+            {
+                parts = File.ReadAllText(file).Split(' ', 2);
+            }
+            catch (FileNotFoundException)
+            {
+                continue;
+            }
+            if (int.TryParse(Path.GetFileName(file), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+                && long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var started))
+            {
+                listed.Add((pid, started, parts.Length > 1 ? parts[1] : "process"));
+            }
+        }
+        return listed;
+    }
+
     /// <summary>Kills what an earlier worker on this folder left running; returns the names of the processes killed.</summary>
     public async Task<IReadOnlyList<string>> ReapLeftoversAsync(CancellationToken ct)
     {
         var killed = new List<string>();
         var victims = new List<(int Pid, long Started)>();
-        foreach (var file in Directory.GetFiles(_dir))
+        foreach (var (pid, started, name) in Listed(_dir))
         {
-            var parts = File.ReadAllText(file).Split(' ', 2);
-            if (int.TryParse(Path.GetFileName(file), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
-                && long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var started)
-                && StartTime(pid) == started && pid != Environment.ProcessId)
+            if (StartTime(pid) == started && pid != Environment.ProcessId)
             {
                 foreach (var p in Descendants(pid).Prepend(pid))
                 {
@@ -59,10 +81,13 @@ public sealed partial class ProcessLedger
                     }
                     if (Kill(p, 9) == 0)
                     {
-                        killed.Add($"{(parts.Length > 1 ? parts[1] : "process")} ({p.ToString(CultureInfo.InvariantCulture)})");
+                        killed.Add($"{name} ({p.ToString(CultureInfo.InvariantCulture)})");
                     }
                 }
             }
+        }
+        foreach (var file in Directory.GetFiles(_dir))
+        {
             File.Delete(file);
         }
         // SIGKILL is not instant: wait (up to 5 s) until they are gone, so that their sockets, pid files and
