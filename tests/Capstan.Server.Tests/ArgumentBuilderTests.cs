@@ -42,7 +42,7 @@ public sealed class ArgumentBuilderTests
         Assert.StartsWith("-e -v ximagesrc display-name=:7 use-damage=false show-pointer=false startx=0 starty=0 endx=639 endy=359 ! video/x-raw,framerate=15/1 ! identity name=grab silent=false", a, StringComparison.Ordinal);
         // A bounded, leaky queue before the encoder, then a constant frame rate.
         Assert.Contains($"identity name=grab silent=false ! queue max-size-buffers=3 max-size-bytes=0 max-size-time=0 leaky=downstream ! videoconvert ! video/x-raw,format=I420 ! queue max-size-buffers={MediaArgs.VideoQueueFrames} max-size-bytes=0 max-size-time=0 leaky=downstream ! videorate ! video/x-raw,format=I420,framerate=15/1", a, StringComparison.Ordinal);
-        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=30 threads=1 ! h264parse", a, StringComparison.Ordinal);
+        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=30 subme=1 threads=1 ! h264parse", a, StringComparison.Ordinal);
         // The sound: the sink's monitor, the pipeline's clock (pulsesrc provides it: no provide-clock=false); moved at the join.
         Assert.Contains("pulsesrc device=\"rec_x.monitor\" ! audio/x-raw,rate=48000,channels=2", a, StringComparison.Ordinal);
         Assert.DoesNotContain("provide-clock", a, StringComparison.Ordinal);

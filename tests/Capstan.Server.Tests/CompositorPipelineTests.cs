@@ -65,7 +65,7 @@ public sealed class CompositorPipelineTests
         // labelled with the mixer's colours, so that it need not convert them.
         var bin = CompositorPipeline.InputBin("video", "VP8", 200, 30);
         Assert.True(bin.IndexOf("videocrop name=crop", StringComparison.Ordinal) < bin.IndexOf("textoverlay name=label", StringComparison.Ordinal), bin);
-        Assert.Contains("avdec_vp8 max-threads=1 ! capssetter caps=\"video/x-raw,colorimetry=bt601,chroma-site=jpeg\" ! videoconvert ! videocrop name=crop", bin, StringComparison.Ordinal);
+        Assert.Contains("vp8dec threads=1 ! capssetter caps=\"video/x-raw,colorimetry=bt601,chroma-site=jpeg\" ! videoconvert ! videocrop name=crop", bin, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -184,12 +184,15 @@ public sealed class CompositorPipelineTests
             Assert.DoesNotContain("queue", bin, StringComparison.Ordinal);
             Assert.EndsWith("identity name=out silent=true", bin, StringComparison.Ordinal);
             Assert.True(!bin.Contains("avdec", StringComparison.Ordinal) || bin.Contains("max-threads=1", StringComparison.Ordinal), bin);
+            Assert.True(!bin.Contains("vp8dec", StringComparison.Ordinal) || bin.Contains("vp8dec threads=1", StringComparison.Ordinal), bin);
         }
+        // VP8, nearly every publisher's codec, is decoded without loading FFmpeg (libav) into the host.
+        Assert.DoesNotContain("avdec", CompositorPipeline.InputBin("video", "vp8", 200, 30), StringComparison.Ordinal);
         Assert.Contains("framerate=5/1", CompositorPipeline.OutlineBin(), StringComparison.Ordinal);
         // The sound mixer and its silent source in Opus's 20 ms.
         Assert.Contains("samplesperbuffer=960 ", h264, StringComparison.Ordinal);
         Assert.Contains("output-buffer-duration=20000000 ", h264, StringComparison.Ordinal);
-        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=60 threads=1 ! h264parse", h264, StringComparison.Ordinal);
+        Assert.Contains("x264enc tune=zerolatency speed-preset=veryfast pass=qual quantizer=23 key-int-max=60 subme=1 threads=1 ! h264parse", h264, StringComparison.Ordinal);
         Assert.DoesNotContain("mpegtsmux", h264, StringComparison.Ordinal);
     }
 
