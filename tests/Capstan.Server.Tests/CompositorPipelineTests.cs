@@ -169,6 +169,11 @@ public sealed class CompositorPipelineTests
         var marked = CompositorPipeline.Describe(new CompositorSpec(1280, 720, 30, "H264", "AAC", 2, "/tmp/c.mkv", WatermarkFile: "/w/wm.png", WatermarkPosition: "right bottom"));
         Assert.Contains("leaky=downstream ! gdkpixbufoverlay location=\"/w/wm.png\" offset-x=1160 offset-y=660 overlay-width=120 overlay-height=60 ! x264enc", marked, StringComparison.Ordinal);
         Assert.Contains("leaky=downstream ! x264enc", h264, StringComparison.Ordinal);
+        // The queue in front of the encoder is bounded in bytes: 48 MiB (36 pictures of 720p), 16 pictures at least.
+        Assert.Contains("queue name=toencoder max-size-buffers=0 max-size-bytes=50331648 max-size-time=0 leaky=downstream", h264, StringComparison.Ordinal);
+        Assert.Equal(36, CompositorPipeline.EncoderQueueBytes(1280, 720) / (1280 * 720 * 3 / 2));
+        Assert.True(CompositorPipeline.EncoderQueueBytes(1920, 1080) / (1920 * 1080 * 3 / 2) >= 16);
+        Assert.Equal(16L * 3840 * 2160 * 3 / 2, CompositorPipeline.EncoderQueueBytes(3840, 2160));
         // The black source that clocks the mixer is small (the mixer holds it for its latency); the mixer paints the background.
         Assert.StartsWith("videotestsrc is-live=true pattern=black ! video/x-raw,format=I420,width=16,height=16,framerate=30/1,colorimetry=bt601,chroma-site=jpeg ! comp.sink_0 ", h264, StringComparison.Ordinal);
         Assert.Contains("rtph264depay", CompositorPipeline.InputBin("video", "h264", 200, 30), StringComparison.Ordinal);

@@ -506,7 +506,7 @@ public static class CompositorHost
         // until both have put out the moment of the stop, so that the file holds everything up to it (bounded: the
         // latency and 2 s more).
         var stallBound = StallBound(spec);
-        return host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5), health: () =>
+        var exit = host.RunUntilStopped(pipeline, bus, TimeSpan.FromSeconds(5), health: () =>
             pipeline.RunningTime() is { } live ? Stalled(live, outputs.LastPicture, outputs.LastSound, stallBound) : null,
             endOfStream: () =>
         {
@@ -525,6 +525,11 @@ public static class CompositorHost
                 sink.SendEos();
             }
         });
+        // In the segment's log: the pictures the encoder's queue dropped, the file's frames short of the grab lines.
+        var (composited, encoded, firstDrop, lastDrop) = outputs.Pictures;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"pictures: {composited} composited, {encoded} encoded, {composited - encoded} dropped in front of the encoder{(firstDrop < 0 ? "" : $" (between {firstDrop / 1e9:0.000} s and {lastDrop / 1e9:0.000} s)")}"));
+        return exit;
     }
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
@@ -550,6 +555,11 @@ public static class CompositorHost
             using (var pad = mixed.StaticPad("sink"))
             {
                 pad.OnBuffer(outputs.Sound);
+            }
+            using (var queue = pipeline.Get("toencoder"))
+            using (var pad = queue.StaticPad("src"))
+            {
+                pad.OnBuffer(pts => outputs.Encoded(pts, 1_000_000_000L / spec.FrameRate));
             }
             var comp = pipeline.Get("comp");
             var built = new Started(pipeline, comp, AddOutline(pipeline, comp), outputs);
@@ -665,7 +675,40 @@ public static class CompositorHost
 
         public long LastSound => Interlocked.Read(ref _sound);
 
-        public void Picture(long pts) => Put(ref _picture, pts, ref _firstPictureMs);
+        private long _composited;
+        private long _encoded;
+        private long _lastEncoded = -1;
+        private long _firstDrop = -1;
+        private long _lastDrop = -1;
+
+        public void Picture(long pts)
+        {
+            Interlocked.Increment(ref _composited);
+            Put(ref _picture, pts, ref _firstPictureMs);
+        }
+
+        /// <summary>A picture (stamped <paramref name="pts"/>, ns) left the queue in front of the encoder
+        /// (<c>toencoder</c>), which drops the oldest when the encoder is behind; <paramref name="frameNs"/> is a
+        /// picture's duration, so that a jump of more than one and a half marks where pictures were dropped. One
+        /// streaming thread calls it.</summary>
+        public void Encoded(long pts, long frameNs)
+        {
+            Interlocked.Increment(ref _encoded);
+            if (_lastEncoded >= 0 && pts - _lastEncoded > frameNs * 3 / 2)
+            {
+                if (_firstDrop < 0)
+                {
+                    Interlocked.Exchange(ref _firstDrop, _lastEncoded);
+                }
+                Interlocked.Exchange(ref _lastDrop, pts);
+            }
+            _lastEncoded = pts;
+        }
+
+        /// <summary>Pictures the mixer put out, those of them that reached the encoder, and the running time (ns)
+        /// from the first picture before a drop to the last one after a drop (-1, -1 for none).</summary>
+        public (long Composited, long Encoded, long FirstDrop, long LastDrop) Pictures =>
+            (Interlocked.Read(ref _composited), Interlocked.Read(ref _encoded), Interlocked.Read(ref _firstDrop), Interlocked.Read(ref _lastDrop));
 
         public void Sound(long pts) => Put(ref _sound, pts, ref _firstSoundMs);
 

@@ -26,7 +26,9 @@ public readonly record struct Tile(int X, int Y, int Width, int Height);
 /// inputs added later are not late, then the encoders of the browser path's capture
 /// (<see cref="GstArgs.VideoEncoder"/>, <see cref="GstArgs.AudioEncoder"/>) into Matroska written as it goes. Every
 /// composited frame passes an <c>identity</c> named <c>grab</c>, whose buffers the host reports in the capture's
-/// grab-line form, so a segment is followed exactly like the browser path's. The mixed sound passes an
+/// grab-line form, so a segment is followed exactly like the browser path's. The queue in front of the encoder,
+/// <c>toencoder</c>, drops the oldest pictures when the encoder falls behind by more than it holds
+/// (<see cref="EncoderQueueBytes"/>; the host counts them). The mixed sound passes an
 /// <c>audioconvert</c> named <c>mixed</c>: the host ends a recording by sending end-of-stream into <c>grab</c> and
 /// <c>mixed</c>, behind the mixers (<see cref="CompositorHost"/>), not into the sources.</para>
 /// <para>One bin per forwarded stream: <c>udpsrc</c> on a free port with the RTP caps of the forward, a jitter
@@ -105,12 +107,22 @@ public static class CompositorPipeline
         return
             $"videotestsrc is-live=true pattern=black ! {clock} ! comp.sink_0 "
             + $"compositor name=comp background=black latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true ! {mixed} ! identity name=grab ! "
-            + $"queue max-size-buffers=16 max-size-bytes=0 max-size-time=0 leaky=downstream ! {watermark}{video} ! {videoOut}"
+            + $"queue name=toencoder max-size-buffers=0 max-size-bytes={I(EncoderQueueBytes(s.Width, s.Height))} max-size-time=0 leaky=downstream ! {watermark}{video} ! {videoOut}"
             + $"audiotestsrc is-live=true wave=silence samplesperbuffer={I(48_000 * SoundBufferNs / 1_000_000_000)} ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved ! mix. "
             + $"audiomixer name=mix latency={latencyNs} min-upstream-latency={latencyNs} ignore-inactive-pads=true output-buffer-duration={I(SoundBufferNs)} ! audio/x-raw,rate=48000,channels=2 ! audioconvert name=mixed ! audio/x-raw,channels={I(s.Channels)} ! {audio} ! {audioOut}"
             + ts
             + $"matroskamux name=mux ! filesink buffer-mode=unbuffered location={GstArgs.Quote(s.Output)}";
     }
+
+    /// <summary>What the queue in front of the picture's encoder holds before it drops the oldest picture: 48 MiB, and
+    /// 16 pictures at least (36 pictures of 720p, 1.2 s at 30 fps; 16 of 1080p, 0.5 s). The encoder falls behind when
+    /// the machine is saturated, most of all while several recordings start at once. Measured with the benchmark's
+    /// five native 720p30 recordings of one meeting started at once (bench/recorder, the host's <c>pictures:</c>
+    /// line): with 16 pictures four of five dropped 8 to 26 pictures, all within 1 to 3.7 s of their start. The bound
+    /// is in bytes so that a backlog keeps a recording's memory within the 150 MiB of issue 13: a 4-participant 720p
+    /// host holds about 90 MiB; a 1080p one 105 MiB, and
+    /// 48 MiB are its 16 pictures as before.</summary>
+    public static long EncoderQueueBytes(int width, int height) => Math.Max(48L << 20, 16L * width * height * 3 / 2);
 
     /// <summary>How much later than its arrival a picture is stamped, so that it meets the sound captured with it.
     /// Janus sends forwarders no sender reports, so both are stamped on arrival (the jitter buffers' times), and
