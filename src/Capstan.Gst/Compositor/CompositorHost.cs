@@ -670,16 +670,15 @@ public static class CompositorHost
         private readonly long _created = Environment.TickCount64;
         private long _firstPictureMs = -1;
         private long _firstSoundMs = -1;
-
-        public long LastPicture => Interlocked.Read(ref _picture);
-
-        public long LastSound => Interlocked.Read(ref _sound);
-
         private long _composited;
         private long _encoded;
         private long _lastEncoded = -1;
         private long _firstDrop = -1;
         private long _lastDrop = -1;
+
+        public long LastPicture => Interlocked.Read(ref _picture);
+
+        public long LastSound => Interlocked.Read(ref _sound);
 
         public void Picture(long pts)
         {

@@ -120,7 +120,7 @@ public static class CompositorPipeline
     /// five native 720p30 recordings of one meeting started at once (bench/recorder, the host's <c>pictures:</c>
     /// line): with 16 pictures four of five dropped 8 to 26 pictures, all within 1 to 3.7 s of their start. The bound
     /// is in bytes so that a backlog keeps a recording's memory within the 150 MiB of issue 13: a 4-participant 720p
-    /// host holds about 90 MiB; a 1080p one 105 MiB, and
+    /// host holds 87-98 MiB (the benchmark's peaks), a 1080p one 103-105 MiB, and
     /// 48 MiB are its 16 pictures as before.</summary>
     public static long EncoderQueueBytes(int width, int height) => Math.Max(48L << 20, 16L * width * height * 3 / 2);
 
