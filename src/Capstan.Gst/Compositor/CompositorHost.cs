@@ -525,10 +525,12 @@ public static class CompositorHost
                 sink.SendEos();
             }
         });
-        // In the segment's log: the pictures the encoder's queue dropped, the file's frames short of the grab lines.
-        var (composited, encoded, firstDrop, lastDrop) = outputs.Pictures;
+        // In the segment's log: the pictures the encoder's queue dropped, the file's frames short of the grab lines, and
+        // those still in it when the pipeline ended on an error (not ended by end-of-stream, which drains it).
+        var (composited, encoded, dropped, firstDrop, lastDrop) = outputs.Pictures;
+        var held = composited - encoded - dropped;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"pictures: {composited} composited, {encoded} encoded, {composited - encoded} dropped in front of the encoder{(firstDrop < 0 ? "" : $" (between {firstDrop / 1e9:0.000} s and {lastDrop / 1e9:0.000} s)")}"));
+            $"pictures: {composited} composited, {encoded} encoded, {dropped} dropped in front of the encoder{(firstDrop < 0 ? "" : $" (between {firstDrop / 1e9:0.000} s and {lastDrop / 1e9:0.000} s)")}{(held > 0 ? $", {held} still in front of it at the end" : "")}"));
         return exit;
     }
 
@@ -673,6 +675,7 @@ public static class CompositorHost
         private long _composited;
         private long _encoded;
         private long _lastEncoded = -1;
+        private long _dropped;
         private long _firstDrop = -1;
         private long _lastDrop = -1;
 
@@ -688,13 +691,15 @@ public static class CompositorHost
 
         /// <summary>A picture (stamped <paramref name="pts"/>, ns) left the queue in front of the encoder
         /// (<c>toencoder</c>), which drops the oldest when the encoder is behind; <paramref name="frameNs"/> is a
-        /// picture's duration, so that a jump of more than one and a half marks where pictures were dropped. One
-        /// streaming thread calls it.</summary>
+        /// picture's duration, so that a jump of one and a half or more counts the pictures dropped there (the jump in
+        /// pictures, rounded, less one). One streaming thread calls it.</summary>
         public void Encoded(long pts, long frameNs)
         {
             Interlocked.Increment(ref _encoded);
-            if (_lastEncoded >= 0 && pts - _lastEncoded > frameNs * 3 / 2)
+            var missed = _lastEncoded < 0 ? 0 : ((pts - _lastEncoded + (frameNs / 2)) / frameNs) - 1;
+            if (missed > 0)
             {
+                Interlocked.Add(ref _dropped, missed);
                 if (_firstDrop < 0)
                 {
                     Interlocked.Exchange(ref _firstDrop, _lastEncoded);
@@ -704,10 +709,11 @@ public static class CompositorHost
             _lastEncoded = pts;
         }
 
-        /// <summary>Pictures the mixer put out, those of them that reached the encoder, and the running time (ns)
-        /// from the first picture before a drop to the last one after a drop (-1, -1 for none).</summary>
-        public (long Composited, long Encoded, long FirstDrop, long LastDrop) Pictures =>
-            (Interlocked.Read(ref _composited), Interlocked.Read(ref _encoded), Interlocked.Read(ref _firstDrop), Interlocked.Read(ref _lastDrop));
+        /// <summary>Pictures the mixer put out, those of them that reached the encoder, those the queue in front of it
+        /// dropped, and the running time (ns) from the first picture before a drop to the last one after a drop (-1, -1
+        /// for none). The rest of the pictures put out were still in the queue when the pipeline ended.</summary>
+        public (long Composited, long Encoded, long Dropped, long FirstDrop, long LastDrop) Pictures =>
+            (Interlocked.Read(ref _composited), Interlocked.Read(ref _encoded), Interlocked.Read(ref _dropped), Interlocked.Read(ref _firstDrop), Interlocked.Read(ref _lastDrop));
 
         public void Sound(long pts) => Put(ref _sound, pts, ref _firstSoundMs);
 
